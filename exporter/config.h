@@ -1,0 +1,79 @@
+#pragma once
+// The exporter's YAML configuration (--config.file). Loading validates everything; a bad file
+// is an error naming the file, the key path and the line, and never half-applies.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "cidr.h"
+#include "port_list.h"
+#include "status.h"
+
+namespace sockstate {
+
+/// A named set of outgoing destinations: any address inside one of `cidrs` (empty = any
+/// address) with a destination port in `ports` (empty = any port).
+struct DestinationGroup {
+  std::string name;
+  std::vector<Cidr> cidrs;
+  PortSet ports;       // empty set = any port
+  bool any_port = true;
+};
+
+/// A named set of local service ports for inbound connections.
+struct InboundGroup {
+  std::string name;
+  PortSet ports;
+};
+
+struct DestinationConfig {
+  std::vector<DestinationGroup> groups;  // first match wins, in file order
+  uint32_t top_k = 20;        // unmatched destinations exported individually, by ports used
+  uint32_t max_series = 100;  // hard cap on destination label values, groups + top_k + other
+  uint32_t max_tuples = 250000;  // tuples tracked per scrape; beyond, counted in "other" only
+};
+
+struct InboundConfig {
+  std::vector<InboundGroup> groups;
+  uint32_t top_k = 20;        // unmatched local ports exported individually, by sockets
+  uint32_t max_series = 50;
+};
+
+struct HistogramConfig {
+  std::vector<double> time_wait_remaining_seconds = {1, 5, 10, 20, 30, 40, 50, 60};
+  std::vector<double> occupancy_ratio = {0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.85, 0.95, 1};
+};
+
+enum class NetnsMode { kOwn, kAll, kList };
+
+struct NamespaceConfig {
+  NetnsMode mode = NetnsMode::kOwn;
+  std::vector<std::string> names;  // kList: names under /var/run/netns (or absolute paths)
+  std::string pattern;             // kList: also every /var/run/netns name matching (glob)
+  uint32_t max_namespaces = 64;
+  uint32_t parallel_dumps = 1;
+  double scrape_budget_seconds = 10;
+};
+
+struct Config {
+  DestinationConfig destinations;
+  InboundConfig inbound;
+  HistogramConfig histograms;
+  NamespaceConfig namespaces;
+};
+
+/// The built-in defaults (used when --config.file is not given).
+Config DefaultConfig();
+
+/// Parses YAML text. `source_name` is used in error messages:
+/// "<source_name>:<line>:<column>: <key.path>: <what is wrong>" (1-based line and column).
+/// Unknown keys, wrong types, bad CIDRs, ports outside 1..65535, duplicate group names,
+/// unsorted or non-positive histogram buckets and top_k > max_series are errors. Pure;
+/// thread-safe.
+Result<Config> ParseConfig(const std::string& yaml_text, const std::string& source_name);
+
+/// Reads and parses a file; errors name the file.
+Result<Config> LoadConfigFile(const std::string& path);
+
+}  // namespace sockstate

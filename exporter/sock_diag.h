@@ -1,0 +1,86 @@
+#pragma once
+// NETLINK_SOCK_DIAG dumps of TCP sockets with libmnl, streamed to a RecordSink, plus the
+// record/replay seam: raw recvmsg buffers written to a file and read back through the same
+// parser (like iproute2's `ss -D` / TCPDIAG_FILE).
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "socket_record.h"
+#include "status.h"
+
+struct mnl_socket;
+
+namespace sockstate {
+
+/// Outcome of parsing one recvmsg buffer.
+enum class ParseState { kMore, kDone, kError };
+
+/// Parses one buffer of netlink messages from a sock_diag dump reply: every
+/// SOCK_DIAG_BY_FAMILY message becomes a SocketRecord handed to `sink` (IPv4-mapped IPv6
+/// normalised to IPv4, NEW_SYN_RECV folded into SYN_RECV); NLMSG_DONE ends the dump;
+/// NLMSG_ERROR, a truncated header, a message shorter than struct inet_diag_msg, a length
+/// running past the buffer or NLM_F_DUMP_INTR are kError with a message saying what and at
+/// which byte offset. Pure apart from calling the sink; never reads outside [buf, buf+len).
+/// `dump_interrupted` is set when NLM_F_DUMP_INTR was seen (the caller retries the dump).
+ParseState ParseDiagBuffer(const void* buf, size_t len, RecordSink& sink, std::string* error,
+                           bool* dump_interrupted = nullptr);
+
+/// Writes raw dump buffers to a file (format in sock_diag.cpp: magic "SSDIAG01", then
+/// per buffer: u8 family, u32 little-endian length, bytes). Not thread-safe.
+class DumpRecorder {
+ public:
+  static Result<std::unique_ptr<DumpRecorder>> Open(const std::string& path);
+  ~DumpRecorder();
+  Status Write(uint8_t family, const void* buf, size_t len);
+
+ private:
+  explicit DumpRecorder(FILE* f) : file_(f) {}
+  FILE* file_;
+};
+
+/// Replays a recorded dump file through ParseDiagBuffer into `sink`. Errors (bad magic,
+/// truncated file, parse error) name the file and offset. Thread-safe.
+Status ReplayDumpFile(const std::string& path, RecordSink& sink);
+
+/// Statistics of one dump, for logs and self-metrics.
+struct DumpStats {
+  uint64_t messages = 0;   // inet_diag messages parsed
+  uint64_t buffers = 0;    // recvmsg calls that returned data
+  uint64_t bytes = 0;
+  uint32_t retries = 0;    // dumps restarted after NLM_F_DUMP_INTR / EINTR
+};
+
+/// A NETLINK_SOCK_DIAG socket. It lives in the network namespace of the thread that called
+/// Open() and can then be used from any thread (one at a time: not thread-safe). The receive
+/// buffer is allocated once (>= 32 KiB, MNL_SOCKET_DUMP_SIZE) and reused across dumps.
+class SockDiagSocket {
+ public:
+  static Result<std::unique_ptr<SockDiagSocket>> Open();
+  ~SockDiagSocket();
+  SockDiagSocket(const SockDiagSocket&) = delete;
+  SockDiagSocket& operator=(const SockDiagSocket&) = delete;
+
+  /// Dumps TCP sockets of AF_INET then AF_INET6 whose state is in `state_mask`
+  /// (bit 1<<TCP_x), no extensions, streaming every record to `sink`. Retries once on an
+  /// interrupted dump (the sink may then see records twice: callers reset their state when
+  /// `on_restart` is called). If `recorder` is set every raw buffer is also written to it.
+  /// Errors carry context ("sock_diag AF_INET6 dump: recvmsg: ...").
+  Status DumpTcp(uint32_t state_mask, RecordSink& sink, DumpRecorder* recorder = nullptr,
+                 DumpStats* stats = nullptr, void (*on_restart)(void*) = nullptr,
+                 void* restart_arg = nullptr);
+
+ private:
+  SockDiagSocket(mnl_socket* nl, size_t buf_size);
+  Status DumpFamily(uint8_t family, uint32_t state_mask, RecordSink& sink,
+                    DumpRecorder* recorder, DumpStats* stats, bool* interrupted);
+  mnl_socket* nl_;
+  uint32_t seq_ = 0;
+  std::unique_ptr<uint8_t[]> buf_;
+  size_t buf_size_;
+};
+
+}  // namespace sockstate
