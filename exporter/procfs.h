@@ -20,8 +20,10 @@ namespace sockstate {
 struct ProcPaths {
   std::string root = "/proc";
   std::string net_dir = "/proc/net";
-  static ProcPaths ForRoot(const std::string& root);        // net_dir = root/net
-  static ProcPaths ForThreadNetns(const std::string& root); // net_dir = root/thread-self/net
+  /// The exporter's own namespace: net_dir = root/net. Trailing '/' of root are dropped.
+  static ProcPaths ForRoot(const std::string& root);
+  /// A thread that entered another namespace: net_dir = root/thread-self/net.
+  static ProcPaths ForThreadNetns(const std::string& root);
 };
 
 enum class ReadOutcome { kOk, kNotFound, kError };
