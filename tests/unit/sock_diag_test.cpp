@@ -297,6 +297,20 @@ TEST(ParseDiagBuffer, NlmsgErrorCarriesErrnoText) {
   EXPECT_EQ(p.error, "netlink error at offset 88: No such file or directory");
 }
 
+TEST(ParseDiagBuffer, NlmsgErrorWithAbsurdCodes) {
+  // Found by fuzzing: negating INT_MIN is undefined behaviour.
+  for (int32_t code : {INT32_MIN, -100000, 5}) {
+    Bytes b;
+    AppendError(&b, code);
+    Parsed p = Parse(b);
+    EXPECT_EQ(p.state, ParseState::kError);
+    EXPECT_EQ(p.error, "netlink error at offset 0: bad error code " + std::to_string(code));
+  }
+  Bytes d;
+  AppendDone(&d, INT32_MIN);
+  EXPECT_EQ(Parse(d).error, "dump failed (NLMSG_DONE at offset 0): bad error code -2147483648");
+}
+
 TEST(ParseDiagBuffer, NlmsgErrorZeroIsAnAckAndSkipped) {
   Bytes b;
   AppendError(&b, 0);
