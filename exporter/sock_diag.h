@@ -85,10 +85,13 @@ class SockDiagSocket {
   SockDiagSocket& operator=(const SockDiagSocket&) = delete;
 
   /// Dumps TCP sockets of AF_INET then AF_INET6 whose state is in `state_mask`
-  /// (bit 1<<TCP_x), no extensions, streaming every record to `sink`. Retries once on an
-  /// interrupted dump (the sink may then see records twice: callers reset their state when
-  /// `on_restart` is called). If `recorder` is set every raw buffer is also written to it.
-  /// Errors carry context ("sock_diag AF_INET6 dump: recvmsg: ...").
+  /// (bit 1<<TCP_x), no extensions, streaming every record to `sink`. On NLM_F_DUMP_INTR the
+  /// whole dump (both families) is restarted once, after calling `on_restart(restart_arg)`:
+  /// the sink has then seen part of the dump and must reset its state. A recvmsg interrupted
+  /// by a signal (EINTR) loses no data and is simply repeated. If `recorder` is set every raw
+  /// buffer is also written to it. `stats` (optional) is reset, then filled. Replies are
+  /// checked against the request's seq and our port id. No allocation unless there is an
+  /// error. Errors carry context ("sock_diag AF_INET6 dump: recvmsg: ...").
   Status DumpTcp(uint32_t state_mask, RecordSink& sink, DumpRecorder* recorder = nullptr,
                  DumpStats* stats = nullptr, void (*on_restart)(void*) = nullptr,
                  void* restart_arg = nullptr);
