@@ -361,9 +361,14 @@ class Parser {
     }
   }
 
-  std::vector<double> Buckets(const YAML::Node& n, const std::string& path, double max) {
+  std::vector<double> Buckets(const YAML::Node& n, const std::string& path, double max,
+                              size_t max_count) {
     const YAML::Node& list = List(n, path);
     if (list.size() == 0) Fail(n, path, "must list at least one bucket");
+    if (list.size() > max_count) {
+      Fail(n, path, "at most " + std::to_string(max_count) + " buckets, got " +
+                        std::to_string(list.size()));
+    }
     std::vector<double> out;
     for (size_t i = 0; i < list.size(); ++i) {
       const std::string p = Index(path, i);
@@ -385,9 +390,9 @@ class Parser {
     ForEachKey(n, path, {"time_wait_remaining_seconds", "occupancy_ratio"},
                [&](const std::string& key, const YAML::Node& v, const std::string& p) {
                  if (key == "time_wait_remaining_seconds") {
-                   out.time_wait_remaining_seconds = Buckets(v, p, HUGE_VAL);
+                   out.time_wait_remaining_seconds = Buckets(v, p, HUGE_VAL, kMaxTimeWaitBuckets);
                  } else if (key == "occupancy_ratio") {
-                   out.occupancy_ratio = Buckets(v, p, 1.0);
+                   out.occupancy_ratio = Buckets(v, p, 1.0, kMaxOccupancyBuckets);
                  }
                });
   }

@@ -40,7 +40,7 @@ void ExpectDefaults(const Config& c) {
   EXPECT_TRUE(c.destinations.groups.empty());
   EXPECT_EQ(c.destinations.top_k, 20u);
   EXPECT_EQ(c.destinations.max_series, 100u);
-  EXPECT_EQ(c.destinations.max_tuples, 250000u);
+  EXPECT_EQ(c.destinations.max_tuples, 65536u);
   EXPECT_TRUE(c.inbound.groups.empty());
   EXPECT_EQ(c.inbound.top_k, 20u);
   EXPECT_EQ(c.inbound.max_series, 50u);
@@ -368,6 +368,9 @@ TEST(ConfigErrorTest, Buckets) {
             "t.yml:2:26: histograms.occupancy_ratio[1]: bucket 1.5 out of range (0, 1]");
   EXPECT_EQ(Err("histograms:\n  occupancy_ratio: []\n"),
             "t.yml:2:20: histograms.occupancy_ratio: must list at least one bucket");
+  EXPECT_EQ(Err("histograms:\n  time_wait_remaining_seconds: "
+                "[1,2,3,4,5,6,7,8,9,10,11,12]\n"),
+            "t.yml:2:32: histograms.time_wait_remaining_seconds: at most 11 buckets, got 12");
 }
 
 TEST(ConfigErrorTest, Namespaces) {
