@@ -200,19 +200,23 @@ Aggregator::TupleEntry* Aggregator::FindOrInsert(const TupleKey& key, uint64_t h
 }
 
 void Aggregator::OnSocket(const SocketRecord& r) {
-  const int idx = kStateIndex[r.state];
+  // A full-mask dump (e.g. a recorded one) reports bound-inactive sockets as CLOSE with no
+  // peer: count them as what they are.
+  const uint8_t state =
+      (r.state == kTcpClose && r.dst_port == 0) ? uint8_t(kTcpBoundInactive) : r.state;
+  const int idx = kStateIndex[state];
   if (idx < 0) return;
   const int fam = r.family == Family::kIpv6 ? 1 : 0;
   ++states_[fam][idx];
   ++sockets_;
   const uint16_t sport = r.src_port;
-  if (r.state == kTcpListen) {
+  if (state == kTcpListen) {
     listen_ports_.set(sport);
     if (InRange(sport)) bind_held_.set(sport);
     return;
   }
-  if (r.state == kTcpBoundInactive) {
-    if (InRange(sport)) bind_held_.set(sport);
+  if (state == kTcpBoundInactive) {
+    bind_held_.set(sport);  // Finish() counts only the ports inside the range
     return;
   }
   if (r.dst_port == 0) return;  // not connected: no destination
@@ -256,6 +260,15 @@ void Aggregator::OnSocket(const SocketRecord& r) {
     const uint32_t add = std::min<uint32_t>(r.expires_ms, 3600000);  // a bogus value saturates
     e->tw_sum_ms = e->tw_sum_ms > UINT32_MAX - add ? UINT32_MAX : e->tw_sum_ms + add;
   }
+}
+
+void Aggregator::AddBoundInactive(const BoundInactiveSnapshot& snapshot) {
+  const int idx = kStateIndex[kTcpBoundInactive];
+  for (int fam = 0; fam < 2; ++fam) {
+    states_[fam][idx] += snapshot.count[fam];
+    sockets_ += snapshot.count[fam];
+  }
+  bind_held_ |= snapshot.ports;  // Finish() counts only the ports inside the range
 }
 
 void Aggregator::Finish(AggregateResult* out) {

@@ -65,6 +65,26 @@ struct AggregateResult {
   std::vector<double> tw_bounds;
 };
 
+/// bound_inactive sockets (6.8+) of one namespace, from their own dump (see
+/// CollectorConfig::bound_inactive_interval_seconds). Value type.
+struct BoundInactiveSnapshot {
+  std::array<uint64_t, 2> count{};  // per family
+  PortSet ports;                    // their local ports (held against every destination)
+};
+
+/// Collects a BoundInactiveSnapshot from a dump whose state mask is only 1 << 13. The kernel
+/// reports those sockets with idiag_state = their sk_state, TCP_CLOSE (7), not 13: the bit is
+/// only a filter. So every record of that dump counts, except connected ones. Not thread-safe.
+class BoundInactiveSink : public RecordSink {
+ public:
+  void OnSocket(const SocketRecord& r) override {
+    if (r.dst_port != 0 || (r.state != kTcpClose && r.state != kTcpBoundInactive)) return;
+    ++snapshot.count[r.family == Family::kIpv6 ? 1 : 0];
+    snapshot.ports.set(r.src_port);
+  }
+  BoundInactiveSnapshot snapshot;
+};
+
 /// Aggregates one dump. Not thread-safe: one scrape at a time uses an instance (the collector
 /// serialises scrapes); reuse the same instance across scrapes to reuse its tables.
 class Aggregator : public RecordSink {
@@ -76,6 +96,10 @@ class Aggregator : public RecordSink {
   void Reset(const Config& config, const PortRange* range, const PortSet* reserved);
 
   void OnSocket(const SocketRecord& r) override;
+
+  /// Adds bound_inactive sockets that came from a separate (possibly cached) dump. Call
+  /// between Reset() and Finish().
+  void AddBoundInactive(const BoundInactiveSnapshot& snapshot);
 
   /// Completes the scrape into `out` (cleared first).
   void Finish(AggregateResult* out);

@@ -177,14 +177,32 @@ void Collector::ScrapeTarget(NetnsTarget& target, const Config& config,
           const PortRange* range;
           const PortSet* reserved;
         } ctx{&target.aggregator, &config, range, reserved};
+        // bound_inactive (bit 13) is left out of the per-scrape dump: asking for it makes the
+        // kernel walk the host-wide bind hash. It has its own, rarer dump below.
         st = target.socket->DumpTcp(
-            kAllStatesMask, target.aggregator, recorder.get(), &stats,
+            kAllStatesMask & ~(1u << kTcpBoundInactive), target.aggregator, recorder.get(), &stats,
             [](void* p) {
               auto* c = static_cast<RestartCtx*>(p);
               c->agg->Reset(*c->cfg, c->range, c->reserved);
             },
             &ctx);
         dumps_total_++;
+        const auto now = Clock::now();
+        const double interval = config.collector.bound_inactive_interval_seconds;
+        if (st.ok() && (!target.bound_inactive || interval <= 0 ||
+                        now - target.bound_inactive_at >= std::chrono::duration<double>(interval))) {
+          BoundInactiveSink bi;
+          st = target.socket->DumpTcp(1u << kTcpBoundInactive, bi);
+          if (st.ok()) {
+            target.bound_inactive = bi.snapshot;
+            target.bound_inactive_at = now;
+          } else {
+            st = st.WithContext("bound_inactive dump");
+          }
+        }
+        if (st.ok() && target.bound_inactive) {
+          target.aggregator.AddBoundInactive(*target.bound_inactive);
+        }
         if (!st.ok()) target.socket.reset();  // reopen on the next scrape
       }
     }

@@ -101,13 +101,14 @@ class Parser {
     if (root.IsNull()) return config;  // empty file or only comments
     if (!root.IsMap())
       Fail(root, "top level", std::string("expected a map, got ") + KindName(root));
-    ForEachKey(root, "", {"destinations", "inbound", "histograms", "namespaces"},
+    ForEachKey(root, "", {"collector", "destinations", "inbound", "histograms", "namespaces"},
                [&](const std::string& key, const YAML::Node& value, const std::string& path) {
                  if (value.IsNull()) return;  // "destinations:" alone = defaults
                  if (key == "destinations") ParseDestinations(value, path, config.destinations);
                  if (key == "inbound") ParseInbound(value, path, config.inbound);
                  if (key == "histograms") ParseHistograms(value, path, config.histograms);
                  if (key == "namespaces") ParseNamespaces(value, path, config.namespaces);
+                 if (key == "collector") ParseCollector(value, path, config.collector);
                });
     return config;
   }
@@ -393,6 +394,19 @@ class Parser {
                    out.time_wait_remaining_seconds = Buckets(v, p, HUGE_VAL, kMaxTimeWaitBuckets);
                  } else if (key == "occupancy_ratio") {
                    out.occupancy_ratio = Buckets(v, p, 1.0, kMaxOccupancyBuckets);
+                 }
+               });
+  }
+
+  void ParseCollector(const YAML::Node& n, const std::string& path, CollectorConfig& out) {
+    ForEachKey(n, path, {"bound_inactive_interval_seconds"},
+               [&](const std::string& key, const YAML::Node& v, const std::string& p) {
+                 if (key == "bound_inactive_interval_seconds") {
+                   out.bound_inactive_interval_seconds = Number(v, p);
+                   if (out.bound_inactive_interval_seconds < 0 ||
+                       out.bound_inactive_interval_seconds > 86400) {
+                     Fail(v, p, v.Scalar() + " out of range 0..86400");
+                   }
                  }
                });
   }

@@ -180,7 +180,7 @@ TEST(ConfigErrorTest, TopLevelNotAMap) {
 
 TEST(ConfigErrorTest, UnknownKeys) {
   EXPECT_EQ(Err("destination:\n  top_k: 1\n"),
-            "t.yml:1:1: destination: unknown key \"destination\" (allowed: destinations, "
+            "t.yml:1:1: destination: unknown key \"destination\" (allowed: collector, destinations, "
             "inbound, histograms, namespaces)");
   EXPECT_EQ(Err("destinations:\n  topk: 1\n"),
             "t.yml:2:3: destinations.topk: unknown key \"topk\" (allowed: groups, top_k, "
@@ -351,6 +351,15 @@ TEST(ConfigErrorTest, MaxSeriesTooSmall) {
   EXPECT_EQ(Err("inbound:\n  max_series: 20\n"),
             "t.yml:2:15: inbound.max_series: 20 is too small: 0 groups + top_k 20 + 1 "
             "(\"other\") need at least 21");
+}
+
+TEST(ConfigTest, CollectorSection) {
+  auto c = ParseConfig("collector:\n  bound_inactive_interval_seconds: 0\n", "t.yml");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->collector.bound_inactive_interval_seconds, 0);
+  EXPECT_EQ(DefaultConfig().collector.bound_inactive_interval_seconds, 60);
+  EXPECT_EQ(Err("collector:\n  bound_inactive_interval_seconds: -1\n"),
+            "t.yml:2:36: collector.bound_inactive_interval_seconds: -1 out of range 0..86400");
 }
 
 TEST(ConfigErrorTest, Buckets) {
