@@ -7,6 +7,7 @@
 #include <exception>
 #include <thread>
 
+#include "cgroup.h"
 #include "families.h"
 #include "log.h"
 
@@ -110,6 +111,11 @@ void Collector::RefreshTargets(const Config& config) const {
     if (!t.ok()) {
       Log(LogLevel::kWarn, t.status().message());
       continue;
+    }
+    if (r.pid != 0) {  // the container (and pod) of the process holding the namespace
+      ContainerInfo ci = ReadContainerInfo(options_.procfs, r.pid);
+      (*t)->container_id = std::move(ci.container_id);
+      (*t)->pod_uid = std::move(ci.pod_uid);
     }
     next.emplace(key, std::move(*t));
   }
