@@ -458,6 +458,39 @@ TEST_F(NetnsMultiTest, ModeAllNamedAndUnnamedExactPerNamespace) {
   ASSERT_FALSE(HasFailure()) << ex.Log();
 }
 
+TEST_F(NetnsMultiTest, ModeAllPinnedNamespaceGetsContainerWhenAProcessJoins) {
+  // containerd pins a sandbox's namespace under /var/run/netns before the sandbox process
+  // enters it: a scrape in between sees no process. The labels must appear once one is there.
+  NamedNetns pinned(prefix_ + "-pinned");
+  ASSERT_TRUE(pinned.ok());
+  Exporter ex;
+  ASSERT_TRUE(ex.Start("namespaces:\n  mode: all\n  max_namespaces: 4096\n"
+                       "  scrape_budget_seconds: 200\n"))
+      << ex.Log();
+  Series s = ex.Scrape();
+  EXPECT_EQ(Get(s, "sockstate_netns_info",
+                {{"netns", pinned.name}, {"container_id", ""}, {"pod_uid", ""}}),
+            1);
+
+  FakeContainerCgroup cg;  // destroyed after the process
+  ChildProcess sandbox;
+  ASSERT_TRUE(sandbox.Start({"/usr/sbin/ip", "netns", "exec", pinned.name, "sleep", "600"}));
+  const ino_t want_ino = Inode(pinned.path());
+  for (int i = 0; i < 100; ++i) {
+    if (Inode("/proc/" + std::to_string(sandbox.pid()) + "/ns/net") == want_ino) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  if (!cg.Create(prefix_ + "-pinned", sandbox.pid())) {
+    GTEST_SKIP() << "no name=systemd cgroup hierarchy to fake a container in";
+  }
+  Series s2 = ex.Scrape();
+  EXPECT_EQ(Get(s2, "sockstate_netns_info",
+                {{"netns", pinned.name}, {"container_id", cg.id}, {"pod_uid", cg.uid}}),
+            1)
+      << "series of the namespace: " << ::testing::PrintToString(SeriesOf(s2, pinned.name));
+  sandbox.Stop();
+}
+
 TEST_F(NetnsMultiTest, ModeListPatternExactAndFdBaseline) {
   Exporter ex;
   ASSERT_TRUE(ex.Start("namespaces:\n  mode: list\n  pattern: \"" + prefix_ +
