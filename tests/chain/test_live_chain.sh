@@ -65,6 +65,7 @@ print_timings() {
 # --- process management: every background process is recorded and stopped in cleanup
 tmp="$(mktemp -d /tmp/sst-chain.XXXXXX)"
 declare -A pid=()
+fg_pid=
 order=()
 netns_created=()
 start() {  # start NAME CMD...: runs CMD in the background, output to $tmp/NAME.log
@@ -100,6 +101,7 @@ cleanup() {
   local rc=$? i
   set +e
   trap - EXIT INT TERM
+  [[ -n "${fg_pid:-}" ]] && kill -TERM "$fg_pid" 2>/dev/null
   stop_all
   for ((i = ${#netns_created[@]} - 1; i >= 0; i--)); do
     ip netns del "${netns_created[$i]}" 2>/dev/null || rm -f "/var/run/netns/${netns_created[$i]}"
@@ -133,7 +135,17 @@ wait_http() {  # wait_http NAME URL SECONDS: until URL answers 2xx while NAME ru
     sleep 0.2
   done
 }
-checks() { python3 "$here/live_checks.py" "$@"; }
+# Bounded waits run in the background and are waited for, so that a SIGTERM/SIGINT to this
+# script is handled at once (bash runs traps only between foreground commands) and cleanup
+# stops the wait too. `<&0` keeps stdin (bash gives background jobs /dev/null otherwise).
+checks() {
+  python3 "$here/live_checks.py" "$@" <&0 &
+  fg_pid=$!
+  local rc=0
+  wait "$fg_pid" || rc=$?
+  fg_pid=
+  return $rc
+}
 
 # ---------------------------------------------------------------- namespace and receiver
 # The socket dump of a namespace walks the kernel's established hash table, which every
