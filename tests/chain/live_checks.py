@@ -14,8 +14,11 @@ usage:
       and every K=V, whose summary and description annotations each contain every TEXT.
       With --path, the payload must have been POSTed to that path (= receiver name).
       Prints the matching payload.
-  live_checks.py queries --prom URL [--allow-empty PANEL_ID:REFID]... < print-queries.jsonl
-      Evaluate every query printed by check_dashboard.py --print-queries as an instant query.
+  live_checks.py queries --prom URL [--allow-empty PANEL_ID:REFID]... [--range-seconds N]
+                 [--step 1s] < print-queries.jsonl
+      Evaluate every query printed by check_dashboard.py --print-queries as an instant query
+      (and with --range-seconds also as a range query over the last N seconds, as Grafana's
+      time series panels do).
       Fails on any non-success status, and on an empty result unless PANEL_ID:REFID is
       allowed to be empty. Prints one line per query.
   live_checks.py variables --prom URL --dashboard JSON --var NAME=VALUE... --expect NAME=VALUE...
@@ -167,6 +170,22 @@ def cmd_queries(a):
                 print(f"FAIL  {where}: empty result\n      {q['expr']}")
                 rc = 1
             continue
+        if a.range_seconds > 0:
+            # Grafana draws time series panels with range queries: evaluate that too.
+            end = time.time()
+            rr = api(a.prom, "/api/v1/query_range",
+                     {"query": q["expr"], "start": f"{end - a.range_seconds:.3f}",
+                      "end": f"{end:.3f}", "step": a.step})
+            if rr.get("status") != "success":
+                print(f"FAIL  {where}: range query: {rr.get('errorType', '')} "
+                      f"{rr.get('error', rr)}\n      {q['expr']}")
+                rc = 1
+                continue
+            if not rr["data"]["result"] and key not in allowed:
+                print(f"FAIL  {where}: range query over {a.range_seconds:g}s: empty result"
+                      f"\n      {q['expr']}")
+                rc = 1
+                continue
         with_data.append(key)
         print(f"ok    {where}: {len(res)} series: {short_value(res)}")
     if n == 0:
@@ -231,6 +250,9 @@ def main():
     q = sub.add_parser("queries")
     q.add_argument("--prom", required=True)
     q.add_argument("--allow-empty", action="append", default=[])
+    q.add_argument("--range-seconds", type=float, default=0,
+                   help="also evaluate each query as a range query over the last N seconds")
+    q.add_argument("--step", default="1s")
     v = sub.add_parser("variables")
     v.add_argument("--prom", required=True)
     v.add_argument("--dashboard", required=True)

@@ -240,7 +240,7 @@ start prometheus "$prometheus_bin" --config.file="$tmp/prometheus.yml" \
 wait_http prometheus "$prom_url/-/ready" 30
 mark "prometheus ready"
 # A baseline sample of the destination before the load, so the ramp is seen as growth.
-checks wait-query --prom "$prom_url" --timeout 20 \
+checks wait-query --prom "$prom_url" --timeout 30 \
   --expr "sockstate_destination_occupancy_ratio{job=\"sockstate\",instance=\"$instance\",netns=\"$ns\",destination=\"$dest_name\"} == 0" >/dev/null ||
   fail "prometheus has no baseline sample of destination $dest_name"
 mark "first scrape with destination $dest_name seen"
@@ -269,6 +269,26 @@ $(grep -E '^sockstate_destination_(occupancy|ephemeral|sockets)|^sockstate_ephem
   sleep 1
 done
 promtool check metrics <"$tmp/scrape1.txt" || fail "promtool check metrics on a scrape of the exporter"
+# Every metric family of the live scrape is named in docs/metrics-spec.md (the dashboards and
+# rules are checked against the spec, so an undocumented family is invisible to them).
+# Known gap, listed so that any NEW undocumented family fails: sockstate_netns_discovered
+# and sockstate_netns_skipped (exporter/families.cpp, exported with namespace discovery on)
+# are missing from the spec's "Namespaces" section.
+known_undocumented="sockstate_netns_discovered sockstate_netns_skipped"
+python3 - "$src/tests/common" "$src/docs/metrics-spec.md" "$tmp/scrape1.txt" $known_undocumented <<'PY' ||
+import re, sys
+sys.path.insert(0, sys.argv[1])
+from metrics_spec import spec_metric_names
+spec = spec_metric_names(sys.argv[2])
+known = set(sys.argv[4:])
+fams = set(re.findall(r"^# TYPE (\S+) ", open(sys.argv[3]).read(), re.M))
+extra = sorted(fams - spec - known)
+for k in sorted((fams - spec) & known):
+    print(f"test_live_chain: known gap: {k} exported but not in docs/metrics-spec.md")
+if extra:
+    sys.exit(f"exported but not in docs/metrics-spec.md: {extra}")
+PY
+  fail "the scrape has metric families the spec does not name"
 
 # ---------------------------------------------------------------- the alert, end to end
 sel="instance=\"$instance\",netns=\"$ns\",destination=\"$dest_name\""
@@ -353,7 +373,8 @@ for dash in "${dashboards[@]}"; do
     python3 "$src/tests/dashboards/check_dashboard.py" --print-queries --instance "$instance" \
       --destination "$destination" --rate-interval 1m --interval 1s --range 5m "$dash" \
       >"$tmp/queries.jsonl" || fail "check_dashboard.py --print-queries $dash"
-    checks queries --prom "$prom_url" "${allow_empty[@]}" <"$tmp/queries.jsonl" || rc=1
+    checks queries --prom "$prom_url" --range-seconds 60 --step 1s "${allow_empty[@]}" \
+      <"$tmp/queries.jsonl" || rc=1
   done
 done
 ((rc == 0)) || fail "dashboard queries against the live prometheus"
