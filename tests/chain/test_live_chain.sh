@@ -324,6 +324,15 @@ PY
 checks wait-query --prom "$prom_url" --timeout 20 \
   --expr "ALERTS{alertname=\"$warning_alert\",alertstate=\"firing\",$sel}" >/dev/null ||
   fail "$warning_alert not firing in prometheus"
+# No other alert fires: the exporter is up and every source and the namespace are read
+# (SockstateExporterDown, SourceFailing, NetnsScrapeFailing), no CLOSE_WAIT or TIME_WAIT
+# overflow. Only the occupancy alerts and the exhaustion forecast (the ramp extrapolated
+# over 1 h) are expected.
+expected_alerts="$critical_alert|$warning_alert|SockstateEphemeralPortsExhaustionForecast"
+unexpected="$(checks value --prom "$prom_url" \
+  --expr "count(ALERTS{alertstate=\"firing\",alertname!~\"$expected_alerts\"})")"
+[[ "$unexpected" == none ]] || fail "unexpected alerts firing: $(checks wait-query --prom "$prom_url" --timeout 1 \
+  --expr "ALERTS{alertstate=\"firing\",alertname!~\"$expected_alerts\"}")"
 # Recording rules evaluate on live data: no headroom left; a time to exhaustion (0 s) while
 # the 10 m window still shows the ramp.
 checks wait-query --prom "$prom_url" --timeout 10 \
