@@ -13,7 +13,9 @@
 # Everything runs on 127.0.0.1 (host namespace) or inside the namespace the test creates; all
 # waits are bounded; everything started is stopped by the EXIT trap, also on failure.
 # Run by ctest (SOCKSTATE_EXPORTER_BIN, SOCKSTATE_SOURCE_DIR, SOCKSTATE_BUILD_DIR) or by hand
-# as root: bash tests/chain/test_live_chain.sh   (SOCKSTATE_KEEP_TMP=1 keeps the temp dir)
+# as root: bash tests/chain/test_live_chain.sh
+# The temp dir (configs, logs, payloads, scrapes) is kept on failure and removed on success;
+# SOCKSTATE_KEEP_TMP=1 always keeps it, SOCKSTATE_KEEP_TMP=0 never does.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
