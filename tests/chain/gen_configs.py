@@ -7,7 +7,9 @@ usage:
       expressions, labels, annotations and recording rules stay the shipped ones (checked
       here: the copy equals the original once `for` is removed from both).
   gen_configs.py prometheus OUT.yml --rules FILE --exporter HOST:PORT --alertmanager HOST:PORT
-      scrape and evaluation interval 1s, job "sockstate" (the job name the rules expect).
+                 [--scrape-interval 1s]
+      evaluation interval 1s, scrape interval = scrape timeout = --scrape-interval, job
+      "sockstate" (the job name the rules expect).
   gen_configs.py alertmanager SHIPPED_AM.yml OUT.yml --webhook http://HOST:PORT
       The shipped Alertmanager config (routes, matchers, inhibit rules) with every receiver's
       webhook URL pointed at the test's receiver (path /<receiver name>) and every route's
@@ -52,14 +54,15 @@ def cmd_rules(a):
 
 
 def cmd_prometheus(a):
+    si = a.scrape_interval
     cfg = {
-        "global": {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"},
+        "global": {"scrape_interval": si, "scrape_timeout": si, "evaluation_interval": "1s"},
         "rule_files": [a.rules],
         "alerting": {"alertmanagers": [{"static_configs": [{"targets": [a.alertmanager]}]}]},
         "scrape_configs": [{
             "job_name": "sockstate",
-            "scrape_interval": "1s",
-            "scrape_timeout": "1s",
+            "scrape_interval": si,
+            "scrape_timeout": si,
             "static_configs": [{"targets": [a.exporter]}],
         }],
     }
@@ -119,6 +122,7 @@ def main():
     p.add_argument("--rules", required=True)
     p.add_argument("--exporter", required=True)
     p.add_argument("--alertmanager", required=True)
+    p.add_argument("--scrape-interval", default="1s", help="also the scrape timeout")
     m = sub.add_parser("alertmanager")
     m.add_argument("src")
     m.add_argument("out")

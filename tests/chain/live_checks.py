@@ -20,7 +20,8 @@ usage:
       (and with --range-seconds also as a range query over the last N seconds, as Grafana's
       time series panels do).
       Fails on any non-success status, and on an empty result unless PANEL_ID:REFID is
-      allowed to be empty. Prints one line per query.
+      allowed to be empty (an empty instant result is retried --empty-retries times, 1 s
+      apart: a failed scrape leaves the target's series stale until the next one). Prints one line per query.
   live_checks.py variables --prom URL --dashboard JSON --var NAME=VALUE... --expect NAME=VALUE...
       Evaluate the dashboard's label_values(SELECTOR, LABEL) template variables through
       /api/v1/series, with earlier variables substituted by --var, and check each --expect
@@ -153,8 +154,21 @@ def cmd_queries(a):
         q = json.loads(line)
         n += 1
         key = f"{q['panel_id']}:{q['refId']}"
-        r = instant(a.prom, q["expr"])
         where = f"panel {key} {q['title']!r}"
+        # A failed scrape (timeout on a loaded host) marks every series of the target stale
+        # until the next good scrape, so an instant query can be empty for a second or two:
+        # retry an empty result a few times before calling it empty, and say so.
+        retries = 0
+        while True:
+            r = instant(a.prom, q["expr"])
+            if (r.get("status") != "success" or r["data"]["result"] or key in allowed
+                    or retries >= a.empty_retries):
+                break
+            retries += 1
+            time.sleep(1)
+        if retries and r.get("status") == "success" and r["data"]["result"]:
+            print(f"note  {where}: empty for {retries} attempt(s) before data came back "
+                  "(stale after a failed scrape?)")
         if r.get("status") != "success":
             print(f"FAIL  {where}: {r.get('errorType', '')} {r.get('error', r)}\n      {q['expr']}")
             rc = 1
@@ -253,6 +267,8 @@ def main():
     q.add_argument("--range-seconds", type=float, default=0,
                    help="also evaluate each query as a range query over the last N seconds")
     q.add_argument("--step", default="1s")
+    q.add_argument("--empty-retries", type=int, default=4,
+                   help="retry an empty instant result this many times, 1 s apart")
     v = sub.add_parser("variables")
     v.add_argument("--prom", required=True)
     v.add_argument("--dashboard", required=True)
