@@ -200,7 +200,7 @@ namespaces:
 EOF
 start exporter "$exporter" --web.listen-address="$instance" --config.file="$tmp/sockstate.yml"
 wait_http exporter "http://$instance/metrics" 15
-curl -fsS --max-time 5 "http://$instance/metrics" >"$tmp/scrape0.txt"
+curl -fsS --max-time 20 "http://$instance/metrics" >"$tmp/scrape0.txt"
 grep -q "^sockstate_destination_occupancy_ratio{netns=\"$ns\",destination=\"$dest_name\"} 0" "$tmp/scrape0.txt" ||
   fail "exporter does not report destination $dest_name in netns $ns before the load:
 $(grep -E '^sockstate_(destination_occupancy|netns)' "$tmp/scrape0.txt")"
