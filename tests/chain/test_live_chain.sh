@@ -206,8 +206,10 @@ grep -q "^sockstate_destination_occupancy_ratio{netns=\"$ns\",destination=\"$des
 $(grep -E '^sockstate_(destination_occupancy|netns)' "$tmp/scrape0.txt")"
 mark "exporter ready ($instance)"
 
-# Scrape interval (= timeout): 1 s, unless a scrape takes longer on this host (the dump
-# walks the kernel's established hash table, see above; a loaded host slows it further).
+# Scrape interval (= timeout): 1 s, unless a scrape takes longer on this host. Even with a
+# private established hash, the exporter asks for TCP_BOUND_INACTIVE (bit 13, 6.8+), which
+# makes the kernel walk the bind hash table shared by all namespaces: ~0.1-0.2 s per family
+# per scrape on a host with many sockets, more under load.
 # A scrape that times out marks every series stale and resets the alerts' `for`, so use
 # 2.5 x the slowest of 3 scrapes, rounded up, at most 10 s.
 slowest=0
