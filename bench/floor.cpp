@@ -4,13 +4,14 @@
 //
 // Each run: one NETLINK_SOCK_DIAG socket, SOCK_DIAG_BY_FAMILY dump of TCP, all states, no
 // extensions, AF_INET then AF_INET6, 32 KiB receive buffer, count per state only. Prints one
-// line per run and a final "median_ms=..." line (plus the per-state counts of the last run).
+// line per run (wall ms, sockets, CPU ms of the process) and a final "median_ms=..." line (plus the per-state counts of the last run).
 #include <fcntl.h>
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
 #include <netinet/in.h>
 #include <sched.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,6 +25,13 @@
 #include <vector>
 
 namespace {
+
+double cpu_ms() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return double(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+         double(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
+}
 
 double now_ms() {
   timespec ts{};
@@ -114,7 +122,7 @@ int main(int argc, char** argv) {
   unsigned seq = 0;
   for (int r = 0; r < runs; ++r) {
     std::fill(counts, counts + kStates, 0);
-    double t0 = now_ms();
+    double t0 = now_ms(), c0 = cpu_ms();
     int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
     if (fd < 0) {
       perror("floor: socket");
@@ -122,11 +130,11 @@ int main(int argc, char** argv) {
     }
     bool ok = dump_family(fd, AF_INET, buf, counts, &seq, info) && dump_family(fd, AF_INET6, buf, counts, &seq, info);
     close(fd);
-    double ms = now_ms() - t0;
+    double ms = now_ms() - t0, cpu = cpu_ms() - c0;
     if (!ok) return 1;
     long long total = 0;
     for (long long c : counts) total += c;
-    printf("run=%d ms=%.2f sockets=%lld\n", r + 1, ms, total);
+    printf("run=%d ms=%.2f sockets=%lld cpu_ms=%.2f\n", r + 1, ms, total, cpu);
     times.push_back(ms);
   }
   std::vector<double> sorted = times;

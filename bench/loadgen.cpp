@@ -496,11 +496,12 @@ int main(int argc, char** argv) {
   struct stat st{};
   bool watch_stdin = fstat(0, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) || isatty(0));
 
+  int rep_fd = rep[0];
   long long holders_done = 0, conns_done = 0;
   bool ready = false, failed = false, stop = false;
   double last_status = now_s();
   while (!stop) {
-    pollfd pf[3] = {{sfd, POLLIN, 0}, {rep[0], POLLIN, 0}, {watch_stdin ? 0 : -1, POLLIN, 0}};
+    pollfd pf[3] = {{sfd, POLLIN, 0}, {rep_fd, POLLIN, 0}, {watch_stdin ? 0 : -1, POLLIN, 0}};
     int n = poll(pf, 3, 200);
     if (n < 0 && errno != EINTR) die("poll");
     if (pf[0].revents & POLLIN) {
@@ -523,8 +524,10 @@ int main(int argc, char** argv) {
     }
     if (pf[1].revents & (POLLIN | POLLHUP)) {
       HolderReport r{};
-      ssize_t got = read(rep[0], &r, sizeof r);
-      if (got == sizeof r) {
+      ssize_t got = read(rep_fd, &r, sizeof r);
+      if (got <= 0) {
+        rep_fd = -1;  // every holder closed its end: stop polling it (POLLHUP would spin)
+      } else if (got == sizeof r) {
         if (r.ok) {
           ++holders_done;
           conns_done += r.conns;
@@ -538,7 +541,7 @@ int main(int argc, char** argv) {
     if (pf[2].revents & (POLLIN | POLLHUP)) {
       char buf[256];
       ssize_t got = read(0, buf, sizeof buf);
-      if (got <= 0) stop = true;
+      if (got <= 0) stop = true;  // EOF on stdin: the caller is gone
     }
     if (failed) break;
     long long tw = sockstat_tw();

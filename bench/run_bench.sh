@@ -108,6 +108,8 @@ trap 'log "interrupted"; exit 130' INT TERM
 median() { sort -n | awk '{a[NR]=$1} END {if (NR==0) {print "n/a"; exit} if (NR%2) print a[(NR+1)/2]; else printf "%.2f\n", (a[NR/2]+a[NR/2+1])/2}'; }
 hwm_mb() { awk '/^VmHWM:/ {printf "%.1f", $2/1024}' "/proc/$1/status" 2>/dev/null || echo n/a; }
 rss_mb() { awk '/^VmRSS:/ {printf "%.1f", $2/1024}' "/proc/$1/status" 2>/dev/null || echo n/a; }
+# CPU time (user+system, all threads, dead ones included) of a process in ms; 10 ms resolution.
+cpu_ms() { awk -v hz="$(getconf CLK_TCK)" '{sub(/.*\) /, ""); printf "%d\n", ($12 + $13) * 1000 / hz}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a+0 > 0 && b+0 > 0) printf "%.2f", a/b; else print "n/a" }'; }
 
 # in_ns CMD...: run in the benchmark namespace
@@ -162,7 +164,7 @@ for n in "${SIZE_LIST[@]}"; do ((n > LARGEST)) && LARGEST=$n; done
   echo "# population: ${TW_PERCENT}% TIME_WAIT, ipv6_fraction=$IPV6_FRACTION destinations=$DESTINATIONS sources=$SOURCES"
 } >"$RAW"
 
-declare -A R_FLOOR R_EXP R_NODE R_EXP_HWM R_NODE_HWM R_EXP_HWM0 R_SOCKETS
+declare -A R_FLOOR_CPU R_EXP_CPU R_NODE_CPU R_FLOOR R_EXP R_NODE R_EXP_HWM R_NODE_HWM R_EXP_HWM0 R_SOCKETS
 STORM_LINE=
 
 for N in "${SIZE_LIST[@]}"; do
@@ -231,9 +233,14 @@ for N in "${SIZE_LIST[@]}"; do
   fi
 
   # --- interleaved runs: floor, exporter, node_exporter (same conditions for all three)
-  : >"$TMP/f" ; : >"$TMP/e" ; : >"$TMP/n"
+  : >"$TMP/f" ; : >"$TMP/e" ; : >"$TMP/n"; : >"$TMP/fc"
+  ec0=0; nc0=0
+  ((EXP_OK)) && ec0=$(cpu_ms "$EXPORTER_PID")
+  ((NODE_OK)) && nc0=$(cpu_ms "$NODE_PID")
   for ((r = 1; r <= RUNS; r++)); do
-    f=$("$FLOOR" --netns "$NS" --runs 1 | awk -F'[= ]' '/^run=/ {print $4}')
+    fl=$("$FLOOR" --netns "$NS" --runs 1 | grep '^run=')
+    f=$(awk -F'[= ]' '{print $4}' <<<"$fl")
+    awk -F'[= ]' '{print $8}' <<<"$fl" >>"$TMP/fc"
     echo "$f" >>"$TMP/f"
     e=; n=
     if ((EXP_OK)); then e=$(scrape_ms "$EXP_WHERE" "http://127.0.0.1:$EXP_PORT/metrics"); [[ -n $e ]] && echo "$e" >>"$TMP/e"; fi
@@ -241,12 +248,17 @@ for N in "${SIZE_LIST[@]}"; do
     echo "run $r: floor_ms=$f exporter_ms=${e:-n/a} node_exporter_ms=${n:-n/a} loadavg=$(cut -d' ' -f1 /proc/loadavg)" >>"$RAW"
     log "size $N run $r/$RUNS: floor ${f} ms, exporter ${e:-n/a} ms, node_exporter ${n:-n/a} ms"
   done
+  R_EXP_CPU[$N]=n/a; R_NODE_CPU[$N]=n/a
+  ((EXP_OK)) && R_EXP_CPU[$N]=$(awk -v a="$ec0" -v b="$(cpu_ms "$EXPORTER_PID")" -v r="$RUNS" 'BEGIN {printf "%.1f", (b-a)/r}')
+  ((NODE_OK)) && R_NODE_CPU[$N]=$(awk -v a="$nc0" -v b="$(cpu_ms "$NODE_PID")" -v r="$RUNS" 'BEGIN {printf "%.1f", (b-a)/r}')
+  R_FLOOR_CPU[$N]=$(median <"$TMP/fc")
   R_FLOOR[$N]=$(median <"$TMP/f")
   R_EXP[$N]=$(median <"$TMP/e")
   R_NODE[$N]=$(median <"$TMP/n")
   R_EXP_HWM[$N]=n/a; R_NODE_HWM[$N]=n/a
   ((EXP_OK)) && R_EXP_HWM[$N]=$(hwm_mb "$EXPORTER_PID")
   ((NODE_OK)) && R_NODE_HWM[$N]=$(hwm_mb "$NODE_PID")
+  echo "cpu per scrape: floor_cpu_ms(median)=${R_FLOOR_CPU[$N]} exporter_cpu_ms(mean)=${R_EXP_CPU[$N]} node_exporter_cpu_ms(mean)=${R_NODE_CPU[$N]}" >>"$RAW"
   echo "medians: floor_ms=${R_FLOOR[$N]} exporter_ms=${R_EXP[$N]} node_exporter_ms=${R_NODE[$N]} exporter_VmHWM_MB=${R_EXP_HWM[$N]} (after start ${R_EXP_HWM0[$N]:-n/a}) node_exporter_VmHWM_MB=${R_NODE_HWM[$N]}" >>"$RAW"
 
   # --- scrape storm at the largest size
@@ -289,7 +301,15 @@ done
   for N in "${SIZE_LIST[@]}"; do
     echo "| $N (${R_SOCKETS[$N]:-?} in dump) | ${R_FLOOR[$N]} | ${R_EXP[$N]} | $(ratio "${R_EXP[$N]}" "${R_FLOOR[$N]}") | ${R_EXP_HWM[$N]} | ${R_NODE[$N]} | $(ratio "${R_EXP[$N]}" "${R_NODE[$N]}") | ${R_NODE_HWM[$N]} |"
   done
-  [[ -n $STORM_LINE ]] && { echo; echo "$STORM_LINE"; }
+  echo
+  echo "CPU time per scrape (user+system, ms; robust when other work shares the CPUs): floor median of its runs, exporter and node_exporter mean over the runs from /proc/PID/stat (10 ms ticks)"
+  echo
+  echo "| sockets | floor CPU ms | exporter CPU ms | ratio | node_exporter CPU ms | ratio exp/node |"
+  echo "|---|---|---|---|---|---|"
+  for N in "${SIZE_LIST[@]}"; do
+    echo "| $N | ${R_FLOOR_CPU[$N]} | ${R_EXP_CPU[$N]} | $(ratio "${R_EXP_CPU[$N]}" "${R_FLOOR_CPU[$N]}") | ${R_NODE_CPU[$N]} | $(ratio "${R_EXP_CPU[$N]}" "${R_NODE_CPU[$N]}") |"
+  done
+  if [[ -n $STORM_LINE ]]; then echo; echo "$STORM_LINE"; fi
   echo
   echo "medians of $RUNS interleaved runs; raw results: ${RAW#$ROOT/}"
 } | tee -a "$RAW"
