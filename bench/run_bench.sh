@@ -276,6 +276,8 @@ for N in "${SIZE_LIST[@]}"; do
       while [[ ! -s $TMP/storm.$i ]] && ((SECONDS < wait_storm_deadline)); do sleep 0.1; done
     done
     answered=$(cat "$TMP"/storm.* 2>/dev/null | grep -c '^200$' || true)
+    refused=$(cat "$TMP"/storm.* 2>/dev/null | grep -c '^503$' || true)
+    timedout=$(cat "$TMP"/storm.* 2>/dev/null | grep -c '^000$' || true)
     rss_mid=$(rss_mb "$EXPORTER_PID")
     # Let in-flight work finish (a dump that nobody waits for any more), then check it still answers.
     sleep $(awk -v m="${R_EXP[$N]}" 'BEGIN {s = (m+0)/1000*3 + 1; if (s > 30) s = 30; printf "%d", s}')
@@ -284,8 +286,9 @@ for N in "${SIZE_LIST[@]}"; do
     d1=$(metric_sum sockstate_netlink_dumps_total "$TMP/after.metrics")
     rss1=$(rss_mb "$EXPORTER_PID"); hwm1=$(hwm_mb "$EXPORTER_PID")
     alive=no; [[ -n $t_after ]] && alive=yes
-    # d1 - d0 includes the dumps of the two check scrapes after the storm (at most 2).
-    STORM_LINE="storm at $N sockets: $STORM_SCRAPERS scrapers --max-time ${STORM_TIMEOUT}s: answered $answered/$STORM_SCRAPERS; sockstate_netlink_dumps_total +$((d1 - d0)) (incl. up to 2 check scrapes after the storm); RSS before ${rss0} MB, during ${rss_mid} MB, after ${rss1} MB; VmHWM ${hwm0} -> ${hwm1} MB; answers afterwards: $alive (${t_after:-n/a} ms)"
+    # d0 was read by a scrape (its own dump included); after the storm two check scrapes ran
+    # one dump each, the second one's value is d1. So the storm itself made d1 - d0 - 2 dumps.
+    STORM_LINE="storm at $N sockets: $STORM_SCRAPERS scrapers --max-time ${STORM_TIMEOUT}s: 200 OK $answered, 503 $refused, timed out $timedout; dumps made by the storm: $((d1 - d0 - 2)) (sockstate_netlink_dumps_total $d0 -> $d1, minus 2 check scrapes); RSS before ${rss0} MB, during ${rss_mid} MB, after ${rss1} MB; VmHWM ${hwm0} -> ${hwm1} MB; answers afterwards: $alive (${t_after:-n/a} ms)"
     echo "$STORM_LINE" >>"$RAW"
     log "$STORM_LINE"
   fi
