@@ -4,6 +4,8 @@
 #   sudo bench/run_bench.sh [--sizes 10000,100000,1000000] [--runs 7] [--no-storm]
 #                           [--storm-scrapers 20] [--storm-timeout 1]
 #                           [--exporter-mode netns-exec|config] [--exporter PATH] [--build-dir DIR]
+#                           [--nice N]   (e.g. -10: floor, exporters and curl at a higher priority
+#                                         than other work on a shared machine; default 0)
 #
 # For each size N: a fresh network namespace, loadgen builds N sockets in it (90% ESTABLISHED,
 # 10% TIME_WAIT held level, 10% IPv6, 1000 destinations x 100 sources), then, interleaved run by
@@ -27,8 +29,9 @@ TW_PERCENT=10
 IPV6_FRACTION=0.1
 DESTINATIONS=1000
 SOURCES=100
+NICE=0
 
-usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 while [[ $# -gt 0 ]]; do
   case $1 in
     --sizes) SIZES=$2; shift 2 ;;
@@ -39,6 +42,7 @@ while [[ $# -gt 0 ]]; do
     --exporter-mode) EXPORTER_MODE=$2; shift 2 ;;
     --exporter) EXPORTER=$2; shift 2 ;;
     --build-dir) BUILD=$2; shift 2 ;;
+    --nice) NICE=$2; shift 2 ;;
     -h|--help) usage ;;
     *) echo "unknown argument: $1" >&2; usage ;;
   esac
@@ -113,10 +117,10 @@ cpu_ms() { awk -v hz="$(getconf CLK_TCK)" '{sub(/.*\) /, ""); printf "%d\n", ($1
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a+0 > 0 && b+0 > 0) printf "%.2f", a/b; else print "n/a" }'; }
 
 # in_ns CMD...: run in the benchmark namespace
-in_ns() { ip netns exec "$NS" "$@"; }
+in_ns() { nice -n "$NICE" ip netns exec "$NS" "$@"; }
 # exporter_curl ARGS...: curl where the exporter listens
 exporter_curl() {
-  if [[ $EXPORTER_MODE == netns-exec ]]; then in_ns curl "$@"; else curl "$@"; fi
+  if [[ $EXPORTER_MODE == netns-exec ]]; then in_ns curl "$@"; else nice -n "$NICE" curl "$@"; fi
 }
 # scrape_ms URL-runner...: prints time_total in ms of one scrape, or nothing on failure
 scrape_ms() {  # scrape_ms netns|host URL
@@ -124,7 +128,7 @@ scrape_ms() {  # scrape_ms netns|host URL
   if [[ $where == netns ]]; then
     out=$(in_ns curl -s -o /dev/null --max-time 120 -w '%{http_code} %{time_total}' "$url" || true)
   else
-    out=$(curl -s -o /dev/null --max-time 120 -w '%{http_code} %{time_total}' "$url" || true)
+    out=$(nice -n "$NICE" curl -s -o /dev/null --max-time 120 -w '%{http_code} %{time_total}' "$url" || true)
   fi
   [[ ${out%% *} == 200 ]] && awk -v t="${out#* }" 'BEGIN {printf "%.2f\n", t*1000}'
   return 0
@@ -160,7 +164,7 @@ for n in "${SIZE_LIST[@]}"; do ((n > LARGEST)) && LARGEST=$n; done
   echo "# sockstate_exporter scale benchmark $STAMP"
   echo "# host: $(uname -r), $(nproc) cpus, $(awk '/MemTotal/ {print $2/1024/1024 " GiB"}' /proc/meminfo)"
   echo "# git: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?') ($(git -C "$ROOT" log -1 --format=%s 2>/dev/null | cut -c1-60))"
-  echo "# sizes=$SIZES runs=$RUNS exporter_mode=$EXPORTER_MODE exporter=$EXPORTER node_exporter=${NODE_EXPORTER:-none}"
+  echo "# sizes=$SIZES runs=$RUNS nice=$NICE exporter_mode=$EXPORTER_MODE exporter=$EXPORTER node_exporter=${NODE_EXPORTER:-none}"
   echo "# population: ${TW_PERCENT}% TIME_WAIT, ipv6_fraction=$IPV6_FRACTION destinations=$DESTINATIONS sources=$SOURCES"
 } >"$RAW"
 
@@ -196,10 +200,10 @@ for N in "${SIZE_LIST[@]}"; do
   EXP_OK=0
   if [[ -x $EXPORTER ]]; then
     if [[ $EXPORTER_MODE == netns-exec ]]; then
-      ip netns exec "$NS" "$EXPORTER" --web.listen-address=127.0.0.1:$EXP_PORT >"$TMP/exporter.log" 2>&1 &
+      nice -n "$NICE" ip netns exec "$NS" "$EXPORTER" --web.listen-address=127.0.0.1:$EXP_PORT >"$TMP/exporter.log" 2>&1 &
     else
       printf 'namespaces:\n  mode: list\n  names: [%s]\n' "$NS" >"$TMP/exporter.yml"
-      "$EXPORTER" --web.listen-address=127.0.0.1:$EXP_PORT --config.file="$TMP/exporter.yml" >"$TMP/exporter.log" 2>&1 &
+      nice -n "$NICE" "$EXPORTER" --web.listen-address=127.0.0.1:$EXP_PORT --config.file="$TMP/exporter.yml" >"$TMP/exporter.log" 2>&1 &
     fi
     EXPORTER_PID=$!
     if wait_http "$EXP_WHERE" "http://127.0.0.1:$EXP_PORT/metrics" 15 "$EXPORTER_PID"; then
@@ -212,7 +216,7 @@ for N in "${SIZE_LIST[@]}"; do
   fi
   NODE_OK=0
   if [[ -n $NODE_EXPORTER ]]; then
-    ip netns exec "$NS" "$NODE_EXPORTER" --collector.disable-defaults --collector.tcpstat \
+    nice -n "$NICE" ip netns exec "$NS" "$NODE_EXPORTER" --collector.disable-defaults --collector.tcpstat \
       --web.listen-address=127.0.0.1:$NODE_PORT >"$TMP/node.log" 2>&1 &
     NODE_PID=$!
     if wait_http netns "http://127.0.0.1:$NODE_PORT/metrics" 15 "$NODE_PID"; then NODE_OK=1
@@ -238,7 +242,7 @@ for N in "${SIZE_LIST[@]}"; do
   ((EXP_OK)) && ec0=$(cpu_ms "$EXPORTER_PID")
   ((NODE_OK)) && nc0=$(cpu_ms "$NODE_PID")
   for ((r = 1; r <= RUNS; r++)); do
-    fl=$("$FLOOR" --netns "$NS" --runs 1 | grep '^run=')
+    fl=$(nice -n "$NICE" "$FLOOR" --netns "$NS" --runs 1 | grep '^run=')
     f=$(awk -F'[= ]' '{print $4}' <<<"$fl")
     awk -F'[= ]' '{print $8}' <<<"$fl" >>"$TMP/fc"
     echo "$f" >>"$TMP/f"
