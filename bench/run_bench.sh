@@ -15,13 +15,23 @@
 # Network traffic stays on loopback inside the namespaces this script creates.
 set -euo pipefail
 
+# Bash reads a script while it runs: run from a private copy so that editing (or checking out
+# another revision of) this file during a long run cannot break the run.
+if [[ -z ${SOCKBENCH_ROOT:-} ]]; then
+  SOCKBENCH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+  copy=$(mktemp /tmp/run_bench.XXXXXX.sh)
+  cp "${BASH_SOURCE[0]}" "$copy"
+  SOCKBENCH_ROOT=$SOCKBENCH_ROOT SOCKBENCH_COPY=$copy exec bash "$copy" "$@"
+fi
+[[ -n ${SOCKBENCH_COPY:-} ]] && rm -f "$SOCKBENCH_COPY"
+
 SIZES=10000,100000,1000000
 RUNS=7
 STORM=1
 STORM_SCRAPERS=20
 STORM_TIMEOUT=1
 EXPORTER_MODE=netns-exec
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+ROOT=$SOCKBENCH_ROOT
 BUILD=$ROOT/build-bench
 EXPORTER=
 NODE_EXPORTER=/usr/bin/prometheus-node-exporter
@@ -31,7 +41,7 @@ DESTINATIONS=1000
 SOURCES=100
 NICE=0
 
-usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,14p' "$ROOT/bench/run_bench.sh" | sed 's/^# \{0,1\}//'; exit 2; }
 while [[ $# -gt 0 ]]; do
   case $1 in
     --sizes) SIZES=$2; shift 2 ;;
@@ -133,12 +143,19 @@ scrape_ms() {  # scrape_ms netns|host URL
   [[ ${out%% *} == 200 ]] && awk -v t="${out#* }" 'BEGIN {printf "%.2f\n", t*1000}'
   return 0
 }
-wait_http() {  # wait_http netns|host URL SECONDS PID
-  local where=$1 url=$2 secs=$3 pid=$4 i
+wait_http() {  # wait_http netns|host URL SECONDS PID: wait until the port accepts connections
+  # Only a TCP connect, no HTTP request: a probe GET of /metrics that times out at 1M sockets
+  # would start a full collection each time (node_exporter keeps collecting after the client
+  # gave up: 75 probes piled up to 7.6 GB RSS in a first version of this script).
+  local where=$1 url=$2 secs=$3 pid=$4 i hostport port
+  hostport=${url#http://}; hostport=${hostport%%/*}; port=${hostport##*:}
   for ((i = 0; i < secs * 5; i++)); do
     kill -0 "$pid" 2>/dev/null || return 1
-    if [[ $where == netns ]]; then in_ns curl -s -o /dev/null --max-time 1 "$url" && return 0
-    else curl -s -o /dev/null --max-time 1 "$url" && return 0; fi
+    if [[ $where == netns ]]; then
+      ip netns exec "$NS" bash -c "exec 3<>/dev/tcp/127.0.0.1/$port" 2>/dev/null && return 0
+    else
+      bash -c "exec 3<>/dev/tcp/127.0.0.1/$port" 2>/dev/null && return 0
+    fi
     sleep 0.2
   done
   return 1
@@ -180,7 +197,7 @@ for N in "${SIZE_LIST[@]}"; do
   ip netns add "$NS"
   mkfifo "$TMP/ctl"
   # loadgen's stdin is a FIFO held open by this script: if the script dies, loadgen sees EOF.
-  "$LOADGEN" --netns "$NS" --established "$EST" --time-wait "$TW" --ipv6-fraction "$IPV6_FRACTION" \
+  nice -n "$NICE" "$LOADGEN" --netns "$NS" --established "$EST" --time-wait "$TW" --ipv6-fraction "$IPV6_FRACTION" \
     --destinations "$DESTINATIONS" --sources "$SOURCES" --timeout $((60 + N / 5000)) \
     <"$TMP/ctl" >"$TMP/loadgen.out" 2>"$TMP/loadgen.err" &
   LOADGEN_PID=$!
@@ -242,14 +259,16 @@ for N in "${SIZE_LIST[@]}"; do
   ((EXP_OK)) && ec0=$(cpu_ms "$EXPORTER_PID")
   ((NODE_OK)) && nc0=$(cpu_ms "$NODE_PID")
   for ((r = 1; r <= RUNS; r++)); do
-    fl=$(nice -n "$NICE" "$FLOOR" --netns "$NS" --runs 1 | grep '^run=')
+    fl_all=$(nice -n "$NICE" "$FLOOR" --netns "$NS" --runs 1)
+    fl=$(grep '^run=' <<<"$fl_all")
     f=$(awk -F'[= ]' '{print $4}' <<<"$fl")
     awk -F'[= ]' '{print $8}' <<<"$fl" >>"$TMP/fc"
+    tw_now=$(awk '$1 == "state" && $2 == "time_wait" {print $3}' <<<"$fl_all")
     echo "$f" >>"$TMP/f"
     e=; n=
     if ((EXP_OK)); then e=$(scrape_ms "$EXP_WHERE" "http://127.0.0.1:$EXP_PORT/metrics"); [[ -n $e ]] && echo "$e" >>"$TMP/e"; fi
     if ((NODE_OK)); then n=$(scrape_ms netns "http://127.0.0.1:$NODE_PORT/metrics"); [[ -n $n ]] && echo "$n" >>"$TMP/n"; fi
-    echo "run $r: floor_ms=$f exporter_ms=${e:-n/a} node_exporter_ms=${n:-n/a} loadavg=$(cut -d' ' -f1 /proc/loadavg)" >>"$RAW"
+    echo "run $r: floor_ms=$f exporter_ms=${e:-n/a} node_exporter_ms=${n:-n/a} time_wait=${tw_now:-0} loadavg=$(cut -d' ' -f1 /proc/loadavg)" >>"$RAW"
     log "size $N run $r/$RUNS: floor ${f} ms, exporter ${e:-n/a} ms, node_exporter ${n:-n/a} ms"
   done
   R_EXP_CPU[$N]=n/a; R_NODE_CPU[$N]=n/a
