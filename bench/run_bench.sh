@@ -6,6 +6,8 @@
 #                           [--exporter-mode netns-exec|config] [--exporter PATH] [--build-dir DIR]
 #                           [--nice N]   (e.g. -10: floor, exporters and curl at a higher priority
 #                                         than other work on a shared machine; default 0)
+#                           [--destinations 1000] [--sources 100] [--time-wait-percent 10]
+#                           [--ipv6-fraction 0.1]   (population shape, passed to loadgen)
 #
 # For each size N: a fresh network namespace, loadgen builds N sockets in it (90% ESTABLISHED,
 # 10% TIME_WAIT held level, 10% IPv6, 1000 destinations x 100 sources), then, interleaved run by
@@ -41,7 +43,7 @@ DESTINATIONS=1000
 SOURCES=100
 NICE=0
 
-usage() { sed -n '2,14p' "$ROOT/bench/run_bench.sh" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,16p' "$ROOT/bench/run_bench.sh" | sed 's/^# \{0,1\}//'; exit 2; }
 while [[ $# -gt 0 ]]; do
   case $1 in
     --sizes) SIZES=$2; shift 2 ;;
@@ -53,6 +55,10 @@ while [[ $# -gt 0 ]]; do
     --exporter) EXPORTER=$2; shift 2 ;;
     --build-dir) BUILD=$2; shift 2 ;;
     --nice) NICE=$2; shift 2 ;;
+    --destinations) DESTINATIONS=$2; shift 2 ;;
+    --sources) SOURCES=$2; shift 2 ;;
+    --time-wait-percent) TW_PERCENT=$2; shift 2 ;;
+    --ipv6-fraction) IPV6_FRACTION=$2; shift 2 ;;
     -h|--help) usage ;;
     *) echo "unknown argument: $1" >&2; usage ;;
   esac
