@@ -16,7 +16,8 @@
 //   entered it) and is owned by the fixture: closed by Close() or the destructor. The
 //   destructor also deletes the namespace, which purges its TIME_WAIT sockets, so tests never
 //   leak state into each other. Namespaces left by a crashed run (same prefix, dead pid) are
-//   deleted by the next constructor.
+//   deleted by the first constructor of a process (this assumes every test runner sharing
+//   /var/run/netns also shares the pid namespace, as on one CI host or container).
 // - Every wait is bounded (5 s for a connect/accept/EOF, 10 s for the kernel to show a state,
 //   10 s for an `ip`/`ss` command); a timeout throws std::runtime_error saying what was
 //   awaited. Run() is the exception: it waits for `fn` however long it takes.
