@@ -291,6 +291,8 @@ std::vector<prometheus::MetricFamily> Collector::ScrapeAll() const {
       if (list.size() > 1 && Since(start) > budget) {
         ++over_budget;
         snaps[i].netns = list[i]->label();
+        snaps[i].container_id = list[i]->container_id;
+        snaps[i].pod_uid = list[i]->pod_uid;
         snaps[i].ok = false;
         continue;
       }

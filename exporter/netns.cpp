@@ -53,7 +53,12 @@ std::vector<NetnsRef> DiscoverNamespaces(const NamespaceConfig& config, const st
   if (config.mode == NetnsMode::kList) {
     for (const std::string& n : config.names) {
       if (!n.empty() && n[0] == '/') {
-        add_named(n.substr(n.find_last_of('/') + 1), n);
+        // A bind mount keeps its file name as label; a /proc/<pid>/ns/net link gets its inode.
+        std::string base = n.substr(n.find_last_of('/') + 1);
+        dev_t dev;
+        ino_t ino;
+        if (base == "net" && StatNs(n, &dev, &ino)) base = std::to_string(ino);
+        add_named(base, n);
       } else {
         add_named(n, netns_dir + "/" + n);
       }

@@ -289,10 +289,7 @@ done
 promtool check metrics <"$tmp/scrape1.txt" || fail "promtool check metrics on a scrape of the exporter"
 # Every metric family of the live scrape is named in docs/metrics-spec.md (the dashboards and
 # rules are checked against the spec, so an undocumented family is invisible to them).
-# Known gap, listed so that any NEW undocumented family fails: sockstate_netns_discovered
-# and sockstate_netns_skipped (exporter/families.cpp, exported with namespace discovery on)
-# are missing from the spec's "Namespaces" section.
-known_undocumented="sockstate_netns_discovered sockstate_netns_skipped"
+known_undocumented=""
 python3 - "$src/tests/common" "$src/docs/metrics-spec.md" "$tmp/scrape1.txt" $known_undocumented <<'PY' ||
 import re, sys
 sys.path.insert(0, sys.argv[1])
