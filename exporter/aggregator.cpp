@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <unordered_map>
 
 namespace sockstate {
 
@@ -296,26 +295,15 @@ void Aggregator::Finish(AggregateResult* out) {
   out->occupancy_bounds = cfg.histograms.occupancy_ratio;
   std::vector<uint64_t> occ(out->occupancy_bounds.size() + 1, 0);
 
-  // Destinations: groups by index, unmatched by exact (family, dst, dport).
+  // Destinations: groups by index; unmatched tuples are ranked by exact (family, dst, dport)
+  // with a sort over compact entries (memory bounded by the tracked tuples, reused across
+  // scrapes), and full sums are built only for the top-K and "other".
   const auto& groups = cfg.destinations.groups;
   std::vector<DestAcc> group_acc(groups.size());
-  struct DestKey {
-    std::array<uint8_t, 16> dst;
-    uint16_t port;
-    uint8_t family;
-    bool operator==(const DestKey& o) const = default;
-  };
-  struct DestKeyHash {
-    size_t operator()(const DestKey& k) const {
-      return Mix(Load64(k.dst.data()) ^ Mix(Load64(k.dst.data() + 8) ^ (uint64_t(k.port) << 8 |
-                                                                          k.family)));
-    }
-  };
-  std::unordered_map<DestKey, DestAcc, DestKeyHash> unmatched;
   const double usable = b.usable;
+  unmatched_.clear();
 
-  for (const TupleEntry& e : table_) {
-    if (!e.occupied) continue;
+  auto tuple_acc = [&](const TupleEntry& e) {
     DestAcc t;
     for (int i = 0; i < kNumStates; ++i) t.sockets[i] = e.states[i];
     t.used = e.used;
@@ -326,7 +314,12 @@ void Aggregator::Finish(AggregateResult* out) {
       t.tw_count += e.tw[i];
     }
     t.tw_sum_ms = e.tw_sum_ms;
+    return t;
+  };
 
+  for (size_t idx = 0; idx < table_.size(); ++idx) {
+    const TupleEntry& e = table_[idx];
+    if (!e.occupied) continue;
     if (range_known_ && usable > 0) {
       const double ratio = double(e.used) / usable;
       size_t i = 0;
@@ -353,9 +346,9 @@ void Aggregator::Finish(AggregateResult* out) {
       }
     }
     if (gi >= 0) {
-      AccumulateInto(group_acc[gi], t);
+      AccumulateInto(group_acc[gi], tuple_acc(e));
     } else {
-      AccumulateInto(unmatched[DestKey{e.key.dst, e.key.dport, e.key.family}], t);
+      unmatched_.push_back(UnmatchedTuple{e.key.dst, e.key.dport, e.key.family, uint32_t(idx)});
     }
   }
   uint64_t cum = 0;
@@ -368,29 +361,52 @@ void Aggregator::Finish(AggregateResult* out) {
   for (size_t g = 0; g < groups.size(); ++g) {
     out->destinations.push_back(ToStats(groups[g].name, group_acc[g], ntw, true));
   }
-  // Top-K unmatched by ports used (then sockets, then address for a stable order).
-  std::vector<std::pair<DestKey, DestAcc>> ranked(unmatched.begin(), unmatched.end());
-  std::sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) {
-    if (a.second.used != b.second.used) return a.second.used > b.second.used;
-    uint64_t ta = a.second.Total(), tb = b.second.Total();
-    if (ta != tb) return ta > tb;
-    if (a.first.family != b.first.family) return a.first.family < b.first.family;
-    if (a.first.dst != b.first.dst) return a.first.dst < b.first.dst;
-    return a.first.port < b.first.port;
+
+  // Group unmatched tuples by destination, then rank destinations by ports used (then sockets,
+  // then address for a stable order).
+  auto key_less = [](const UnmatchedTuple& a, const UnmatchedTuple& b) {
+    if (a.family != b.family) return a.family < b.family;
+    if (a.dst != b.dst) return a.dst < b.dst;
+    return a.port < b.port;
+  };
+  std::sort(unmatched_.begin(), unmatched_.end(), key_less);
+  ranks_.clear();
+  for (size_t i = 0; i < unmatched_.size();) {
+    size_t j = i;
+    DestRank r{uint32_t(i), 0, 0, 0};
+    while (j < unmatched_.size() && !key_less(unmatched_[i], unmatched_[j])) {
+      const TupleEntry& e = table_[unmatched_[j].index];
+      r.used += e.used;
+      for (uint16_t v : e.states) r.total += v;
+      ++j;
+    }
+    r.end = uint32_t(j);
+    ranks_.push_back(r);
+    i = j;
+  }
+  std::sort(ranks_.begin(), ranks_.end(), [&](const DestRank& a, const DestRank& b) {
+    if (a.used != b.used) return a.used > b.used;
+    if (a.total != b.total) return a.total > b.total;
+    return key_less(unmatched_[a.begin], unmatched_[b.begin]);
   });
   const size_t room = cfg.destinations.max_series > groups.size() + 1
                           ? cfg.destinations.max_series - groups.size() - 1
                           : 0;
-  const size_t k = std::min<size_t>({cfg.destinations.top_k, room, ranked.size()});
-  for (size_t i = 0; i < k; ++i) {
-    const DestKey& dk = ranked[i].first;
-    Family f = dk.family ? Family::kIpv6 : Family::kIpv4;
-    out->destinations.push_back(ToStats(FormatDestination(f, dk.dst, dk.port), ranked[i].second,
-                                        ntw, false));
-  }
+  const size_t k = std::min<size_t>({cfg.destinations.top_k, room, ranks_.size()});
   DestAcc other;
-  for (size_t i = k; i < ranked.size(); ++i) AccumulateInto(other, ranked[i].second);
-  out->destinations_folded = ranked.size() - k;
+  for (size_t i = 0; i < ranks_.size(); ++i) {
+    DestAcc acc;
+    DestAcc& into = i < k ? acc : other;
+    for (uint32_t j = ranks_[i].begin; j < ranks_[i].end; ++j) {
+      AccumulateInto(into, tuple_acc(table_[unmatched_[j].index]));
+    }
+    if (i < k) {
+      const UnmatchedTuple& u = unmatched_[ranks_[i].begin];
+      Family f = u.family ? Family::kIpv6 : Family::kIpv4;
+      out->destinations.push_back(ToStats(FormatDestination(f, u.dst, u.port), acc, ntw, false));
+    }
+  }
+  out->destinations_folded = ranks_.size() - k;
   // Untracked tuples (beyond max_tuples) only add to "other"'s sums: their per-tuple maximum is
   // unknown, which tuples_untracked tells.
   for (int i = 0; i < kNumStates; ++i) other.sockets[i] += untracked_states_[i];

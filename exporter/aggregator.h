@@ -171,6 +171,20 @@ class Aggregator : public RecordSink {
   std::vector<InboundEntry> inbound_;
 
   std::vector<uint32_t> tw_bounds_ms_;
+
+  // Finish() scratch, reused across scrapes: unmatched tuples grouped by destination.
+  struct UnmatchedTuple {
+    std::array<uint8_t, 16> dst;
+    uint16_t port;
+    uint8_t family;
+    uint32_t index;  // into table_
+  };
+  struct DestRank {
+    uint32_t begin, end;  // range in unmatched_
+    uint64_t used, total;
+  };
+  std::vector<UnmatchedTuple> unmatched_;
+  std::vector<DestRank> ranks_;
 };
 
 }  // namespace sockstate

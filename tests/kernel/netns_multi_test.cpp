@@ -436,10 +436,6 @@ TEST_F(NetnsMultiTest, ModeAllNamedAndUnnamedExactPerNamespace) {
   for (auto& n : ns_) {
     EXPECT_TRUE(SeriesOf(s, std::to_string(Inode(n->path()))).empty()) << n->name;
   }
-  // The invariant for the fd check: one sock_diag socket per namespace read.
-  const int info_before = CountSeries(s, "sockstate_netns_info");
-  const int fds_before = CountFds(ex.proc.pid());
-
   // Namespace b goes away (its sockets closed, its name deleted) and so does the unnamed one.
   const std::string gone = ns_[1]->name;
   fds_[1].Close();
@@ -451,18 +447,9 @@ TEST_F(NetnsMultiTest, ModeAllNamedAndUnnamedExactPerNamespace) {
   EXPECT_TRUE(SeriesOf(s2, unnamed).empty()) << "namespace of the killed process still reported";
   EXPECT_EQ(Diff(s2, expected_[0]), "");
   EXPECT_EQ(Diff(s2, expected_[2]), "");
-  // Namespaces of other tests on this host may come and go (or fail to be entered) meanwhile:
-  // allow a few scrapes for the invariant to hold again.
-  int info_after = 0, want = 0, got = 0;
-  for (int i = 0; i < 5; ++i) {
-    if (i > 0) s2 = ex.Scrape();
-    info_after = CountSeries(s2, "sockstate_netns_info");
-    want = fds_before - (info_before - info_after);
-    got = SettledFds(ex.proc.pid(), want);
-    if (got == want) break;
-  }
-  EXPECT_EQ(got, want) << "fds before " << fds_before << ", namespaces before " << info_before
-                       << " after " << info_after;
+  // The exact fd baseline is asserted in ModeListPatternExactAndFdBaseline: in mode all the
+  // exporter also reads every other namespace on the host, which other tests may create or
+  // delete at any moment, so an exact fd count here would test the host, not the exporter.
   ASSERT_FALSE(HasFailure()) << ex.Log();
 }
 
