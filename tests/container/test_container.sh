@@ -67,7 +67,7 @@ tmp_rootfs=""
 # Preconditions
 # ---------------------------------------------------------------------------------------------
 ((EUID == 0)) || cannot_run "must run as root (debootstrap, rootful podman/buildah)"
-for tool in buildah podman curl tar python3 timeout; do
+for tool in buildah podman curl tar python3 timeout ss; do
   command -v "$tool" >/dev/null 2>&1 || cannot_run "$tool not found"
 done
 [[ -f "$src_dir/Dockerfile" ]] || die "no Dockerfile in $src_dir"
@@ -241,7 +241,8 @@ build_image() {
     tail -40 "$build_log" >&2
     die "buildah bud failed (rc=$rc, full log: $build_log)"
   fi
-  grep -A20 '^runtime packages:' "$build_log" | sed -n '1,12p' | sed 's/^/    /' || true
+  log "build: runtime packages (from the binary's ldd): $(sed -n '/^runtime packages:$/,/^-->/p' \
+    "$build_log" | sed '1d;/^-->/d' | tr '\n' ' ')"
   log "build: $image_ref $(podman "${S[@]}" image inspect --format '{{.Size}}' "$image_ref" \
     | awk '{printf "%.1f MB", $1/1e6}')"
 }
@@ -251,13 +252,7 @@ build_image() {
 # ---------------------------------------------------------------------------------------------
 cleanup() {
   local rc=$?
-  if podman "${S[@]}" container exists "$ctr_name" 2>/dev/null; then
-    if ((rc != 0)); then
-      echo "--- container log ($ctr_name) ---" >&2
-      timeout 20 podman "${S[@]}" logs "$ctr_name" 2>&1 | tail -30 >&2 || true
-    fi
-    timeout 30 podman "${S[@]}" rm -f -t 5 "$ctr_name" >/dev/null 2>&1 || true
-  fi
+  stop_container "$rc"
   [[ -z "$tmp_rootfs" ]] || rm -rf "$tmp_rootfs"
   [[ -z "$step_name" ]] || timings+=("$(printf '%-12s %4ss (failed)' "$step_name" "$(($(date +%s) - step_t0))")")
   if [[ "${SOCKSTATE_KEEP_IMAGE:-1}" == 0 ]]; then
@@ -272,34 +267,110 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# Two ways to run the image, both in the host network namespace:
+#  podman  `podman run -d --network=host` (what a user would do);
+#  buildah `buildah from` + `buildah run --isolation=chroot --network=host` with the image's
+#          own ENTRYPOINT and USER. Needed where the OCI runtime cannot start containers, e.g.
+#          crun on a cgroup v1/v2 hybrid host ("cgroups in hybrid mode not supported") or
+#          without CAP_SYS_RESOURCE ("setrlimit RLIMIT_NOFILE: Operation not permitted").
+# SOCKSTATE_CONTAINER_RUNNER=podman|buildah|auto (default auto: podman, else buildah).
+runner="" run_pid="" run_wc="" run_log=$cache_dir/container-run.log exporter_pid=""
+stop_container() {
+  local rc=$1 i
+  case $runner in
+    podman)
+      if podman "${S[@]}" container exists "$ctr_name" 2>/dev/null; then
+        if ((rc != 0)); then
+          echo "--- container log ($ctr_name) ---" >&2
+          timeout 20 podman "${S[@]}" logs "$ctr_name" 2>&1 | tail -30 >&2 || true
+        fi
+        timeout 30 podman "${S[@]}" rm -f -t 5 "$ctr_name" >/dev/null 2>&1 || true
+      fi ;;
+    buildah)
+      ((rc == 0)) || { echo "--- container log ($run_log) ---" >&2; tail -30 "$run_log" >&2 || true; }
+      # Only the processes this script started, by pid: the exporter, then buildah run.
+      [[ -z "$exporter_pid" ]] || kill -TERM "$exporter_pid" 2>/dev/null || true
+      if [[ -n "$run_pid" ]]; then
+        for ((i = 0; i < 20; i++)); do kill -0 "$run_pid" 2>/dev/null || break; sleep 0.25; done
+        kill -KILL "$run_pid" 2>/dev/null || true
+        wait "$run_pid" 2>/dev/null || true
+      fi
+      [[ -z "$run_wc" ]] || timeout 60 buildah "${S[@]}" rm "$run_wc" >/dev/null 2>&1 || true ;;
+  esac
+}
+
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
+start_podman() {  # $1 = port
+  timeout 60 podman "${S[@]}" run -d --network=host --name "$ctr_name" "$image_ref" \
+    --web.listen-address="127.0.0.1:$1" >/dev/null 2>"$run_log" && return 0
+  cat "$run_log" >&2
+  timeout 30 podman "${S[@]}" rm -f "$ctr_name" >/dev/null 2>&1 || true
+  return 1
+}
+start_buildah() {  # $1 = port
+  local user entry
+  user=$(podman "${S[@]}" image inspect --format '{{.Config.User}}' "$image_ref")
+  entry=$(podman "${S[@]}" image inspect --format '{{json .Config.Entrypoint}}' "$image_ref")
+  mapfile -t entry < <(python3 -c 'import json,sys; print("\n".join(json.loads(sys.argv[1]) or []))' "$entry")
+  ((${#entry[@]})) || die "image has no ENTRYPOINT"
+  run_wc=$(timeout 60 buildah "${S[@]}" from --pull=never --name "$ctr_name" "$image_ref")
+  buildah "${S[@]}" run --isolation=chroot --network=host --user "${user:-0}" "$run_wc" -- \
+    "${entry[@]}" --web.listen-address="127.0.0.1:$1" >"$run_log" 2>&1 &
+  run_pid=$!
+}
+running() {
+  case $runner in
+    podman) [[ "$(podman "${S[@]}" inspect --format '{{.State.Status}}' "$ctr_name" 2>/dev/null)" == running ]] ;;
+    buildah) kill -0 "$run_pid" 2>/dev/null ;;
+  esac
+}
+
 metrics=""
 run_and_scrape() {
-  local port url i state pid
+  local port url i want=${SOCKSTATE_CONTAINER_RUNNER:-auto}
   port=$(free_port)
   url=http://127.0.0.1:$port/metrics
-  timeout 60 podman "${S[@]}" run -d --network=host --name "$ctr_name" "$image_ref" \
-    --web.listen-address="127.0.0.1:$port" >/dev/null
+  if [[ "$want" == podman || "$want" == auto ]]; then
+    if start_podman "$port"; then
+      runner=podman
+    elif [[ "$want" == podman ]]; then
+      die "podman run failed (see above)"
+    else
+      log "run: podman run cannot start containers here (above); using buildah run --isolation=chroot"
+    fi
+  fi
+  if [[ -z "$runner" ]]; then
+    [[ "$want" == buildah || "$want" == auto ]] || die "unknown SOCKSTATE_CONTAINER_RUNNER=$want"
+    runner=buildah
+    start_buildah "$port"
+  fi
+  log "run: started with $runner, listening on 127.0.0.1:$port (host network namespace)"
   for ((i = 0; i < 60; i++)); do
-    state=$(podman "${S[@]}" inspect --format '{{.State.Status}}' "$ctr_name" 2>/dev/null || echo gone)
-    [[ "$state" == running ]] || die "container is $state before serving /metrics"
+    running || die "the container exited before serving /metrics"
     if metrics=$(curl -fsS --max-time 5 "$url" 2>/dev/null); then break; fi
+    metrics=""
     sleep 0.5
   done
   [[ -n "$metrics" ]] || die "no /metrics at $url after 30s"
   log "run: scraped $url ($(wc -l <<<"$metrics") lines)"
 
-  # Runs as nobody (65534), both as the container sees it and on the host (no user namespace).
-  local uid huid
-  uid=$(timeout 20 podman "${S[@]}" top "$ctr_name" user 2>/dev/null | awk 'NR == 2 {print $1}')
-  pid=$(podman "${S[@]}" inspect --format '{{.State.Pid}}' "$ctr_name")
-  huid=$(awk '/^Uid:/ {print $2}' "/proc/$pid/status")
-  log "run: process user in container '$uid', host pid $pid uid $huid"
-  [[ "$huid" == 65534 ]] || die "exporter runs as uid $huid on the host, want 65534"
-  [[ "$uid" == 65534 || "$uid" == nobody ]] || die "exporter runs as '$uid' in the container, want 65534/nobody"
+  # The process listening on the port is the exporter; it must be nobody (65534), on the host
+  # (no user namespace: host uid = container uid) and, for podman, as podman sees it.
+  exporter_pid=$(ss -Hltnp "( sport = :$port )" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)
+  [[ -n "$exporter_pid" ]] || die "no process found listening on port $port"
+  local huid comm
+  huid=$(awk '/^Uid:/ {print $2}' "/proc/$exporter_pid/status")
+  comm=$(cat "/proc/$exporter_pid/comm")
+  log "run: listener pid $exporter_pid ($comm) uid $huid"
+  [[ "$huid" == 65534 ]] || die "exporter runs as uid $huid, want 65534"
+  if [[ $runner == podman ]]; then
+    local uid
+    uid=$(timeout 20 podman "${S[@]}" top "$ctr_name" user | awk 'NR == 2 {print $1}')
+    [[ "$uid" == 65534 || "$uid" == nobody ]] || die "podman top: exporter runs as '$uid', want nobody"
+  fi
 }
 
 check_metrics() {
