@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "socket_record.h"
 #include "status.h"
@@ -19,6 +20,13 @@ namespace sockstate {
 /// Outcome of parsing one recvmsg buffer.
 enum class ParseState { kMore, kDone, kError };
 
+/// Identity every reply message must carry: the request's sequence number and the netlink
+/// port id of our socket (mnl_socket_get_portid). Plain value; thread-safe.
+struct DiagReplyFilter {
+  uint32_t seq = 0;
+  uint32_t portid = 0;
+};
+
 /// Parses one buffer of netlink messages from a sock_diag dump reply: every
 /// SOCK_DIAG_BY_FAMILY message becomes a SocketRecord handed to `sink` (IPv4-mapped IPv6
 /// normalised to IPv4, NEW_SYN_RECV folded into SYN_RECV); NLMSG_DONE ends the dump;
@@ -26,20 +34,30 @@ enum class ParseState { kMore, kDone, kError };
 /// running past the buffer or NLM_F_DUMP_INTR are kError with a message saying what and at
 /// which byte offset. Pure apart from calling the sink; never reads outside [buf, buf+len).
 /// `dump_interrupted` is set when NLM_F_DUMP_INTR was seen (the caller retries the dump).
+/// When `expect` is set, a message whose nlmsg_seq/nlmsg_pid differ is an error. When
+/// `messages` is set, it is incremented once per socket handed to the sink. A zero-length or
+/// short message is an error (never an endless loop). Allocates only to build `*error`.
+/// Thread-safe (no shared state).
 ParseState ParseDiagBuffer(const void* buf, size_t len, RecordSink& sink, std::string* error,
-                           bool* dump_interrupted = nullptr);
+                           bool* dump_interrupted = nullptr,
+                           const DiagReplyFilter* expect = nullptr, uint64_t* messages = nullptr);
 
 /// Writes raw dump buffers to a file (format in sock_diag.cpp: magic "SSDIAG01", then
 /// per buffer: u8 family, u32 little-endian length, bytes). Not thread-safe.
 class DumpRecorder {
  public:
+  /// Creates (truncates) `path` and writes the magic.
   static Result<std::unique_ptr<DumpRecorder>> Open(const std::string& path);
   ~DumpRecorder();
+  DumpRecorder(const DumpRecorder&) = delete;
+  DumpRecorder& operator=(const DumpRecorder&) = delete;
+  /// Appends one record (family AF_INET or AF_INET6, len < 4 GiB) and flushes it.
   Status Write(uint8_t family, const void* buf, size_t len);
 
  private:
-  explicit DumpRecorder(FILE* f) : file_(f) {}
+  DumpRecorder(FILE* f, std::string path) : file_(f), path_(std::move(path)) {}
   FILE* file_;
+  std::string path_;
 };
 
 /// Replays a recorded dump file through ParseDiagBuffer into `sink`. Errors (bad magic,
@@ -48,10 +66,10 @@ Status ReplayDumpFile(const std::string& path, RecordSink& sink);
 
 /// Statistics of one dump, for logs and self-metrics.
 struct DumpStats {
-  uint64_t messages = 0;   // inet_diag messages parsed
-  uint64_t buffers = 0;    // recvmsg calls that returned data
+  uint64_t messages = 0;  // inet_diag messages parsed
+  uint64_t buffers = 0;   // recvmsg calls that returned data
   uint64_t bytes = 0;
-  uint32_t retries = 0;    // dumps restarted after NLM_F_DUMP_INTR / EINTR
+  uint32_t retries = 0;  // dumps restarted after NLM_F_DUMP_INTR / EINTR
 };
 
 /// A NETLINK_SOCK_DIAG socket. It lives in the network namespace of the thread that called
@@ -59,6 +77,8 @@ struct DumpStats {
 /// buffer is allocated once (>= 32 KiB, MNL_SOCKET_DUMP_SIZE) and reused across dumps.
 class SockDiagSocket {
  public:
+  /// Opens and binds a NETLINK_SOCK_DIAG socket in the calling thread's network namespace
+  /// (SO_RCVBUF 1 MiB, receive timeout 10 s so a dump can never block forever).
   static Result<std::unique_ptr<SockDiagSocket>> Open();
   ~SockDiagSocket();
   SockDiagSocket(const SockDiagSocket&) = delete;
@@ -75,10 +95,13 @@ class SockDiagSocket {
 
  private:
   SockDiagSocket(mnl_socket* nl, size_t buf_size);
-  Status DumpFamily(uint8_t family, uint32_t state_mask, RecordSink& sink,
-                    DumpRecorder* recorder, DumpStats* stats, bool* interrupted);
+  Status DumpFamily(uint8_t family, uint32_t state_mask, RecordSink& sink, DumpRecorder* recorder,
+                    DumpStats* stats, bool* interrupted);
+  // Discards replies left over from an earlier dump that ended early (error, interrupt).
+  void DrainPending();
   mnl_socket* nl_;
   uint32_t seq_ = 0;
+  bool dump_open_ = false;  // a request was sent and its NLMSG_DONE not yet read
   std::unique_ptr<uint8_t[]> buf_;
   size_t buf_size_;
 };
