@@ -19,18 +19,19 @@ RUN apt-get update \
 
 WORKDIR /src
 COPY . /src
-RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=Release \
-      -DSOCKSTATE_BUILD_TESTS=OFF -DSOCKSTATE_BUILD_BENCH=OFF \
- && cmake --build /build -j"$(nproc)" --target sockstate_exporter
-
-# Stage everything the runtime image gets under /out:
+# Compile, then stage everything the runtime image gets under /out, in one step so the build
+# tree never lands in a layer:
 #  - the stripped binary,
 #  - the default configuration (config/*.yml, if the source tree has any),
-#  - the list of Debian packages that provide the binary's shared libraries (derived from
-#    ldd + dpkg -S, so the runtime stage installs exactly what the binary links, no more).
+#  - the Debian packages that provide the binary's shared libraries (ldd + dpkg -S), so the
+#    runtime stage installs exactly what the binary links, no more.
 RUN set -eu; \
+    cmake -S . -B /build -DCMAKE_BUILD_TYPE=Release \
+      -DSOCKSTATE_BUILD_TESTS=OFF -DSOCKSTATE_BUILD_BENCH=OFF; \
+    cmake --build /build -j"$(nproc)" --target sockstate_exporter; \
     install -d /out/usr/bin /out/etc/sockstate; \
     install -m 0755 /build/exporter/sockstate_exporter /out/usr/bin/sockstate_exporter; \
+    rm -rf /build; \
     strip --strip-unneeded /out/usr/bin/sockstate_exporter; \
     for f in config/*.yml config/*.yaml; do \
       if [ -f "$f" ]; then install -m 0644 "$f" /out/etc/sockstate/; fi; \
@@ -51,9 +52,12 @@ RUN set -eu; \
 # ---------------------------------------------------------------------------------------------
 FROM debian:bookworm-slim
 ARG DEBIAN_FRONTEND=noninteractive
+LABEL org.opencontainers.image.title="sockstate_exporter" \
+      org.opencontainers.image.description="Prometheus exporter for TCP socket states, ephemeral port budget and TIME_WAIT pressure" \
+      org.opencontainers.image.base.name="debian:bookworm-slim"
 COPY --from=builder /out/runtime-packages.txt /tmp/runtime-packages.txt
-# Typically: libprometheus-cpp-core1.0 libcivetweb1 libmnl0 libyaml-cpp0.7 libcrypt1
-# libstdc++6 libgcc-s1 libc6 (most already in the base image).
+# Today: libprometheus-cpp-core1.0 libcivetweb1 libmnl0 libyaml-cpp0.7 libstdc++6 libgcc-s1
+# libc6 (the last three are in the base image already; libcrypt1 too, should it be linked).
 RUN apt-get update \
  && xargs -a /tmp/runtime-packages.txt apt-get install -y --no-install-recommends \
  && apt-get clean \

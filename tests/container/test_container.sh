@@ -305,7 +305,7 @@ free_port() {
 
 start_podman() {  # $1 = port
   timeout 60 podman "${S[@]}" run -d --network=host --name "$ctr_name" "$image_ref" \
-    --web.listen-address="127.0.0.1:$1" >/dev/null 2>"$run_log" && return 0
+    --web.listen-address="127.0.0.1:$1" "${exporter_args[@]}" >/dev/null 2>"$run_log" && return 0
   cat "$run_log" >&2
   timeout 30 podman "${S[@]}" rm -f "$ctr_name" >/dev/null 2>&1 || true
   return 1
@@ -318,7 +318,7 @@ start_buildah() {  # $1 = port
   ((${#entry[@]})) || die "image has no ENTRYPOINT"
   run_wc=$(timeout 60 buildah "${S[@]}" from --pull=never --name "$ctr_name" "$image_ref")
   buildah "${S[@]}" run --isolation=chroot --network=host --user "${user:-0}" "$run_wc" -- \
-    "${entry[@]}" --web.listen-address="127.0.0.1:$1" >"$run_log" 2>&1 &
+    "${entry[@]}" --web.listen-address="127.0.0.1:$1" "${exporter_args[@]}" >"$run_log" 2>&1 &
   run_pid=$!
 }
 running() {
@@ -327,6 +327,12 @@ running() {
     buildah) kill -0 "$run_pid" 2>/dev/null ;;
   esac
 }
+
+# The image's default configuration, as shipped in /etc/sockstate, must load too.
+declare -a exporter_args=()
+if [[ -f "$src_dir/config/sockstate.yml" ]]; then
+  exporter_args=(--config.file=/etc/sockstate/sockstate.yml)
+fi
 
 metrics=""
 run_and_scrape() {
