@@ -65,8 +65,14 @@ RUN apt-get update \
       /tmp/runtime-packages.txt
 COPY --from=builder /out/usr/bin/sockstate_exporter /usr/bin/sockstate_exporter
 COPY --from=builder /out/etc/sockstate/ /etc/sockstate/
-# Fail the build if a shared library is missing from the runtime image.
-RUN if ldd /usr/bin/sockstate_exporter | grep 'not found'; then exit 1; fi
+# Fail the build if a shared library is missing from the runtime image, or if the shipped
+# configuration does not load.
+RUN set -eu; \
+    if ldd /usr/bin/sockstate_exporter | grep 'not found'; then exit 1; fi; \
+    /usr/bin/sockstate_exporter --version; \
+    for f in /etc/sockstate/*.yml; do \
+      if [ -f "$f" ]; then /usr/bin/sockstate_exporter --config.check --config.file="$f"; fi; \
+    done
 
 # nobody:nogroup. Numeric so Kubernetes' runAsNonRoot can verify it. Dumping the sockets of
 # the container's own network namespace (netlink sock_diag) needs no capability; with the host

@@ -213,7 +213,22 @@ print(f"ok: {len(files)} manifests parse; DaemonSet/Service/ServiceMonitor/Confi
       f"({len(want)} rule groups)")
 EOF
 
-# 4. Optional tools.
+# 4. The ConfigMap's configuration loads in the exporter (when ctest built one).
+bin=${SOCKSTATE_EXPORTER_BIN:-}
+if [[ -n "$bin" && -x "$bin" ]]; then
+  python3 -c 'import sys, yaml; d = yaml.safe_load(open(sys.argv[1]))["data"]
+for k, v in d.items(): open(sys.argv[2] + "/" + k, "w").write(v)' "$kdir/configmap.yaml" "$tmp"
+  if "$bin" --config.check --config.file="$tmp/sockstate.yml" >"$tmp/check.out" 2>&1; then
+    echo "ok: the ConfigMap's sockstate.yml passes --config.check"
+  else
+    cat "$tmp/check.out" >&2
+    fail "the ConfigMap's sockstate.yml fails sockstate_exporter --config.check"
+  fi
+else
+  echo "note: SOCKSTATE_EXPORTER_BIN not set or not built: ConfigMap not checked with --config.check"
+fi
+
+# 5. Optional tools.
 if command -v kubectl >/dev/null 2>&1; then
   if kubectl kustomize "$kdir" >"$tmp/rendered.yaml" 2>"$tmp/kubectl.err"; then
     n=$(grep -c '^kind:' "$tmp/rendered.yaml" || true)
