@@ -67,11 +67,17 @@ tmp_rootfs=""
 # Preconditions
 # ---------------------------------------------------------------------------------------------
 ((EUID == 0)) || cannot_run "must run as root (debootstrap, rootful podman/buildah)"
-for tool in buildah podman curl tar python3 timeout ss; do
+for tool in buildah podman curl tar python3 timeout ss flock; do
   command -v "$tool" >/dev/null 2>&1 || cannot_run "$tool not found"
 done
 [[ -f "$src_dir/Dockerfile" ]] || die "no Dockerfile in $src_dir"
 mkdir -p "$cache_dir"
+# One run at a time per cache dir: runs from other worktrees share the base tarball, the
+# container storage and the image tag. Bounded wait.
+exec 9>"$cache_dir/.lock"
+if ! flock -w 600 9; then
+  die "another container test holds $cache_dir/.lock for more than 600s"
+fi
 
 # ---------------------------------------------------------------------------------------------
 # Storage driver. overlay is podman's default on Debian 12; it fails when /var/lib/containers
@@ -145,10 +151,12 @@ base_tarball=$cache_dir/$suite-slim-rootfs.tar
 base_stamp=$cache_dir/$suite-slim-rootfs.mirror
 
 make_base_tarball() {
-  local mirror security rootfs
+  local mirror security suites rootfs
   mirror=$(find_mirror "$suite")
   [[ -n "$mirror" ]] || die "cannot find this machine's Debian mirror for $suite in /etc/apt"
   security=$(find_mirror "$suite-security")
+  suites=$suite
+  [[ "$(find_mirror "$suite-updates")" != "$mirror" ]] || suites+=" $suite-updates"
   if [[ -f "$base_tarball" && -f "$base_stamp" && "$(cat "$base_stamp")" == "$mirror $security" ]]; then
     log "base: cached rootfs tarball $base_tarball ($(du -h "$base_tarball" | cut -f1))"
     return 0
@@ -164,7 +172,7 @@ make_base_tarball() {
   # apt sources: the same mirrors as this machine (the builder stage's apt-get uses them).
   rm -f "$rootfs/etc/apt/sources.list"
   {
-    printf 'Types: deb\nURIs: %s\nSuites: %s %s-updates\nComponents: main\n' "$mirror" "$suite" "$suite"
+    printf 'Types: deb\nURIs: %s\nSuites: %s\nComponents: main\n' "$mirror" "$suites"
     printf 'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n'
     if [[ -n "$security" ]]; then
       printf '\nTypes: deb\nURIs: %s\nSuites: %s-security\nComponents: main\n' "$security" "$suite"
@@ -305,7 +313,7 @@ free_port() {
 
 start_podman() {  # $1 = port
   timeout 60 podman "${S[@]}" run -d --network=host --name "$ctr_name" "$image_ref" \
-    --web.listen-address="127.0.0.1:$1" "${exporter_args[@]}" >/dev/null 2>"$run_log" && return 0
+    --web.listen-address="127.0.0.1:$1" "${exporter_args[@]}" >/dev/null 2>"$run_log" 9>&- && return 0
   cat "$run_log" >&2
   timeout 30 podman "${S[@]}" rm -f "$ctr_name" >/dev/null 2>&1 || true
   return 1
@@ -318,7 +326,7 @@ start_buildah() {  # $1 = port
   ((${#entry[@]})) || die "image has no ENTRYPOINT"
   run_wc=$(timeout 60 buildah "${S[@]}" from --pull=never --name "$ctr_name" "$image_ref")
   buildah "${S[@]}" run --isolation=chroot --network=host --user "${user:-0}" "$run_wc" -- \
-    "${entry[@]}" --web.listen-address="127.0.0.1:$1" "${exporter_args[@]}" >"$run_log" 2>&1 &
+    "${entry[@]}" --web.listen-address="127.0.0.1:$1" "${exporter_args[@]}" >"$run_log" 2>&1 9>&- &
   run_pid=$!
 }
 running() {
