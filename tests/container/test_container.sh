@@ -149,6 +149,7 @@ PY
 
 base_tarball=$cache_dir/$suite-slim-rootfs.tar
 base_stamp=$cache_dir/$suite-slim-rootfs.mirror
+base_format=2   # bump when the way the rootfs is made changes: invalidates cached tarballs
 
 make_base_tarball() {
   local mirror security suites rootfs
@@ -157,7 +158,7 @@ make_base_tarball() {
   security=$(find_mirror "$suite-security")
   suites=$suite
   [[ "$(find_mirror "$suite-updates")" != "$mirror" ]] || suites+=" $suite-updates"
-  if [[ -f "$base_tarball" && -f "$base_stamp" && "$(cat "$base_stamp")" == "$mirror $security" ]]; then
+  if [[ -f "$base_tarball" && -f "$base_stamp" && "$(cat "$base_stamp")" == "v$base_format $mirror $security" ]]; then
     log "base: cached rootfs tarball $base_tarball ($(du -h "$base_tarball" | cut -f1))"
     return 0
   fi
@@ -209,22 +210,30 @@ EOF
     "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/* "$rootfs"/var/log/*.log \
     "$rootfs"/var/log/apt/* "$rootfs"/tmp/* "$rootfs"/var/tmp/* "$rootfs"/debootstrap
   : >"$rootfs/etc/machine-id"
+  # mktemp -d made the rootfs 0700: the image's / would be unreadable for USER 65534 (the vfs
+  # driver keeps that mode; overlay happens to hide it).
+  chmod 0755 "$rootfs"
   tar --numeric-owner --xattrs -C "$rootfs" -cf "$base_tarball.tmp" .
   mv "$base_tarball.tmp" "$base_tarball"
-  printf '%s %s\n' "$mirror" "$security" >"$base_stamp"
+  printf 'v%s %s %s\n' "$base_format" "$mirror" "$security" >"$base_stamp"
   rm -rf "$rootfs"
   tmp_rootfs=""
   log "base: rootfs tarball $base_tarball ($(du -h "$base_tarball" | cut -f1))"
 }
 
 import_base() {
-  if podman "${S[@]}" image exists "$base_ref" && podman "${S[@]}" image exists "$base_alias"; then
+  local have
+  have=$(podman "${S[@]}" image inspect --format '{{index .Config.Labels "org.sockstate.test-base"}}' \
+    "$base_ref" 2>/dev/null || true)
+  if [[ "$have" == "$base_format" ]] && podman "${S[@]}" image exists "$base_alias"; then
     log "base: image $base_ref already in storage"
     return 0
   fi
+  [[ -z "$have" ]] || log "base: image $base_ref in storage is format '$have', want $base_format: remaking"
   make_base_tarball
   timeout "$(remaining)" podman "${S[@]}" import \
     --change 'CMD ["bash"]' --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+    --change "LABEL org.sockstate.test-base=$base_format" \
     --message "debootstrap --variant=minbase $suite (sockstate test base)" \
     "$base_tarball" "$base_ref" >/dev/null
   # With --pull=never `FROM debian:bookworm-slim` resolves through local storage only; tag the
