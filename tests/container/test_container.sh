@@ -67,7 +67,7 @@ tmp_rootfs=""
 # Preconditions
 # ---------------------------------------------------------------------------------------------
 ((EUID == 0)) || cannot_run "must run as root (debootstrap, rootful podman/buildah)"
-for tool in buildah podman curl tar python3 timeout ss flock; do
+for tool in buildah podman curl tar python3 timeout flock; do
   command -v "$tool" >/dev/null 2>&1 || cannot_run "$tool not found"
 done
 [[ -f "$src_dir/Dockerfile" ]] || die "no Dockerfile in $src_dir"
@@ -351,6 +351,31 @@ if [[ -f "$src_dir/config/sockstate.yml" ]]; then
   exporter_args=(--config.file=/etc/sockstate/sockstate.yml)
 fi
 
+# The pid, among the container's processes, that holds the socket listening on port $1.
+# (Not `ss -p`: it reads every process's fds and takes half a minute on a busy machine.)
+descendants() {
+  local p=$1 c
+  echo "$p"
+  for c in $(cat /proc/"$p"/task/*/children 2>/dev/null); do descendants "$c"; done
+}
+listener_pid() {
+  local hex inode root p
+  hex=$(printf '%04X' "$1")
+  inode=$(awk -v h=":$hex" '$4 == "0A" && substr($2, length($2) - 4) == h {print $10; exit}' \
+    /proc/net/tcp /proc/net/tcp6)
+  [[ -n "$inode" ]] || return 0
+  case $runner in
+    podman) root=$(podman "${S[@]}" inspect --format '{{.State.Pid}}' "$ctr_name") ;;
+    buildah) root=$run_pid ;;
+  esac
+  for p in $(descendants "$root"); do
+    if find "/proc/$p/fd" -maxdepth 1 -lname "socket:\[$inode\]" 2>/dev/null | grep -q .; then
+      echo "$p"
+      return 0
+    fi
+  done
+}
+
 metrics=""
 run_and_scrape() {
   local port url i want=${SOCKSTATE_CONTAINER_RUNNER:-auto}
@@ -382,8 +407,8 @@ run_and_scrape() {
 
   # The process listening on the port is the exporter; it must be nobody (65534), on the host
   # (no user namespace: host uid = container uid) and, for podman, as podman sees it.
-  exporter_pid=$(ss -Hltnp "( sport = :$port )" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)
-  [[ -n "$exporter_pid" ]] || die "no process found listening on port $port"
+  exporter_pid=$(listener_pid "$port")
+  [[ -n "$exporter_pid" ]] || die "no process of the container holds the listening socket on port $port"
   local huid comm
   huid=$(awk '/^Uid:/ {print $2}' "/proc/$exporter_pid/status")
   comm=$(cat "/proc/$exporter_pid/comm")
