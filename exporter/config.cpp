@@ -130,7 +130,9 @@ class Parser {
     }
     std::set<std::string> seen;
     for (auto it = n.begin(); it != n.end(); ++it) {
-      const YAML::Node& key_node = it->first;
+      // it-> yields a temporary pair: copy the (reference-counted) nodes out of it.
+      const YAML::Node key_node = it->first;
+      const YAML::Node value = it->second;
       if (!key_node.IsScalar()) {
         Fail(key_node, path.empty() ? "top level" : path,
              std::string("keys must be plain strings, got ") + KindName(key_node));
@@ -143,7 +145,7 @@ class Parser {
         Fail(key_node, key_path, "unknown key " + Quote(key) + " (allowed: " + Join(allowed) + ")");
       }
       if (!seen.insert(key).second) Fail(key_node, key_path, "duplicate key " + Quote(key));
-      fn(key, it->second, key_path);
+      fn(key, value, key_path);
     }
   }
 
@@ -366,7 +368,7 @@ class Parser {
     for (size_t i = 0; i < list.size(); ++i) {
       const std::string p = Index(path, i);
       const double v = Number(list[i], p);
-      const std::string& text = list[i].Scalar();
+      const std::string text = list[i].Scalar();
       if (v <= 0) Fail(list[i], p, "bucket " + text + " must be > 0");
       if (v > max) Fail(list[i], p, "bucket " + text + " out of range (0, 1]");
       if (!out.empty() && v <= out.back()) {

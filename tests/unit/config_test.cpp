@@ -249,6 +249,22 @@ TEST(ConfigErrorTest, BadCidrs) {
             "characters \"z\" after prefix length");
 }
 
+TEST(ConfigErrorTest, BriefExampleLocation) {
+  Result<Config> c = ParseConfig(
+      "# sockstate\n"
+      "destinations:\n"
+      "  groups:\n"
+      "    - name: postgres\n"
+      "      cidrs:\n"
+      "            - 10.0.3.0/24\n"
+      "            - 10.0.3.0/33\n",
+      "sockstate.yml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().message(),
+            "sockstate.yml:7:15: destinations.groups[0].cidrs[1]: invalid CIDR \"10.0.3.0/33\": "
+            "prefix length 33 out of range for IPv4");
+}
+
 TEST(ConfigErrorTest, BadPorts) {
   const std::string head = "destinations:\n  groups:\n    - name: a\n      ports: ";
   EXPECT_EQ(Err(head + "[0]\n"),

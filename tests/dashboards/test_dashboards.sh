@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# Tier "dashboards": structure of the Grafana dashboards and their provisioning files, and
+# PromQL syntax of every panel query. Run by ctest (SOCKSTATE_SOURCE_DIR=<repo root>) or by
+# hand: bash tests/dashboards/test_dashboards.sh
+set -euo pipefail
+
+src="${SOCKSTATE_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+cd "$src"
+
+fail() { echo "test_dashboards: FAIL: $*" >&2; exit 1; }
+for tool in python3 promtool; do
+  command -v "$tool" >/dev/null 2>&1 ||
+    fail "tier dashboards cannot run: $tool not found; run scripts/install-deps.sh --test"
+done
+python3 -c 'import yaml' 2>/dev/null ||
+  fail "tier dashboards cannot run: python3-yaml not found; run scripts/install-deps.sh --test"
+
+checker=tests/dashboards/check_dashboard.py
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+
+shopt -s nullglob
+dashboards=(dashboards/*.json)
+((${#dashboards[@]})) || fail "no dashboards/*.json"
+
+# What the issue asks the overview dashboard to show.
+required=(
+  sockstate_tcp_sockets                                  # socket states over time
+  sockstate_destination_occupancy_ratio                  # ranked + over time, 50/85% lines
+  sockstate_destination_ephemeral_ports_used_max         # time to exhaustion
+  sockstate_ephemeral_port_usable_ports
+  sockstate_destination_time_wait_remaining_seconds_bucket  # TIME_WAIT lifetime heatmap
+  sockstate_tuple_occupancy_ratio_bucket                 # histogram over all tuples
+  sockstate_snmp_tcp_activeopens_total                   # churn vs usable / 60 s
+  sockstate_netstat_tcpext_twrecycled_total
+  sockstate_netstat_tcpext_tcptimewaitoverflow_total
+  sockstate_ephemeral_port_range_ports sockstate_ephemeral_port_reserved_ports
+  sockstate_ephemeral_port_bind_held_ports
+  sockstate_sysctl_ip_local_port_range_low sockstate_sysctl_tcp_tw_reuse
+  sockstate_sysctl_tcp_max_tw_buckets
+  sockstate_scrape_source_success sockstate_scrape_source_duration_seconds
+  sockstate_destinations_folded
+)
+req_args=()
+for m in "${required[@]}"; do req_args+=(--require "$m"); done
+
+echo "== structure: ${dashboards[*]}"
+python3 "$checker" --spec docs/metrics-spec.md "${req_args[@]}" "${dashboards[@]}" || fail "dashboard structure"
+
+echo "== stable uid"
+uid="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["uid"])' dashboards/sockstate.json)"
+[[ "$uid" == sockstate-overview ]] || fail "dashboards/sockstate.json uid is '$uid', expected sockstate-overview"
+
+echo "== panel-specific expectations"
+python3 - dashboards/sockstate.json <<'PY' || fail "panel expectations"
+import json, sys
+d = json.load(open(sys.argv[1]))
+panels = [p for p in d["panels"]] + [c for p in d["panels"] for c in p.get("panels", [])]
+def find(metric):
+    return [p for p in panels for t in p.get("targets", []) if metric in t.get("expr", "")]
+errs = []
+for p in find("sockstate_destination_time_wait_remaining_seconds_bucket"):
+    if p["type"] != "heatmap" or any(t.get("format") != "heatmap" for t in p["targets"]):
+        errs.append(f"panel {p['id']}: TIME_WAIT lifetime must be a heatmap panel with format=heatmap")
+    if any("rate(" in t["expr"] or "increase(" in t["expr"] for t in p["targets"]):
+        errs.append(f"panel {p['id']}: the TIME_WAIT histogram is a snapshot (gauge buckets); no rate()")
+churn = find("sockstate_snmp_tcp_activeopens_total")
+if not any("sockstate_ephemeral_port_usable_ports" in t["expr"] and "/ 60" in t["expr"]
+           for p in churn for t in p["targets"]):
+    errs.append("the ActiveOpens panel does not show the sustainable rate usable / 60")
+tte = [p for p in find("deriv(sockstate_destination_ephemeral_ports_used_max") ]
+if not tte or not any("> 0" in t["expr"] for p in tte for t in p["targets"]):
+    errs.append("no time-to-exhaustion panel clipped to growing destinations (deriv(...) > 0)")
+names = {v["name"]: v for v in d["templating"]["list"]}
+for n in ("datasource", "instance", "destination"):
+    if n not in names:
+        errs.append(f"variable {n} missing")
+if names.get("destination") and not (names["destination"].get("multi") and names["destination"].get("includeAll")):
+    errs.append("destination variable must be multi-value with All")
+if "sockstate_build_info" not in json.dumps(names.get("instance", {}).get("query", "")):
+    errs.append("instance variable must come from label_values(sockstate_build_info, instance)")
+for e in errs:
+    print("test_dashboards: " + e, file=sys.stderr)
+sys.exit(1 if errs else 0)
+PY
+
+echo "== --print-queries and PromQL syntax (promtool check rules on the concrete queries)"
+python3 "$checker" --print-queries "${dashboards[@]}" >"$tmp/queries.jsonl" || fail "--print-queries"
+python3 - "$tmp/queries.jsonl" "$tmp/queries-rules.yml" <<'PY' || fail "printed queries"
+import json, sys
+rules = []
+n = 0
+for line in open(sys.argv[1]):
+    q = json.loads(line)
+    assert set(q) == {"panel_id", "title", "refId", "expr"}, q
+    assert "$" not in q["expr"] and "[[" not in q["expr"], f"variable left in {q}"
+    rules.append({"record": f"dashboard_query:panel_{q['panel_id']}_{q['refId']}", "expr": q["expr"]})
+    n += 1
+assert n > 0, "no queries printed"
+json.dump({"groups": [{"name": "dashboard-queries", "rules": rules}]}, open(sys.argv[2], "w"), indent=1)
+print(f"{n} queries")
+PY
+promtool check rules "$tmp/queries-rules.yml" >/dev/null || {
+  promtool check rules "$tmp/queries-rules.yml" || true
+  fail "a dashboard query is not valid PromQL"
+}
+
+echo "== provisioning files"
+python3 - <<'PY' || fail "provisioning files"
+import sys, yaml
+d = yaml.safe_load(open("dashboards/provisioning/dashboards.yml"))
+assert d.get("apiVersion") == 1, "dashboards.yml: apiVersion 1"
+ps = d.get("providers") or []
+assert ps and all(p.get("type") == "file" and p.get("options", {}).get("path") for p in ps), \
+    "dashboards.yml: providers of type file with options.path"
+s = yaml.safe_load(open("dashboards/provisioning/datasources.yml"))
+assert s.get("apiVersion") == 1, "datasources.yml: apiVersion 1"
+dss = s.get("datasources") or []
+assert any(x.get("type") == "prometheus" and x.get("url") for x in dss), "datasources.yml: a prometheus data source with url"
+print("provisioning OK")
+PY
+
+echo "== the checker catches broken dashboards"
+expect_fail() {  # name, python expression mutating d, expected message fragment
+  python3 - dashboards/sockstate.json "$tmp/broken.json" "$2" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+panels = [p for p in d["panels"] if p["type"] != "row"]
+exec(sys.argv[3])
+json.dump(d, open(sys.argv[2], "w"))
+PY
+  if out="$(python3 "$checker" --spec docs/metrics-spec.md "$tmp/broken.json" 2>&1)"; then
+    fail "checker accepted a dashboard with $1"
+  fi
+  grep -qF -- "$3" <<<"$out" || fail "checker rejected $1 but without '$3': $out"
+  echo "rejects $1"
+}
+expect_fail "duplicate panel id" 'panels[1]["id"] = panels[0]["id"]' "duplicate panel id"
+expect_fail "hard-coded datasource uid" 'panels[0]["datasource"] = {"type": "prometheus", "uid": "P1809F7CD0C75ACF3"}' "is hard-coded"
+expect_fail "undefined variable" 'panels[0]["targets"][0]["expr"] += " * on() group_left $nosuchvar"' "\$nosuchvar is not defined"
+expect_fail "unknown metric" 'panels[0]["targets"][0]["expr"] = "sockstate_no_such_metric"' "sockstate_no_such_metric is not in the metrics spec"
+expect_fail "gridPos beyond 24 columns" 'panels[0]["gridPos"]["x"] = 20' "columns"
+expect_fail "missing gridPos" 'del panels[0]["gridPos"]' "gridPos missing"
+expect_fail "empty expr" 'panels[0]["targets"][0]["expr"] = ""' "empty expr"
+expect_fail "occupancy panel without 85% line" 'p = [p for p in panels if "sockstate_destination_occupancy_ratio" in p["targets"][0]["expr"]][0]; p["fieldConfig"]["defaults"]["thresholds"]["steps"] = p["fieldConfig"]["defaults"]["thresholds"]["steps"][:2]' "threshold at 0.85"
+expect_fail "unstable uid" 'd["uid"] = None' "uid"
+
+echo "test_dashboards: PASS"
