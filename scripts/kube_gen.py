@@ -27,7 +27,7 @@ Dumper.add_representer(str, _str)
 
 def dump(header, obj):
     body = yaml.dump(obj, Dumper=Dumper, sort_keys=False, default_flow_style=False,
-                     width=100, allow_unicode=True)
+                     width=4096, allow_unicode=True)
     return "".join("# " + h + "\n" for h in header) + body
 
 

@@ -192,6 +192,10 @@ check(sel and all(sl.get(k) == v for k, v in sel.items()), "ServiceMonitor selec
 eps = sm["spec"].get("endpoints", [])
 check(eps and all(e.get("port") == "metrics" for e in eps), "ServiceMonitor endpoints must use port 'metrics'")
 check(all(e.get("path", "/metrics") == "/metrics" for e in eps), "ServiceMonitor path must be /metrics")
+# The job label is the Service's name (no jobLabel set); SockstateExporterDown watches
+# up{job=~".*sockstate.*"}.
+job = svc["metadata"]["labels"].get(sm["spec"]["jobLabel"]) if sm["spec"].get("jobLabel") else svc["metadata"]["name"]
+check(job is not None and "sockstate" in job, f"scrape job {job!r} must contain 'sockstate' (SockstateExporterDown)")
 nsel = sm["spec"].get("namespaceSelector", {}).get("matchNames")
 check(nsel is None or ns["metadata"]["name"] in nsel, "ServiceMonitor namespaceSelector must include the namespace")
 # PrometheusRule carries exactly config/prometheus's groups (the diff above checks the text).
