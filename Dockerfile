@@ -1,5 +1,5 @@
-# syntax=docker/dockerfile:1
-# sockstate_exporter container image: Debian 12 (bookworm) only, no other registry.
+# sockstate_exporter container image: Debian 12 (bookworm) packages only, no other registry.
+# (No "# syntax=" line: it would make BuildKit pull a frontend image from Docker Hub.)
 #
 #   buildah bud -t sockstate_exporter .        (or: docker build -t sockstate_exporter .)
 #   podman run --network=host sockstate_exporter
