@@ -65,6 +65,26 @@ struct AggregateResult {
   std::vector<double> tw_bounds;
 };
 
+/// bound_inactive sockets (6.8+) of one namespace, from their own dump (see
+/// CollectorConfig::bound_inactive_interval_seconds). Value type.
+struct BoundInactiveSnapshot {
+  std::array<uint64_t, 2> count{};  // per family
+  PortSet ports;                    // their local ports (held against every destination)
+};
+
+/// Collects a BoundInactiveSnapshot from a dump whose state mask is only 1 << 13. The kernel
+/// reports those sockets with idiag_state = their sk_state, TCP_CLOSE (7), not 13: the bit is
+/// only a filter. So every record of that dump counts, except connected ones. Not thread-safe.
+class BoundInactiveSink : public RecordSink {
+ public:
+  void OnSocket(const SocketRecord& r) override {
+    if (r.dst_port != 0 || (r.state != kTcpClose && r.state != kTcpBoundInactive)) return;
+    ++snapshot.count[r.family == Family::kIpv6 ? 1 : 0];
+    snapshot.ports.set(r.src_port);
+  }
+  BoundInactiveSnapshot snapshot;
+};
+
 /// Aggregates one dump. Not thread-safe: one scrape at a time uses an instance (the collector
 /// serialises scrapes); reuse the same instance across scrapes to reuse its tables.
 class Aggregator : public RecordSink {
@@ -77,6 +97,10 @@ class Aggregator : public RecordSink {
 
   void OnSocket(const SocketRecord& r) override;
 
+  /// Adds bound_inactive sockets that came from a separate (possibly cached) dump. Call
+  /// between Reset() and Finish().
+  void AddBoundInactive(const BoundInactiveSnapshot& snapshot);
+
   /// Completes the scrape into `out` (cleared first).
   void Finish(AggregateResult* out);
 
@@ -86,7 +110,7 @@ class Aggregator : public RecordSink {
  private:
   public:
   /// Most TIME_WAIT histogram bounds supported (config validation enforces it).
-  static constexpr int kMaxTwBuckets = 15;
+  static constexpr int kMaxTwBuckets = int(kMaxTimeWaitBuckets);
 
  private:
 
@@ -102,14 +126,15 @@ class Aggregator : public RecordSink {
   // local port makes the 4-tuple unique. Increments saturate anyway.
   struct TupleEntry {
     TupleKey key;
-    uint32_t tw_sum_ms_hi = 0;  // TIME_WAIT remaining-lifetime sum, in ms, split to keep 8-byte
-    uint32_t tw_sum_ms_lo = 0;  // alignment without padding
+    uint32_t tw_sum_ms;  // TIME_WAIT remaining lifetime summed, ms: <= 65535 * 60000 fits
     std::array<uint16_t, kNumStates> states;
     uint16_t used;
     uint8_t occupied;
     uint8_t pad;
     std::array<uint16_t, kMaxTwBuckets + 1> tw;  // non-cumulative; last = above the top bound
   };
+  // The memory bound documented for destinations.max_tuples depends on this size.
+  static_assert(sizeof(TupleEntry) == 92, "update docs/config-reference.md (max_tuples)");
 
   TupleEntry* FindOrInsert(const TupleKey& key, uint64_t hash);
   void Grow();

@@ -7,6 +7,7 @@
 #include <exception>
 #include <thread>
 
+#include "cgroup.h"
 #include "families.h"
 #include "log.h"
 
@@ -36,6 +37,15 @@ void Fail(SourceResult& s, const std::string& netns, std::string error) {
   s.error = std::move(error);
   Log(LogLevel::kWarn, "source " + s.name + (netns.empty() ? "" : " netns " + netns) +
                            " failed: " + s.error);
+}
+
+/// The container (and pod) of the process holding the namespace. Retried on every scrape while
+/// unknown: a pinned namespace (/var/run/netns/cni-...) is often found before a process is in it.
+void FillContainerInfo(NetnsTarget& t, const NetnsRef& r, const std::string& procfs) {
+  if (r.pid == 0 || !t.container_id.empty() || !t.pod_uid.empty()) return;
+  ContainerInfo ci = ReadContainerInfo(procfs, r.pid);
+  t.container_id = std::move(ci.container_id);
+  t.pod_uid = std::move(ci.pod_uid);
 }
 
 }  // namespace
@@ -103,6 +113,7 @@ void Collector::RefreshTargets(const Config& config) const {
     auto key = std::make_pair(r.dev, r.ino);
     auto it = targets_.find(key);
     if (it != targets_.end()) {
+      FillContainerInfo(*it->second, r, options_.procfs);
       next.emplace(key, std::move(it->second));
       continue;
     }
@@ -111,6 +122,7 @@ void Collector::RefreshTargets(const Config& config) const {
       Log(LogLevel::kWarn, t.status().message());
       continue;
     }
+    FillContainerInfo(**t, r, options_.procfs);
     next.emplace(key, std::move(*t));
   }
   targets_.swap(next);  // namespaces that went away are closed here (thread and socket)
@@ -177,14 +189,32 @@ void Collector::ScrapeTarget(NetnsTarget& target, const Config& config,
           const PortRange* range;
           const PortSet* reserved;
         } ctx{&target.aggregator, &config, range, reserved};
+        // bound_inactive (bit 13) is left out of the per-scrape dump: asking for it makes the
+        // kernel walk the host-wide bind hash. It has its own, rarer dump below.
         st = target.socket->DumpTcp(
-            kAllStatesMask, target.aggregator, recorder.get(), &stats,
+            kAllStatesMask & ~(1u << kTcpBoundInactive), target.aggregator, recorder.get(), &stats,
             [](void* p) {
               auto* c = static_cast<RestartCtx*>(p);
               c->agg->Reset(*c->cfg, c->range, c->reserved);
             },
             &ctx);
         dumps_total_++;
+        const auto now = Clock::now();
+        const double interval = config.collector.bound_inactive_interval_seconds;
+        if (st.ok() && (!target.bound_inactive || interval <= 0 ||
+                        now - target.bound_inactive_at >= std::chrono::duration<double>(interval))) {
+          BoundInactiveSink bi;
+          st = target.socket->DumpTcp(1u << kTcpBoundInactive, bi);
+          if (st.ok()) {
+            target.bound_inactive = bi.snapshot;
+            target.bound_inactive_at = now;
+          } else {
+            st = st.WithContext("bound_inactive dump");
+          }
+        }
+        if (st.ok() && target.bound_inactive) {
+          target.aggregator.AddBoundInactive(*target.bound_inactive);
+        }
         if (!st.ok()) target.socket.reset();  // reopen on the next scrape
       }
     }

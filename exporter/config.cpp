@@ -101,13 +101,14 @@ class Parser {
     if (root.IsNull()) return config;  // empty file or only comments
     if (!root.IsMap())
       Fail(root, "top level", std::string("expected a map, got ") + KindName(root));
-    ForEachKey(root, "", {"destinations", "inbound", "histograms", "namespaces"},
+    ForEachKey(root, "", {"collector", "destinations", "inbound", "histograms", "namespaces"},
                [&](const std::string& key, const YAML::Node& value, const std::string& path) {
                  if (value.IsNull()) return;  // "destinations:" alone = defaults
                  if (key == "destinations") ParseDestinations(value, path, config.destinations);
                  if (key == "inbound") ParseInbound(value, path, config.inbound);
                  if (key == "histograms") ParseHistograms(value, path, config.histograms);
                  if (key == "namespaces") ParseNamespaces(value, path, config.namespaces);
+                 if (key == "collector") ParseCollector(value, path, config.collector);
                });
     return config;
   }
@@ -361,9 +362,14 @@ class Parser {
     }
   }
 
-  std::vector<double> Buckets(const YAML::Node& n, const std::string& path, double max) {
+  std::vector<double> Buckets(const YAML::Node& n, const std::string& path, double max,
+                              size_t max_count) {
     const YAML::Node& list = List(n, path);
     if (list.size() == 0) Fail(n, path, "must list at least one bucket");
+    if (list.size() > max_count) {
+      Fail(n, path, "at most " + std::to_string(max_count) + " buckets, got " +
+                        std::to_string(list.size()));
+    }
     std::vector<double> out;
     for (size_t i = 0; i < list.size(); ++i) {
       const std::string p = Index(path, i);
@@ -385,9 +391,22 @@ class Parser {
     ForEachKey(n, path, {"time_wait_remaining_seconds", "occupancy_ratio"},
                [&](const std::string& key, const YAML::Node& v, const std::string& p) {
                  if (key == "time_wait_remaining_seconds") {
-                   out.time_wait_remaining_seconds = Buckets(v, p, HUGE_VAL);
+                   out.time_wait_remaining_seconds = Buckets(v, p, HUGE_VAL, kMaxTimeWaitBuckets);
                  } else if (key == "occupancy_ratio") {
-                   out.occupancy_ratio = Buckets(v, p, 1.0);
+                   out.occupancy_ratio = Buckets(v, p, 1.0, kMaxOccupancyBuckets);
+                 }
+               });
+  }
+
+  void ParseCollector(const YAML::Node& n, const std::string& path, CollectorConfig& out) {
+    ForEachKey(n, path, {"bound_inactive_interval_seconds"},
+               [&](const std::string& key, const YAML::Node& v, const std::string& p) {
+                 if (key == "bound_inactive_interval_seconds") {
+                   out.bound_inactive_interval_seconds = Number(v, p);
+                   if (out.bound_inactive_interval_seconds < 0 ||
+                       out.bound_inactive_interval_seconds > 86400) {
+                     Fail(v, p, v.Scalar() + " out of range 0..86400");
+                   }
                  }
                });
   }

@@ -32,7 +32,7 @@ struct DestinationConfig {
   std::vector<DestinationGroup> groups;  // first match wins, in file order
   uint32_t top_k = 20;           // unmatched destinations exported individually, by ports used
   uint32_t max_series = 100;     // hard cap on destination label values, groups + top_k + other
-  uint32_t max_tuples = 250000;  // tuples tracked per scrape; beyond, counted in "other" only
+  uint32_t max_tuples = 65536;  // tuples tracked per scrape; beyond, counted in "other" only
 };
 
 /// The `inbound` section. Value type.
@@ -43,6 +43,10 @@ struct InboundConfig {
 };
 
 /// The `histograms` section: bucket upper bounds, strictly increasing, > 0. Value type.
+/// Most bucket bounds per histogram (the TIME_WAIT one is kept per tuple, so it is small).
+inline constexpr size_t kMaxTimeWaitBuckets = 11;
+inline constexpr size_t kMaxOccupancyBuckets = 32;
+
 struct HistogramConfig {
   std::vector<double> time_wait_remaining_seconds = {1, 5, 10, 20, 30, 40, 50, 60};
   std::vector<double> occupancy_ratio = {0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.85, 0.95, 1};
@@ -62,7 +66,17 @@ struct NamespaceConfig {
 };
 
 /// The whole validated configuration. Value type; not synchronized.
+/// How sockets are collected.
+struct CollectorConfig {
+  /// bound_inactive sockets (6.8+) are dumped in a request of their own, at most this often;
+  /// in between, the last result is reused. Asking for that state makes the kernel walk the
+  /// host-wide bind hash (every bound socket of every namespace), which on a busy host costs
+  /// ~0.3 us per socket per dump. 0 = every scrape.
+  double bound_inactive_interval_seconds = 60;
+};
+
 struct Config {
+  CollectorConfig collector;
   DestinationConfig destinations;
   InboundConfig inbound;
   HistogramConfig histograms;

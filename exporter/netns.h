@@ -5,7 +5,9 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <condition_variable>
+#include <optional>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -59,6 +61,8 @@ class NetnsTarget {
   // Kept across scrapes; used only inside Run().
   std::unique_ptr<SockDiagSocket> socket;
   Aggregator aggregator;
+  std::optional<BoundInactiveSnapshot> bound_inactive;  // cached between their dumps
+  std::chrono::steady_clock::time_point bound_inactive_at;
   std::string container_id;
   std::string pod_uid;
 

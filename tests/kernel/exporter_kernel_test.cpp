@@ -3,7 +3,13 @@
 
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <cerrno>
+#include <cstring>
 #include <chrono>
 #include <cmath>
 #include <fstream>
@@ -90,15 +96,29 @@ TEST(ExporterKernel, CountsEveryStateExactlyPerFamily) {
 // TIME_WAIT reads exactly 0.5; IPv6 and IPv4-mapped destinations; a CIDR group; top-K folding.
 TEST(ExporterKernel, DestinationOccupancyMatchesTheKernelExactly) {
   TestNetns ns("sst-dest");
-  // Range 40000-40099 (100 ports), 5 reserved inside it (+1 outside, not counted), and a
-  // listener bound inside it: usable = 100 - 5 - 1 = 94.
+  // Range 40000-40099 (100 ports), 6 reserved inside it (+1 outside, not counted), a
+  // listener bound inside it and a bound, never connected (bound_inactive) socket inside it:
+  // usable = 100 - 6 - 2 = 92.
   ns.SetSysctl("net.ipv4.ip_local_port_range", "40000 40099");
-  ns.SetSysctl("net.ipv4.ip_local_reserved_ports", "40000-40003,40098,50000");
-  const int usable = 94;
+  ns.SetSysctl("net.ipv4.ip_local_reserved_ports", "40000-40003,40098-40099,50000");
+  const int usable = 92;
   int held = ns.Listen("127.0.0.1", 40050);
   (void)held;
+  int bound = -1;
+  ns.Run([&] {
+    bound = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(40060);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(bind(bound, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0) << strerror(errno);
+  });
+  struct CloseFd {
+    int fd;
+    ~CloseFd() { if (fd >= 0) close(fd); }
+  } close_bound{bound};
 
-  // Destination "tw": 127.0.0.3:6000, 47 client-side TIME_WAIT = exactly half.
+  // Destination "tw": 127.0.0.3:6000, 46 client-side TIME_WAIT = exactly half.
   int ltw = ns.Listen("127.0.0.3", 6000);
   ns.MakeTimeWait(ltw, "127.0.0.3", 6000, usable / 2);
 
@@ -146,8 +166,9 @@ TEST(ExporterKernel, DestinationOccupancyMatchesTheKernelExactly) {
     return l;
   };
   EXPECT_EQ(Get(s, "sockstate_ephemeral_port_range_ports", L({})), 100);
-  EXPECT_EQ(Get(s, "sockstate_ephemeral_port_reserved_ports", L({})), 5);
-  EXPECT_EQ(Get(s, "sockstate_ephemeral_port_bind_held_ports", L({})), 1);
+  EXPECT_EQ(Get(s, "sockstate_ephemeral_port_reserved_ports", L({})), 6);
+  EXPECT_EQ(Get(s, "sockstate_ephemeral_port_bind_held_ports", L({})), 2);
+  EXPECT_EQ(Tcp(s, n, "ipv4", "bound_inactive"), 1);
   EXPECT_EQ(Get(s, "sockstate_ephemeral_port_usable_ports", L({})), usable);
 
   EXPECT_EQ(Dest(s, "sockstate_destination_occupancy_ratio", n, "db"), 1.0);
@@ -162,7 +183,7 @@ TEST(ExporterKernel, DestinationOccupancyMatchesTheKernelExactly) {
   EXPECT_EQ(Get(s, "sockstate_destination_sockets",
                 L({{"destination", "tw"}, {"state", "time_wait"}})),
             usable / 2);
-  // All 47 TIME_WAIT sockets are younger than 60 s: the +Inf bucket and le=60 hold all of them.
+  // All 46 TIME_WAIT sockets are younger than 60 s: the +Inf bucket and le=60 hold all of them.
   EXPECT_EQ(Get(s, "sockstate_destination_time_wait_remaining_seconds_bucket",
                 L({{"destination", "tw"}, {"le", "60"}})),
             usable / 2);

@@ -69,12 +69,14 @@ TEST_F(AggregatorTest, CountsStatesPerFamily) {
                   Rec(kTcpEstablished, "10.0.0.1", 40010, "10.0.0.2", 5432),
                   Rec(kTcpTimeWait, "fd00::1", 40011, "fd00::2", 443, 30000),
                   Rec(kTcpNewSynRecv, "10.0.0.1", 80, "10.0.0.9", 1234),  // never exported
-                  Rec(kTcpBoundInactive, "0.0.0.0", 40050, "0.0.0.0", 0)});
+                  Rec(kTcpBoundInactive, "0.0.0.0", 40050, "0.0.0.0", 0),
+                  Rec(kTcpClose, "0.0.0.0", 40051, "0.0.0.0", 0)});  // full-mask form
   EXPECT_EQ(out.states[0][ExportedStateIndex(kTcpListen)], 1u);
   EXPECT_EQ(out.states[0][ExportedStateIndex(kTcpEstablished)], 1u);
   EXPECT_EQ(out.states[1][ExportedStateIndex(kTcpTimeWait)], 1u);
-  EXPECT_EQ(out.states[0][ExportedStateIndex(kTcpBoundInactive)], 1u);
-  EXPECT_EQ(out.sockets, 4u);
+  EXPECT_EQ(out.states[0][ExportedStateIndex(kTcpBoundInactive)], 2u);
+  EXPECT_EQ(out.states[0][ExportedStateIndex(kTcpClose)], 0u);
+  EXPECT_EQ(out.sockets, 5u);
 }
 
 TEST_F(AggregatorTest, PortBudgetSubtractsReservedAndBindHeldInsideTheRange) {
@@ -88,6 +90,25 @@ TEST_F(AggregatorTest, PortBudgetSubtractsReservedAndBindHeldInsideTheRange) {
   EXPECT_EQ(out.budget.reserved, 2u);
   EXPECT_EQ(out.budget.bind_held, 2u);
   EXPECT_EQ(out.budget.usable, 96u);
+}
+
+TEST_F(AggregatorTest, BoundInactiveFromItsOwnDumpCountsAndHoldsPortsInRangeOnly) {
+  BoundInactiveSink sink;
+  // The kernel reports them as CLOSE (7) with no peer; 13 is accepted too.
+  sink.OnSocket(Rec(kTcpClose, "0.0.0.0", 40070, "0.0.0.0", 0));
+  sink.OnSocket(Rec(kTcpClose, "::", 40071, "::", 0));
+  sink.OnSocket(Rec(kTcpBoundInactive, "0.0.0.0", 9000, "0.0.0.0", 0));   // outside the range
+  sink.OnSocket(Rec(kTcpBoundInactive, "0.0.0.0", 40001, "0.0.0.0", 0));  // reserved anyway
+  sink.OnSocket(Rec(kTcpEstablished, "10.0.0.1", 40010, "10.0.0.2", 80));  // ignored
+  agg_.Reset(cfg_, &range_, &reserved_);
+  agg_.OnSocket(Rec(kTcpListen, "0.0.0.0", 40070, "0.0.0.0", 0));  // same port as a bound one
+  agg_.AddBoundInactive(sink.snapshot);
+  AggregateResult out;
+  agg_.Finish(&out);
+  EXPECT_EQ(out.states[0][ExportedStateIndex(kTcpBoundInactive)], 3u);
+  EXPECT_EQ(out.states[1][ExportedStateIndex(kTcpBoundInactive)], 1u);
+  EXPECT_EQ(out.budget.bind_held, 2u);  // 40070 and 40071
+  EXPECT_EQ(out.budget.usable, 100u - 2 - 2);
 }
 
 TEST_F(AggregatorTest, InboundConnectionsAreGroupedByServicePortNotAsDestinations) {

@@ -40,7 +40,7 @@ void ExpectDefaults(const Config& c) {
   EXPECT_TRUE(c.destinations.groups.empty());
   EXPECT_EQ(c.destinations.top_k, 20u);
   EXPECT_EQ(c.destinations.max_series, 100u);
-  EXPECT_EQ(c.destinations.max_tuples, 250000u);
+  EXPECT_EQ(c.destinations.max_tuples, 65536u);
   EXPECT_TRUE(c.inbound.groups.empty());
   EXPECT_EQ(c.inbound.top_k, 20u);
   EXPECT_EQ(c.inbound.max_series, 50u);
@@ -180,7 +180,7 @@ TEST(ConfigErrorTest, TopLevelNotAMap) {
 
 TEST(ConfigErrorTest, UnknownKeys) {
   EXPECT_EQ(Err("destination:\n  top_k: 1\n"),
-            "t.yml:1:1: destination: unknown key \"destination\" (allowed: destinations, "
+            "t.yml:1:1: destination: unknown key \"destination\" (allowed: collector, destinations, "
             "inbound, histograms, namespaces)");
   EXPECT_EQ(Err("destinations:\n  topk: 1\n"),
             "t.yml:2:3: destinations.topk: unknown key \"topk\" (allowed: groups, top_k, "
@@ -353,6 +353,15 @@ TEST(ConfigErrorTest, MaxSeriesTooSmall) {
             "(\"other\") need at least 21");
 }
 
+TEST(ConfigTest, CollectorSection) {
+  auto c = ParseConfig("collector:\n  bound_inactive_interval_seconds: 0\n", "t.yml");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->collector.bound_inactive_interval_seconds, 0);
+  EXPECT_EQ(DefaultConfig().collector.bound_inactive_interval_seconds, 60);
+  EXPECT_EQ(Err("collector:\n  bound_inactive_interval_seconds: -1\n"),
+            "t.yml:2:36: collector.bound_inactive_interval_seconds: -1 out of range 0..86400");
+}
+
 TEST(ConfigErrorTest, Buckets) {
   EXPECT_EQ(Err("histograms:\n  time_wait_remaining_seconds: [1, 5, 5]\n"),
             "t.yml:2:39: histograms.time_wait_remaining_seconds[2]: bucket 5 is not greater than "
@@ -368,6 +377,9 @@ TEST(ConfigErrorTest, Buckets) {
             "t.yml:2:26: histograms.occupancy_ratio[1]: bucket 1.5 out of range (0, 1]");
   EXPECT_EQ(Err("histograms:\n  occupancy_ratio: []\n"),
             "t.yml:2:20: histograms.occupancy_ratio: must list at least one bucket");
+  EXPECT_EQ(Err("histograms:\n  time_wait_remaining_seconds: "
+                "[1,2,3,4,5,6,7,8,9,10,11,12]\n"),
+            "t.yml:2:32: histograms.time_wait_remaining_seconds: at most 11 buckets, got 12");
 }
 
 TEST(ConfigErrorTest, Namespaces) {
