@@ -1,0 +1,450 @@
+#!/usr/bin/env bash
+# Tier "container": the real Dockerfile builds and the image runs.
+#
+# There is no Docker engine and no registry access here, so:
+#   1. a local debian:bookworm-slim base image is made with debootstrap from this machine's own
+#      Debian mirror (cached as a tarball between runs) and imported into container storage;
+#   2. `buildah bud --pull=never` builds the repository's Dockerfile against it;
+#   3. the image runs with `podman run --network=host`; /metrics is scraped and must carry
+#      sockstate_tcp_sockets{family="ipv4",state="listen"} >= 1 (its own listener), and the
+#      exporter must run as uid 65534.
+# The container is always removed; the base tarball, the base image and buildah's layer cache
+# are kept so a warm run only recompiles.
+#
+# Environment (set by ctest; defaults are script-relative):
+#   SOCKSTATE_SOURCE_DIR         repository root (build context)
+#   SOCKSTATE_CACHE_DIR          cache for the base rootfs tarball (/var/cache/sockstate-test)
+#   SOCKSTATE_STORAGE_DRIVER     force a containers/storage driver (overlay|vfs); else probed
+#   SOCKSTATE_CONTAINER_TIMEOUT  overall budget in seconds (default 840)
+#   SOCKSTATE_KEEP_IMAGE=0       remove the built test image at the end (default: keep)
+# SOCKSTATE_EXPORTER_BIN is accepted but unused: the image compiles its own binary.
+set -euo pipefail
+
+script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+src_dir=${SOCKSTATE_SOURCE_DIR:-$(cd "$script_dir/../.." && pwd)}
+cache_dir=${SOCKSTATE_CACHE_DIR:-/var/cache/sockstate-test}
+budget=${SOCKSTATE_CONTAINER_TIMEOUT:-840}
+base_ref=docker.io/library/debian:bookworm-slim
+base_alias=localhost/debian:bookworm-slim
+image_ref=localhost/sockstate_exporter:test
+ctr_name=sockstate-test-$$
+suite=bookworm
+
+t_start=$(date +%s)
+deadline=$((t_start + budget))
+
+log() { printf '[container %4ss] %s\n' "$(($(date +%s) - t_start))" "$*"; }
+die() { printf 'FAIL: %s\n' "$*" >&2; exit 1; }
+cannot_run() {
+  printf 'FAIL: tier container cannot run: %s — run scripts/install-deps.sh --test\n' "$*" >&2
+  exit 1
+}
+remaining() {
+  local r=$((deadline - $(date +%s)))
+  ((r > 0)) || die "overall budget of ${budget}s exhausted"
+  echo "$r"
+}
+# Run a step under the remaining budget and print its duration.
+declare -a timings=()
+step() {
+  local name=$1; shift
+  local t0 dt
+  t0=$(date +%s)
+  log "step: $name"
+  # Not `"$@" || ...`: that would switch off errexit inside the step. A failing step exits the
+  # script; the EXIT trap prints the timings so far.
+  step_name=$name step_t0=$t0
+  "$@"
+  dt=$(($(date +%s) - t0))
+  timings+=("$(printf '%-12s %4ss' "$name" "$dt")")
+  step_name=""
+  log "step: $name done in ${dt}s"
+}
+step_name="" step_t0=0
+tmp_rootfs=""
+
+# ---------------------------------------------------------------------------------------------
+# Preconditions
+# ---------------------------------------------------------------------------------------------
+((EUID == 0)) || cannot_run "must run as root (debootstrap, rootful podman/buildah)"
+for tool in buildah podman curl tar python3 timeout flock; do
+  command -v "$tool" >/dev/null 2>&1 || cannot_run "$tool not found"
+done
+[[ -f "$src_dir/Dockerfile" ]] || die "no Dockerfile in $src_dir"
+mkdir -p "$cache_dir"
+# One run at a time per cache dir: runs from other worktrees share the base tarball, the
+# container storage and the image tag. Bounded wait.
+exec 9>"$cache_dir/.lock"
+if ! flock -w 600 9; then
+  die "another container test holds $cache_dir/.lock for more than 600s"
+fi
+
+# ---------------------------------------------------------------------------------------------
+# Storage driver. overlay is podman's default on Debian 12; it fails when /var/lib/containers
+# itself sits on overlayfs (e.g. this test running inside a container). Probe it by mounting a
+# scratch working container; fall back to vfs in a separate graph root (containers/storage
+# refuses to open a graph root with a driver other than the one that created it).
+# ---------------------------------------------------------------------------------------------
+declare -a S=()
+probe_driver() {
+  local wc mnt
+  wc=$(timeout 60 buildah "${S[@]}" from scratch 2>/dev/null) || return 1
+  mnt=$(timeout 60 buildah "${S[@]}" mount "$wc" 2>/dev/null) || { buildah "${S[@]}" rm "$wc" >/dev/null 2>&1; return 1; }
+  touch "$mnt/.probe" 2>/dev/null || { buildah "${S[@]}" rm "$wc" >/dev/null 2>&1; return 1; }
+  buildah "${S[@]}" rm "$wc" >/dev/null 2>&1 || true
+  return 0
+}
+select_driver() {
+  local want=${SOCKSTATE_STORAGE_DRIVER:-}
+  if [[ -z "$want" || "$want" == overlay ]]; then
+    S=()
+    if [[ "$(podman info --format '{{.Store.GraphDriverName}}' 2>/dev/null)" == overlay ]] && probe_driver; then
+      log "storage: overlay (default graph root)"
+      return 0
+    fi
+    [[ "$want" == overlay ]] && die "storage driver overlay requested but it does not work here"
+    log "storage: overlay unusable here, falling back to vfs"
+  fi
+  S=(--storage-driver vfs --root "$cache_dir/storage-vfs" --runroot /run/sockstate-test/vfs)
+  probe_driver || die "storage driver vfs does not work either (root $cache_dir/storage-vfs)"
+  log "storage: vfs (graph root $cache_dir/storage-vfs)"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Step a: base image debian:bookworm-slim, made locally.
+# ---------------------------------------------------------------------------------------------
+# The Debian mirror this machine's apt uses, whatever its configuration format.
+host_mirrors() {
+  # "URI SUITE" lines for the suites apt knows (needs apt lists; `apt-get update` makes them).
+  apt-get indextargets --format '$(REPO_URI) $(RELEASE)' 2>/dev/null | sort -u
+}
+find_mirror() {  # $1 = suite -> URI
+  local uri
+  uri=$(host_mirrors | awk -v s="$1" '$2 == s {print $1; exit}')
+  if [[ -z "$uri" ]]; then  # no apt lists: read the sources files themselves
+    uri=$(python3 - "$1" <<'PY'
+import glob, re, sys
+suite = sys.argv[1]
+for f in ["/etc/apt/sources.list"] + sorted(glob.glob("/etc/apt/sources.list.d/*.list")):
+    try: lines = open(f).read().splitlines()
+    except OSError: continue
+    for l in lines:
+        w = re.sub(r"\[[^]]*\]", "", l.split("#")[0]).split()
+        if len(w) >= 3 and w[0] == "deb" and w[2] == suite:
+            print(w[1]); sys.exit()
+for f in sorted(glob.glob("/etc/apt/sources.list.d/*.sources")):
+    for stanza in open(f).read().split("\n\n"):
+        d = {}
+        for l in stanza.splitlines():
+            if ":" in l and not l.startswith((" ", "#")):
+                k, v = l.split(":", 1); d[k.strip().lower()] = v.split()
+        if "deb" in d.get("types", []) and suite in d.get("suites", []) \
+                and d.get("enabled", ["yes"])[0] != "no" and d.get("uris"):
+            print(d["uris"][0]); sys.exit()
+PY
+)
+  fi
+  echo "${uri%/}"
+}
+
+base_tarball=$cache_dir/$suite-slim-rootfs.tar
+base_stamp=$cache_dir/$suite-slim-rootfs.mirror
+base_format=2   # bump when the way the rootfs is made changes: invalidates cached tarballs
+
+make_base_tarball() {
+  local mirror security suites rootfs
+  mirror=$(find_mirror "$suite")
+  [[ -n "$mirror" ]] || die "cannot find this machine's Debian mirror for $suite in /etc/apt"
+  security=$(find_mirror "$suite-security")
+  suites=$suite
+  [[ "$(find_mirror "$suite-updates")" != "$mirror" ]] || suites+=" $suite-updates"
+  if [[ -f "$base_tarball" && -f "$base_stamp" && "$(cat "$base_stamp")" == "v$base_format $mirror $security" ]]; then
+    log "base: cached rootfs tarball $base_tarball ($(du -h "$base_tarball" | cut -f1))"
+    return 0
+  fi
+  command -v debootstrap >/dev/null 2>&1 || cannot_run "debootstrap not found"
+  log "base: debootstrap --variant=minbase $suite from $mirror"
+  rootfs=$(mktemp -d "$cache_dir/rootfs.XXXXXX")
+  tmp_rootfs=$rootfs
+  timeout "$(remaining)" debootstrap --variant=minbase "$suite" "$rootfs" "$mirror" \
+    >"$cache_dir/debootstrap.log" 2>&1 \
+    || { tail -20 "$cache_dir/debootstrap.log" >&2; die "debootstrap failed (log: $cache_dir/debootstrap.log)"; }
+
+  # apt sources: the same mirrors as this machine (the builder stage's apt-get uses them).
+  rm -f "$rootfs/etc/apt/sources.list"
+  {
+    printf 'Types: deb\nURIs: %s\nSuites: %s\nComponents: main\n' "$mirror" "$suites"
+    printf 'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n'
+    if [[ -n "$security" ]]; then
+      printf '\nTypes: deb\nURIs: %s\nSuites: %s-security\nComponents: main\n' "$security" "$suite"
+      printf 'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n'
+    fi
+  } >"$rootfs/etc/apt/sources.list.d/debian.sources"
+  # This machine's apt proxy settings, if any, so apt in the build reaches the mirror the same way.
+  apt-config dump 2>/dev/null | grep -iE '^Acquire::[a-z]+::Proxy' >"$rootfs/etc/apt/apt.conf.d/01proxy" || true
+  [[ -s "$rootfs/etc/apt/apt.conf.d/01proxy" ]] || rm -f "$rootfs/etc/apt/apt.conf.d/01proxy"
+
+  # Slim it down the way debian:*-slim is: no docs/man/locales now or on later installs.
+  cat >"$rootfs/etc/dpkg/dpkg.cfg.d/docker" <<'EOF'
+path-exclude /usr/share/doc/*
+path-include /usr/share/doc/*/copyright
+path-exclude /usr/share/man/*
+path-exclude /usr/share/groff/*
+path-exclude /usr/share/info/*
+path-exclude /usr/share/lintian/*
+path-exclude /usr/share/linda/*
+path-exclude /usr/share/locale/*
+EOF
+  cat >"$rootfs/etc/apt/apt.conf.d/docker-clean" <<'EOF'
+DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+Dir::Cache::pkgcache "";
+Dir::Cache::srcpkgcache "";
+EOF
+  printf 'APT::Install-Recommends "false";\nAPT::Install-Suggests "false";\n' \
+    >"$rootfs/etc/apt/apt.conf.d/docker-no-recommends"
+  chroot "$rootfs" apt-get clean
+  find "$rootfs/usr/share/doc" -mindepth 1 -not -name copyright -not -type d -delete
+  find "$rootfs/usr/share/doc" -mindepth 1 -type d -empty -delete
+  rm -rf "$rootfs"/usr/share/{man,info,groff,lintian,linda,locale}/* \
+    "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/* "$rootfs"/var/log/*.log \
+    "$rootfs"/var/log/apt/* "$rootfs"/tmp/* "$rootfs"/var/tmp/* "$rootfs"/debootstrap
+  : >"$rootfs/etc/machine-id"
+  # mktemp -d made the rootfs 0700: the image's / would be unreadable for USER 65534 (the vfs
+  # driver keeps that mode; overlay happens to hide it).
+  chmod 0755 "$rootfs"
+  tar --numeric-owner --xattrs -C "$rootfs" -cf "$base_tarball.tmp" .
+  mv "$base_tarball.tmp" "$base_tarball"
+  printf 'v%s %s %s\n' "$base_format" "$mirror" "$security" >"$base_stamp"
+  rm -rf "$rootfs"
+  tmp_rootfs=""
+  log "base: rootfs tarball $base_tarball ($(du -h "$base_tarball" | cut -f1))"
+}
+
+import_base() {
+  local have
+  have=$(podman "${S[@]}" image inspect --format '{{index .Config.Labels "org.sockstate.test-base"}}' \
+    "$base_ref" 2>/dev/null || true)
+  if [[ "$have" == "$base_format" ]] && podman "${S[@]}" image exists "$base_alias"; then
+    log "base: image $base_ref already in storage"
+    return 0
+  fi
+  [[ -z "$have" ]] || log "base: image $base_ref in storage is format '$have', want $base_format: remaking"
+  make_base_tarball
+  timeout "$(remaining)" podman "${S[@]}" import \
+    --change 'CMD ["bash"]' --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+    --change "LABEL org.sockstate.test-base=$base_format" \
+    --message "debootstrap --variant=minbase $suite (sockstate test base)" \
+    "$base_tarball" "$base_ref" >/dev/null
+  # With --pull=never `FROM debian:bookworm-slim` resolves through local storage only; tag the
+  # localhost/ name too so short-name resolution finds it whatever registries.conf says.
+  podman "${S[@]}" tag "$base_ref" "$base_alias"
+  log "base: imported $base_ref"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Step b: build the real Dockerfile.
+# ---------------------------------------------------------------------------------------------
+build_log=$cache_dir/buildah-bud.log
+build_image() {
+  # --network=host: the builder stage's apt-get reaches this machine's mirror as the host does.
+  # --layers: keep intermediate layers, so a warm run reuses the apt-get layers.
+  # --isolation=chroot: no nested OCI runtime/cgroup setup needed (works inside containers too).
+  local rc=0
+  timeout "$(remaining)" buildah "${S[@]}" bud --pull=never --layers --network=host \
+    --isolation=chroot -t "$image_ref" -f "$src_dir/Dockerfile" "$src_dir" \
+    >"$build_log" 2>&1 || rc=$?
+  if ((rc != 0)); then
+    tail -40 "$build_log" >&2
+    die "buildah bud failed (rc=$rc, full log: $build_log)"
+  fi
+  log "build: runtime packages (from the binary's ldd): $(sed -n '/^runtime packages:$/,/^-->/p' \
+    "$build_log" | sed '1d;/^-->/d' | tr '\n' ' ')"
+  log "build: $image_ref $(podman "${S[@]}" image inspect --format '{{.Size}}' "$image_ref" \
+    | awk '{printf "%.1f MB", $1/1e6}')"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Step c: run it in the host network namespace, scrape, check.
+# ---------------------------------------------------------------------------------------------
+cleanup() {
+  local rc=$?
+  stop_container "$rc"
+  [[ -z "$tmp_rootfs" ]] || rm -rf "$tmp_rootfs"
+  [[ -z "$step_name" ]] || timings+=("$(printf '%-12s %4ss (failed)' "$step_name" "$(($(date +%s) - step_t0))")")
+  if [[ "${SOCKSTATE_KEEP_IMAGE:-1}" == 0 ]]; then
+    podman "${S[@]}" rmi -f "$image_ref" >/dev/null 2>&1 || true
+  fi
+  if ((${#timings[@]})); then
+    echo "timings:"
+    printf '  %s\n' "${timings[@]}"
+    printf '  %-12s %4ss\n' total "$(($(date +%s) - t_start))"
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+
+# Two ways to run the image, both in the host network namespace:
+#  podman  `podman run -d --network=host` (what a user would do);
+#  buildah `buildah from` + `buildah run --isolation=chroot --network=host` with the image's
+#          own ENTRYPOINT and USER. Needed where the OCI runtime cannot start containers, e.g.
+#          crun on a cgroup v1/v2 hybrid host ("cgroups in hybrid mode not supported") or
+#          without CAP_SYS_RESOURCE ("setrlimit RLIMIT_NOFILE: Operation not permitted").
+# SOCKSTATE_CONTAINER_RUNNER=podman|buildah|auto (default auto: podman, else buildah).
+runner="" run_pid="" run_wc="" run_log=$cache_dir/container-run.log exporter_pid=""
+stop_container() {
+  local rc=$1 i
+  case $runner in
+    podman)
+      if podman "${S[@]}" container exists "$ctr_name" 2>/dev/null; then
+        if ((rc != 0)); then
+          echo "--- container log ($ctr_name) ---" >&2
+          timeout 20 podman "${S[@]}" logs "$ctr_name" 2>&1 | tail -30 >&2 || true
+        fi
+        timeout 30 podman "${S[@]}" rm -f -t 5 "$ctr_name" >/dev/null 2>&1 || true
+      fi ;;
+    buildah)
+      ((rc == 0)) || { echo "--- container log ($run_log) ---" >&2; tail -30 "$run_log" >&2 || true; }
+      # Only the processes this script started, by pid: the exporter, then buildah run.
+      [[ -z "$exporter_pid" ]] || kill -TERM "$exporter_pid" 2>/dev/null || true
+      if [[ -n "$run_pid" ]]; then
+        for ((i = 0; i < 20; i++)); do kill -0 "$run_pid" 2>/dev/null || break; sleep 0.25; done
+        kill -KILL "$run_pid" 2>/dev/null || true
+        wait "$run_pid" 2>/dev/null || true
+      fi
+      [[ -z "$run_wc" ]] || timeout 60 buildah "${S[@]}" rm "$run_wc" >/dev/null 2>&1 || true ;;
+  esac
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+start_podman() {  # $1 = port
+  timeout 60 podman "${S[@]}" run -d --network=host --name "$ctr_name" "$image_ref" \
+    --web.listen-address="127.0.0.1:$1" "${exporter_args[@]}" >/dev/null 2>"$run_log" 9>&- && return 0
+  cat "$run_log" >&2
+  timeout 30 podman "${S[@]}" rm -f "$ctr_name" >/dev/null 2>&1 || true
+  return 1
+}
+start_buildah() {  # $1 = port
+  local user entry
+  user=$(podman "${S[@]}" image inspect --format '{{.Config.User}}' "$image_ref")
+  entry=$(podman "${S[@]}" image inspect --format '{{json .Config.Entrypoint}}' "$image_ref")
+  mapfile -t entry < <(python3 -c 'import json,sys; print("\n".join(json.loads(sys.argv[1]) or []))' "$entry")
+  ((${#entry[@]})) || die "image has no ENTRYPOINT"
+  run_wc=$(timeout 60 buildah "${S[@]}" from --pull=never --name "$ctr_name" "$image_ref")
+  buildah "${S[@]}" run --isolation=chroot --network=host --user "${user:-0}" "$run_wc" -- \
+    "${entry[@]}" --web.listen-address="127.0.0.1:$1" "${exporter_args[@]}" >"$run_log" 2>&1 9>&- &
+  run_pid=$!
+}
+running() {
+  case $runner in
+    podman) [[ "$(podman "${S[@]}" inspect --format '{{.State.Status}}' "$ctr_name" 2>/dev/null)" == running ]] ;;
+    buildah) kill -0 "$run_pid" 2>/dev/null ;;
+  esac
+}
+
+# The image's default configuration, as shipped in /etc/sockstate, must load too.
+declare -a exporter_args=()
+if [[ -f "$src_dir/config/sockstate.yml" ]]; then
+  exporter_args=(--config.file=/etc/sockstate/sockstate.yml)
+fi
+
+# The pid, among the container's processes, that holds the socket listening on port $1.
+# (Not `ss -p`: it reads every process's fds and takes half a minute on a busy machine.)
+descendants() {
+  local p=$1 c
+  echo "$p"
+  for c in $(cat /proc/"$p"/task/*/children 2>/dev/null); do descendants "$c"; done
+}
+listener_pid() {
+  local hex inode root p
+  hex=$(printf '%04X' "$1")
+  inode=$(awk -v h=":$hex" '$4 == "0A" && substr($2, length($2) - 4) == h {print $10; exit}' \
+    /proc/net/tcp /proc/net/tcp6)
+  [[ -n "$inode" ]] || return 0
+  case $runner in
+    podman) root=$(podman "${S[@]}" inspect --format '{{.State.Pid}}' "$ctr_name") ;;
+    buildah) root=$run_pid ;;
+  esac
+  for p in $(descendants "$root"); do
+    if find "/proc/$p/fd" -maxdepth 1 -lname "socket:\[$inode\]" 2>/dev/null | grep -q .; then
+      echo "$p"
+      return 0
+    fi
+  done
+}
+
+metrics=""
+run_and_scrape() {
+  local port url i want=${SOCKSTATE_CONTAINER_RUNNER:-auto}
+  port=$(free_port)
+  url=http://127.0.0.1:$port/metrics
+  if [[ "$want" == podman || "$want" == auto ]]; then
+    if start_podman "$port"; then
+      runner=podman
+    elif [[ "$want" == podman ]]; then
+      die "podman run failed (see above)"
+    else
+      log "run: podman run cannot start containers here (above); using buildah run --isolation=chroot"
+    fi
+  fi
+  if [[ -z "$runner" ]]; then
+    [[ "$want" == buildah || "$want" == auto ]] || die "unknown SOCKSTATE_CONTAINER_RUNNER=$want"
+    runner=buildah
+    start_buildah "$port"
+  fi
+  log "run: started with $runner, listening on 127.0.0.1:$port (host network namespace)"
+  for ((i = 0; i < 60; i++)); do
+    running || die "the container exited before serving /metrics"
+    if metrics=$(curl -fsS --max-time 5 "$url" 2>/dev/null); then break; fi
+    metrics=""
+    sleep 0.5
+  done
+  [[ -n "$metrics" ]] || die "no /metrics at $url after 30s"
+  log "run: scraped $url ($(wc -l <<<"$metrics") lines)"
+
+  # The process listening on the port is the exporter; it must be nobody (65534), on the host
+  # (no user namespace: host uid = container uid) and, for podman, as podman sees it.
+  exporter_pid=$(listener_pid "$port")
+  [[ -n "$exporter_pid" ]] || die "no process of the container holds the listening socket on port $port"
+  local huid comm
+  huid=$(awk '/^Uid:/ {print $2}' "/proc/$exporter_pid/status")
+  comm=$(cat "/proc/$exporter_pid/comm")
+  log "run: listener pid $exporter_pid ($comm) uid $huid"
+  [[ "$huid" == 65534 ]] || die "exporter runs as uid $huid, want 65534"
+  if [[ $runner == podman ]]; then
+    local uid
+    uid=$(timeout 20 podman "${S[@]}" top "$ctr_name" user | awk 'NR == 2 {print $1}')
+    [[ "$uid" == 65534 || "$uid" == nobody ]] || die "podman top: exporter runs as '$uid', want nobody"
+  fi
+}
+
+check_metrics() {
+  local series value
+  series=$(grep -E '^sockstate_tcp_sockets\{' <<<"$metrics" || true)
+  [[ -n "$series" ]] || die "no sockstate_tcp_sockets series in /metrics"
+  local want=(established syn_sent syn_recv fin_wait1 fin_wait2 time_wait close close_wait
+    last_ack listen closing bound_inactive)
+  local fam st missing=()
+  for fam in ipv4 ipv6; do
+    for st in "${want[@]}"; do
+      grep -qE "^sockstate_tcp_sockets\{[^}]*family=\"$fam\"[^}]*state=\"$st\"[^}]*\}|^sockstate_tcp_sockets\{[^}]*state=\"$st\"[^}]*family=\"$fam\"[^}]*\}" \
+        <<<"$series" || missing+=("$fam/$st")
+    done
+  done
+  ((${#missing[@]} == 0)) || die "sockstate_tcp_sockets lacks states: ${missing[*]}"
+  value=$(awk '/^sockstate_tcp_sockets\{/ && /family="ipv4"/ && /state="listen"/ {print $NF; exit}' <<<"$series")
+  log "check: sockstate_tcp_sockets{family=\"ipv4\",state=\"listen\"} = $value"
+  awk -v v="$value" 'BEGIN {exit !(v + 0 >= 1)}' \
+    || die "ipv4 listen sockets = '$value', want >= 1 (the exporter's own listener in the host netns)"
+  log "check: all 24 family/state series present, own listener seen"
+}
+
+step storage select_driver
+step base-image import_base
+step build build_image
+step run run_and_scrape
+step check check_metrics
+log "PASS"
