@@ -69,8 +69,8 @@ void Collector::NoteReload(bool ok) {
 }
 
 std::vector<prometheus::MetricFamily> Collector::Collect() const {
-  ++scrapes_total_;
   std::unique_lock<std::mutex> lock(flight_mu_);
+  ++scrapes_total_;  // under the lock: a counted scrape is already waiting or leading
   if (in_flight_) {
     // Share the dump in flight instead of starting another one.
     const uint64_t gen = generation_;
@@ -164,6 +164,7 @@ void Collector::ScrapeTarget(NetnsTarget& target, const Config& config,
     DumpStats stats;
     if (!options_.replay_dump.empty() && target.own()) {
       st = ReplayDumpFile(options_.replay_dump, target.aggregator);
+      dumps_total_++;
     } else {
       if (!target.socket) {
         auto sock = SockDiagSocket::Open();
