@@ -452,8 +452,8 @@ void Aggregator::Finish(AggregateResult* out) {
       cfg.inbound.max_series > igroups.size() + 1 ? cfg.inbound.max_series - igroups.size() - 1 : 0;
   const size_t ik = std::min<size_t>({cfg.inbound.top_k, iroom, iunmatched.size()});
   for (size_t i = 0; i < ik; ++i) {
-    out->inbound.push_back(ToStats(std::to_string(iunmatched[i].first), iunmatched[i].second, 0,
-                                   false));
+    out->inbound.push_back(
+        ToStats(std::to_string(iunmatched[i].first), iunmatched[i].second, 0, false));
   }
   DestAcc iother;
   for (size_t i = ik; i < iunmatched.size(); ++i) AccumulateInto(iother, iunmatched[i].second);

@@ -26,12 +26,12 @@ inline constexpr int kNumStates = 12;
 
 /// Per-destination (or per-service) totals after Finish().
 struct DestinationStats {
-  std::string label;                    // group name, "addr:port", or "other"
+  std::string label;                           // group name, "addr:port", or "other"
   std::array<uint64_t, kNumStates> sockets{};  // by exported state index
-  uint64_t ports_used = 0;              // sum over tuples of in-range, non-LISTEN sockets
-  uint64_t ports_used_max = 0;          // the fullest tuple's ports used
+  uint64_t ports_used = 0;                     // sum over tuples of in-range, non-LISTEN sockets
+  uint64_t ports_used_max = 0;                 // the fullest tuple's ports used
   uint64_t tuples = 0;
-  std::vector<uint64_t> tw_buckets;     // cumulative counts per TIME_WAIT bucket bound
+  std::vector<uint64_t> tw_buckets;  // cumulative counts per TIME_WAIT bucket bound
   uint64_t tw_count = 0;
   double tw_sum_seconds = 0;
   bool is_group = false;
@@ -39,11 +39,11 @@ struct DestinationStats {
 
 /// The namespace's port budget. usable = range - reserved_in_range - bind_held.
 struct PortBudget {
-  bool known = false;                   // false when ip_local_port_range could not be read
+  bool known = false;  // false when ip_local_port_range could not be read
   uint16_t low = 0, high = 0;
   uint32_t range = 0;
-  uint32_t reserved = 0;                // reserved ports inside the range
-  uint32_t bind_held = 0;               // bind()-held ports inside the range, not reserved
+  uint32_t reserved = 0;   // reserved ports inside the range
+  uint32_t bind_held = 0;  // bind()-held ports inside the range, not reserved
   uint32_t usable = 0;
 };
 
@@ -54,12 +54,12 @@ struct AggregateResult {
   PortBudget budget;
   std::vector<DestinationStats> destinations;  // groups (file order), top-K, then "other"
   std::vector<DestinationStats> inbound;       // groups, top-K ports, then "other"
-  uint64_t destinations_folded = 0;  // unmatched destinations folded into "other"
+  uint64_t destinations_folded = 0;            // unmatched destinations folded into "other"
   uint64_t services_folded = 0;
-  uint64_t sockets_untracked = 0;    // sockets of tuples beyond max_tuples (only in "other")
+  uint64_t sockets_untracked = 0;  // sockets of tuples beyond max_tuples (only in "other")
   uint64_t tuples = 0;
-  std::vector<double> occupancy_bounds;        // tuple occupancy histogram
-  std::vector<uint64_t> occupancy_buckets;     // cumulative
+  std::vector<double> occupancy_bounds;     // tuple occupancy histogram
+  std::vector<uint64_t> occupancy_buckets;  // cumulative
   double occupancy_sum = 0;
   uint64_t occupancy_count = 0;
   std::vector<double> tw_bounds;
@@ -108,12 +108,11 @@ class Aggregator : public RecordSink {
   size_t TableBytes() const { return table_.capacity() * sizeof(TupleEntry); }
 
  private:
-  public:
+ public:
   /// Most TIME_WAIT histogram bounds supported (config validation enforces it).
   static constexpr int kMaxTwBuckets = int(kMaxTimeWaitBuckets);
 
  private:
-
   struct TupleKey {
     std::array<uint8_t, 16> src;
     std::array<uint8_t, 16> dst;
@@ -166,8 +165,8 @@ class Aggregator : public RecordSink {
   struct InboundEntry {
     std::array<uint32_t, kNumStates> states{};
   };
-  std::vector<uint16_t> inbound_slot_;      // port -> 1 + index into inbound_, 0 = none
-  std::vector<uint16_t> inbound_ports_;     // ports with a slot, to reset them
+  std::vector<uint16_t> inbound_slot_;   // port -> 1 + index into inbound_, 0 = none
+  std::vector<uint16_t> inbound_ports_;  // ports with a slot, to reset them
   std::vector<InboundEntry> inbound_;
 
   std::vector<uint32_t> tw_bounds_ms_;

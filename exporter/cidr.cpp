@@ -5,6 +5,8 @@
 #include <charconv>
 #include <cstring>
 
+#include "text_util.h"
+
 namespace sockstate {
 namespace {
 
@@ -20,26 +22,6 @@ void MaskHostBits(std::array<uint8_t, 16>& addr, unsigned prefix_len) {
       addr[i] &= static_cast<uint8_t>(0xff << (8 - (prefix_len - bit)));
     }
   }
-}
-
-// Quotes untrusted text for an error message, escaping control bytes as \xNN.
-std::string Quote(std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out = "\"";
-  for (char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (u < 0x20 || u >= 0x7f) {
-      out += "\\x";
-      out += kHex[u >> 4];
-      out += kHex[u & 0xf];
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
 }
 
 }  // namespace
@@ -72,7 +54,7 @@ Result<Cidr> ParseCidr(std::string_view text) {
   if (addr_text.empty()) return Status::Error("missing address");
   // inet_pton needs a NUL-terminated string; the longest valid form is INET6_ADDRSTRLEN - 1.
   if (addr_text.size() >= INET6_ADDRSTRLEN || addr_text.find('\0') != std::string_view::npos) {
-    return Status::Error("invalid address " + Quote(addr_text));
+    return Status::Error("invalid address " + QuoteText(addr_text));
   }
   char buf[INET6_ADDRSTRLEN];
   std::memcpy(buf, addr_text.data(), addr_text.size());
@@ -87,7 +69,7 @@ Result<Cidr> ParseCidr(std::string_view text) {
     c.family = Family::kIpv6;
     max_len = 128;
   } else {
-    return Status::Error("invalid address " + Quote(addr_text));
+    return Status::Error("invalid address " + QuoteText(addr_text));
   }
 
   unsigned len = max_len;
@@ -95,14 +77,14 @@ Result<Cidr> ParseCidr(std::string_view text) {
     const std::string_view len_text = text.substr(slash + 1);
     if (len_text.empty()) return Status::Error("missing prefix length after '/'");
     if (len_text.front() < '0' || len_text.front() > '9') {
-      return Status::Error("prefix length " + Quote(len_text) + " is not a number");
+      return Status::Error("prefix length " + QuoteText(len_text) + " is not a number");
     }
     const char* begin = len_text.data();
     const char* end = begin + len_text.size();
     auto [ptr, ec] = std::from_chars(begin, end, len);
     if (ec == std::errc::result_out_of_range) len = 1000;  // reported as out of range below
     if (ptr != end) {
-      return Status::Error("trailing characters " + Quote(std::string_view(ptr, end - ptr)) +
+      return Status::Error("trailing characters " + QuoteText(std::string_view(ptr, end - ptr)) +
                            " after prefix length");
     }
     if (len > max_len) {

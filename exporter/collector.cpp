@@ -22,8 +22,7 @@ double Since(Clock::time_point start) {
 }
 
 double UnixNow() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 SourceResult NewSource(const char* name) {
@@ -35,8 +34,8 @@ SourceResult NewSource(const char* name) {
 void Fail(SourceResult& s, const std::string& netns, std::string error) {
   s.ok = false;
   s.error = std::move(error);
-  Log(LogLevel::kWarn, "source " + s.name + (netns.empty() ? "" : " netns " + netns) +
-                           " failed: " + s.error);
+  Log(LogLevel::kWarn,
+      "source " + s.name + (netns.empty() ? "" : " netns " + netns) + " failed: " + s.error);
 }
 
 /// The container (and pod) of the process holding the namespace. Retried on every scrape while
@@ -128,8 +127,7 @@ void Collector::RefreshTargets(const Config& config) const {
   targets_.swap(next);  // namespaces that went away are closed here (thread and socket)
 }
 
-void Collector::ScrapeTarget(NetnsTarget& target, const Config& config,
-                             TargetSnapshot* out) const {
+void Collector::ScrapeTarget(NetnsTarget& target, const Config& config, TargetSnapshot* out) const {
   const ProcPaths paths = target.own() ? ProcPaths::ForRoot(options_.procfs)
                                        : ProcPaths::ForThreadNetns(options_.procfs);
   const auto start = Clock::now();
@@ -155,8 +153,8 @@ void Collector::ScrapeTarget(NetnsTarget& target, const Config& config,
   {
     SourceResult s = NewSource("netlink");
     auto t0 = Clock::now();
-    const PortRange* range = out->sysctls && out->sysctls->port_range ? &*out->sysctls->port_range
-                                                                      : nullptr;
+    const PortRange* range =
+        out->sysctls && out->sysctls->port_range ? &*out->sysctls->port_range : nullptr;
     const PortSet* reserved =
         out->sysctls && out->sysctls->reserved_ports ? &*out->sysctls->reserved_ports : nullptr;
     target.aggregator.Reset(config, range, reserved);
@@ -202,8 +200,9 @@ void Collector::ScrapeTarget(NetnsTarget& target, const Config& config,
         dumps_total_++;
         const auto now = Clock::now();
         const double interval = config.collector.bound_inactive_interval_seconds;
-        if (st.ok() && (!target.bound_inactive || interval <= 0 ||
-                        now - target.bound_inactive_at >= std::chrono::duration<double>(interval))) {
+        if (st.ok() &&
+            (!target.bound_inactive || interval <= 0 ||
+             now - target.bound_inactive_at >= std::chrono::duration<double>(interval))) {
           BoundInactiveSink bi;
           st = target.socket->DumpTcp(1u << kTcpBoundInactive, bi);
           if (st.ok()) {
@@ -231,11 +230,11 @@ void Collector::ScrapeTarget(NetnsTarget& target, const Config& config,
     out->sources.push_back(std::move(s));
   }
 
-  auto read_sockstat = [&](const char* source, const char* file,
-                           std::optional<SockstatTable>* dest) {
+  // The /proc/net sources: one reader each, the same success/duration bookkeeping.
+  auto read_proc = [&](const char* source, auto reader, auto* dest) {
     SourceResult s = NewSource(source);
     auto t0 = Clock::now();
-    auto r = ReadSockstat(paths, file);
+    auto r = reader(paths, source);
     if (r.ok()) {
       s.ok = true;
       *dest = std::move(*r);
@@ -245,24 +244,10 @@ void Collector::ScrapeTarget(NetnsTarget& target, const Config& config,
     s.duration_seconds = Since(t0);
     out->sources.push_back(std::move(s));
   };
-  auto read_netstat = [&](const char* source, const char* file,
-                          std::optional<NetstatTable>* dest) {
-    SourceResult s = NewSource(source);
-    auto t0 = Clock::now();
-    auto r = ReadNetstat(paths, file);
-    if (r.ok()) {
-      s.ok = true;
-      *dest = std::move(*r);
-    } else {
-      Fail(s, out->netns, r.status().message());
-    }
-    s.duration_seconds = Since(t0);
-    out->sources.push_back(std::move(s));
-  };
-  read_sockstat("sockstat", "sockstat", &out->sockstat);
-  read_sockstat("sockstat6", "sockstat6", &out->sockstat6);
-  read_netstat("netstat", "netstat", &out->netstat);
-  read_netstat("snmp", "snmp", &out->snmp);
+  read_proc("sockstat", ReadSockstat, &out->sockstat);
+  read_proc("sockstat6", ReadSockstat, &out->sockstat6);
+  read_proc("netstat", ReadNetstat, &out->netstat);
+  read_proc("snmp", ReadNetstat, &out->snmp);
 
   for (const SourceResult& s : out->sources) out->ok = out->ok && s.ok;
   out->duration_seconds = Since(start);

@@ -4,6 +4,9 @@
 // arrives while one is running waits for it and shares its result, so concurrent scrapers never
 // cause more than one dump at a time, and a scraper that gives up leaves no queued work.
 
+#include <prometheus/collectable.h>
+#include <prometheus/metric_family.h>
+
 #include <atomic>
 #include <condition_variable>
 #include <map>
@@ -12,9 +15,6 @@
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <prometheus/collectable.h>
-#include <prometheus/metric_family.h>
 
 #include "config.h"
 #include "netns.h"

@@ -13,6 +13,8 @@
 #include <set>
 #include <string_view>
 
+#include "text_util.h"
+
 namespace sockstate {
 namespace {
 
@@ -29,24 +31,6 @@ constexpr std::string_view kOther = "other";
 struct ConfigError {
   std::string message;
 };
-
-std::string Quote(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
-      static constexpr char kHex[] = "0123456789abcdef";
-      out += "\\x";
-      out += kHex[(c >> 4) & 0xf];
-      out += kHex[c & 0xf];
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
-}
 
 std::string Join(std::initializer_list<std::string_view> items) {
   std::string out;
@@ -143,9 +127,10 @@ class Parser {
       bool known = false;
       for (auto a : allowed) known = known || a == key;
       if (!known) {
-        Fail(key_node, key_path, "unknown key " + Quote(key) + " (allowed: " + Join(allowed) + ")");
+        Fail(key_node, key_path,
+             "unknown key " + QuoteText(key) + " (allowed: " + Join(allowed) + ")");
       }
-      if (!seen.insert(key).second) Fail(key_node, key_path, "duplicate key " + Quote(key));
+      if (!seen.insert(key).second) Fail(key_node, key_path, "duplicate key " + QuoteText(key));
       fn(key, value, key_path);
     }
   }
@@ -165,7 +150,7 @@ class Parser {
       if (!s.empty() && s[0] == '-' && s.size() > 1 && IsDigits(s.substr(1))) {
         Fail(n, path, s + " out of range " + std::to_string(lo) + ".." + std::to_string(hi));
       }
-      Fail(n, path, "expected an integer, got " + Quote(s));
+      Fail(n, path, "expected an integer, got " + QuoteText(s));
     }
     if (ec == std::errc::result_out_of_range || v < lo || v > hi) {
       Fail(n, path, s + " out of range " + std::to_string(lo) + ".." + std::to_string(hi));
@@ -185,7 +170,7 @@ class Parser {
     if (begin != end && *begin == '+') ++begin;
     auto [ptr, ec] = std::from_chars(begin, end, v);
     if (s.empty() || ptr != end || ec != std::errc() || !std::isfinite(v)) {
-      Fail(n, path, "expected a number, got " + Quote(s));
+      Fail(n, path, "expected a number, got " + QuoteText(s));
     }
     return v;
   }
@@ -210,10 +195,11 @@ class Parser {
     }
     Result<PortSet> parsed = ParsePortList(s);
     if (!parsed.ok()) {
-      Fail(n, path, "invalid port range " + Quote(s) + ": " + parsed.status().message());
+      Fail(n, path, "invalid port range " + QuoteText(s) + ": " + parsed.status().message());
     }
-    if (parsed->none()) Fail(n, path, "empty port range " + Quote(s));
-    if (parsed->test(0)) Fail(n, path, "port range " + Quote(s) + ": port 0 out of range 1..65535");
+    if (parsed->none()) Fail(n, path, "empty port range " + QuoteText(s));
+    if (parsed->test(0))
+      Fail(n, path, "port range " + QuoteText(s) + ": port 0 out of range 1..65535");
     set |= *parsed;
   }
 
@@ -233,7 +219,8 @@ class Parser {
     for (char c : name) {
       if (!IsNameChar(c)) {
         Fail(n, path,
-             "invalid group name " + Quote(name) + ": use only letters, digits, '_', '.' and '-'");
+             "invalid group name " + QuoteText(name) +
+                 ": use only letters, digits, '_', '.' and '-'");
       }
     }
     if (name == kOther) {
@@ -241,11 +228,13 @@ class Parser {
     }
     if (!numeric_ok && IsDigits(name)) {
       Fail(n, path,
-           "group name " + Quote(name) + " is all digits and would clash with port-number labels");
+           "group name " + QuoteText(name) +
+               " is all digits and would clash with port-number labels");
     }
     auto [it, inserted] = names.emplace(name, path);
     if (!inserted) {
-      Fail(n, path, "duplicate group name " + Quote(name) + " (first used at " + it->second + ")");
+      Fail(n, path,
+           "duplicate group name " + QuoteText(name) + " (first used at " + it->second + ")");
     }
     return name;
   }
@@ -303,7 +292,7 @@ class Parser {
                        Result<Cidr> c = ParseCidr(text);
                        if (!c.ok()) {
                          Fail(cidrs[j], cpath,
-                              "invalid CIDR " + Quote(text) + ": " + c.status().message());
+                              "invalid CIDR " + QuoteText(text) + ": " + c.status().message());
                        }
                        group.cidrs.push_back(*c);
                      }
@@ -367,8 +356,8 @@ class Parser {
     const YAML::Node& list = List(n, path);
     if (list.size() == 0) Fail(n, path, "must list at least one bucket");
     if (list.size() > max_count) {
-      Fail(n, path, "at most " + std::to_string(max_count) + " buckets, got " +
-                        std::to_string(list.size()));
+      Fail(n, path,
+           "at most " + std::to_string(max_count) + " buckets, got " + std::to_string(list.size()));
     }
     std::vector<double> out;
     for (size_t i = 0; i < list.size(); ++i) {
@@ -427,7 +416,7 @@ class Parser {
             } else if (mode == "list") {
               out.mode = NetnsMode::kList;
             } else {
-              Fail(v, p, "invalid mode " + Quote(mode) + " (allowed: own, all, list)");
+              Fail(v, p, "invalid mode " + QuoteText(mode) + " (allowed: own, all, list)");
             }
           } else if (key == "names") {
             names_node = v;
@@ -440,7 +429,7 @@ class Parser {
               if (name.empty() || name == "." || name == ".." ||
                   (!absolute && name.find('/') != std::string::npos)) {
                 Fail(list[i], np,
-                     "invalid namespace " + Quote(name) +
+                     "invalid namespace " + QuoteText(name) +
                          ": give a name under /var/run/netns or an absolute path");
               }
               out.names.push_back(std::move(name));
@@ -501,7 +490,8 @@ Result<Config> ParseConfig(const std::string& yaml_text, const std::string& sour
 Result<Config> LoadConfigFile(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
-    return Status::Error("cannot read config file " + Quote(path) + ": " + std::strerror(errno));
+    return Status::Error("cannot read config file " + QuoteText(path) + ": " +
+                         std::strerror(errno));
   }
   std::string text;
   char buf[65536];
@@ -511,7 +501,8 @@ Result<Config> LoadConfigFile(const std::string& path) {
       if (errno == EINTR) continue;
       const int err = errno;
       ::close(fd);
-      return Status::Error("cannot read config file " + Quote(path) + ": " + std::strerror(err));
+      return Status::Error("cannot read config file " + QuoteText(path) + ": " +
+                           std::strerror(err));
     }
     if (n == 0) break;
     text.append(buf, static_cast<size_t>(n));

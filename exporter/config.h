@@ -30,8 +30,8 @@ struct InboundGroup {
 /// The `destinations` section. Value type.
 struct DestinationConfig {
   std::vector<DestinationGroup> groups;  // first match wins, in file order
-  uint32_t top_k = 20;           // unmatched destinations exported individually, by ports used
-  uint32_t max_series = 100;     // hard cap on destination label values, groups + top_k + other
+  uint32_t top_k = 20;          // unmatched destinations exported individually, by ports used
+  uint32_t max_series = 100;    // hard cap on destination label values, groups + top_k + other
   uint32_t max_tuples = 65536;  // tuples tracked per scrape; beyond, counted in "other" only
 };
 

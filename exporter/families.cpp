@@ -126,8 +126,8 @@ void AddSocketFamilies(FamilySet& fs, const TargetSnapshot& t, const Labels& bas
                dl, double(d.ports_used_max));
     }
     if (b.known) {
-      double ratio = b.usable > 0 ? double(d.ports_used_max) / b.usable
-                                  : (d.ports_used_max > 0 ? 1.0 : 0.0);
+      double ratio =
+          b.usable > 0 ? double(d.ports_used_max) / b.usable : (d.ports_used_max > 0 ? 1.0 : 0.0);
       fs.Gauge("sockstate_destination_occupancy_ratio",
                "Occupancy of the destination's fullest tuple: ports used / usable ports. At 1.0 "
                "connect() to it fails with EADDRNOTAVAIL.",
@@ -144,8 +144,7 @@ void AddSocketFamilies(FamilySet& fs, const TargetSnapshot& t, const Labels& bas
   if (b.known) {
     fs.Histogram("sockstate_tuple_occupancy_ratio",
                  "Occupancy (ports used / usable) of every outgoing tuple, folded ones included.",
-                 base, a.occupancy_bounds, a.occupancy_buckets, a.occupancy_count,
-                 a.occupancy_sum);
+                 base, a.occupancy_bounds, a.occupancy_buckets, a.occupancy_count, a.occupancy_sum);
   }
   fs.Gauge("sockstate_destinations_folded",
            "Distinct unmatched destinations (addr:port) beyond top_k, folded into "
@@ -213,8 +212,7 @@ void AddSysctlFamilies(FamilySet& fs, const TargetSnapshot& t, const Labels& bas
   }
 }
 
-void AddProcFamilies(FamilySet& fs, const TargetSnapshot& t, const Labels& base,
-                     long page_size) {
+void AddProcFamilies(FamilySet& fs, const TargetSnapshot& t, const Labels& base, long page_size) {
   if (t.sockstat) {
     auto it = t.sockstat->find("TCP");
     if (it != t.sockstat->end()) {
@@ -284,8 +282,7 @@ void AddProcFamilies(FamilySet& fs, const TargetSnapshot& t, const Labels& base,
         if (v == it->second.end()) continue;
         std::string lower(f.key);
         std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
-        fs.Counter("sockstate_netstat_tcpext_" + lower + "_total", f.help, base,
-                   double(v->second));
+        fs.Counter("sockstate_netstat_tcpext_" + lower + "_total", f.help, base, double(v->second));
       }
     }
   }
@@ -297,11 +294,13 @@ void AddProcFamilies(FamilySet& fs, const TargetSnapshot& t, const Labels& base,
         const char* help;
       };
       static const F kCounters[] = {
-          {"ActiveOpens", "Outgoing connections opened: connect() reached SYN_SENT (Tcp "
-                          "ActiveOpens). Its rate is the churn that consumes ephemeral ports."},
+          {"ActiveOpens",
+           "Outgoing connections opened: connect() reached SYN_SENT (Tcp "
+           "ActiveOpens). Its rate is the churn that consumes ephemeral ports."},
           {"PassiveOpens", "Inbound connections accepted (Tcp PassiveOpens)."},
-          {"AttemptFails", "Connection attempts that failed (Tcp AttemptFails). EADDRNOTAVAIL "
-                           "is not counted here."},
+          {"AttemptFails",
+           "Connection attempts that failed (Tcp AttemptFails). EADDRNOTAVAIL "
+           "is not counted here."},
           {"EstabResets", "Established connections reset (Tcp EstabResets)."},
           {"RetransSegs", "Segments retransmitted (Tcp RetransSegs)."},
           {"OutRsts", "RST segments sent (Tcp OutRsts)."},
@@ -336,8 +335,7 @@ std::vector<MetricFamily> BuildFamilies(const std::vector<TargetSnapshot>& targe
                "A network namespace the exporter reads, with its container and pod if known.",
                {{"netns", t.netns}, {"container_id", t.container_id}, {"pod_uid", t.pod_uid}}, 1);
       fs.Gauge("sockstate_netns_scrape_success",
-               "1 when every source of the namespace was read, 0 otherwise.", base,
-               t.ok ? 1 : 0);
+               "1 when every source of the namespace was read, 0 otherwise.", base, t.ok ? 1 : 0);
       fs.Gauge("sockstate_netns_scrape_duration_seconds",
                "Time spent reading the namespace in this scrape.", base, t.duration_seconds);
     }
@@ -361,8 +359,7 @@ std::vector<MetricFamily> BuildFamilies(const std::vector<TargetSnapshot>& targe
              "sock_diag dumps run since start. Concurrent scrapes share one dump.", {},
              double(stats.dumps_total));
   fs.Gauge("sockstate_config_last_reload_successful",
-           "1 when the last configuration (re)load succeeded.", {},
-           stats.last_reload_ok ? 1 : 0);
+           "1 when the last configuration (re)load succeeded.", {}, stats.last_reload_ok ? 1 : 0);
   fs.Gauge("sockstate_config_last_reload_success_timestamp_seconds",
            "Unix time of the last successful configuration load.", {},
            stats.last_reload_success_timestamp);

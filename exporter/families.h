@@ -2,9 +2,9 @@
 // Builds the Prometheus metric families of one scrape from its snapshots. Pure: fresh families
 // every call (no stale series), sorted by name, never throws on odd data.
 
-#include <vector>
-
 #include <prometheus/metric_family.h>
+
+#include <vector>
 
 #include "snapshot.h"
 

@@ -26,8 +26,7 @@ const char* Uri(mg_connection* conn) {
 }
 
 void Respond(mg_connection* conn, int status, const char* reason, const std::string& type,
-             const std::string& body, const std::string& extra_headers = "",
-             bool head = false) {
+             const std::string& body, const std::string& extra_headers = "", bool head = false) {
   mg_printf(conn,
             "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%sConnection: "
             "close\r\n\r\n",
@@ -147,8 +146,8 @@ class ReloadHandler : public RestrictedHandler {
 
 Result<std::string> ToCivetListen(const std::string& address) {
   size_t colon = address.rfind(':');
-  if (colon == std::string::npos) return Status::Error("listen address \"" + address +
-                                                       "\": want host:port or :port");
+  if (colon == std::string::npos)
+    return Status::Error("listen address \"" + address + "\": want host:port or :port");
   std::string host = address.substr(0, colon);
   std::string port = address.substr(colon + 1);
   if (port.empty() || port.find_first_not_of("0123456789") != std::string::npos ||
@@ -179,11 +178,16 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpOptions& options
   server->state_->collector = std::move(collector);
   const int threads = options.threads > 0 ? options.threads : std::max(options.max_requests, 2) + 8;
   std::vector<std::string> civet = {
-      "listening_ports", *listen,
-      "num_threads", std::to_string(threads),
-      "request_timeout_ms", std::to_string(options.request_timeout_ms),
-      "enable_directory_listing", "no",
-      "enable_keep_alive", "no",
+      "listening_ports",
+      *listen,
+      "num_threads",
+      std::to_string(threads),
+      "request_timeout_ms",
+      std::to_string(options.request_timeout_ms),
+      "enable_directory_listing",
+      "no",
+      "enable_keep_alive",
+      "no",
   };
   try {
     server->server_ = std::make_unique<CivetServer>(civet);

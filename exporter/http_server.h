@@ -21,8 +21,8 @@ namespace sockstate {
 struct HttpOptions {
   std::string listen_address = ":9798";  // host:port, :port, [v6]:port
   std::string telemetry_path = "/metrics";
-  int max_requests = 10;        // scrapes in progress at once; more get 503 (0 = no limit)
-  int threads = 0;              // civetweb worker threads; 0 = max_requests + 8
+  int max_requests = 10;  // scrapes in progress at once; more get 503 (0 = no limit)
+  int threads = 0;        // civetweb worker threads; 0 = max_requests + 8
   int request_timeout_ms = 30000;
   bool enable_lifecycle = false;   // POST /-/reload
   std::function<Status()> reload;  // called by /-/reload

@@ -32,11 +32,11 @@ struct Flag {
 const Flag kFlags[] = {
     {"web.listen-address", ":9798", "Address to listen on: host:port, :port or [v6]:port."},
     {"web.telemetry-path", "/metrics", "Path under which to expose metrics."},
-    {"web.max-requests", "10",
-     "Scrapes in progress at once; more get 503 at once (0 = no limit)."},
+    {"web.max-requests", "10", "Scrapes in progress at once; more get 503 at once (0 = no limit)."},
     {"web.enable-lifecycle", "false", "Enable POST /-/reload.", true},
-    {"config.file", "", "YAML configuration file (destination groups, limits, namespaces). "
-                        "Built-in defaults when empty."},
+    {"config.file", "",
+     "YAML configuration file (destination groups, limits, namespaces). "
+     "Built-in defaults when empty."},
     {"config.check", "false", "Check the configuration file, print the result and exit.", true},
     {"path.procfs", "/proc", "procfs mountpoint: root of every /proc read."},
     {"path.netns", "/var/run/netns", "Directory of named network namespaces."},
@@ -125,7 +125,8 @@ int main(int argc, char** argv) {
   }
   LogLevel level;
   if (!sockstate::ParseLogLevel(flags["log.level"], &level)) {
-    std::fprintf(stderr, "sockstate_exporter: bad --log.level \"%s\"\n", flags["log.level"].c_str());
+    std::fprintf(stderr, "sockstate_exporter: bad --log.level \"%s\"\n",
+                 flags["log.level"].c_str());
     return 2;
   }
   sockstate::SetLogLevel(level);
@@ -144,8 +145,8 @@ int main(int argc, char** argv) {
     config = std::make_shared<sockstate::Config>(std::move(*loaded));
   }
   if (flags["config.check"] == "true") {
-    std::printf("%s: configuration OK\n", config_file.empty() ? "built-in defaults"
-                                                              : config_file.c_str());
+    std::printf("%s: configuration OK\n",
+                config_file.empty() ? "built-in defaults" : config_file.c_str());
     return 0;
   }
 
@@ -174,8 +175,8 @@ int main(int argc, char** argv) {
     auto loaded = sockstate::LoadConfigFile(config_file);
     if (!loaded.ok()) {
       collector->NoteReload(false);
-      Log(LogLevel::kError, "config reload failed, keeping the old config: " +
-                                loaded.status().message());
+      Log(LogLevel::kError,
+          "config reload failed, keeping the old config: " + loaded.status().message());
       return loaded.status();
     }
     collector->SetConfig(std::make_shared<sockstate::Config>(std::move(*loaded)));

@@ -7,10 +7,10 @@
 
 #include <chrono>
 #include <condition_variable>
-#include <optional>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -29,7 +29,7 @@ struct NetnsRef {
   std::string path;  // /var/run/netns/<name> or <procfs>/<pid>/ns/net
   dev_t dev = 0;
   ino_t ino = 0;
-  pid_t pid = 0;     // a process in it (0 for named ones with no process found)
+  pid_t pid = 0;  // a process in it (0 for named ones with no process found)
 };
 
 /// Lists the namespaces `config` selects (mode all or list), deduplicated by (dev, inode),

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "text_util.h"
+
 namespace sockstate {
 namespace {
 
@@ -22,35 +24,6 @@ std::string ErrnoText(int err) {
 
 bool IsBlank(char c) { return c == ' ' || c == '\t'; }
 bool IsSpace(char c) { return IsBlank(c) || c == '\n' || c == '\r'; }
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && IsSpace(s.front())) s.remove_prefix(1);
-  while (!s.empty() && IsSpace(s.back())) s.remove_suffix(1);
-  return s;
-}
-
-// Quotes `s` for an error message: non-printable bytes as \xNN, at most 40 bytes shown.
-std::string Quote(std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out = "'";
-  size_t shown = 0;
-  for (char c : s) {
-    if (++shown > 40) {
-      out += "...";
-      break;
-    }
-    auto u = static_cast<unsigned char>(c);
-    if (u >= 0x20 && u < 0x7f && c != '\'' && c != '\\') {
-      out += c;
-    } else {
-      out += "\\x";
-      out += kHex[u >> 4];
-      out += kHex[u & 0xf];
-    }
-  }
-  out += "'";
-  return out;
-}
 
 // A name (prefix, field or key): printable ASCII without spaces.
 bool IsName(std::string_view s) {
@@ -68,9 +41,9 @@ std::string ParseNumber(std::string_view text, T* value) {
   const char* end = text.data() + text.size();
   auto [ptr, ec] = std::from_chars(text.data(), end, *value);
   if (text.empty() || ec == std::errc::invalid_argument || ptr != end) {
-    return "not a number: " + Quote(text);
+    return "not a number: " + QuoteRaw(text);
   }
-  if (ec == std::errc::result_out_of_range) return "number out of range: " + Quote(text);
+  if (ec == std::errc::result_out_of_range) return "number out of range: " + QuoteRaw(text);
   return "";
 }
 
@@ -94,14 +67,14 @@ Result<std::vector<Line>> SplitPrefixedLines(std::string_view text) {
     size_t nl = text.find('\n');
     if (nl == std::string_view::npos) {
       return Status::Error(LineRef(number) +
-                           " truncated (no newline at end of file): " + Quote(text));
+                           " truncated (no newline at end of file): " + QuoteRaw(text));
     }
     std::string_view raw = text.substr(0, nl);
     text.remove_prefix(nl + 1);
-    if (Trim(raw).empty()) continue;
+    if (TrimSpace(raw).empty()) continue;
     size_t colon = raw.find(':');
     if (colon == std::string_view::npos || !IsName(raw.substr(0, colon))) {
-      return Status::Error(LineRef(number) + ": expected 'Prefix: ...', got " + Quote(raw));
+      return Status::Error(LineRef(number) + ": expected 'Prefix: ...', got " + QuoteRaw(raw));
     }
     Line line;
     line.number = number;
@@ -187,13 +160,13 @@ FileRead ReadProcFile(const std::string& path) {
 }
 
 Result<PortRange> ParsePortRange(std::string_view text) {
-  std::string_view t = Trim(text);
+  std::string_view t = TrimSpace(text);
   size_t sep = 0;
   while (sep < t.size() && !IsSpace(t[sep])) ++sep;
   std::string_view lo_text = t.substr(0, sep);
-  std::string_view hi_text = Trim(t.substr(sep));
+  std::string_view hi_text = TrimSpace(t.substr(sep));
   if (lo_text.empty() || hi_text.empty()) {
-    return Status::Error("port range: expected 'low high', got " + Quote(text));
+    return Status::Error("port range: expected 'low high', got " + QuoteRaw(text));
   }
   uint64_t lo = 0;
   uint64_t hi = 0;
@@ -201,9 +174,9 @@ Result<PortRange> ParsePortRange(std::string_view text) {
   if (err.empty()) err = ParseNumber(hi_text, &hi);
   if (!err.empty()) return Status::Error("port range: " + err);
   if (lo < 1 || lo > 65535 || hi < 1 || hi > 65535) {
-    return Status::Error("port range: ports must be 1..65535, got " + Quote(t));
+    return Status::Error("port range: ports must be 1..65535, got " + QuoteRaw(t));
   }
-  if (lo > hi) return Status::Error("port range: low > high in " + Quote(t));
+  if (lo > hi) return Status::Error("port range: low > high in " + QuoteRaw(t));
   PortRange range;
   range.low = static_cast<uint16_t>(lo);
   range.high = static_cast<uint16_t>(hi);
@@ -211,12 +184,12 @@ Result<PortRange> ParsePortRange(std::string_view text) {
 }
 
 Result<int64_t> ParseSysctlInt(std::string_view text) {
-  std::string_view t = Trim(text);
+  std::string_view t = TrimSpace(text);
   if (t.empty()) return Status::Error("sysctl: empty value");
   int64_t value = 0;
   std::string err = ParseNumber(t, &value);
   if (!err.empty()) return Status::Error("sysctl: " + err);
-  if (value < 0) return Status::Error("sysctl: negative value " + Quote(t));
+  if (value < 0) return Status::Error("sysctl: negative value " + QuoteRaw(t));
   return value;
 }
 
@@ -230,17 +203,17 @@ Result<SockstatTable> ParseSockstat(std::string_view text) {
       return Status::Error(where + ": duplicate line");
     }
     if (line.tokens.size() % 2 != 0) {
-      return Status::Error(where + ": key " + Quote(line.tokens.back()) + " has no value");
+      return Status::Error(where + ": key " + QuoteRaw(line.tokens.back()) + " has no value");
     }
     SockstatTable::mapped_type fields;
     for (size_t i = 0; i < line.tokens.size(); i += 2) {
       std::string_view key = line.tokens[i];
-      if (!IsName(key)) return Status::Error(where + ": bad key " + Quote(key));
+      if (!IsName(key)) return Status::Error(where + ": bad key " + QuoteRaw(key));
       uint64_t value = 0;
       std::string err = ParseNumber(line.tokens[i + 1], &value);
       if (!err.empty()) return Status::Error(where + ": " + std::string(key) + ": " + err);
       if (!fields.emplace(std::string(key), value).second) {
-        return Status::Error(where + ": duplicate key " + Quote(key));
+        return Status::Error(where + ": duplicate key " + QuoteRaw(key));
       }
     }
     table.emplace(std::string(line.prefix), std::move(fields));
@@ -260,7 +233,7 @@ Result<NetstatTable> ParseNetstat(std::string_view text) {
     if (i + 1 >= ls.size()) return Status::Error(where + ": header without value line");
     const Line& values = ls[i + 1];
     if (values.prefix != header.prefix) {
-      return Status::Error(where + ": header followed by " + Quote(values.prefix) +
+      return Status::Error(where + ": header followed by " + QuoteRaw(values.prefix) +
                            " line, not its values");
     }
     if (header.tokens.size() != values.tokens.size()) {
@@ -271,14 +244,14 @@ Result<NetstatTable> ParseNetstat(std::string_view text) {
     NetstatTable::mapped_type fields;
     for (size_t k = 0; k < header.tokens.size(); ++k) {
       std::string_view name = header.tokens[k];
-      if (!IsName(name)) return Status::Error(where + ": bad field name " + Quote(name));
+      if (!IsName(name)) return Status::Error(where + ": bad field name " + QuoteRaw(name));
       int64_t value = 0;
       // Values above INT64_MAX (possible for u64 counters) are an error, never wrapped or
       // clamped: a wrong number is worse than a missing one.
       std::string err = ParseNumber(values.tokens[k], &value);
       if (!err.empty()) return Status::Error(where + ": " + std::string(name) + ": " + err);
       if (!fields.emplace(std::string(name), value).second) {
-        return Status::Error(where + ": duplicate field " + Quote(name));
+        return Status::Error(where + ": duplicate field " + QuoteRaw(name));
       }
     }
     table.emplace(std::move(prefix), std::move(fields));

@@ -22,9 +22,9 @@ enum TcpState : uint8_t {
   kTcpLastAck = 9,
   kTcpListen = 10,
   kTcpClosing = 11,
-  kTcpNewSynRecv = 12,    // request sockets; the kernel reports them as SYN_RECV
-  kTcpBoundInactive = 13, // 6.8+: bound, not listening, not connected
-  kTcpMaxState = 14,      // one past the last
+  kTcpNewSynRecv = 12,     // request sockets; the kernel reports them as SYN_RECV
+  kTcpBoundInactive = 13,  // 6.8+: bound, not listening, not connected
+  kTcpMaxState = 14,       // one past the last
 };
 
 /// All states, as an inet_diag idiag_states mask.
@@ -36,7 +36,7 @@ std::string_view TcpStateName(uint8_t state);
 
 /// The states exported as label values, in kernel order (12 entries, NEW_SYN_RECV excluded).
 inline constexpr std::array<uint8_t, 12> kExportedStates = {
-    kTcpEstablished, kTcpSynSent,  kTcpSynRecv,   kTcpFinWait1, kTcpFinWait2, kTcpTimeWait,
+    kTcpEstablished, kTcpSynSent,   kTcpSynRecv, kTcpFinWait1, kTcpFinWait2, kTcpTimeWait,
     kTcpClose,       kTcpCloseWait, kTcpLastAck, kTcpListen,   kTcpClosing,  kTcpBoundInactive};
 
 enum class Family : uint8_t { kIpv4 = 0, kIpv6 = 1 };
@@ -45,13 +45,13 @@ enum class Family : uint8_t { kIpv4 = 0, kIpv6 = 1 };
 /// the rest is zero. IPv4-mapped IPv6 sockets (::ffff:a.b.c.d) are normalised to kIpv4.
 struct SocketRecord {
   Family family = Family::kIpv4;
-  uint8_t state = 0;          // TcpState; NEW_SYN_RECV is already folded into SYN_RECV
-  uint8_t timer = 0;          // idiag_timer
-  uint16_t src_port = 0;      // host order
-  uint16_t dst_port = 0;      // host order
+  uint8_t state = 0;      // TcpState; NEW_SYN_RECV is already folded into SYN_RECV
+  uint8_t timer = 0;      // idiag_timer
+  uint16_t src_port = 0;  // host order
+  uint16_t dst_port = 0;  // host order
   std::array<uint8_t, 16> src_addr{};
   std::array<uint8_t, 16> dst_addr{};
-  uint32_t expires_ms = 0;    // idiag_expires: ms until the socket's timer fires
+  uint32_t expires_ms = 0;  // idiag_expires: ms until the socket's timer fires
   uint32_t uid = 0;
   uint32_t inode = 0;
 };

@@ -35,8 +35,8 @@ class Status {
 template <typename T>
 class Result {
  public:
-  Result(T value) : value_(std::move(value)) {}                       // NOLINT
-  Result(Status error) : error_(std::move(error)) {}                  // NOLINT
+  Result(T value) : value_(std::move(value)) {}       // NOLINT
+  Result(Status error) : error_(std::move(error)) {}  // NOLINT
   bool ok() const { return value_.has_value(); }
   const Status& status() const { return error_; }
   T& value() { return *value_; }

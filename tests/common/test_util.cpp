@@ -67,7 +67,8 @@ HttpResponse HttpGet(const std::string& host, int port, const std::string& path,
     close(fd);
     return r;
   }
-  std::string req = method + " " + path + " HTTP/1.0\r\nHost: " + host + "\r\nConnection: close\r\n\r\n";
+  std::string req =
+      method + " " + path + " HTTP/1.0\r\nHost: " + host + "\r\nConnection: close\r\n\r\n";
   if (send(fd, req.data(), req.size(), MSG_NOSIGNAL) != ssize_t(req.size())) {
     r.error = "send failed";
     close(fd);
@@ -147,10 +148,14 @@ Series ParseExposition(const std::string& text) {
       key += '}';
     }
     double d;
-    if (value == "+Inf") d = INFINITY;
-    else if (value == "-Inf") d = -INFINITY;
-    else if (value == "NaN") d = NAN;
-    else d = std::strtod(value.c_str(), nullptr);
+    if (value == "+Inf")
+      d = INFINITY;
+    else if (value == "-Inf")
+      d = -INFINITY;
+    else if (value == "NaN")
+      d = NAN;
+    else
+      d = std::strtod(value.c_str(), nullptr);
     out[key] = d;
   }
   return out;

@@ -12,7 +12,7 @@
 namespace sockstate::testing {
 
 struct HttpResponse {
-  int status = 0;             // 0 when the request failed
+  int status = 0;  // 0 when the request failed
   std::string headers;
   std::string body;
   std::string error;

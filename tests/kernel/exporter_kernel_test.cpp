@@ -1,17 +1,16 @@
 // Real kernel, real binary: exact socket populations built in a namespace the test creates,
 // read by the exporter (namespaces mode list) and scraped over HTTP.
 
-#include <gtest/gtest.h>
-
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -24,7 +23,7 @@
 namespace sockstate::testing {
 namespace {
 
-const char* kStates[] = {"established", "syn_sent", "syn_recv", "fin_wait1",
+const char* kStates[] = {"established", "syn_sent",  "syn_recv", "fin_wait1",
                          "fin_wait2",   "time_wait", "close",    "close_wait",
                          "last_ack",    "listen",    "closing",  "bound_inactive"};
 
@@ -115,7 +114,9 @@ TEST(ExporterKernel, DestinationOccupancyMatchesTheKernelExactly) {
   });
   struct CloseFd {
     int fd;
-    ~CloseFd() { if (fd >= 0) close(fd); }
+    ~CloseFd() {
+      if (fd >= 0) close(fd);
+    }
   } close_bound{bound};
 
   // Destination "tw": 127.0.0.3:6000, 46 client-side TIME_WAIT = exactly half.
@@ -175,25 +176,24 @@ TEST(ExporterKernel, DestinationOccupancyMatchesTheKernelExactly) {
   EXPECT_EQ(Dest(s, "sockstate_destination_ephemeral_ports_used", n, "db"), connects);
   EXPECT_EQ(Dest(s, "sockstate_destination_ephemeral_ports_used_max", n, "db"), connects);
   EXPECT_EQ(Dest(s, "sockstate_destination_tuples", n, "db"), 1);
-  EXPECT_EQ(Get(s, "sockstate_destination_sockets",
-                L({{"destination", "db"}, {"state", "established"}})),
-            connects);
+  EXPECT_EQ(
+      Get(s, "sockstate_destination_sockets", L({{"destination", "db"}, {"state", "established"}})),
+      connects);
 
   EXPECT_EQ(Dest(s, "sockstate_destination_occupancy_ratio", n, "tw"), 0.5);
-  EXPECT_EQ(Get(s, "sockstate_destination_sockets",
-                L({{"destination", "tw"}, {"state", "time_wait"}})),
-            usable / 2);
+  EXPECT_EQ(
+      Get(s, "sockstate_destination_sockets", L({{"destination", "tw"}, {"state", "time_wait"}})),
+      usable / 2);
   // All 46 TIME_WAIT sockets are younger than 60 s: the +Inf bucket and le=60 hold all of them.
   EXPECT_EQ(Get(s, "sockstate_destination_time_wait_remaining_seconds_bucket",
                 L({{"destination", "tw"}, {"le", "60"}})),
             usable / 2);
-  EXPECT_EQ(Get(s, "sockstate_destination_time_wait_remaining_seconds_count",
-                L({{"destination", "tw"}})),
-            usable / 2);
+  EXPECT_EQ(
+      Get(s, "sockstate_destination_time_wait_remaining_seconds_count", L({{"destination", "tw"}})),
+      usable / 2);
 
   EXPECT_EQ(Dest(s, "sockstate_destination_ephemeral_ports_used", n, "[::1]:7000"), 6);
-  EXPECT_DOUBLE_EQ(Dest(s, "sockstate_destination_occupancy_ratio", n, "[::1]:7000"),
-                   6.0 / usable);
+  EXPECT_DOUBLE_EQ(Dest(s, "sockstate_destination_occupancy_ratio", n, "[::1]:7000"), 6.0 / usable);
   EXPECT_EQ(Dest(s, "sockstate_destination_ephemeral_ports_used", n, "127.0.0.4:7001"), 4);
   EXPECT_EQ(Dest(s, "sockstate_destination_ephemeral_ports_used", n, "127.0.0.5:8004"), 4);
   EXPECT_TRUE(std::isnan(Dest(s, "sockstate_destination_tuples", n, "127.0.0.5:8003")));
@@ -247,7 +247,8 @@ TEST(ExporterKernel, TimeWaitOverflowAndRecycleCountersMatchProc) {
   for (int i = 0; i < 100; ++i) {  // bounded: 5 s for the FINs to settle
     StateCounts c = ns.ProcCounts();
     if (Count(c, "fin_wait2") + Count(c, "last_ack") + Count(c, "fin_wait1") +
-            Count(c, "close_wait") == 0)
+            Count(c, "close_wait") ==
+        0)
       break;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }

@@ -80,10 +80,10 @@ TEST_F(AggregatorTest, CountsStatesPerFamily) {
 }
 
 TEST_F(AggregatorTest, PortBudgetSubtractsReservedAndBindHeldInsideTheRange) {
-  auto out = Run({Rec(kTcpListen, "0.0.0.0", 40050, "0.0.0.0", 0),      // held
-                  Rec(kTcpListen, "::", 40050, "::", 0),                // same port: once
-                  Rec(kTcpListen, "0.0.0.0", 40000, "0.0.0.0", 0),      // reserved already
-                  Rec(kTcpListen, "0.0.0.0", 8080, "0.0.0.0", 0),       // outside range
+  auto out = Run({Rec(kTcpListen, "0.0.0.0", 40050, "0.0.0.0", 0),           // held
+                  Rec(kTcpListen, "::", 40050, "::", 0),                     // same port: once
+                  Rec(kTcpListen, "0.0.0.0", 40000, "0.0.0.0", 0),           // reserved already
+                  Rec(kTcpListen, "0.0.0.0", 8080, "0.0.0.0", 0),            // outside range
                   Rec(kTcpBoundInactive, "0.0.0.0", 40060, "0.0.0.0", 0)});  // held
   EXPECT_TRUE(out.budget.known);
   EXPECT_EQ(out.budget.range, 100u);
@@ -97,8 +97,8 @@ TEST_F(AggregatorTest, BoundInactiveFromItsOwnDumpCountsAndHoldsPortsInRangeOnly
   // The kernel reports them as CLOSE (7) with no peer; 13 is accepted too.
   sink.OnSocket(Rec(kTcpClose, "0.0.0.0", 40070, "0.0.0.0", 0));
   sink.OnSocket(Rec(kTcpClose, "::", 40071, "::", 0));
-  sink.OnSocket(Rec(kTcpBoundInactive, "0.0.0.0", 9000, "0.0.0.0", 0));   // outside the range
-  sink.OnSocket(Rec(kTcpBoundInactive, "0.0.0.0", 40001, "0.0.0.0", 0));  // reserved anyway
+  sink.OnSocket(Rec(kTcpBoundInactive, "0.0.0.0", 9000, "0.0.0.0", 0));    // outside the range
+  sink.OnSocket(Rec(kTcpBoundInactive, "0.0.0.0", 40001, "0.0.0.0", 0));   // reserved anyway
   sink.OnSocket(Rec(kTcpEstablished, "10.0.0.1", 40010, "10.0.0.2", 80));  // ignored
   agg_.Reset(cfg_, &range_, &reserved_);
   agg_.OnSocket(Rec(kTcpListen, "0.0.0.0", 40070, "0.0.0.0", 0));  // same port as a bound one
@@ -130,11 +130,14 @@ TEST_F(AggregatorTest, InboundConnectionsAreGroupedByServicePortNotAsDestination
 TEST_F(AggregatorTest, UsedPortsCountInRangeNonListenSocketsPerTupleAndOccupancyIsWorstTuple) {
   std::vector<SocketRecord> recs;
   // Tuple A: 10.0.0.1 -> 10.0.3.5:5432, 48 sockets in range (24 TW, 24 ESTAB) + 1 out of range.
-  for (int i = 0; i < 24; ++i) recs.push_back(Rec(kTcpTimeWait, "10.0.0.1", 40010 + i, "10.0.3.5", 5432, 1500 + i * 1000));
-  for (int i = 0; i < 24; ++i) recs.push_back(Rec(kTcpEstablished, "10.0.0.1", 40040 + i, "10.0.3.5", 5432));
+  for (int i = 0; i < 24; ++i)
+    recs.push_back(Rec(kTcpTimeWait, "10.0.0.1", 40010 + i, "10.0.3.5", 5432, 1500 + i * 1000));
+  for (int i = 0; i < 24; ++i)
+    recs.push_back(Rec(kTcpEstablished, "10.0.0.1", 40040 + i, "10.0.3.5", 5432));
   recs.push_back(Rec(kTcpEstablished, "10.0.0.1", 5000, "10.0.3.5", 5432));
   // Tuple B: other source, same destination, 10 sockets.
-  for (int i = 0; i < 10; ++i) recs.push_back(Rec(kTcpCloseWait, "10.0.0.2", 40010 + i, "10.0.3.5", 5432));
+  for (int i = 0; i < 10; ++i)
+    recs.push_back(Rec(kTcpCloseWait, "10.0.0.2", 40010 + i, "10.0.3.5", 5432));
   auto out = Run(recs);
   EXPECT_EQ(out.budget.usable, 98u);
   const DestinationStats* d = Find(out.destinations, "10.0.3.5:5432");
@@ -291,15 +294,14 @@ TEST_F(AggregatorTest, InboundTopKAndGroups) {
   web.ports.set(443);
   cfg_.inbound.groups = {web};
   cfg_.inbound.top_k = 1;
-  auto out = Run({Rec(kTcpListen, "0.0.0.0", 80, "0.0.0.0", 0),
-                  Rec(kTcpListen, "0.0.0.0", 443, "0.0.0.0", 0),
-                  Rec(kTcpListen, "0.0.0.0", 22, "0.0.0.0", 0),
-                  Rec(kTcpListen, "0.0.0.0", 25, "0.0.0.0", 0),
-                  Rec(kTcpEstablished, "10.0.0.1", 80, "10.9.0.1", 50000),
-                  Rec(kTcpEstablished, "10.0.0.1", 443, "10.9.0.1", 50001),
-                  Rec(kTcpEstablished, "10.0.0.1", 22, "10.9.0.1", 50002),
-                  Rec(kTcpEstablished, "10.0.0.1", 22, "10.9.0.1", 50003),
-                  Rec(kTcpEstablished, "10.0.0.1", 25, "10.9.0.1", 50004)});
+  auto out = Run(
+      {Rec(kTcpListen, "0.0.0.0", 80, "0.0.0.0", 0), Rec(kTcpListen, "0.0.0.0", 443, "0.0.0.0", 0),
+       Rec(kTcpListen, "0.0.0.0", 22, "0.0.0.0", 0), Rec(kTcpListen, "0.0.0.0", 25, "0.0.0.0", 0),
+       Rec(kTcpEstablished, "10.0.0.1", 80, "10.9.0.1", 50000),
+       Rec(kTcpEstablished, "10.0.0.1", 443, "10.9.0.1", 50001),
+       Rec(kTcpEstablished, "10.0.0.1", 22, "10.9.0.1", 50002),
+       Rec(kTcpEstablished, "10.0.0.1", 22, "10.9.0.1", 50003),
+       Rec(kTcpEstablished, "10.0.0.1", 25, "10.9.0.1", 50004)});
   ASSERT_EQ(out.inbound.size(), 3u);
   EXPECT_EQ(out.inbound[0].label, "web");
   EXPECT_EQ(State(out.inbound[0], kTcpEstablished), 2u);

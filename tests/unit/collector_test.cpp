@@ -6,11 +6,10 @@
 #include "collector.h"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <prometheus/text_serializer.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -22,7 +21,9 @@
 namespace sockstate {
 namespace {
 
-std::string Fixture(const std::string& rel) { return std::string(SOCKSTATE_TEST_DATA_DIR) + "/" + rel; }
+std::string Fixture(const std::string& rel) {
+  return std::string(SOCKSTATE_TEST_DATA_DIR) + "/" + rel;
+}
 
 TEST(Collector, ConcurrentScrapesShareOneDump) {
   char dir[] = "/tmp/sockstate-collector-XXXXXX";
@@ -39,9 +40,8 @@ TEST(Collector, ConcurrentScrapesShareOneDump) {
   std::vector<std::string> bodies(kScrapers);
   std::vector<std::thread> threads;
   for (int i = 0; i < kScrapers; ++i) {
-    threads.emplace_back([&, i] {
-      bodies[i] = prometheus::TextSerializer().Serialize(collector.Collect());
-    });
+    threads.emplace_back(
+        [&, i] { bodies[i] = prometheus::TextSerializer().Serialize(collector.Collect()); });
   }
   // Wait (bounded) until every scraper is inside Collect(): one is blocked opening the FIFO,
   // the others wait for its result.
