@@ -4,6 +4,7 @@
 #include <civetweb.h>
 #include <prometheus/text_serializer.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "log.h"
@@ -16,6 +17,7 @@ struct HttpServer::State {
   std::shared_ptr<Collector> collector;
   std::atomic<int> in_progress{0};
   std::atomic<uint64_t> rejected{0};
+  std::atomic<uint64_t> unauthorized{0};
 };
 
 namespace {
@@ -35,37 +37,72 @@ void Respond(mg_connection* conn, int status, const char* reason, const std::str
   if (!head && !body.empty()) mg_write(conn, body.data(), body.size());
 }
 
-// Answers every method other than the ones a handler implements with 405.
-class RestrictedHandler : public CivetHandler {
+enum class Method { kGet, kHead, kPost, kPut, kDelete, kOptions, kPatch };
+
+// Every request goes through Handle(): authentication first (401 with WWW-Authenticate, on
+// every path and method), then the subclass; methods it does not implement get 405.
+class Handler : public CivetHandler {
  public:
-  explicit RestrictedHandler(std::string allow) : allow_(std::move(allow)) {}
-  bool handlePost(CivetServer*, mg_connection* c) override { return NotAllowed(c); }
-  bool handlePut(CivetServer*, mg_connection* c) override { return NotAllowed(c); }
-  bool handleDelete(CivetServer*, mg_connection* c) override { return NotAllowed(c); }
-  bool handleOptions(CivetServer*, mg_connection* c) override { return NotAllowed(c); }
-  bool handlePatch(CivetServer*, mg_connection* c) override { return NotAllowed(c); }
+  Handler(HttpServer::State* s, std::string allow) : s_(s), allow_(std::move(allow)) {}
+  bool handleGet(CivetServer*, mg_connection* c) override { return Handle(c, Method::kGet); }
+  bool handleHead(CivetServer*, mg_connection* c) override { return Handle(c, Method::kHead); }
+  bool handlePost(CivetServer*, mg_connection* c) override { return Handle(c, Method::kPost); }
+  bool handlePut(CivetServer*, mg_connection* c) override { return Handle(c, Method::kPut); }
+  bool handleDelete(CivetServer*, mg_connection* c) override {
+    return Handle(c, Method::kDelete);
+  }
+  bool handleOptions(CivetServer*, mg_connection* c) override {
+    return Handle(c, Method::kOptions);
+  }
+  bool handlePatch(CivetServer*, mg_connection* c) override { return Handle(c, Method::kPatch); }
 
  protected:
-  bool NotAllowed(mg_connection* c) {
-    Respond(c, 405, "Method Not Allowed", "text/plain; charset=utf-8", "method not allowed\n",
-            "Allow: " + allow_ + "\r\n");
-    return true;
-  }
+  // Returns false when the method is not allowed (405 is sent by the caller).
+  virtual bool Serve(mg_connection* c, Method m) = 0;
+
   bool NotFound(mg_connection* c, bool head = false) {
     Respond(c, 404, "Not Found", "text/plain; charset=utf-8", "not found\n", "", head);
+    return true;
+  }
+  HttpServer::State* s_;
+
+ private:
+  bool Handle(mg_connection* c, Method m) {
+    const auto& auth = s_->options.auth;
+    if (auth && !auth->disabled()) {
+      switch (auth->Check(mg_get_header(c, "Authorization"))) {
+        case AuthResult::kOk:
+          break;
+        case AuthResult::kBusy:
+          Respond(c, 503, "Service Unavailable", "text/plain; charset=utf-8",
+                  "too many authentication checks in progress, try again\n",
+                  "Retry-After: 1\r\n", m == Method::kHead);
+          return true;
+        case AuthResult::kDenied:
+          s_->unauthorized++;
+          Respond(c, 401, "Unauthorized", "text/plain; charset=utf-8", "Unauthorized\n",
+                  "WWW-Authenticate: Basic realm=\"sockstate_exporter\", charset=\"UTF-8\"\r\n",
+                  m == Method::kHead);
+          return true;
+      }
+    }
+    if (!Serve(c, m)) {
+      Respond(c, 405, "Method Not Allowed", "text/plain; charset=utf-8", "method not allowed\n",
+              "Allow: " + allow_ + "\r\n", m == Method::kHead);
+    }
     return true;
   }
   std::string allow_;
 };
 
-class MetricsHandler : public RestrictedHandler {
+class MetricsHandler : public Handler {
  public:
-  explicit MetricsHandler(HttpServer::State* s) : RestrictedHandler("GET, HEAD"), s_(s) {}
-  bool handleGet(CivetServer*, mg_connection* c) override { return Serve(c, false); }
-  bool handleHead(CivetServer*, mg_connection* c) override { return Serve(c, true); }
+  explicit MetricsHandler(HttpServer::State* s) : Handler(s, "GET, HEAD") {}
 
  private:
-  bool Serve(mg_connection* c, bool head) {
+  bool Serve(mg_connection* c, Method m) override {
+    if (m != Method::kGet && m != Method::kHead) return false;
+    const bool head = m == Method::kHead;
     if (s_->options.telemetry_path != Uri(c)) return NotFound(c, head);
     static const std::string kType = "text/plain; version=0.0.4; charset=utf-8";
     if (head) {
@@ -95,17 +132,16 @@ class MetricsHandler : public RestrictedHandler {
     Respond(c, 200, "OK", kType, body);
     return true;
   }
-  HttpServer::State* s_;
 };
 
-class LandingHandler : public RestrictedHandler {
+class LandingHandler : public Handler {
  public:
-  explicit LandingHandler(HttpServer::State* s) : RestrictedHandler("GET, HEAD"), s_(s) {}
-  bool handleGet(CivetServer*, mg_connection* c) override { return Serve(c, false); }
-  bool handleHead(CivetServer*, mg_connection* c) override { return Serve(c, true); }
+  explicit LandingHandler(HttpServer::State* s) : Handler(s, "GET, HEAD") {}
 
  private:
-  bool Serve(mg_connection* c, bool head) {
+  bool Serve(mg_connection* c, Method m) override {
+    if (m != Method::kGet && m != Method::kHead) return false;
+    const bool head = m == Method::kHead;
     if (std::strcmp(Uri(c), "/") != 0) return NotFound(c, head);
     const std::string& p = s_->options.telemetry_path;
     std::string body =
@@ -118,18 +154,15 @@ class LandingHandler : public RestrictedHandler {
     Respond(c, 200, "OK", "text/html; charset=utf-8", body, "", head);
     return true;
   }
-  HttpServer::State* s_;
 };
 
-class ReloadHandler : public RestrictedHandler {
+class ReloadHandler : public Handler {
  public:
-  explicit ReloadHandler(HttpServer::State* s) : RestrictedHandler("POST, PUT"), s_(s) {}
-  bool handlePost(CivetServer*, mg_connection* c) override { return Reload(c); }
-  bool handlePut(CivetServer*, mg_connection* c) override { return Reload(c); }
-  bool handleGet(CivetServer*, mg_connection* c) override { return NotAllowed(c); }
+  explicit ReloadHandler(HttpServer::State* s) : Handler(s, "POST, PUT") {}
 
  private:
-  bool Reload(mg_connection* c) {
+  bool Serve(mg_connection* c, Method m) override {
+    if (m != Method::kPost && m != Method::kPut) return false;
     if (std::strcmp(Uri(c), "/-/reload") != 0) return NotFound(c);
     Status st = s_->options.reload ? s_->options.reload() : Status::Error("reload not available");
     if (st.ok()) {
@@ -140,8 +173,21 @@ class ReloadHandler : public RestrictedHandler {
     }
     return true;
   }
-  HttpServer::State* s_;
 };
+
+int InitSsl(void* ssl_ctx, void* user_data) {
+  auto* server = static_cast<CivetServer*>(user_data);
+  const auto* state = static_cast<const HttpServer::State*>(server->getUserContext());
+  if (state == nullptr || !state->options.tls) return -1;
+  return ConfigureSslContext(ssl_ctx, *state->options.tls);
+}
+
+int LogMessage(const mg_connection*, const char* message) {
+  // civetweb reports failed handshakes and broken clients here: debug, so scanners and
+  // plain-HTTP probes of the TLS port cannot flood the log.
+  Log(LogLevel::kDebug, std::string("civetweb: ") + (message ? message : ""));
+  return 1;
+}
 
 }  // namespace
 
@@ -177,18 +223,43 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpOptions& options
   server->state_ = std::make_unique<State>();
   server->state_->options = options;
   server->state_->collector = std::move(collector);
-  const int threads = options.threads > 0 ? options.threads : std::max(options.max_requests, 2) + 8;
+  if (options.request_timeout_ms <= 0) return Status::Error("request timeout must be > 0");
+  const int threads = options.threads > 0 ? options.threads : kDefaultThreads;
+  if (threads < std::max(options.max_requests, 1) + 2) {
+    return Status::Error("web.max-connections " + std::to_string(threads) +
+                         " must exceed web.max-requests " +
+                         std::to_string(options.max_requests) + " by at least 2");
+  }
+  if (options.tls) {
+    Status st = PrepareCivetwebTls(options.tls_compat_lib);
+    if (!st.ok()) return st;
+  }
   std::vector<std::string> civet = {
-      "listening_ports", *listen,
+      "listening_ports", *listen + (options.tls ? "s" : ""),
       "num_threads", std::to_string(threads),
+      // Bounds reading the request headers (slow or idle clients) and each send.
       "request_timeout_ms", std::to_string(options.request_timeout_ms),
       "enable_directory_listing", "no",
       "enable_keep_alive", "no",
+      // Accepted connections waiting for a worker (civetweb's queue; the kernel backlog
+      // holds the rest). Bounded, so memory does not grow with a connection flood.
+      "connection_queue", "64",
+      "listen_backlog", "1024",
+      "max_request_size", "16384",
   };
+  if (options.tls) {
+    // The certificate comes from our init_ssl callback; these keep civetweb's own
+    // defaults (TLS1.2+, no SSL verification of its own) out of the way.
+    civet.insert(civet.end(), {"ssl_protocol_version", "4", "ssl_verify_peer", "no"});
+  }
+  CivetCallbacks callbacks;  // zero-initialized by its constructor
+  callbacks.log_message = LogMessage;
+  if (options.tls) callbacks.init_ssl = InitSsl;
   try {
-    server->server_ = std::make_unique<CivetServer>(civet);
+    server->server_ = std::make_unique<CivetServer>(civet, &callbacks, server->state_.get());
   } catch (const std::exception& e) {
-    return Status::Error("cannot listen on " + options.listen_address + ": " + e.what());
+    return Status::Error("cannot listen on " + options.listen_address +
+                         (options.tls ? " with TLS" : "") + ": " + e.what());
   }
   auto add = [&](const std::string& uri, CivetHandler* h) {
     server->handlers_.emplace_back(h);
@@ -207,5 +278,7 @@ HttpServer::~HttpServer() {
 std::vector<int> HttpServer::ports() const { return server_->getListeningPorts(); }
 
 uint64_t HttpServer::rejected() const { return state_->rejected.load(); }
+
+uint64_t HttpServer::unauthorized() const { return state_->unauthorized.load(); }
 
 }  // namespace sockstate
