@@ -6,6 +6,9 @@
 
 #include <algorithm>
 #include <cstring>
+#include <exception>
+#include <optional>
+#include <thread>
 
 #include "log.h"
 #include "version.h"
@@ -35,6 +38,26 @@ void Respond(mg_connection* conn, int status, const char* reason, const std::str
             "close\r\n\r\n",
             status, reason, type.c_str(), body.size(), extra_headers.c_str());
   if (!head && !body.empty()) mg_write(conn, body.data(), body.size());
+}
+
+// Debian's civetweb runs its workers on 100 KiB stacks (built with USE_STACK_SIZE=102400): too
+// small for a scrape or a config parse (a config parse overflowed it; ASan needs even more).
+// Heavy work runs on a thread with the default stack while the worker waits. One thread per
+// scrape or reload, bounded by max_requests.
+template <typename F>
+auto OnFullStack(F&& f) -> decltype(f()) {
+  std::optional<decltype(f())> out;
+  std::exception_ptr error;
+  std::thread t([&] {
+    try {
+      out.emplace(f());
+    } catch (...) {
+      error = std::current_exception();
+    }
+  });
+  t.join();
+  if (error) std::rethrow_exception(error);
+  return std::move(*out);
 }
 
 enum class Method { kGet, kHead, kPost, kPut, kDelete, kOptions, kPatch };
@@ -120,8 +143,9 @@ class MetricsHandler : public Handler {
     if (limit <= 0) s_->in_progress.fetch_add(1);
     std::string body;
     try {
-      auto families = s_->collector->Collect();
-      body = prometheus::TextSerializer().Serialize(families);
+      body = OnFullStack([this] {
+        return prometheus::TextSerializer().Serialize(s_->collector->Collect());
+      });
     } catch (const std::exception& e) {
       s_->in_progress.fetch_sub(1);
       Log(LogLevel::kError, std::string("serializing metrics: ") + e.what());
@@ -164,7 +188,14 @@ class ReloadHandler : public Handler {
   bool Serve(mg_connection* c, Method m) override {
     if (m != Method::kPost && m != Method::kPut) return false;
     if (std::strcmp(Uri(c), "/-/reload") != 0) return NotFound(c);
-    Status st = s_->options.reload ? s_->options.reload() : Status::Error("reload not available");
+    Status st = Status::Error("reload not available");
+    if (s_->options.reload) {
+      try {
+        st = OnFullStack([this] { return s_->options.reload(); });
+      } catch (const std::exception& e) {
+        st = Status::Error(std::string("reload: ") + e.what());
+      }
+    }
     if (st.ok()) {
       Respond(c, 200, "OK", "text/plain; charset=utf-8", "config reloaded\n");
     } else {
