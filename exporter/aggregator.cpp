@@ -31,6 +31,19 @@ inline uint64_t Load64(const uint8_t* p) {
   return v;
 }
 
+// Hash of a 36-byte tuple key: multiply each word by its own odd constant, fold, finalise.
+inline uint64_t HashKey(const uint8_t* k) {
+  uint64_t h = Load64(k) * 0x9E3779B97F4A7C15ULL;
+  h ^= Load64(k + 8) * 0xC2B2AE3D27D4EB4FULL;
+  h ^= Load64(k + 16) * 0x165667B19E3779F9ULL;
+  h ^= Load64(k + 24) * 0xD6E8FEB86659FD93ULL;
+  h ^= Load64(k + 28) * 0xFF51AFD7ED558CCDULL;
+  h ^= h >> 32;
+  h *= 0xC4CEB9FE1A85EC53ULL;
+  h ^= h >> 29;
+  return h;
+}
+
 inline uint64_t Mix(uint64_t h) {
   h ^= h >> 33;
   h *= 0xff51afd7ed558ccdULL;
@@ -154,8 +167,7 @@ void Aggregator::Grow() {
   for (const auto& e : old) {
     if (!e.occupied) continue;
     const uint8_t* k = reinterpret_cast<const uint8_t*>(&e.key);
-    uint64_t h = Mix(Load64(k) ^ Mix(Load64(k + 8) ^ Mix(Load64(k + 16) ^ Mix(Load64(k + 24) ^
-                                                                             Load64(k + 28)))));
+    uint64_t h = HashKey(k);
     size_t i = h & mask_;
     while (table_[i].occupied) i = (i + 1) & mask_;
     table_[i] = e;
@@ -182,7 +194,7 @@ Aggregator::TupleEntry* Aggregator::FindOrInsert(const TupleKey& key, uint64_t h
   e.states.fill(0);
   e.used = 0;
   e.tw.fill(0);
-  e.tw_sum_ms_hi = e.tw_sum_ms_lo = 0;
+  e.tw_sum_ms = 0;
   ++count_;
   return &e;
 }
@@ -223,8 +235,7 @@ void Aggregator::OnSocket(const SocketRecord& r) {
   key.family = uint8_t(fam);
   key.pad = 0;
   const uint8_t* k = reinterpret_cast<const uint8_t*>(&key);
-  const uint64_t h = Mix(Load64(k) ^ Mix(Load64(k + 8) ^ Mix(Load64(k + 16) ^ Mix(Load64(k + 24) ^
-                                                                                   Load64(k + 28)))));
+  const uint64_t h = HashKey(k);
   const bool in_range = InRange(sport);
   const bool tw = idx == kTimeWaitIdx;
   TupleEntry* e = FindOrInsert(key, h);
@@ -242,9 +253,8 @@ void Aggregator::OnSocket(const SocketRecord& r) {
   if (in_range) SatInc(e->used);
   if (tw) {
     SatInc(e->tw[TwBucket(r.expires_ms)]);
-    uint64_t sum = (uint64_t(e->tw_sum_ms_hi) << 32 | e->tw_sum_ms_lo) + r.expires_ms;
-    e->tw_sum_ms_hi = uint32_t(sum >> 32);
-    e->tw_sum_ms_lo = uint32_t(sum);
+    const uint32_t add = std::min<uint32_t>(r.expires_ms, 3600000);  // a bogus value saturates
+    e->tw_sum_ms = e->tw_sum_ms > UINT32_MAX - add ? UINT32_MAX : e->tw_sum_ms + add;
   }
 }
 
@@ -302,7 +312,7 @@ void Aggregator::Finish(AggregateResult* out) {
       t.tw[i] = e.tw[i];
       t.tw_count += e.tw[i];
     }
-    t.tw_sum_ms = uint64_t(e.tw_sum_ms_hi) << 32 | e.tw_sum_ms_lo;
+    t.tw_sum_ms = e.tw_sum_ms;
 
     if (range_known_ && usable > 0) {
       const double ratio = double(e.used) / usable;

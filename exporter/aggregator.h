@@ -86,7 +86,7 @@ class Aggregator : public RecordSink {
  private:
   public:
   /// Most TIME_WAIT histogram bounds supported (config validation enforces it).
-  static constexpr int kMaxTwBuckets = 15;
+  static constexpr int kMaxTwBuckets = int(kMaxTimeWaitBuckets);
 
  private:
 
@@ -102,14 +102,15 @@ class Aggregator : public RecordSink {
   // local port makes the 4-tuple unique. Increments saturate anyway.
   struct TupleEntry {
     TupleKey key;
-    uint32_t tw_sum_ms_hi = 0;  // TIME_WAIT remaining-lifetime sum, in ms, split to keep 8-byte
-    uint32_t tw_sum_ms_lo = 0;  // alignment without padding
+    uint32_t tw_sum_ms;  // TIME_WAIT remaining lifetime summed, ms: <= 65535 * 60000 fits
     std::array<uint16_t, kNumStates> states;
     uint16_t used;
     uint8_t occupied;
     uint8_t pad;
     std::array<uint16_t, kMaxTwBuckets + 1> tw;  // non-cumulative; last = above the top bound
   };
+  // The memory bound documented for destinations.max_tuples depends on this size.
+  static_assert(sizeof(TupleEntry) == 92, "update docs/config-reference.md (max_tuples)");
 
   TupleEntry* FindOrInsert(const TupleKey& key, uint64_t hash);
   void Grow();

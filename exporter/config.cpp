@@ -130,7 +130,9 @@ class Parser {
     }
     std::set<std::string> seen;
     for (auto it = n.begin(); it != n.end(); ++it) {
-      const YAML::Node& key_node = it->first;
+      // it-> yields a temporary pair: copy the (reference-counted) nodes out of it.
+      const YAML::Node key_node = it->first;
+      const YAML::Node value = it->second;
       if (!key_node.IsScalar()) {
         Fail(key_node, path.empty() ? "top level" : path,
              std::string("keys must be plain strings, got ") + KindName(key_node));
@@ -143,7 +145,7 @@ class Parser {
         Fail(key_node, key_path, "unknown key " + Quote(key) + " (allowed: " + Join(allowed) + ")");
       }
       if (!seen.insert(key).second) Fail(key_node, key_path, "duplicate key " + Quote(key));
-      fn(key, it->second, key_path);
+      fn(key, value, key_path);
     }
   }
 
@@ -359,14 +361,19 @@ class Parser {
     }
   }
 
-  std::vector<double> Buckets(const YAML::Node& n, const std::string& path, double max) {
+  std::vector<double> Buckets(const YAML::Node& n, const std::string& path, double max,
+                              size_t max_count) {
     const YAML::Node& list = List(n, path);
     if (list.size() == 0) Fail(n, path, "must list at least one bucket");
+    if (list.size() > max_count) {
+      Fail(n, path, "at most " + std::to_string(max_count) + " buckets, got " +
+                        std::to_string(list.size()));
+    }
     std::vector<double> out;
     for (size_t i = 0; i < list.size(); ++i) {
       const std::string p = Index(path, i);
       const double v = Number(list[i], p);
-      const std::string& text = list[i].Scalar();
+      const std::string text = list[i].Scalar();
       if (v <= 0) Fail(list[i], p, "bucket " + text + " must be > 0");
       if (v > max) Fail(list[i], p, "bucket " + text + " out of range (0, 1]");
       if (!out.empty() && v <= out.back()) {
@@ -383,9 +390,9 @@ class Parser {
     ForEachKey(n, path, {"time_wait_remaining_seconds", "occupancy_ratio"},
                [&](const std::string& key, const YAML::Node& v, const std::string& p) {
                  if (key == "time_wait_remaining_seconds") {
-                   out.time_wait_remaining_seconds = Buckets(v, p, HUGE_VAL);
+                   out.time_wait_remaining_seconds = Buckets(v, p, HUGE_VAL, kMaxTimeWaitBuckets);
                  } else if (key == "occupancy_ratio") {
-                   out.occupancy_ratio = Buckets(v, p, 1.0);
+                   out.occupancy_ratio = Buckets(v, p, 1.0, kMaxOccupancyBuckets);
                  }
                });
   }

@@ -20,8 +20,10 @@ namespace sockstate {
 struct ProcPaths {
   std::string root = "/proc";
   std::string net_dir = "/proc/net";
-  static ProcPaths ForRoot(const std::string& root);        // net_dir = root/net
-  static ProcPaths ForThreadNetns(const std::string& root); // net_dir = root/thread-self/net
+  /// The exporter's own namespace: net_dir = root/net. Trailing '/' of root are dropped.
+  static ProcPaths ForRoot(const std::string& root);
+  /// A thread that entered another namespace: net_dir = root/thread-self/net.
+  static ProcPaths ForThreadNetns(const std::string& root);
 };
 
 enum class ReadOutcome { kOk, kNotFound, kError };
@@ -45,11 +47,15 @@ struct PortRange {
 };
 Result<PortRange> ParsePortRange(std::string_view text);
 
-/// A single non-negative integer sysctl ("2\n"). Rejects trailing garbage and overflow.
+/// A single non-negative integer sysctl ("2\n"). Surrounding whitespace is allowed. Rejects
+/// empty text, trailing garbage, negative values and overflow.
 Result<int64_t> ParseSysctlInt(std::string_view text);
 
 /// /proc/net/sockstat (and sockstat6): every "PROTO: key value key value ..." line.
 /// Result: proto -> (key -> value), e.g. ["TCP"]["tw"] = 12, ["TCP6"]["inuse"] = 3.
+/// Unknown protos and keys are kept. Errors (with line number): empty file, a last line without
+/// '\n' (truncated read), a line without "Prefix:", a key without value, a value that is not a
+/// plain decimal uint64 (negative, garbage, > 2^64-1), duplicate lines or keys.
 using SockstatTable = std::map<std::string, std::map<std::string, uint64_t>, std::less<>>;
 Result<SockstatTable> ParseSockstat(std::string_view text);
 
@@ -57,7 +63,10 @@ Result<SockstatTable> ParseSockstat(std::string_view text);
 /// "Prefix: v1 v2 ...", parsed by name. Result: prefix -> (name -> value), e.g.
 /// ["TcpExt"]["TCPTimeWaitOverflow"], ["Tcp"]["CurrEstab"]. Values may be negative in snmp
 /// (Tcp MaxConn -1), so they are int64. Mismatched header/value counts are an error naming
-/// the prefix.
+/// the prefix. Other errors (naming prefix, line and field): empty file, a last line without
+/// '\n', a header without its value line, a value that is not a decimal int64 (a value above
+/// INT64_MAX is an error, never wrapped or clamped), duplicate blocks or fields. Blank lines are
+/// skipped; unknown blocks and fields are kept.
 using NetstatTable = std::map<std::string, std::map<std::string, int64_t>, std::less<>>;
 Result<NetstatTable> ParseNetstat(std::string_view text);
 

@@ -49,6 +49,14 @@ std::string ErrnoText(int err) {
   return strerror_r(err, buf, sizeof(buf));
 }
 
+// Text for a negative errno carried in a netlink message (-ENOENT -> "No such file or
+// directory"); safe for any value, INT_MIN included.
+std::string NegatedErrnoText(int32_t err) {
+  const int64_t e = -int64_t{err};
+  if (e <= 0 || e > 4095) return "bad error code " + std::to_string(err);
+  return ErrnoText(static_cast<int>(e));
+}
+
 // Sets *error to a printf-formatted message. Only runs on errors, so it may allocate.
 __attribute__((format(printf, 2, 3))) void SetError(std::string* error, const char* fmt, ...) {
   if (error == nullptr) return;
@@ -175,7 +183,7 @@ ParseState ParseDiagBuffer(const void* buf, size_t len, RecordSink& sink, std::s
         if (payload_len >= sizeof(status)) std::memcpy(&status, payload, sizeof(status));
         if (status < 0) {
           SetError(error, "dump failed (NLMSG_DONE at offset %zu): %s", off,
-                   ErrnoText(-status).c_str());
+                   NegatedErrnoText(status).c_str());
           return ParseState::kError;
         }
         return ParseState::kDone;
@@ -188,8 +196,7 @@ ParseState ParseDiagBuffer(const void* buf, size_t len, RecordSink& sink, std::s
         }
         std::memcpy(&err, payload, sizeof(err));
         if (err == 0) break;  // an acknowledgement; a dump does not ask for one
-        SetError(error, "netlink error at offset %zu: %s", off,
-                 err < 0 ? ErrnoText(-err).c_str() : "positive error code");
+        SetError(error, "netlink error at offset %zu: %s", off, NegatedErrnoText(err).c_str());
         return ParseState::kError;
       }
       case NLMSG_NOOP:

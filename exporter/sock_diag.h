@@ -43,7 +43,9 @@ ParseState ParseDiagBuffer(const void* buf, size_t len, RecordSink& sink, std::s
                            const DiagReplyFilter* expect = nullptr, uint64_t* messages = nullptr);
 
 /// Writes raw dump buffers to a file (format in sock_diag.cpp: magic "SSDIAG01", then
-/// per buffer: u8 family, u32 little-endian length, bytes). Not thread-safe.
+/// per buffer: u8 family, u32 little-endian length, bytes). A dump restarted after
+/// NLM_F_DUMP_INTR keeps its interrupted part in the file (replay then stops there with an
+/// error). Not thread-safe.
 class DumpRecorder {
  public:
   /// Creates (truncates) `path` and writes the magic.
@@ -61,20 +63,22 @@ class DumpRecorder {
 };
 
 /// Replays a recorded dump file through ParseDiagBuffer into `sink`. Errors (bad magic,
-/// truncated file, parse error) name the file and offset. Thread-safe.
+/// truncated file, a family's dump without NLMSG_DONE, parse error) name the file and offset;
+/// records before the error have reached the sink. Thread-safe.
 Status ReplayDumpFile(const std::string& path, RecordSink& sink);
 
-/// Statistics of one dump, for logs and self-metrics.
+/// Statistics of one dump, for logs and self-metrics. Plain value; not synchronized.
 struct DumpStats {
   uint64_t messages = 0;  // inet_diag messages parsed
   uint64_t buffers = 0;   // recvmsg calls that returned data
   uint64_t bytes = 0;
-  uint32_t retries = 0;  // dumps restarted after NLM_F_DUMP_INTR / EINTR
+  uint32_t retries = 0;  // dumps restarted after NLM_F_DUMP_INTR
 };
 
 /// A NETLINK_SOCK_DIAG socket. It lives in the network namespace of the thread that called
 /// Open() and can then be used from any thread (one at a time: not thread-safe). The receive
-/// buffer is allocated once (>= 32 KiB, MNL_SOCKET_DUMP_SIZE) and reused across dumps.
+/// buffer is allocated once (64 KiB: above the kernel's ~32 KiB dump skb, the
+/// MNL_SOCKET_DUMP_SIZE of newer libmnl) and reused across dumps.
 class SockDiagSocket {
  public:
   /// Opens and binds a NETLINK_SOCK_DIAG socket in the calling thread's network namespace
@@ -85,10 +89,13 @@ class SockDiagSocket {
   SockDiagSocket& operator=(const SockDiagSocket&) = delete;
 
   /// Dumps TCP sockets of AF_INET then AF_INET6 whose state is in `state_mask`
-  /// (bit 1<<TCP_x), no extensions, streaming every record to `sink`. Retries once on an
-  /// interrupted dump (the sink may then see records twice: callers reset their state when
-  /// `on_restart` is called). If `recorder` is set every raw buffer is also written to it.
-  /// Errors carry context ("sock_diag AF_INET6 dump: recvmsg: ...").
+  /// (bit 1<<TCP_x), no extensions, streaming every record to `sink`. On NLM_F_DUMP_INTR the
+  /// whole dump (both families) is restarted once, after calling `on_restart(restart_arg)`:
+  /// the sink has then seen part of the dump and must reset its state. A recvmsg interrupted
+  /// by a signal (EINTR) loses no data and is simply repeated. If `recorder` is set every raw
+  /// buffer is also written to it. `stats` (optional) is reset, then filled. Replies are
+  /// checked against the request's seq and our port id. No allocation unless there is an
+  /// error. Errors carry context ("sock_diag AF_INET6 dump: recvmsg: ...").
   Status DumpTcp(uint32_t state_mask, RecordSink& sink, DumpRecorder* recorder = nullptr,
                  DumpStats* stats = nullptr, void (*on_restart)(void*) = nullptr,
                  void* restart_arg = nullptr);

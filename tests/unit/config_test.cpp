@@ -40,7 +40,7 @@ void ExpectDefaults(const Config& c) {
   EXPECT_TRUE(c.destinations.groups.empty());
   EXPECT_EQ(c.destinations.top_k, 20u);
   EXPECT_EQ(c.destinations.max_series, 100u);
-  EXPECT_EQ(c.destinations.max_tuples, 250000u);
+  EXPECT_EQ(c.destinations.max_tuples, 65536u);
   EXPECT_TRUE(c.inbound.groups.empty());
   EXPECT_EQ(c.inbound.top_k, 20u);
   EXPECT_EQ(c.inbound.max_series, 50u);
@@ -249,6 +249,22 @@ TEST(ConfigErrorTest, BadCidrs) {
             "characters \"z\" after prefix length");
 }
 
+TEST(ConfigErrorTest, BriefExampleLocation) {
+  Result<Config> c = ParseConfig(
+      "# sockstate\n"
+      "destinations:\n"
+      "  groups:\n"
+      "    - name: postgres\n"
+      "      cidrs:\n"
+      "            - 10.0.3.0/24\n"
+      "            - 10.0.3.0/33\n",
+      "sockstate.yml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().message(),
+            "sockstate.yml:7:15: destinations.groups[0].cidrs[1]: invalid CIDR \"10.0.3.0/33\": "
+            "prefix length 33 out of range for IPv4");
+}
+
 TEST(ConfigErrorTest, BadPorts) {
   const std::string head = "destinations:\n  groups:\n    - name: a\n      ports: ";
   EXPECT_EQ(Err(head + "[0]\n"),
@@ -352,6 +368,9 @@ TEST(ConfigErrorTest, Buckets) {
             "t.yml:2:26: histograms.occupancy_ratio[1]: bucket 1.5 out of range (0, 1]");
   EXPECT_EQ(Err("histograms:\n  occupancy_ratio: []\n"),
             "t.yml:2:20: histograms.occupancy_ratio: must list at least one bucket");
+  EXPECT_EQ(Err("histograms:\n  time_wait_remaining_seconds: "
+                "[1,2,3,4,5,6,7,8,9,10,11,12]\n"),
+            "t.yml:2:32: histograms.time_wait_remaining_seconds: at most 11 buckets, got 12");
 }
 
 TEST(ConfigErrorTest, Namespaces) {
