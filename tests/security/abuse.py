@@ -130,8 +130,11 @@ def main():
                 t.join(timeout=30)
             return results
 
+        # RSS grows over the first rounds while glibc malloc arenas of the scrape threads warm
+        # up (measured: ~12 -> ~18 MB over 10 rounds, then flat), so the flatness bound is on
+        # the later rounds.
         rss_rounds = []
-        for rnd in range(5):
+        for rnd in range(15):
             res = round_of(50)
             ok = [r for r in res if r[0] == 200]
             busy = [r for r in res if r[0] == 503]
@@ -147,11 +150,13 @@ def main():
             print("2. round %d: 50 concurrent -> %d x 200 (max %.3f s), %d x 503 (max %.3f s); "
                   "VmRSS %d kB" % (rnd, len(ok), max(r[2] for r in ok), len(busy), slow503,
                                    rss_rounds[-1]))
-        growth = rss_rounds[-1] - rss_rounds[0]
-        if growth > 8 * 1024:
-            fail("RSS grew %d kB over 4 rounds of 50 concurrent scrapes (bound 8 MiB)" % growth)
-        if rss_rounds[-1] > 256 * 1024:
-            fail("RSS %d kB after concurrent scrapes (bound 256 MiB)" % rss_rounds[-1])
+        growth = rss_rounds[-1] - rss_rounds[9]
+        print("2. VmRSS rounds 9 -> 14: %d -> %d kB (%+d kB)"
+              % (rss_rounds[9], rss_rounds[-1], growth))
+        if growth > 2 * 1024:
+            fail("RSS grew %d kB over rounds 9..14 of 50 concurrent scrapes (bound 2 MiB)" % growth)
+        if max(rss_rounds) > 64 * 1024:
+            fail("RSS %d kB during concurrent scrapes (bound 64 MiB)" % max(rss_rounds))
 
         # 3. Sequential scrapes.
         for _ in range(200):  # warm-up: allocator and caches settle
