@@ -3,15 +3,24 @@
 // prometheus-cpp's TextSerializer), a landing page at "/", and optionally POST /-/reload.
 // Limits: only GET/HEAD on the metrics path, a cap on scrapes in progress that answers 503
 // at once instead of queueing, a bounded thread pool and request timeout.
+// Security (--web.config.file): TLS through civetweb's run-time loaded OpenSSL, configured by
+// ConfigureSslContext; HTTP basic auth against bcrypt hashes on every path (401 otherwise).
+//
+// civetweb 1.15 is thread-per-connection: the master thread accepts, queues the socket, and a
+// worker owns it until the response is sent (keep-alive is off). A connection that sends
+// nothing holds a worker until request_timeout_ms (which bounds reading the request headers
+// and each send), so `threads` is sized to absorb that many idle connections.
 
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "collector.h"
 #include "status.h"
+#include "web_config.h"
 
 class CivetServer;
 class CivetHandler;
@@ -21,12 +30,20 @@ namespace sockstate {
 struct HttpOptions {
   std::string listen_address = ":9798";  // host:port, :port, [v6]:port
   std::string telemetry_path = "/metrics";
-  int max_requests = 10;  // scrapes in progress at once; more get 503 (0 = no limit)
-  int threads = 0;        // civetweb worker threads; 0 = max_requests + 8
-  int request_timeout_ms = 30000;
+  int max_requests = 10;        // scrapes in progress at once; more get 503 (0 = no limit)
+  int threads = 0;              // civetweb worker threads = connections served at once;
+                                // 0 = kDefaultThreads
+  int request_timeout_ms = 5000;  // reading a request's headers; each send of the response
   bool enable_lifecycle = false;   // POST /-/reload
   std::function<Status()> reload;  // called by /-/reload
+  std::optional<TlsServerConfig> tls;        // serve HTTPS only
+  std::string tls_compat_lib;                // see PrepareCivetwebTls
+  std::shared_ptr<BasicAuthenticator> auth;  // null or disabled(): no authentication
 };
+
+/// Default worker threads: enough that a few hundred idle connections do not starve scrapes
+/// for longer than request_timeout_ms (see docs/security.md).
+inline constexpr int kDefaultThreads = 256;
 
 /// Converts a Prometheus-style listen address to civetweb's listening_ports syntax:
 /// ":9798" -> "9798", "127.0.0.1:9798" -> "127.0.0.1:9798", "[::1]:9798" -> "[::1]:9798".
@@ -42,6 +59,8 @@ class HttpServer {
   std::vector<int> ports() const;
   /// Requests answered 503 because max_requests scrapes were in progress.
   uint64_t rejected() const;
+  /// Requests answered 401.
+  uint64_t unauthorized() const;
 
   struct State;
 

@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "collector.h"
@@ -16,6 +17,7 @@
 #include "http_server.h"
 #include "log.h"
 #include "version.h"
+#include "web_config.h"
 
 namespace {
 
@@ -32,11 +34,23 @@ struct Flag {
 const Flag kFlags[] = {
     {"web.listen-address", ":9798", "Address to listen on: host:port, :port or [v6]:port."},
     {"web.telemetry-path", "/metrics", "Path under which to expose metrics."},
-    {"web.max-requests", "10", "Scrapes in progress at once; more get 503 at once (0 = no limit)."},
+    {"web.max-requests", "10",
+     "Scrapes in progress at once; more get 503 at once (0 = no limit)."},
+    {"web.max-connections", "256",
+     "Connections served at once (civetweb worker threads); idle ones hold a worker until "
+     "--web.request-timeout. Must exceed --web.max-requests by 2."},
+    {"web.request-timeout", "5s",
+     "Time allowed to send the request headers, and for each send of the response "
+     "(e.g. 500ms, 5s, 1m)."},
+    {"web.config.file", "",
+     "Web config (exporter-toolkit format): TLS and basic auth. Reloaded with the config "
+     "(basic_auth_users; TLS changes need a restart)."},
+    {"web.tls-compat-lib", "",
+     "Library loaded before civetweb starts TLS, so that Debian 12's civetweb 1.15 works with "
+     "OpenSSL 3 (docs/security.md). Needed only with tls_server_config."},
     {"web.enable-lifecycle", "false", "Enable POST /-/reload.", true},
-    {"config.file", "",
-     "YAML configuration file (destination groups, limits, namespaces). "
-     "Built-in defaults when empty."},
+    {"config.file", "", "YAML configuration file (destination groups, limits, namespaces). "
+                        "Built-in defaults when empty."},
     {"config.check", "false", "Check the configuration file, print the result and exit.", true},
     {"path.procfs", "/proc", "procfs mountpoint: root of every /proc read."},
     {"path.netns", "/var/run/netns", "Directory of named network namespaces."},
@@ -105,6 +119,25 @@ bool ParseFlags(int argc, char** argv, std::map<std::string, std::string>* out,
   return true;
 }
 
+// Parses "500ms", "5s", "1m" (or a bare number of seconds) into milliseconds; -1 if invalid.
+long ParseDurationMs(const std::string& text) {
+  size_t i = 0;
+  while (i < text.size() && text[i] >= '0' && text[i] <= '9') ++i;
+  if (i == 0 || i > 9) return -1;
+  const long n = std::stol(text.substr(0, i));
+  const std::string unit = text.substr(i);
+  if (unit == "ms") return n;
+  if (unit == "s" || unit.empty()) return n * 1000;
+  if (unit == "m") return n * 60 * 1000;
+  return -1;
+}
+
+// Loads --web.config.file (or an empty WebConfig without one).
+sockstate::Result<sockstate::WebConfig> LoadWeb(const std::string& path) {
+  if (path.empty()) return sockstate::WebConfig{};
+  return sockstate::LoadWebConfigFile(path);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -125,8 +158,7 @@ int main(int argc, char** argv) {
   }
   LogLevel level;
   if (!sockstate::ParseLogLevel(flags["log.level"], &level)) {
-    std::fprintf(stderr, "sockstate_exporter: bad --log.level \"%s\"\n",
-                 flags["log.level"].c_str());
+    std::fprintf(stderr, "sockstate_exporter: bad --log.level \"%s\"\n", flags["log.level"].c_str());
     return 2;
   }
   sockstate::SetLogLevel(level);
@@ -144,9 +176,27 @@ int main(int argc, char** argv) {
     }
     config = std::make_shared<sockstate::Config>(std::move(*loaded));
   }
+  const std::string web_config_file = flags["web.config.file"];
+  // Before the web config is checked: its TLS check uses the same libssl civetweb will.
+  if (!flags["web.tls-compat-lib"].empty()) {
+    sockstate::Status st = sockstate::PrepareCivetwebTls(flags["web.tls-compat-lib"]);
+    if (!st.ok()) {
+      std::fprintf(stderr, "sockstate_exporter: %s\n", st.message().c_str());
+      return 1;
+    }
+  }
+  auto web_config = LoadWeb(web_config_file);
+  if (!web_config.ok()) {
+    std::fprintf(stderr, "sockstate_exporter: invalid web configuration: %s\n",
+                 web_config.status().message().c_str());
+    return 1;
+  }
   if (flags["config.check"] == "true") {
-    std::printf("%s: configuration OK\n",
-                config_file.empty() ? "built-in defaults" : config_file.c_str());
+    std::printf("%s: configuration OK\n", config_file.empty() ? "built-in defaults"
+                                                              : config_file.c_str());
+    if (!web_config_file.empty()) {
+      std::printf("%s: web configuration OK\n", web_config_file.c_str());
+    }
     return 0;
   }
 
@@ -165,23 +215,45 @@ int main(int argc, char** argv) {
   copts.replay_dump = flags["debug.replay-dump"];
   copts.record_dump = flags["debug.record-dump"];
   auto collector = std::make_shared<sockstate::Collector>(copts, config);
+  auto auth = std::make_shared<sockstate::BasicAuthenticator>(web_config->basic_auth_users);
+  const std::optional<sockstate::TlsServerConfig> startup_tls = web_config->tls;
 
+  // Reloads --config.file and --web.config.file together: both are loaded and validated
+  // first, and nothing changes unless both are good.
   std::mutex reload_mu;
   auto reload = [&]() -> sockstate::Status {
     std::lock_guard<std::mutex> lock(reload_mu);
-    if (config_file.empty()) {
-      return sockstate::Status::Error("no --config.file to reload");
+    if (config_file.empty() && web_config_file.empty()) {
+      return sockstate::Status::Error("no --config.file or --web.config.file to reload");
     }
-    auto loaded = sockstate::LoadConfigFile(config_file);
-    if (!loaded.ok()) {
+    std::optional<sockstate::Config> new_config;
+    sockstate::Status st;
+    if (!config_file.empty()) {
+      auto loaded = sockstate::LoadConfigFile(config_file);
+      if (loaded.ok()) {
+        new_config = std::move(*loaded);
+      } else {
+        st = loaded.status();
+      }
+    }
+    auto web = LoadWeb(web_config_file);
+    if (st.ok() && !web.ok()) st = web.status();
+    if (!st.ok()) {
       collector->NoteReload(false);
-      Log(LogLevel::kError,
-          "config reload failed, keeping the old config: " + loaded.status().message());
-      return loaded.status();
+      Log(LogLevel::kError, "config reload failed, keeping the old config: " + st.message());
+      return st;
     }
-    collector->SetConfig(std::make_shared<sockstate::Config>(std::move(*loaded)));
+    if (new_config) collector->SetConfig(std::make_shared<sockstate::Config>(std::move(*new_config)));
+    auth->SetUsers(web->basic_auth_users);
+    if (web->tls != startup_tls) {
+      Log(LogLevel::kWarn, "web config: tls_server_config changed; restart to apply it "
+                           "(basic_auth_users were applied)");
+    }
     collector->NoteReload(true);
-    Log(LogLevel::kInfo, "config reloaded from " + config_file);
+    Log(LogLevel::kInfo, "config reloaded" +
+                             (config_file.empty() ? std::string() : " from " + config_file) +
+                             (web_config_file.empty() ? std::string()
+                                                      : ", web config from " + web_config_file));
     return sockstate::Status::Ok();
   };
 
@@ -194,6 +266,25 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "sockstate_exporter: bad --web.max-requests\n");
     return 2;
   }
+  try {
+    hopts.threads = std::stoi(flags["web.max-connections"]);
+  } catch (...) {
+    hopts.threads = -1;
+  }
+  if (hopts.threads <= 0) {
+    std::fprintf(stderr, "sockstate_exporter: bad --web.max-connections\n");
+    return 2;
+  }
+  const long timeout_ms = ParseDurationMs(flags["web.request-timeout"]);
+  if (timeout_ms <= 0 || timeout_ms > 10 * 60 * 1000) {
+    std::fprintf(stderr, "sockstate_exporter: bad --web.request-timeout \"%s\" (want e.g. 5s)\n",
+                 flags["web.request-timeout"].c_str());
+    return 2;
+  }
+  hopts.request_timeout_ms = static_cast<int>(timeout_ms);
+  hopts.tls = web_config->tls;
+  hopts.tls_compat_lib = flags["web.tls-compat-lib"];
+  hopts.auth = auth;
   hopts.enable_lifecycle = flags["web.enable-lifecycle"] == "true";
   hopts.reload = reload;
   auto server = sockstate::HttpServer::Start(hopts, collector);
@@ -204,7 +295,8 @@ int main(int argc, char** argv) {
   std::string ports;
   for (int p : (*server)->ports()) ports += (ports.empty() ? "" : ",") + std::to_string(p);
   Log(LogLevel::kInfo, std::string("sockstate_exporter ") + sockstate::kVersion + " listening on " +
-                           hopts.listen_address + " (port " + ports + "), metrics at " +
+                           hopts.listen_address + " (port " + ports + (hopts.tls ? ", TLS" : "") +
+                           (auth->disabled() ? "" : ", basic auth") + "), metrics at " +
                            hopts.telemetry_path);
 
   while (true) {
