@@ -42,7 +42,7 @@ struct HttpOptions {
 };
 
 /// Default worker threads: enough that a few hundred idle connections do not starve scrapes
-/// for longer than request_timeout_ms (see docs/security.md).
+/// for longer than request_timeout_ms (see the Security section of README.md).
 inline constexpr int kDefaultThreads = 256;
 
 /// Converts a Prometheus-style listen address to civetweb's listening_ports syntax:

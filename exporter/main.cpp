@@ -47,7 +47,7 @@ const Flag kFlags[] = {
      "(basic_auth_users; TLS changes need a restart)."},
     {"web.tls-compat-lib", "",
      "Library loaded before civetweb starts TLS, so that Debian 12's civetweb 1.15 works with "
-     "OpenSSL 3 (docs/security.md). Needed only with tls_server_config."},
+     "OpenSSL 3 (README.md, Security). Needed only with tls_server_config."},
     {"web.enable-lifecycle", "false", "Enable POST /-/reload.", true},
     {"config.file", "", "YAML configuration file (destination groups, limits, namespaces). "
                         "Built-in defaults when empty."},

@@ -301,7 +301,7 @@ const Ssl& LoadSsl() {
       s.error = std::string(CivetwebSslLibrary()) +
                 " has no SSL_get_peer_certificate (OpenSSL 3): civetweb 1.15 would crash on the "
                 "first TLS connection (civetweb issue #1334). Load the compat library with "
-                "--web.tls-compat-lib (see docs/security.md)";
+                "--web.tls-compat-lib (see the Security section of README.md)";
     }
     return s;
   }();

@@ -15,7 +15,7 @@
 // Keys the toolkit knows but this exporter does not implement (cipher_suites,
 // curve_preferences, client_allowed_sans, http_server_config, ...) are rejected with an error
 // rather than silently ignored. OpenSSL is used only through civetweb's run-time loaded libssl
-// (see docs/security.md); nothing here links it.
+// (see the Security section of README.md); nothing here links it.
 
 #include <map>
 #include <memory>

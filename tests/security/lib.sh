@@ -62,13 +62,12 @@ make_certs() {
   openssl genpkey -algorithm ec -pkeyopt ec_paramgen_curve:prime256v1 -out "$d/other.key" 2>/dev/null
 }
 
-# The civetweb 1.15 + OpenSSL 3 compat library (see tests/security/libssl_compat.c).
+# The civetweb 1.15 + OpenSSL 3 compat library (exporter/ssl_compat/libssl_compat.c), as built
+# by CMake next to the exporter binary.
 compat_lib() {
-  local out="$work/libsockstate_ssl_compat.so"
-  if [[ ! -f "$out" ]]; then
-    cc -shared -fPIC -O2 -Wl,-soname,libssl.so -o "$out" "$src/tests/security/libssl_compat.c" \
-      -l:libssl.so.3 -l:libcrypto.so.3 || fail "cannot build the libssl compat library"
-  fi
+  local out
+  out="$(dirname "$bin")/libsockstate_ssl_compat.so"
+  [[ -f "$out" ]] || fail "compat library $out not built (target sockstate_ssl_compat)"
   echo "$out"
 }
 
