@@ -235,10 +235,11 @@ std::map<std::string, int64_t> NetstatInside(TestNetns& ns, const char* prefix) 
 // Kernel counters: TIME_WAIT bucket overflow and TIME_WAIT reuse, as they change.
 TEST(ExporterKernel, TimeWaitOverflowAndRecycleCountersMatchProc) {
   TestNetns ns("sst-tw");
+  ns.SetSysctl("net.ipv4.ip_local_port_range", "40000 40049");  // 50 ports
   ns.SetSysctl("net.ipv4.tcp_max_tw_buckets", "10");
   ns.SetSysctl("net.ipv4.tcp_tw_reuse", "0");
   int l = ns.Listen("127.0.0.1", 9000);
-  // 25 connections where the client closes first: only 10 may enter TIME_WAIT.
+  // 25 connections where the client closes first: only 10 may enter TIME_WAIT, 15 overflow.
   for (int i = 0; i < 25; ++i) {
     auto p = ns.Connect(l, "127.0.0.1", 9000);
     ns.Close(p.client);
@@ -252,6 +253,11 @@ TEST(ExporterKernel, TimeWaitOverflowAndRecycleCountersMatchProc) {
       break;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
+  // Fill the other 40 ports of the tuple with live connections: the tuple is now full, 10 of
+  // its ports held by TIME_WAIT.
+  for (int i = 0; i < 40; ++i) ns.Connect(l, "127.0.0.1", 9000);
+  ASSERT_EQ(ns.TryConnect("127.0.0.1", 9000), -EADDRNOTAVAIL);
+
   ExporterProcess exp(ListConfig(ns.name()));
   Series s = exp.Scrape();
   const std::string n = ns.name();
@@ -264,26 +270,23 @@ TEST(ExporterKernel, TimeWaitOverflowAndRecycleCountersMatchProc) {
   EXPECT_EQ(Get(s, "sockstate_netstat_tcpext_tcptimewaitoverflow_total", {{"netns", n}}), 15);
   EXPECT_EQ(Get(s, "sockstate_sysctl_tcp_tw_reuse", {{"netns", n}}), 0);
   EXPECT_EQ(Get(s, "sockstate_netstat_tcpext_twrecycled_total", {{"netns", n}}), 0);
+  EXPECT_EQ(Get(s, "sockstate_destination_occupancy_ratio",
+                {{"netns", n}, {"destination", "127.0.0.1:9000"}}),
+            1.0);
 
-  // Turn tcp_tw_reuse on: connect() to the same destination reuses TIME_WAIT ports once they
-  // are older than tcp_tw_reuse_delay (1 s by default on 6.14+). Narrow the range to the 10
-  // TIME_WAIT ports' span so every new connect must reuse one.
+  // tcp_tw_reuse=1: once the TIME_WAIT sockets are older than tcp_tw_reuse_delay (1 s by
+  // default on 6.14+), connect() to the full tuple reuses them, one per connect.
   ns.SetSysctl("net.ipv4.tcp_tw_reuse", "1");
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   const int reuse = 4;
-  for (int i = 0; i < reuse; ++i) {
-    auto p = ns.Connect(l, "127.0.0.1", 9000);
-    (void)p;
-  }
-  // Every new connection either reused a TIME_WAIT port or took a free one: the kernel's
-  // own counter is the truth the exporter must match, and it must have moved.
+  for (int i = 0; i < reuse; ++i) ns.Connect(l, "127.0.0.1", 9000);
   auto after = NetstatInside(ns, "TcpExt");
   Series s2 = exp.Scrape();
+  EXPECT_EQ(after["TWRecycled"], reuse);
   EXPECT_EQ(Get(s2, "sockstate_sysctl_tcp_tw_reuse", {{"netns", n}}), 1);
-  EXPECT_EQ(Get(s2, "sockstate_netstat_tcpext_twrecycled_total", {{"netns", n}}),
-            double(after["TWRecycled"]));
-  EXPECT_EQ(Get(s2, "sockstate_netstat_tcpext_tcptimewaitoverflow_total", {{"netns", n}}),
-            double(after["TCPTimeWaitOverflow"]));
+  EXPECT_EQ(Get(s2, "sockstate_netstat_tcpext_twrecycled_total", {{"netns", n}}), reuse);
+  EXPECT_EQ(Tcp(s2, n, "ipv4", "time_wait"), 10 - reuse);
+  EXPECT_EQ(Get(s2, "sockstate_netstat_tcpext_tcptimewaitoverflow_total", {{"netns", n}}), 15);
 }
 
 }  // namespace
