@@ -194,6 +194,35 @@ TEST(ParseSysctlInt, Errors) {
                    "sysctl: number out of range: '9223372036854775808'");
 }
 
+// 6.1/ is a real capture (Debian 12 kernel 6.1.0-56-amd64 under qemu, capture-qemu.sh): the
+// sysctl files are the kernel's defaults, read before the script touched anything.
+TEST(ParsePortRange, Kernel61Capture) {
+  std::string text = Fixture("6.1/sys/net/ipv4/ip_local_port_range");
+  EXPECT_EQ(text, "32768\t60999\n");
+  Result<PortRange> r = ParsePortRange(text);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->low, 32768);
+  EXPECT_EQ(r->high, 60999);
+  EXPECT_EQ(r->size(), 28232u);
+}
+
+TEST(ParseSysctlInt, Kernel61Capture) {
+  struct Case {
+    const char* file;
+    int64_t want;
+  } cases[] = {
+      {"tcp_tw_reuse", 2},
+      {"tcp_max_tw_buckets", 2048},  // 512 MiB guest: the default scales with memory
+      {"tcp_fin_timeout", 60},
+      {"tcp_timestamps", 1},
+  };
+  for (const Case& c : cases) {
+    Result<int64_t> r = ParseSysctlInt(Fixture(std::string("6.1/sys/net/ipv4/") + c.file));
+    ASSERT_TRUE(r.ok()) << c.file << ": " << r.status().message();
+    EXPECT_EQ(*r, c.want) << c.file;
+  }
+}
+
 // ---- ParseSockstat --------------------------------------------------------------------------
 
 TEST(ParseSockstat, Kernel618) {
@@ -238,6 +267,29 @@ TEST(ParseSockstat, OlderKernels) {
   EXPECT_EQ(r->at("TCP").at("tw"), 14210u);
   EXPECT_EQ(r->at("TCP").at("alloc"), 270u);
   EXPECT_EQ(r->at("TCP").at("mem"), 96u);
+}
+
+TEST(ParseSockstat, Kernel61Capture) {
+  Result<SockstatTable> r = ParseSockstat(Fixture("6.1/sockstat"));
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  const SockstatTable& t = *r;
+  EXPECT_EQ(t.size(), 6u);
+  EXPECT_EQ(t.at("sockets").at("used"), 0u);
+  const auto& tcp = t.at("TCP");
+  EXPECT_EQ(tcp.size(), 5u);
+  EXPECT_EQ(tcp.at("inuse"), 0u);
+  EXPECT_EQ(tcp.at("orphan"), 0u);
+  EXPECT_EQ(tcp.at("tw"), 8u);
+  EXPECT_EQ(tcp.at("alloc"), 0u);
+  EXPECT_EQ(tcp.at("mem"), 0u);
+  EXPECT_EQ(t.at("FRAG").at("memory"), 0u);
+
+  r = ParseSockstat(Fixture("6.1/sockstat6"));
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->size(), 5u);
+  EXPECT_EQ(r->at("TCP6").size(), 1u);
+  EXPECT_EQ(r->at("TCP6").at("inuse"), 0u);
+  EXPECT_EQ(r->at("FRAG6").at("memory"), 0u);
 }
 
 TEST(ParseSockstat, UnknownFieldsAndFullRange) {
@@ -354,6 +406,84 @@ TEST(ParseNetstat, Kernel419) {
   EXPECT_EQ(r->at("Udp").size(), 8u);
 }
 
+TEST(ParseNetstat, Kernel61Netstat) {
+  Result<NetstatTable> r = ParseNetstat(Fixture("6.1/netstat"));
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  const NetstatTable& t = *r;
+  EXPECT_EQ(t.size(), 3u);
+  const auto& ext = t.at("TcpExt");
+  EXPECT_EQ(ext.size(), 125u);
+  // On 6.1 TW counts sockets put into TIME_WAIT (at schedule time), not expired ones.
+  EXPECT_EQ(ext.at("TW"), 12);
+  EXPECT_EQ(ext.at("TWRecycled"), 2);  // tcp_tw_reuse=2 on loopback, 2-port range
+  EXPECT_EQ(ext.at("TWKilled"), 0);
+  EXPECT_EQ(ext.at("TCPTimeWaitOverflow"), 3);  // tcp_max_tw_buckets=1 for 3 connections
+  EXPECT_EQ(ext.at("ListenOverflows"), 12);     // SIGSTOPped listener, backlog 2, 6 clients
+  EXPECT_EQ(ext.at("ListenDrops"), 12);
+  EXPECT_EQ(ext.at("TCPSynRetrans"), 8);
+  EXPECT_EQ(ext.at("TCPPureAcks"), 56);
+  EXPECT_EQ(ext.at("TCPMigrateReqFailure"), 0);  // the last TcpExt field on 6.1
+  EXPECT_EQ(t.at("IpExt").size(), 18u);
+  EXPECT_EQ(t.at("IpExt").at("InOctets"), 7952);
+  EXPECT_EQ(t.at("IpExt").at("InNoECTPkts"), 144);
+  EXPECT_EQ(t.at("MPTcpExt").size(), 56u);
+}
+
+TEST(ParseNetstat, Kernel61Snmp) {
+  Result<NetstatTable> r = ParseNetstat(Fixture("6.1/snmp"));
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  const NetstatTable& t = *r;
+  EXPECT_EQ(t.size(), 5u);  // no IcmpMsg block: the kernel prints it only once ICMP was seen
+  EXPECT_EQ(t.count("IcmpMsg"), 0u);
+  const auto& tcp = t.at("Tcp");
+  EXPECT_EQ(tcp.size(), 15u);
+  EXPECT_EQ(tcp.at("RtoMax"), 120000);
+  EXPECT_EQ(tcp.at("MaxConn"), -1);
+  EXPECT_EQ(tcp.at("ActiveOpens"), 19);
+  EXPECT_EQ(tcp.at("PassiveOpens"), 15);
+  EXPECT_EQ(tcp.at("AttemptFails"), 0);
+  EXPECT_EQ(tcp.at("EstabResets"), 2);
+  EXPECT_EQ(tcp.at("CurrEstab"), 0);
+  EXPECT_EQ(tcp.at("InSegs"), 154);
+  EXPECT_EQ(tcp.at("OutSegs"), 146);
+  EXPECT_EQ(tcp.at("RetransSegs"), 8);
+  EXPECT_EQ(tcp.at("OutRsts"), 2);
+  EXPECT_EQ(t.at("Ip").size(), 19u);
+  EXPECT_EQ(t.at("Ip").count("OutTransmits"), 0u);  // 6.18 has it
+  // This 6.1.192 build already has the ICMP rate-limit counters (stable backport).
+  EXPECT_EQ(t.at("Icmp").size(), 29u);
+  EXPECT_EQ(t.at("Icmp").count("OutRateLimitGlobal"), 1u);
+  EXPECT_EQ(t.at("Udp").size(), 9u);
+}
+
+// Two real captures with different field lists: both parse, and the lists differ by name in
+// both directions.
+TEST(ParseNetstat, Kernel61VersusKernel618FieldLists) {
+  Result<NetstatTable> old_k = ParseNetstat(Fixture("6.1/netstat"));
+  Result<NetstatTable> new_k = ParseNetstat(Fixture("6.18/netstat"));
+  ASSERT_TRUE(old_k.ok()) << old_k.status().message();
+  ASSERT_TRUE(new_k.ok()) << new_k.status().message();
+  const auto& ext61 = old_k->at("TcpExt");
+  const auto& ext618 = new_k->at("TcpExt");
+  EXPECT_NE(ext61.size(), ext618.size());
+  // In 6.18's TcpExt but not 6.1's.
+  for (const char* name : {"BeyondWindow", "TSEcrRejected", "PAWSOldAck", "PAWSTimewait",
+                           "TCPPLBRehash", "TCPAOGood", "TCPAODroppedIcmps"}) {
+    EXPECT_EQ(ext61.count(name), 0u) << name;
+    EXPECT_EQ(ext618.count(name), 1u) << name;
+  }
+  // 6.1's TcpExt is a subset of 6.18's: every 6.1 name is there.
+  for (const auto& [name, value] : ext61) EXPECT_EQ(ext618.count(name), 1u) << name;
+  // MPTcpExt RcvPruned is in 6.1 but no longer in 6.18.
+  EXPECT_EQ(old_k->at("MPTcpExt").count("RcvPruned"), 1u);
+  EXPECT_EQ(new_k->at("MPTcpExt").count("RcvPruned"), 0u);
+  EXPECT_EQ(new_k->at("MPTcpExt").count("MPCurrEstab"), 1u);
+  EXPECT_EQ(old_k->at("MPTcpExt").count("MPCurrEstab"), 0u);
+  // The fields both have are read by name whatever their position.
+  EXPECT_EQ(ext61.at("TW"), 12);
+  EXPECT_EQ(ext618.at("TW"), 17);
+}
+
 TEST(ParseNetstat, ByNameNotPosition) {
   Result<NetstatTable> a = ParseNetstat("TcpExt: TW TWRecycled New\nTcpExt: 5 6 7\n");
   Result<NetstatTable> b = ParseNetstat("TcpExt: New TWRecycled TW\nTcpExt: 7 6 5\n");
@@ -419,6 +549,23 @@ TEST(ReadNetSysctls, FullFixtureTree) {
   EXPECT_EQ(r->tcp_tw_reuse, 2);
   EXPECT_EQ(r->tcp_tw_reuse_delay_ms, 1000);
   EXPECT_EQ(r->tcp_max_tw_buckets, 131072);
+  EXPECT_EQ(r->tcp_fin_timeout_s, 60);
+  EXPECT_EQ(r->tcp_timestamps, 1);
+}
+
+TEST(ReadNetSysctls, Kernel61Capture) {
+  // The capture dir mirrors /proc: sys/net/ipv4/<name>. tcp_tw_reuse_delay (6.14+) is absent,
+  // as it was on the 6.1 kernel.
+  Result<NetSysctls> r = ReadNetSysctls(ProcPaths::ForRoot(kFiles + "/6.1"));
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_TRUE(r->port_range.has_value());
+  EXPECT_EQ(r->port_range->low, 32768);
+  EXPECT_EQ(r->port_range->high, 60999);
+  ASSERT_TRUE(r->reserved_ports.has_value());  // the file is a lone "\n"
+  EXPECT_EQ(r->reserved_ports->count(), 0u);
+  EXPECT_EQ(r->tcp_tw_reuse, 2);
+  EXPECT_FALSE(r->tcp_tw_reuse_delay_ms.has_value());
+  EXPECT_EQ(r->tcp_max_tw_buckets, 2048);
   EXPECT_EQ(r->tcp_fin_timeout_s, 60);
   EXPECT_EQ(r->tcp_timestamps, 1);
 }
@@ -519,6 +666,23 @@ TEST(ReadNetstat, FixtureTree) {
   EXPECT_EQ(tcp.at("RetransSegs"), 1450);
   EXPECT_EQ(tcp.at("OutRsts"), 1022);
   EXPECT_EQ(tcp.at("MaxConn"), -1);
+}
+
+TEST(ReadNetstat, Kernel61CaptureDir) {
+  ProcPaths paths = ProcPaths::ForRoot(kFiles + "/6.1");
+  paths.net_dir = paths.root;  // the capture keeps the /proc/net files at the top
+  auto r = ReadNetstat(paths, "netstat");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_TRUE(r->has_value());
+  EXPECT_EQ((**r).at("TcpExt").at("ListenDrops"), 12);
+  auto s = ReadNetstat(paths, "snmp");
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  ASSERT_TRUE(s->has_value());
+  EXPECT_EQ((**s).at("Tcp").at("MaxConn"), -1);
+  auto t = ReadSockstat(paths, "sockstat");
+  ASSERT_TRUE(t.ok()) << t.status().message();
+  ASSERT_TRUE(t->has_value());
+  EXPECT_EQ((**t).at("TCP").at("tw"), 8u);
 }
 
 TEST(ReadNetstat, MissingAndBroken) {
