@@ -43,15 +43,6 @@ inline uint64_t HashKey(const uint8_t* k) {
   return h;
 }
 
-inline uint64_t Mix(uint64_t h) {
-  h ^= h >> 33;
-  h *= 0xff51afd7ed558ccdULL;
-  h ^= h >> 33;
-  h *= 0xc4ceb9fe1a85ec53ULL;
-  h ^= h >> 33;
-  return h;
-}
-
 std::string FormatDestination(Family f, const std::array<uint8_t, 16>& addr, uint16_t port) {
   std::string a = FormatAddress(f, addr);
   if (f == Family::kIpv6) return "[" + a + "]:" + std::to_string(port);
@@ -408,7 +399,7 @@ void Aggregator::Finish(AggregateResult* out) {
   }
   out->destinations_folded = ranks_.size() - k;
   // Untracked tuples (beyond max_tuples) only add to "other"'s sums: their per-tuple maximum is
-  // unknown, which tuples_untracked tells.
+  // unknown, which sockstate_destination_untracked_sockets tells.
   for (int i = 0; i < kNumStates; ++i) other.sockets[i] += untracked_states_[i];
   other.used += untracked_used_;
   for (size_t i = 0; i <= ntw; ++i) {
