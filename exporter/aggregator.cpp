@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <tuple>
 
 namespace sockstate {
 
@@ -450,6 +451,71 @@ void Aggregator::Finish(AggregateResult* out) {
   for (size_t i = ik; i < iunmatched.size(); ++i) AccumulateInto(iother, iunmatched[i].second);
   out->services_folded = iunmatched.size() - ik;
   out->inbound.push_back(ToStats("other", iother, 0, false));
+}
+
+size_t FoldAcrossNamespaces(const std::vector<AggregateResult*>& results, size_t max_series,
+                            bool inbound) {
+  struct Candidate {
+    uint64_t used, total;
+    size_t result, index;
+  };
+  size_t series = 0;
+  std::vector<Candidate> candidates;
+  for (size_t r = 0; r < results.size(); ++r) {
+    const auto& list = inbound ? results[r]->inbound : results[r]->destinations;
+    series += list.size();
+    for (size_t i = 0; i < list.size(); ++i) {
+      const DestinationStats& d = list[i];
+      if (d.is_group || d.label == "other") continue;
+      uint64_t total = 0;
+      for (uint64_t v : d.sockets) total += v;
+      candidates.push_back({d.ports_used, total, r, i});
+    }
+  }
+  if (series <= max_series) return 0;
+  std::sort(candidates.begin(), candidates.end(), [](const Candidate& a, const Candidate& b) {
+    if (a.used != b.used) return a.used < b.used;
+    if (a.total != b.total) return a.total < b.total;
+    return std::tie(a.result, a.index) > std::tie(b.result, b.index);
+  });
+  size_t folded = 0;
+  std::vector<std::vector<bool>> drop(results.size());
+  for (size_t r = 0; r < results.size(); ++r) {
+    drop[r].assign((inbound ? results[r]->inbound : results[r]->destinations).size(), false);
+  }
+  for (const Candidate& c : candidates) {
+    if (series <= max_series) break;
+    auto& list = inbound ? results[c.result]->inbound : results[c.result]->destinations;
+    DestinationStats& other = list.back();  // "other" is always last
+    const DestinationStats& d = list[c.index];
+    for (int i = 0; i < kNumStates; ++i) other.sockets[i] += d.sockets[i];
+    other.ports_used += d.ports_used;
+    other.ports_used_max = std::max(other.ports_used_max, d.ports_used_max);
+    other.tuples += d.tuples;
+    for (size_t i = 0; i < other.tw_buckets.size() && i < d.tw_buckets.size(); ++i) {
+      other.tw_buckets[i] += d.tw_buckets[i];
+    }
+    other.tw_count += d.tw_count;
+    other.tw_sum_seconds += d.tw_sum_seconds;
+    drop[c.result][c.index] = true;
+    if (inbound) {
+      ++results[c.result]->services_folded;
+    } else {
+      ++results[c.result]->destinations_folded;
+    }
+    --series;
+    ++folded;
+  }
+  for (size_t r = 0; r < results.size(); ++r) {
+    auto& list = inbound ? results[r]->inbound : results[r]->destinations;
+    std::vector<DestinationStats> kept;
+    kept.reserve(list.size());
+    for (size_t i = 0; i < list.size(); ++i) {
+      if (!drop[r][i]) kept.push_back(std::move(list[i]));
+    }
+    list.swap(kept);
+  }
+  return folded;
 }
 
 }  // namespace sockstate

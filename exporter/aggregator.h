@@ -65,6 +65,14 @@ struct AggregateResult {
   std::vector<double> tw_bounds;
 };
 
+/// Applies a series cap across several namespaces' results: while more than `max_series`
+/// destination (or, with `inbound`, service) label values are exported in total, folds the
+/// smallest individually exported ones (top-K entries, fewest ports used then fewest sockets)
+/// into their own namespace's "other". Groups and "other" are never folded, so the total can
+/// stay above the cap when groups and "other" alone exceed it. Returns how many were folded.
+size_t FoldAcrossNamespaces(const std::vector<AggregateResult*>& results, size_t max_series,
+                            bool inbound);
+
 /// bound_inactive sockets (6.8+) of one namespace, from their own dump (see
 /// CollectorConfig::bound_inactive_interval_seconds). Value type.
 struct BoundInactiveSnapshot {

@@ -294,6 +294,15 @@ std::vector<prometheus::MetricFamily> Collector::ScrapeAll() const {
     for (size_t i = 0; i < parallel; ++i) threads.emplace_back(worker);
     for (auto& th : threads) th.join();
   }
+  // Series caps hold across all namespaces, not only within each.
+  if (snaps.size() > 1) {
+    std::vector<AggregateResult*> aggs;
+    for (TargetSnapshot& t : snaps) {
+      if (t.netlink_ok) aggs.push_back(&t.agg);
+    }
+    FoldAcrossNamespaces(aggs, config->destinations.max_series, /*inbound=*/false);
+    FoldAcrossNamespaces(aggs, config->inbound.max_series, /*inbound=*/true);
+  }
   stats.scrapes_total = scrapes_total_.load();
   stats.dumps_total = dumps_total_.load();
   stats.label_netns = config->namespaces.mode != NetnsMode::kOwn;

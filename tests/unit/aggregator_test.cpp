@@ -314,3 +314,52 @@ TEST_F(AggregatorTest, InboundTopKAndGroups) {
 
 }  // namespace
 }  // namespace sockstate
+
+namespace sockstate {
+namespace {
+
+DestinationStats Dest(const std::string& label, uint64_t used, uint64_t established,
+                      bool group = false) {
+  DestinationStats d;
+  d.label = label;
+  d.ports_used = used;
+  d.ports_used_max = used;
+  d.tuples = 1;
+  d.sockets[ExportedStateIndex(kTcpEstablished)] = established;
+  d.tw_buckets = {0, 1};
+  d.tw_count = 1;
+  d.is_group = group;
+  return d;
+}
+
+TEST(FoldAcrossNamespaces, KeepsTheTotalUnderTheCapFoldingTheSmallestIntoTheirOwnOther) {
+  AggregateResult a, b;
+  a.destinations = {Dest("db", 5, 5, true), Dest("10.0.0.1:80", 40, 40), Dest("10.0.0.2:80", 3, 3),
+                    Dest("other", 1, 1)};
+  b.destinations = {Dest("db", 0, 0, true), Dest("10.0.0.9:443", 7, 7), Dest("10.0.0.8:443", 2, 2),
+                    Dest("other", 0, 0)};
+  // 8 series, cap 6: the two smallest top-K entries (used 2 in b, used 3 in a) are folded.
+  EXPECT_EQ(FoldAcrossNamespaces({&a, &b}, 6, false), 2u);
+  ASSERT_EQ(a.destinations.size(), 3u);
+  ASSERT_EQ(b.destinations.size(), 3u);
+  EXPECT_EQ(a.destinations[1].label, "10.0.0.1:80");
+  EXPECT_EQ(b.destinations[1].label, "10.0.0.9:443");
+  EXPECT_EQ(a.destinations[2].label, "other");
+  EXPECT_EQ(a.destinations[2].ports_used, 1u + 3);
+  EXPECT_EQ(a.destinations[2].sockets[ExportedStateIndex(kTcpEstablished)], 1u + 3);
+  EXPECT_EQ(a.destinations[2].tw_buckets[1], 2u);
+  EXPECT_EQ(b.destinations[2].ports_used, 2u);
+  EXPECT_EQ(a.destinations_folded, 1u);
+  EXPECT_EQ(b.destinations_folded, 1u);
+  // Groups and "other" are never folded: a cap below them leaves them.
+  EXPECT_EQ(FoldAcrossNamespaces({&a, &b}, 1, false), 2u);
+  EXPECT_EQ(a.destinations.size(), 2u);
+  EXPECT_EQ(a.destinations[0].label, "db");
+  EXPECT_EQ(a.destinations[1].label, "other");
+  EXPECT_EQ(a.destinations[1].ports_used, 1u + 3 + 40);
+  // Under the cap: nothing changes.
+  EXPECT_EQ(FoldAcrossNamespaces({&a, &b}, 100, false), 0u);
+}
+
+}  // namespace
+}  // namespace sockstate
