@@ -257,5 +257,44 @@ else
   echo "note: promtool not found: rules not checked with promtool"
 fi
 
+# The all-namespaces overlay: patches target the base objects by name and add exactly what
+# namespace discovery needs; its exporter config is valid.
+overlay="$kdir/overlays/all-namespaces"
+python3 - "$kdir" "$overlay" "$tmp" <<'PY' || fail "overlay all-namespaces"
+import os, sys, yaml
+kdir, ov, tmp = sys.argv[1:4]
+k = yaml.safe_load(open(os.path.join(ov, "kustomization.yaml")))
+assert k["resources"] == ["../../"], k["resources"]
+base = {}
+for f in os.listdir(kdir):
+    if f.endswith(".yaml"):
+        for d in yaml.safe_load_all(open(os.path.join(kdir, f))):
+            if d and "metadata" in d: base[(d["kind"], d["metadata"]["name"])] = d
+patches = [yaml.safe_load(open(os.path.join(ov, p["path"]))) for p in k["patches"]]
+for p in patches:
+    assert (p["kind"], p["metadata"]["name"]) in base, f"patch targets no base object: {p['kind']}/{p['metadata']['name']}"
+ds = next(p for p in patches if p["kind"] == "DaemonSet")["spec"]["template"]["spec"]
+assert ds["hostPID"] is True
+c = ds["containers"][0]
+assert c["name"] == base[("DaemonSet", "sockstate-exporter")]["spec"]["template"]["spec"]["containers"][0]["name"]
+assert sorted(c["securityContext"]["capabilities"]["add"]) == ["SYS_ADMIN", "SYS_PTRACE"]
+assert c["securityContext"]["capabilities"]["drop"] == ["ALL"]
+m = {v["name"]: v for v in c["volumeMounts"]}["netns"]
+assert m["mountPath"] == "/var/run/netns" and m["mountPropagation"] == "HostToContainer" and m["readOnly"]
+cm = next(p for p in patches if p["kind"] == "ConfigMap")
+open(os.path.join(tmp, "overlay-sockstate.yml"), "w").write(cm["data"]["sockstate.yml"])
+assert "mode: all" in cm["data"]["sockstate.yml"]
+print("ok: overlay all-namespaces patches the base DaemonSet and ConfigMap")
+PY
+if command -v kubectl >/dev/null 2>&1; then
+  kubectl kustomize "$overlay" >"$tmp/overlay.yaml" 2>"$tmp/overlay.err" \
+    && grep -q 'hostPID: true' "$tmp/overlay.yaml" \
+    || { cat "$tmp/overlay.err" >&2; fail "kubectl kustomize $overlay"; }
+fi
+if [[ -x ${SOCKSTATE_EXPORTER_BIN:-} ]]; then
+  "$SOCKSTATE_EXPORTER_BIN" --config.check --config.file="$tmp/overlay-sockstate.yml" >/dev/null \
+    || fail "the overlay's exporter config does not pass --config.check"
+fi
+
 ((fails == 0)) || die "$fails check(s) failed"
 echo "PASS"
