@@ -259,12 +259,12 @@ fi
 
 # The all-namespaces overlay: patches target the base objects by name and add exactly what
 # namespace discovery needs; its exporter config is valid.
-overlay="$kdir/overlays/all-namespaces"
+overlay="$kdir/../overlays/all-namespaces"
 python3 - "$kdir" "$overlay" "$tmp" <<'PY' || fail "overlay all-namespaces"
 import os, sys, yaml
 kdir, ov, tmp = sys.argv[1:4]
 k = yaml.safe_load(open(os.path.join(ov, "kustomization.yaml")))
-assert k["resources"] == ["../../"], k["resources"]
+assert k["resources"] == ["../../kubernetes"], k["resources"]
 base = {}
 for f in os.listdir(kdir):
     if f.endswith(".yaml"):
