@@ -44,6 +44,13 @@ inline uint64_t HashKey(const uint8_t* k) {
   return h;
 }
 
+// Key equality as five word compares (the defaulted operator== calls memcmp out of line).
+inline bool KeyEquals(const uint8_t* a, const uint8_t* b) {
+  return Load64(a) == Load64(b) && Load64(a + 8) == Load64(b + 8) &&
+         Load64(a + 16) == Load64(b + 16) && Load64(a + 24) == Load64(b + 24) &&
+         Load64(a + 28) == Load64(b + 28);
+}
+
 std::string FormatDestination(Family f, const std::array<uint8_t, 16>& addr, uint16_t port) {
   std::string a = FormatAddress(f, addr);
   if (f == Family::kIpv6) return "[" + a + "]:" + std::to_string(port);
@@ -170,7 +177,10 @@ Aggregator::TupleEntry* Aggregator::FindOrInsert(const TupleKey& key, uint64_t h
   while (true) {
     TupleEntry& e = table_[i];
     if (!e.occupied) break;
-    if (e.key == key) return &e;
+    if (KeyEquals(reinterpret_cast<const uint8_t*>(&e.key),
+                  reinterpret_cast<const uint8_t*>(&key))) {
+      return &e;
+    }
     i = (i + 1) & mask_;
   }
   if (count_ >= max_tuples_) return nullptr;
