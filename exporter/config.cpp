@@ -13,6 +13,7 @@
 #include <set>
 #include <string_view>
 
+#include "procfs.h"
 #include "text_util.h"
 
 namespace sockstate {
@@ -488,26 +489,11 @@ Result<Config> ParseConfig(const std::string& yaml_text, const std::string& sour
 }
 
 Result<Config> LoadConfigFile(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    return Status::Error("cannot read config file " + QuoteText(path) + ": " +
-                         std::strerror(errno));
-  }
   std::string text;
-  char buf[65536];
-  while (true) {
-    const ssize_t n = ::read(fd, buf, sizeof(buf));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const int err = errno;
-      ::close(fd);
-      return Status::Error("cannot read config file " + QuoteText(path) + ": " +
-                           std::strerror(err));
-    }
-    if (n == 0) break;
-    text.append(buf, static_cast<size_t>(n));
+  if (const int err = ReadSmallFile(path, &text)) {
+    return Status::Error("cannot read config file " + QuoteText(path) + ": " +
+                         (err == EFBIG ? "larger than 1 MiB" : std::strerror(err)));
   }
-  ::close(fd);
   return ParseConfig(text, path);
 }
 

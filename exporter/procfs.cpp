@@ -122,17 +122,12 @@ ProcPaths ProcPaths::ForThreadNetns(const std::string& root) {
   return p;
 }
 
-FileRead ReadProcFile(const std::string& path) {
-  FileRead r;
+int ReadSmallFile(const std::string& path, std::string* text, bool* read_failed) {
+  text->clear();
+  if (read_failed) *read_failed = false;
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    int err = errno;
-    r.outcome = (err == ENOENT || err == ENOTDIR) ? ReadOutcome::kNotFound : ReadOutcome::kError;
-    r.error = path + ": " + ErrnoText(err);
-    return r;
-  }
+  if (fd < 0) return errno;
   // /proc files report size 0: read until EOF, one byte past the cap to detect overflow.
-  std::string text;
   char buf[16384];
   while (true) {
     ssize_t n = read(fd, buf, sizeof(buf));
@@ -140,22 +135,33 @@ FileRead ReadProcFile(const std::string& path) {
       if (errno == EINTR) continue;
       int err = errno;
       close(fd);
-      r.outcome = ReadOutcome::kError;
-      r.error = path + ": read: " + ErrnoText(err);
-      return r;
+      if (read_failed) *read_failed = true;
+      return err;
     }
     if (n == 0) break;
-    text.append(buf, static_cast<size_t>(n));
-    if (text.size() > kMaxFileBytes) {
+    text->append(buf, static_cast<size_t>(n));
+    if (text->size() > kMaxFileBytes) {
       close(fd);
-      r.outcome = ReadOutcome::kError;
-      r.error = path + ": larger than 1 MiB";
-      return r;
+      return EFBIG;
     }
   }
   close(fd);
-  r.outcome = ReadOutcome::kOk;
-  r.text = std::move(text);
+  return 0;
+}
+
+FileRead ReadProcFile(const std::string& path) {
+  FileRead r;
+  bool read_failed = false;
+  const int err = ReadSmallFile(path, &r.text, &read_failed);
+  if (err == 0) {
+    r.outcome = ReadOutcome::kOk;
+  } else {
+    r.text.clear();
+    r.outcome = (err == ENOENT || err == ENOTDIR) ? ReadOutcome::kNotFound : ReadOutcome::kError;
+    r.error = path + ": " +
+              (err == EFBIG ? std::string("larger than 1 MiB")
+                            : (read_failed ? "read: " : "") + ErrnoText(err));
+  }
   return r;
 }
 

@@ -37,6 +37,11 @@ struct FileRead {
 };
 FileRead ReadProcFile(const std::string& path);
 
+/// Reads a whole file of at most 1 MiB into `text`. Returns 0, or the errno of the failed
+/// open/read (EFBIG when the file is larger than 1 MiB); `read_failed` (optional) tells a
+/// failed read from a failed open. Thread-safe.
+int ReadSmallFile(const std::string& path, std::string* text, bool* read_failed = nullptr);
+
 // ---- Pure parsers -------------------------------------------------------------------------
 
 /// "lo hi" (tabs or spaces, trailing newline). lo <= hi, both 1..65535.

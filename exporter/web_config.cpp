@@ -1,10 +1,10 @@
 #include "web_config.h"
 
 #include <crypt.h>
-#include <strings.h>
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <openssl/ssl.h>  // types and constants only: functions come from civetweb's libssl
+#include <strings.h>
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
@@ -18,28 +18,12 @@
 #include <vector>
 
 #include "log.h"
+#include "procfs.h"
+#include "text_util.h"
 
 namespace sockstate {
 
 namespace {
-
-std::string Quote(const std::string& s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20 || c == 0x7f) {
-      static const char kHex[] = "0123456789abcdef";
-      out += "\\x";
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out + "\"";
-}
 
 struct WebConfigError {
   std::string message;
@@ -74,8 +58,7 @@ class Parser {
       } else if (key == "http_server_config") {
         Fail(kv.first, key, "not supported by sockstate_exporter (no HTTP/2, no custom headers)");
       } else {
-        Fail(kv.first, key,
-             "unknown key (want tls_server_config or basic_auth_users)");
+        Fail(kv.first, key, "unknown key (want tls_server_config or basic_auth_users)");
       }
     }
     return config;
@@ -107,7 +90,7 @@ class Parser {
     if (s == "TLS11") return TLS1_1_VERSION;
     if (s == "TLS12") return TLS1_2_VERSION;
     if (s == "TLS13") return TLS1_3_VERSION;
-    Fail(n, path, "unknown TLS version " + Quote(s) + " (want TLS10, TLS11, TLS12 or TLS13)");
+    Fail(n, path, "unknown TLS version " + QuoteText(s) + " (want TLS10, TLS11, TLS12 or TLS13)");
   }
 
   TlsServerConfig ParseTls(const YAML::Node& n) {
@@ -160,7 +143,7 @@ class Parser {
       tls.client_auth = ClientAuth::kRequireAndVerifyClientCert;
     } else {
       Fail(auth_node, base + ".client_auth_type",
-           "unknown " + Quote(auth_type) +
+           "unknown " + QuoteText(auth_type) +
                " (want NoClientCert, RequestClientCert, RequireAnyClientCert, "
                "VerifyClientCertIfGiven or RequireAndVerifyClientCert)");
     }
@@ -168,7 +151,7 @@ class Parser {
                           tls.client_auth == ClientAuth::kRequireAndVerifyClientCert;
     if (verifies && tls.client_ca_file.empty()) {
       Fail(auth_node, base + ".client_ca_file",
-           "required with client_auth_type " + Quote(auth_type));
+           "required with client_auth_type " + QuoteText(auth_type));
     }
     if (!tls.client_ca_file.empty() && tls.client_auth == ClientAuth::kNoClientCert) {
       Fail(ca_node, base + ".client_ca_file",
@@ -189,7 +172,8 @@ class Parser {
       const std::string user = Key(kv.first, base);
       const std::string path = base + "." + user;
       if (user.empty()) Fail(kv.first, base, "empty user name");
-      if (user.find(':') != std::string::npos) Fail(kv.first, path, "user names cannot contain ':'");
+      if (user.find(':') != std::string::npos)
+        Fail(kv.first, path, "user names cannot contain ':'");
       if (user.find('\0') != std::string::npos) Fail(kv.first, base, "user name contains NUL");
       if (users.count(user)) Fail(kv.first, path, "duplicate user");
       const std::string hash = Str(kv.second, path);
@@ -235,7 +219,7 @@ struct Ssl {
   int (*SSL_CTX_check_private_key)(const SSL_CTX*) = nullptr;
   int (*SSL_CTX_load_verify_locations)(SSL_CTX*, const char*, const char*) = nullptr;
   STACK_OF(X509_NAME) * (*SSL_load_client_CA_file)(const char*) = nullptr;
-  void (*SSL_CTX_set_client_CA_list)(SSL_CTX*, STACK_OF(X509_NAME)*) = nullptr;
+  void (*SSL_CTX_set_client_CA_list)(SSL_CTX*, STACK_OF(X509_NAME) *) = nullptr;
   void (*SSL_CTX_set_verify)(SSL_CTX*, int, SSL_verify_cb) = nullptr;
   long (*SSL_CTX_ctrl)(SSL_CTX*, int, long, void*) = nullptr;
   uint64_t (*SSL_CTX_set_options)(SSL_CTX*, uint64_t) = nullptr;
@@ -255,7 +239,7 @@ bool Sym(Ssl& s, F& f, const char* name) {
 }
 
 std::mutex g_ssl_mu;
-std::string g_compat_lib;     // set by PrepareCivetwebTls before the first LoadSsl()
+std::string g_compat_lib;  // set by PrepareCivetwebTls before the first LoadSsl()
 void* g_compat_handle = nullptr;
 
 const Ssl& LoadSsl() {
@@ -267,7 +251,8 @@ const Ssl& LoadSsl() {
       g_compat_handle = dlopen(g_compat_lib.c_str(), RTLD_NOW | RTLD_GLOBAL);
       if (g_compat_handle == nullptr) {
         const char* e = dlerror();
-        s.error = "cannot load TLS compat library " + Quote(g_compat_lib) + ": " + (e ? e : "?");
+        s.error =
+            "cannot load TLS compat library " + QuoteText(g_compat_lib) + ": " + (e ? e : "?");
         return s;
       }
     }
@@ -328,8 +313,8 @@ int AcceptAny(int, X509_STORE_CTX*) { return 1; }
 Status ReadableFile(const std::string& path, const std::string& key, const std::string& source) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
-    return Status::Error(source + ": tls_server_config." + key + ": cannot read " + Quote(path) +
-                         ": " + std::strerror(errno));
+    return Status::Error(source + ": tls_server_config." + key + ": cannot read " +
+                         QuoteText(path) + ": " + std::strerror(errno));
   }
   ::close(fd);
   return Status::Ok();
@@ -340,35 +325,35 @@ Status Apply(const Ssl& s, SSL_CTX* ctx, const TlsServerConfig& tls, const std::
   s.ERR_clear_error();
   const std::string where = source + ": tls_server_config.";
   if (s.SSL_CTX_use_certificate_chain_file(ctx, tls.cert_file.c_str()) != 1) {
-    return Status::Error(where + "cert_file: cannot load certificate " + Quote(tls.cert_file) +
+    return Status::Error(where + "cert_file: cannot load certificate " + QuoteText(tls.cert_file) +
                          ": " + SslErrors(s));
   }
   if (s.SSL_CTX_use_PrivateKey_file(ctx, tls.key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
-    return Status::Error(where + "key_file: cannot load private key " + Quote(tls.key_file) +
+    return Status::Error(where + "key_file: cannot load private key " + QuoteText(tls.key_file) +
                          ": " + SslErrors(s));
   }
   if (s.SSL_CTX_check_private_key(ctx) != 1) {
-    return Status::Error(where + "key_file: private key " + Quote(tls.key_file) +
-                         " does not match the certificate in " + Quote(tls.cert_file) + ": " +
+    return Status::Error(where + "key_file: private key " + QuoteText(tls.key_file) +
+                         " does not match the certificate in " + QuoteText(tls.cert_file) + ": " +
                          SslErrors(s));
   }
   if (s.SSL_CTX_ctrl(ctx, SSL_CTRL_SET_MIN_PROTO_VERSION, tls.min_version, nullptr) != 1 ||
       s.SSL_CTX_ctrl(ctx, SSL_CTRL_SET_MAX_PROTO_VERSION, tls.max_version, nullptr) != 1) {
     return Status::Error(where + "min_version: not supported by this OpenSSL: " + SslErrors(s));
   }
-  s.SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
-                                 SSL_OP_CIPHER_SERVER_PREFERENCE);
+  s.SSL_CTX_set_options(
+      ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE);
   static const unsigned char kSessionContext[] = "sockstate_exporter";
   s.SSL_CTX_set_session_id_context(ctx, kSessionContext, sizeof(kSessionContext) - 1);
   if (!tls.client_ca_file.empty()) {
     if (s.SSL_CTX_load_verify_locations(ctx, tls.client_ca_file.c_str(), nullptr) != 1) {
       return Status::Error(where + "client_ca_file: cannot load CA certificates " +
-                           Quote(tls.client_ca_file) + ": " + SslErrors(s));
+                           QuoteText(tls.client_ca_file) + ": " + SslErrors(s));
     }
     STACK_OF(X509_NAME)* names = s.SSL_load_client_CA_file(tls.client_ca_file.c_str());
     if (names == nullptr) {
       return Status::Error(where + "client_ca_file: no CA certificates in " +
-                           Quote(tls.client_ca_file) + ": " + SslErrors(s));
+                           QuoteText(tls.client_ca_file) + ": " + SslErrors(s));
     }
     s.SSL_CTX_set_client_CA_list(ctx, names);  // takes ownership
   }
@@ -392,19 +377,18 @@ Status Apply(const Ssl& s, SSL_CTX* ctx, const TlsServerConfig& tls, const std::
   return Status::Ok();
 }
 
-// ---- SHA-256 (FIPS 180-4), for the auth cache only ------------------------------------------------
+// ---- SHA-256 (FIPS 180-4), for the auth cache only
+// ------------------------------------------------
 
 constexpr std::array<uint32_t, 64> kK = {
-    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
-    0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
-    0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
-    0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
-    0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
-    0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
-    0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
-    0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
-    0xc67178f2};
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
 
 uint32_t Rotr(uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
 
@@ -527,30 +511,13 @@ Result<WebConfig> ParseWebConfig(const std::string& yaml_text, const std::string
 }
 
 Result<WebConfig> LoadWebConfigFile(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    return Status::Error("cannot read web config file " + Quote(path) + ": " +
-                         std::strerror(errno));
-  }
   std::string text;
-  char buf[16384];
-  while (true) {
-    const ssize_t n = ::read(fd, buf, sizeof(buf));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const int err = errno;
-      ::close(fd);
-      return Status::Error("cannot read web config file " + Quote(path) + ": " +
-                           std::strerror(err));
-    }
-    if (n == 0) break;
-    text.append(buf, static_cast<size_t>(n));
-    if (text.size() > (1u << 20)) {
-      ::close(fd);
-      return Status::Error("web config file " + Quote(path) + " is larger than 1 MiB");
-    }
+  if (const int err = ReadSmallFile(path, &text)) {
+    if (err == EFBIG)
+      return Status::Error("web config file " + QuoteText(path) + " is larger than 1 MiB");
+    return Status::Error("cannot read web config file " + QuoteText(path) + ": " +
+                         std::strerror(err));
   }
-  ::close(fd);
   const size_t slash = path.rfind('/');
   const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash ? slash : 1);
   auto config = ParseWebConfig(text, path, dir);
