@@ -4,7 +4,8 @@
 //
 // Each run: one NETLINK_SOCK_DIAG socket, SOCK_DIAG_BY_FAMILY dump of TCP, all states, no
 // extensions, AF_INET then AF_INET6, 32 KiB receive buffer, count per state only. Prints one
-// line per run (wall ms, sockets, CPU ms of the process) and a final "median_ms=..." line (plus the per-state counts of the last run).
+// line per run (wall ms, sockets, CPU ms of the process) and a final "median_ms=..." line (plus the
+// per-state counts of the last run).
 #include <fcntl.h>
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
@@ -39,14 +40,14 @@ double now_ms() {
   return double(ts.tv_sec) * 1e3 + double(ts.tv_nsec) / 1e6;
 }
 
-const char* kStateNames[] = {"?",         "established", "syn_sent", "syn_recv", "fin_wait1",
-                             "fin_wait2", "time_wait",   "close",    "close_wait", "last_ack",
-                             "listen",    "closing",     "new_syn_recv", "bound_inactive"};
+const char* kStateNames[] = {
+    "?",     "established", "syn_sent", "syn_recv", "fin_wait1", "fin_wait2",    "time_wait",
+    "close", "close_wait",  "last_ack", "listen",   "closing",   "new_syn_recv", "bound_inactive"};
 constexpr int kStates = 14;
 
 // Dumps one family; adds to counts. Returns false on error.
-bool dump_family(int fd, int family, std::vector<char>& buf, long long counts[kStates], unsigned* seq,
-                 bool info) {
+bool dump_family(int fd, int family, std::vector<char>& buf, long long counts[kStates],
+                 unsigned* seq, bool info) {
   struct {
     nlmsghdr nlh;
     inet_diag_req_v2 req;
@@ -73,12 +74,14 @@ bool dump_family(int fd, int family, std::vector<char>& buf, long long counts[kS
       return false;
     }
     if (n == 0) return true;
-    for (auto* h = reinterpret_cast<nlmsghdr*>(buf.data()); NLMSG_OK(h, size_t(n)); h = NLMSG_NEXT(h, n)) {
+    for (auto* h = reinterpret_cast<nlmsghdr*>(buf.data()); NLMSG_OK(h, size_t(n));
+         h = NLMSG_NEXT(h, n)) {
       if (h->nlmsg_seq != *seq) continue;
       if (h->nlmsg_type == NLMSG_DONE) return true;
       if (h->nlmsg_type == NLMSG_ERROR) {
         auto* e = static_cast<nlmsgerr*>(NLMSG_DATA(h));
-        fprintf(stderr, "floor: netlink error %d (%s) for family %d\n", e->error, strerror(-e->error), family);
+        fprintf(stderr, "floor: netlink error %d (%s) for family %d\n", e->error,
+                strerror(-e->error), family);
         return false;
       }
       if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY) continue;
@@ -97,10 +100,14 @@ int main(int argc, char** argv) {
   bool info = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "--netns" && i + 1 < argc) netns = argv[++i];
-    else if (a == "--runs" && i + 1 < argc) runs = atoi(argv[++i]);
-    else if (a == "--buffer" && i + 1 < argc) bufsize = size_t(atol(argv[++i]));
-    else if (a == "--info") info = true;
+    if (a == "--netns" && i + 1 < argc)
+      netns = argv[++i];
+    else if (a == "--runs" && i + 1 < argc)
+      runs = atoi(argv[++i]);
+    else if (a == "--buffer" && i + 1 < argc)
+      bufsize = size_t(atol(argv[++i]));
+    else if (a == "--info")
+      info = true;
     else {
       fprintf(stderr, "usage: floor [--netns NAME] [--runs R] [--buffer BYTES] [--info]\n");
       return 2;
@@ -128,7 +135,8 @@ int main(int argc, char** argv) {
       perror("floor: socket");
       return 2;
     }
-    bool ok = dump_family(fd, AF_INET, buf, counts, &seq, info) && dump_family(fd, AF_INET6, buf, counts, &seq, info);
+    bool ok = dump_family(fd, AF_INET, buf, counts, &seq, info) &&
+              dump_family(fd, AF_INET6, buf, counts, &seq, info);
     close(fd);
     double ms = now_ms() - t0, cpu = cpu_ms() - c0;
     if (!ok) return 1;
@@ -139,8 +147,9 @@ int main(int argc, char** argv) {
   }
   std::vector<double> sorted = times;
   std::sort(sorted.begin(), sorted.end());
-  double median = sorted.size() % 2 ? sorted[sorted.size() / 2]
-                                    : (sorted[sorted.size() / 2 - 1] + sorted[sorted.size() / 2]) / 2;
+  double median = sorted.size() % 2
+                      ? sorted[sorted.size() / 2]
+                      : (sorted[sorted.size() / 2 - 1] + sorted[sorted.size() / 2]) / 2;
   for (int s = 0; s < kStates; ++s)
     if (counts[s]) printf("state %s %lld\n", kStateNames[s], counts[s]);
   printf("median_ms=%.2f\n", median);

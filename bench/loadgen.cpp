@@ -62,11 +62,11 @@ struct Options {
   int timeout_s = 300;
 };
 
-constexpr int kListenPortBase = 100;   // IPv4 destinations: 127.0.0.(1..250) x ports 100..
+constexpr int kListenPortBase = 100;  // IPv4 destinations: 127.0.0.(1..250) x ports 100..
 constexpr int kAddrsPerPort = 250;
-constexpr int kTwPort = 81;            // TIME_WAIT generator's own listeners
-constexpr int kTwDsts = 16;            // 127.0.3.1..16
-constexpr int kTwSrcs = 16;            // 127.0.2.1..16
+constexpr int kTwPort = 81;  // TIME_WAIT generator's own listeners
+constexpr int kTwDsts = 16;  // 127.0.3.1..16
+constexpr int kTwSrcs = 16;  // 127.0.2.1..16
 constexpr int kFdMargin = 64;
 
 double now_s() {
@@ -210,13 +210,15 @@ struct Listeners {
   std::vector<int> v6;  // index p: ::1 : (100 + p)
 };
 
-Addr v4_dst(int d) { return v4((127u << 24) | unsigned(1 + d % kAddrsPerPort), kListenPortBase + d / kAddrsPerPort); }
+Addr v4_dst(int d) {
+  return v4((127u << 24) | unsigned(1 + d % kAddrsPerPort), kListenPortBase + d / kAddrsPerPort);
+}
 Addr v4_src(int s) { return v4((127u << 24) | (1u << 8) | unsigned(1 + s), 0); }  // 127.0.1.x
 // (s < 254 is enforced; more sources spill into 127.0.(1 + s/254).x would collide with dsts)
 
 struct HolderReport {
   int holder;
-  int ok;        // 1 = slice complete
+  int ok;  // 1 = slice complete
   long long conns;
   int err;
 };
@@ -237,7 +239,8 @@ struct HolderReport {
   const double deadline = now_s() + o.timeout_s;
   for (long long i = begin; i < end; ++i) {
     // IPv6 for a fraction F of the indices, spread evenly.
-    bool is6 = n6 > 0 && std::floor(double(i + 1) * o.ipv6_fraction) > std::floor(double(i) * o.ipv6_fraction);
+    bool is6 = n6 > 0 && std::floor(double(i + 1) * o.ipv6_fraction) >
+                             std::floor(double(i) * o.ipv6_fraction);
     int lfd;
     int cfd;
     if (is6) {
@@ -258,14 +261,16 @@ struct HolderReport {
     if (cfd < 0) {
       r.err = errno;
       r.conns = i - begin;
-      if (write(report_fd, &r, sizeof r) < 0) {}
+      if (write(report_fd, &r, sizeof r) < 0) {
+      }
       _exit(3);
     }
     int afd = accept4(lfd, nullptr, nullptr, SOCK_CLOEXEC);
     if (afd < 0) {
       r.err = errno;
       r.conns = i - begin;
-      if (write(report_fd, &r, sizeof r) < 0) {}
+      if (write(report_fd, &r, sizeof r) < 0) {
+      }
       _exit(3);
     }
     set_linger0(afd);
@@ -274,7 +279,8 @@ struct HolderReport {
     if (((i - begin) & 1023) == 0 && now_s() > deadline) {
       r.err = ETIMEDOUT;
       r.conns = i - begin;
-      if (write(report_fd, &r, sizeof r) < 0) {}
+      if (write(report_fd, &r, sizeof r) < 0) {
+      }
       _exit(3);
     }
   }
@@ -294,7 +300,7 @@ void tw_on_term(int) { g_tw_stop = 1; }
 // deficit, sources 127.0.2.x, destinations 127.0.3.x.
 [[noreturn]] void run_time_wait(const Options& o, int w, int workers) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
-  struct sigaction sa{};
+  struct sigaction sa {};
   sa.sa_handler = tw_on_term;
   sigaction(SIGTERM, &sa, nullptr);
   sigaction(SIGINT, &sa, nullptr);
@@ -304,7 +310,8 @@ void tw_on_term(int) { g_tw_stop = 1; }
 
   std::vector<int> l4, l6;
   const int port = kTwPort + w;
-  for (int d = 0; d < kTwDsts; ++d) l4.push_back(make_listener(v4((127u << 24) | (3u << 8) | unsigned(1 + d), port), 4096));
+  for (int d = 0; d < kTwDsts; ++d)
+    l4.push_back(make_listener(v4((127u << 24) | (3u << 8) | unsigned(1 + d), port), 4096));
   l6.push_back(make_listener(v6_loopback(port), 4096));
   const long long target = o.time_wait;
   const double tick = 0.05;
@@ -316,7 +323,8 @@ void tw_on_term(int) { g_tw_stop = 1; }
     // Cap per tick: fast initial fill (CPU-bound anyway), then ~M/60 per second in steady state.
     long long cap = 4000;
     for (long long k = 0; k < deficit && k < cap && !g_tw_stop; ++k, ++i) {
-      bool is6 = std::floor(double(i + 1) * o.ipv6_fraction) > std::floor(double(i) * o.ipv6_fraction);
+      bool is6 =
+          std::floor(double(i + 1) * o.ipv6_fraction) > std::floor(double(i) * o.ipv6_fraction);
       int cfd, lfd;
       if (is6) {
         lfd = l6[0];
@@ -329,7 +337,8 @@ void tw_on_term(int) { g_tw_stop = 1; }
         cfd = connect_from(&src, v4((127u << 24) | (3u << 8) | unsigned(1 + d), port));
       }
       if (cfd < 0) {
-        if (++errors % 1000 == 1) fprintf(stderr, "loadgen: time_wait connect: %s\n", strerror(errno));
+        if (++errors % 1000 == 1)
+          fprintf(stderr, "loadgen: time_wait connect: %s\n", strerror(errno));
         continue;
       }
       int afd = accept4(lfd, nullptr, nullptr, SOCK_CLOEXEC);
@@ -360,15 +369,24 @@ int main(int argc, char** argv) {
       if (i + 1 >= argc) usage();
       return argv[++i];
     };
-    if (a == "--netns") o.netns = next();
-    else if (a == "--established") o.established = atoll(next());
-    else if (a == "--time-wait") o.time_wait = atoll(next());
-    else if (a == "--ipv6-fraction") o.ipv6_fraction = atof(next());
-    else if (a == "--destinations") o.destinations = atoi(next());
-    else if (a == "--sources") o.sources = atoi(next());
-    else if (a == "--holders") o.holders = atoi(next());
-    else if (a == "--timeout") o.timeout_s = atoi(next());
-    else usage();
+    if (a == "--netns")
+      o.netns = next();
+    else if (a == "--established")
+      o.established = atoll(next());
+    else if (a == "--time-wait")
+      o.time_wait = atoll(next());
+    else if (a == "--ipv6-fraction")
+      o.ipv6_fraction = atof(next());
+    else if (a == "--destinations")
+      o.destinations = atoi(next());
+    else if (a == "--sources")
+      o.sources = atoi(next());
+    else if (a == "--holders")
+      o.holders = atoi(next());
+    else if (a == "--timeout")
+      o.timeout_s = atoi(next());
+    else
+      usage();
   }
   if (o.established < 0 || o.time_wait < 0 || o.ipv6_fraction < 0 || o.ipv6_fraction > 1 ||
       o.destinations < 1 || o.destinations > kAddrsPerPort * 900 || o.sources < 1 ||
@@ -387,7 +405,8 @@ int main(int argc, char** argv) {
   lo_up();
   set_sysctl("net/ipv4/ip_local_port_range", "1024 65535");
   set_sysctl("net/ipv4/tcp_tw_reuse", "0");
-  set_sysctl("net/ipv4/tcp_max_tw_buckets", std::to_string(std::max<long long>(262144, o.time_wait * 2)));
+  set_sysctl("net/ipv4/tcp_max_tw_buckets",
+             std::to_string(std::max<long long>(262144, o.time_wait * 2)));
   set_sysctl("net/core/somaxconn", "65535");
   set_sysctl("net/ipv4/tcp_max_syn_backlog", "65535");
 
@@ -400,30 +419,36 @@ int main(int argc, char** argv) {
   Listeners ls;
   const int ports6 = o.ipv6_fraction > 0 ? std::min(o.destinations, 64) : 0;
   for (int d = 0; d < o.destinations; ++d) ls.v4.push_back(make_listener(v4_dst(d), 65535));
-  for (int p = 0; p < ports6; ++p) ls.v6.push_back(make_listener(v6_loopback(kListenPortBase + p), 65535));
+  for (int p = 0; p < ports6; ++p)
+    ls.v6.push_back(make_listener(v6_loopback(kListenPortBase + p), 65535));
 
-  const long long per_holder_max = (fd_limit - (long long)ls.v4.size() - (long long)ls.v6.size() - kFdMargin) / 2;
+  const long long per_holder_max =
+      (fd_limit - (long long)ls.v4.size() - (long long)ls.v6.size() - kFdMargin) / 2;
   if (per_holder_max < 1) {
-    fprintf(stderr, "loadgen: fd limit %lld too small for %zu listeners\n", fd_limit, ls.v4.size() + ls.v6.size());
+    fprintf(stderr, "loadgen: fd limit %lld too small for %zu listeners\n", fd_limit,
+            ls.v4.size() + ls.v6.size());
     return 2;
   }
   long long holders = (conns + per_holder_max - 1) / per_holder_max;
   if (o.holders > 0) {
     if (o.holders < holders) {
-      fprintf(stderr, "loadgen: --holders %d too few: fd limit %lld allows %lld connections per holder, need %lld holders\n",
+      fprintf(stderr,
+              "loadgen: --holders %d too few: fd limit %lld allows %lld connections per holder, "
+              "need %lld holders\n",
               o.holders, fd_limit, per_holder_max, holders);
       return 2;
     }
     holders = o.holders;
   }
   if (conns == 0) holders = 0;
-  fprintf(stderr,
-          "loadgen: netns=%s established=%lld (%lld connections) time_wait=%lld ipv6_fraction=%.3f "
-          "destinations=%d (+%d v6 ports) sources=%d fd_limit=%lld holders=%lld (<= %lld conns each) "
-          "ipv4 tuples=%lld\n",
-          o.netns.c_str(), conns * 2, conns, o.time_wait, o.ipv6_fraction, o.destinations, ports6,
-          o.sources, fd_limit, holders, per_holder_max,
-          std::min<long long>((long long)o.sources * o.destinations, conns));
+  fprintf(
+      stderr,
+      "loadgen: netns=%s established=%lld (%lld connections) time_wait=%lld ipv6_fraction=%.3f "
+      "destinations=%d (+%d v6 ports) sources=%d fd_limit=%lld holders=%lld (<= %lld conns each) "
+      "ipv4 tuples=%lld\n",
+      o.netns.c_str(), conns * 2, conns, o.time_wait, o.ipv6_fraction, o.destinations, ports6,
+      o.sources, fd_limit, holders, per_holder_max,
+      std::min<long long>((long long)o.sources * o.destinations, conns));
 
   // Signals handled synchronously by the parent through a signalfd.
   sigset_t mask;
@@ -498,8 +523,9 @@ int main(int argc, char** argv) {
   }
   close(rep[1]);
 
-  struct stat st{};
-  bool watch_stdin = fstat(0, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) || isatty(0));
+  struct stat st {};
+  bool watch_stdin =
+      fstat(0, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) || isatty(0));
 
   int rep_fd = rep[0];
   long long holders_done = 0, conns_done = 0;
@@ -537,8 +563,8 @@ int main(int argc, char** argv) {
           ++holders_done;
           conns_done += r.conns;
         } else {
-          fprintf(stderr, "loadgen: holder %d failed after %lld connections: %s\n", r.holder, r.conns,
-                  strerror(r.err));
+          fprintf(stderr, "loadgen: holder %d failed after %lld connections: %s\n", r.holder,
+                  r.conns, strerror(r.err));
           failed = true;
         }
       }
@@ -564,8 +590,8 @@ int main(int argc, char** argv) {
     }
     if (now_s() - last_status > (ready ? 30.0 : 2.0)) {
       last_status = now_s();
-      fprintf(stderr, "loadgen: %s holders %lld/%lld time_wait %lld/%lld\n", ready ? "holding" : "building",
-              holders_done, holders, tw, o.time_wait);
+      fprintf(stderr, "loadgen: %s holders %lld/%lld time_wait %lld/%lld\n",
+              ready ? "holding" : "building", holders_done, holders, tw, o.time_wait);
     }
   }
   // Teardown: holders first (RST thanks to SO_LINGER 0), then the TIME_WAIT generator.

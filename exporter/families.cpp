@@ -264,7 +264,9 @@ void AddProcFamilies(FamilySet& fs, const TargetSnapshot& t, const Labels& base,
         const char* help;
       };
       static const F kFields[] = {
-          {"TW", "TCP sockets that entered TIME_WAIT (TcpExt TW): its rate is the rate at which ports go into quarantine."},
+          {"TW",
+           "TCP sockets that entered TIME_WAIT (TcpExt TW): its rate is the rate at which ports go "
+           "into quarantine."},
           {"TWKilled", "TIME_WAIT sockets killed before their time (TcpExt TWKilled)."},
           {"TWRecycled",
            "TIME_WAIT sockets reused by connect() thanks to tcp_tw_reuse (TcpExt TWRecycled)."},

@@ -31,8 +31,7 @@ const char* Uri(mg_connection* conn) {
 }
 
 void Respond(mg_connection* conn, int status, const char* reason, const std::string& type,
-             const std::string& body, const std::string& extra_headers = "",
-             bool head = false) {
+             const std::string& body, const std::string& extra_headers = "", bool head = false) {
   mg_printf(conn,
             "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%sConnection: "
             "close\r\n\r\n",
@@ -71,9 +70,7 @@ class Handler : public CivetHandler {
   bool handleHead(CivetServer*, mg_connection* c) override { return Handle(c, Method::kHead); }
   bool handlePost(CivetServer*, mg_connection* c) override { return Handle(c, Method::kPost); }
   bool handlePut(CivetServer*, mg_connection* c) override { return Handle(c, Method::kPut); }
-  bool handleDelete(CivetServer*, mg_connection* c) override {
-    return Handle(c, Method::kDelete);
-  }
+  bool handleDelete(CivetServer*, mg_connection* c) override { return Handle(c, Method::kDelete); }
   bool handleOptions(CivetServer*, mg_connection* c) override {
     return Handle(c, Method::kOptions);
   }
@@ -98,8 +95,8 @@ class Handler : public CivetHandler {
           break;
         case AuthResult::kBusy:
           Respond(c, 503, "Service Unavailable", "text/plain; charset=utf-8",
-                  "too many authentication checks in progress, try again\n",
-                  "Retry-After: 1\r\n", m == Method::kHead);
+                  "too many authentication checks in progress, try again\n", "Retry-After: 1\r\n",
+                  m == Method::kHead);
           return true;
         case AuthResult::kDenied:
           s_->unauthorized++;
@@ -143,9 +140,8 @@ class MetricsHandler : public Handler {
     if (limit <= 0) s_->in_progress.fetch_add(1);
     std::string body;
     try {
-      body = OnFullStack([this] {
-        return prometheus::TextSerializer().Serialize(s_->collector->Collect());
-      });
+      body = OnFullStack(
+          [this] { return prometheus::TextSerializer().Serialize(s_->collector->Collect()); });
     } catch (const std::exception& e) {
       s_->in_progress.fetch_sub(1);
       Log(LogLevel::kError, std::string("serializing metrics: ") + e.what());
@@ -224,8 +220,8 @@ int LogMessage(const mg_connection*, const char* message) {
 
 Result<std::string> ToCivetListen(const std::string& address) {
   size_t colon = address.rfind(':');
-  if (colon == std::string::npos) return Status::Error("listen address \"" + address +
-                                                       "\": want host:port or :port");
+  if (colon == std::string::npos)
+    return Status::Error("listen address \"" + address + "\": want host:port or :port");
   std::string host = address.substr(0, colon);
   std::string port = address.substr(colon + 1);
   if (port.empty() || port.find_first_not_of("0123456789") != std::string::npos ||
@@ -258,25 +254,33 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpOptions& options
   const int threads = options.threads > 0 ? options.threads : kDefaultThreads;
   if (threads < std::max(options.max_requests, 1) + 2) {
     return Status::Error("web.max-connections " + std::to_string(threads) +
-                         " must exceed web.max-requests " +
-                         std::to_string(options.max_requests) + " by at least 2");
+                         " must exceed web.max-requests " + std::to_string(options.max_requests) +
+                         " by at least 2");
   }
   if (options.tls) {
     Status st = PrepareCivetwebTls(options.tls_compat_lib);
     if (!st.ok()) return st;
   }
   std::vector<std::string> civet = {
-      "listening_ports", *listen + (options.tls ? "s" : ""),
-      "num_threads", std::to_string(threads),
+      "listening_ports",
+      *listen + (options.tls ? "s" : ""),
+      "num_threads",
+      std::to_string(threads),
       // Bounds reading the request headers (slow or idle clients) and each send.
-      "request_timeout_ms", std::to_string(options.request_timeout_ms),
-      "enable_directory_listing", "no",
-      "enable_keep_alive", "no",
+      "request_timeout_ms",
+      std::to_string(options.request_timeout_ms),
+      "enable_directory_listing",
+      "no",
+      "enable_keep_alive",
+      "no",
       // Accepted connections waiting for a worker (civetweb's queue; the kernel backlog
       // holds the rest). Bounded, so memory does not grow with a connection flood.
-      "connection_queue", "64",
-      "listen_backlog", "1024",
-      "max_request_size", "16384",
+      "connection_queue",
+      "64",
+      "listen_backlog",
+      "1024",
+      "max_request_size",
+      "16384",
   };
   if (options.tls) {
     // The certificate comes from our init_ssl callback; these keep civetweb's own

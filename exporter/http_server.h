@@ -30,14 +30,14 @@ namespace sockstate {
 struct HttpOptions {
   std::string listen_address = ":9798";  // host:port, :port, [v6]:port
   std::string telemetry_path = "/metrics";
-  int max_requests = 10;        // scrapes in progress at once; more get 503 (0 = no limit)
-  int threads = 0;              // civetweb worker threads = connections served at once;
-                                // 0 = kDefaultThreads
-  int request_timeout_ms = 5000;  // reading a request's headers; each send of the response
-  bool enable_lifecycle = false;   // POST /-/reload
-  std::function<Status()> reload;  // called by /-/reload
-  std::optional<TlsServerConfig> tls;        // serve HTTPS only
-  std::string tls_compat_lib;                // see PrepareCivetwebTls
+  int max_requests = 10;               // scrapes in progress at once; more get 503 (0 = no limit)
+  int threads = 0;                     // civetweb worker threads = connections served at once;
+                                       // 0 = kDefaultThreads
+  int request_timeout_ms = 5000;       // reading a request's headers; each send of the response
+  bool enable_lifecycle = false;       // POST /-/reload
+  std::function<Status()> reload;      // called by /-/reload
+  std::optional<TlsServerConfig> tls;  // serve HTTPS only
+  std::string tls_compat_lib;          // see PrepareCivetwebTls
   std::shared_ptr<BasicAuthenticator> auth;  // null or disabled(): no authentication
 };
 

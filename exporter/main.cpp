@@ -34,8 +34,7 @@ struct Flag {
 const Flag kFlags[] = {
     {"web.listen-address", ":9798", "Address to listen on: host:port, :port or [v6]:port."},
     {"web.telemetry-path", "/metrics", "Path under which to expose metrics."},
-    {"web.max-requests", "10",
-     "Scrapes in progress at once; more get 503 at once (0 = no limit)."},
+    {"web.max-requests", "10", "Scrapes in progress at once; more get 503 at once (0 = no limit)."},
     {"web.max-connections", "256",
      "Connections served at once (civetweb worker threads); idle ones hold a worker until "
      "--web.request-timeout. Must exceed --web.max-requests by 2."},
@@ -49,8 +48,9 @@ const Flag kFlags[] = {
      "Library loaded before civetweb starts TLS, so that Debian 12's civetweb 1.15 works with "
      "OpenSSL 3 (README.md, Security). Needed only with tls_server_config."},
     {"web.enable-lifecycle", "false", "Enable POST /-/reload.", true},
-    {"config.file", "", "YAML configuration file (destination groups, limits, namespaces). "
-                        "Built-in defaults when empty."},
+    {"config.file", "",
+     "YAML configuration file (destination groups, limits, namespaces). "
+     "Built-in defaults when empty."},
     {"config.check", "false", "Check the configuration file, print the result and exit.", true},
     {"path.procfs", "/proc", "procfs mountpoint: root of every /proc read."},
     {"path.netns", "/var/run/netns", "Directory of named network namespaces."},
@@ -158,7 +158,8 @@ int main(int argc, char** argv) {
   }
   LogLevel level;
   if (!sockstate::ParseLogLevel(flags["log.level"], &level)) {
-    std::fprintf(stderr, "sockstate_exporter: bad --log.level \"%s\"\n", flags["log.level"].c_str());
+    std::fprintf(stderr, "sockstate_exporter: bad --log.level \"%s\"\n",
+                 flags["log.level"].c_str());
     return 2;
   }
   sockstate::SetLogLevel(level);
@@ -192,8 +193,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (flags["config.check"] == "true") {
-    std::printf("%s: configuration OK\n", config_file.empty() ? "built-in defaults"
-                                                              : config_file.c_str());
+    std::printf("%s: configuration OK\n",
+                config_file.empty() ? "built-in defaults" : config_file.c_str());
     if (!web_config_file.empty()) {
       std::printf("%s: web configuration OK\n", web_config_file.c_str());
     }
@@ -243,17 +244,18 @@ int main(int argc, char** argv) {
       Log(LogLevel::kError, "config reload failed, keeping the old config: " + st.message());
       return st;
     }
-    if (new_config) collector->SetConfig(std::make_shared<sockstate::Config>(std::move(*new_config)));
+    if (new_config)
+      collector->SetConfig(std::make_shared<sockstate::Config>(std::move(*new_config)));
     auth->SetUsers(web->basic_auth_users);
     if (web->tls != startup_tls) {
-      Log(LogLevel::kWarn, "web config: tls_server_config changed; restart to apply it "
-                           "(basic_auth_users were applied)");
+      Log(LogLevel::kWarn,
+          "web config: tls_server_config changed; restart to apply it "
+          "(basic_auth_users were applied)");
     }
     collector->NoteReload(true);
-    Log(LogLevel::kInfo, "config reloaded" +
-                             (config_file.empty() ? std::string() : " from " + config_file) +
-                             (web_config_file.empty() ? std::string()
-                                                      : ", web config from " + web_config_file));
+    Log(LogLevel::kInfo,
+        "config reloaded" + (config_file.empty() ? std::string() : " from " + config_file) +
+            (web_config_file.empty() ? std::string() : ", web config from " + web_config_file));
     return sockstate::Status::Ok();
   };
 

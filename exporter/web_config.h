@@ -103,8 +103,8 @@ class BasicAuthenticator {
 
  private:
   struct CacheEntry {
-    std::string hash;                 // the stored bcrypt hash this success was checked against
-    std::string password_digest;      // SHA-256(salt || password)
+    std::string hash;             // the stored bcrypt hash this success was checked against
+    std::string password_digest;  // SHA-256(salt || password)
   };
   mutable std::mutex mu_;
   std::map<std::string, std::string> users_;

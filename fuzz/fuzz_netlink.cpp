@@ -15,7 +15,7 @@ class TouchingSink : public sockstate::RecordSink {
  public:
   void OnSocket(const sockstate::SocketRecord& r) override {
     uint64_t sum = static_cast<uint64_t>(r.family) + r.state + r.timer + r.src_port + r.dst_port +
-            r.expires_ms + r.uid + r.inode;
+                   r.expires_ms + r.uid + r.inode;
     for (uint8_t b : r.src_addr) sum += b;
     for (uint8_t b : r.dst_addr) sum += b;
     sum_ = sum_ + sum;

@@ -32,9 +32,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   // One user "u" with password "p" (bcrypt cost 4 keeps this fast; only well-formed "Basic"
   // headers reach bcrypt): only the credentials "u:p" (base64 "dTpw") may authenticate.
-  static sockstate::BasicAuthenticator auth(
-      std::map<std::string, std::string>{
-          {"u", "$2y$04$abcdefghijklmnopqrstuudMegMbPN37MbpdEfAtP66w1z0RBCtLG"}});
+  static sockstate::BasicAuthenticator auth(std::map<std::string, std::string>{
+      {"u", "$2y$04$abcdefghijklmnopqrstuudMegMbPN37MbpdEfAtP66w1z0RBCtLG"}});
   if (size < 512) {
     const std::string header = "Basic " + text;
     if (auth.Check(header.c_str()) == sockstate::AuthResult::kOk &&

@@ -10,14 +10,13 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sched.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <algorithm>
 #include <chrono>
@@ -41,9 +40,9 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using Labels = std::vector<std::pair<std::string, std::string>>;
 
-const char* kStates[] = {"established", "syn_sent",   "syn_recv",  "fin_wait1",
-                         "fin_wait2",   "time_wait",  "close",     "close_wait",
-                         "last_ack",    "listen",     "closing",   "bound_inactive"};
+const char* kStates[] = {"established", "syn_sent",  "syn_recv", "fin_wait1",
+                         "fin_wait2",   "time_wait", "close",    "close_wait",
+                         "last_ack",    "listen",    "closing",  "bound_inactive"};
 
 int Sh(const std::string& cmd) {
   int rc = std::system((cmd + " >/dev/null 2>&1").c_str());
@@ -237,7 +236,7 @@ struct Exporter {
 struct Expected {
   std::string netns;
   int range = 0;
-  std::map<std::string, double> ipv4;  // state -> count; every other state (and ipv6) is 0
+  std::map<std::string, double> ipv4;       // state -> count; every other state (and ipv6) is 0
   std::map<std::string, double> dest_used;  // destination -> ephemeral ports used
   std::string container_id, pod_uid;
 };
@@ -346,11 +345,14 @@ class NetnsMultiTest : public ::testing::Test {
     }));
     ASSERT_TRUE(ok) << "socket setup failed: " << std::strerror(errno);
     expected_ = {
-        {ns_[0]->name, 100, {{"established", 10}, {"listen", 1}, {"time_wait", 3}},
-         {{"127.0.0.1:8080", 5}, {"127.0.0.1:8081", 3}}, "", ""},
-        {ns_[1]->name, 50, {{"established", 14}, {"listen", 1}}, {{"127.0.0.1:9090", 7}}, "", ""},
-        {ns_[2]->name, 200, {{"listen", 2}, {"time_wait", 10}}, {{"127.0.0.1:7002", 10}}, "",
+        {ns_[0]->name,
+         100,
+         {{"established", 10}, {"listen", 1}, {"time_wait", 3}},
+         {{"127.0.0.1:8080", 5}, {"127.0.0.1:8081", 3}},
+         "",
          ""},
+        {ns_[1]->name, 50, {{"established", 14}, {"listen", 1}}, {{"127.0.0.1:9090", 7}}, "", ""},
+        {ns_[2]->name, 200, {{"listen", 2}, {"time_wait", 10}}, {{"127.0.0.1:7002", 10}}, "", ""},
     };
   }
 
@@ -399,8 +401,8 @@ TEST_F(NetnsMultiTest, ModeAllNamedAndUnnamedExactPerNamespace) {
   // The unnamed namespace, held by a process. unshare execs sh which execs sleep: one pid.
   FakeContainerCgroup cg;  // destroyed after the holder, which must be dead to remove it
   ChildProcess holder;
-  ASSERT_TRUE(holder.Start({"/usr/bin/unshare", "-n", "sh", "-c",
-                            "ip link set lo up && exec sleep 600"}));
+  ASSERT_TRUE(
+      holder.Start({"/usr/bin/unshare", "-n", "sh", "-c", "ip link set lo up && exec sleep 600"}));
   const std::string holder_ns = "/proc/" + std::to_string(holder.pid()) + "/ns/net";
   const ino_t host_ino = Inode("/proc/self/ns/net");
   for (int i = 0; i < 100; ++i) {
@@ -420,14 +422,19 @@ TEST_F(NetnsMultiTest, ModeAllNamedAndUnnamedExactPerNamespace) {
   }));
   ASSERT_TRUE(ok);
   const bool have_cg = cg.Create(prefix_, holder.pid());
-  expected_.push_back({unnamed, 10, {{"established", 8}, {"listen", 1}}, {{"127.0.0.1:6000", 4}},
-                       have_cg ? cg.id : "", have_cg ? cg.uid : ""});
+  expected_.push_back({unnamed,
+                       10,
+                       {{"established", 8}, {"listen", 1}},
+                       {{"127.0.0.1:6000", 4}},
+                       have_cg ? cg.id : "",
+                       have_cg ? cg.uid : ""});
   if (!have_cg) std::fprintf(stderr, "note: no name=systemd cgroup hierarchy, labels empty\n");
 
   // Other namespaces on this host (other tests, benchmarks) are read too: generous budget.
   Exporter ex;
-  ASSERT_TRUE(ex.Start("namespaces:\n  mode: all\n  max_namespaces: 4096\n"
-                       "  scrape_budget_seconds: 200\n"))
+  ASSERT_TRUE(
+      ex.Start("namespaces:\n  mode: all\n  max_namespaces: 4096\n"
+               "  scrape_budget_seconds: 200\n"))
       << ex.Log();
 
   Series s = ScrapeUntil(ex, expected_);
@@ -459,8 +466,9 @@ TEST_F(NetnsMultiTest, ModeAllPinnedNamespaceGetsContainerWhenAProcessJoins) {
   NamedNetns pinned(prefix_ + "-pinned");
   ASSERT_TRUE(pinned.ok());
   Exporter ex;
-  ASSERT_TRUE(ex.Start("namespaces:\n  mode: all\n  max_namespaces: 4096\n"
-                       "  scrape_budget_seconds: 200\n"))
+  ASSERT_TRUE(
+      ex.Start("namespaces:\n  mode: all\n  max_namespaces: 4096\n"
+               "  scrape_budget_seconds: 200\n"))
       << ex.Log();
   Series s = ex.Scrape();
   EXPECT_EQ(Get(s, "sockstate_netns_info",

@@ -3,13 +3,12 @@
 #include "cgroup.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <fstream>
 #include <string>
-
-#include <sys/stat.h>
-#include <unistd.h>
 
 namespace sockstate {
 namespace {
@@ -30,15 +29,15 @@ void ExpectInfo(const ContainerInfo& got, const std::string& id, const std::stri
 
 TEST(CgroupParse, V2SystemdContainerdBurstable) {
   ExpectInfo(ParseCgroupFile("0::/kubepods.slice/kubepods-burstable.slice/"
-                             "kubepods-burstable-pod" + kUidUnderscore +
-                             ".slice/cri-containerd-" + kId + ".scope\n"),
+                             "kubepods-burstable-pod" +
+                             kUidUnderscore + ".slice/cri-containerd-" + kId + ".scope\n"),
              kId, kUid, "containerd");
 }
 
 TEST(CgroupParse, V2SystemdContainerdBestEffort) {
   ExpectInfo(ParseCgroupFile("0::/kubepods.slice/kubepods-besteffort.slice/"
-                             "kubepods-besteffort-pod" + kUidUnderscore +
-                             ".slice/cri-containerd-" + kId + ".scope\n"),
+                             "kubepods-besteffort-pod" +
+                             kUidUnderscore + ".slice/cri-containerd-" + kId + ".scope\n"),
              kId, kUid, "containerd");
 }
 
@@ -51,23 +50,23 @@ TEST(CgroupParse, V2SystemdContainerdGuaranteed) {
 
 TEST(CgroupParse, V2SystemdCrio) {
   ExpectInfo(ParseCgroupFile("0::/kubepods.slice/kubepods-burstable.slice/"
-                             "kubepods-burstable-pod" + kUidUnderscore + ".slice/crio-" + kId +
-                             ".scope\n"),
+                             "kubepods-burstable-pod" +
+                             kUidUnderscore + ".slice/crio-" + kId + ".scope\n"),
              kId, kUid, "crio");
 }
 
 TEST(CgroupParse, V2SystemdCriDockerd) {
   ExpectInfo(ParseCgroupFile("0::/kubepods.slice/kubepods-besteffort.slice/"
-                             "kubepods-besteffort-pod" + kUidUnderscore + ".slice/docker-" + kId +
-                             ".scope\n"),
+                             "kubepods-besteffort-pod" +
+                             kUidUnderscore + ".slice/docker-" + kId + ".scope\n"),
              kId, kUid, "docker");
 }
 
 TEST(CgroupParse, V2CrioConmonIsNotAContainer) {
   // conmon runs in the pod slice but is not the container (and not in its netns).
   ExpectInfo(ParseCgroupFile("0::/kubepods.slice/kubepods-burstable.slice/"
-                             "kubepods-burstable-pod" + kUidUnderscore + ".slice/crio-conmon-" +
-                             kId + ".scope\n"),
+                             "kubepods-burstable-pod" +
+                             kUidUnderscore + ".slice/crio-conmon-" + kId + ".scope\n"),
              "", kUid, "");
 }
 
@@ -106,8 +105,8 @@ TEST(CgroupParse, V2StaticPodHashUidKeptAsIs) {
   // Static pods: the kubelet's UID is a 32-hex hash of the manifest, no separators.
   const std::string hash = "d0ee5ec1a4cd0c9a5a5fd1a5f01a0c91";
   ExpectInfo(ParseCgroupFile("0::/kubepods.slice/kubepods-burstable.slice/"
-                             "kubepods-burstable-pod" + hash + ".slice/cri-containerd-" + kId +
-                             ".scope\n"),
+                             "kubepods-burstable-pod" +
+                             hash + ".slice/cri-containerd-" + kId + ".scope\n"),
              kId, hash, "containerd");
 }
 
@@ -172,8 +171,8 @@ TEST(CgroupParse, V1CgroupfsDockershim) {
 TEST(CgroupParse, V1SystemdContainerd) {
   std::string p = "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod" +
                   kUidUnderscore + ".slice/cri-containerd-" + kId + ".scope";
-  std::string text = "12:memory:" + p + "\n11:cpu,cpuacct:" + p + "\n1:name=systemd:" + p +
-                     "\n0::/\n";
+  std::string text =
+      "12:memory:" + p + "\n11:cpu,cpuacct:" + p + "\n1:name=systemd:" + p + "\n0::/\n";
   ExpectInfo(ParseCgroupFile(text), kId, kUid, "containerd");
 }
 
@@ -226,10 +225,9 @@ TEST(CgroupParse, HostProcessesHaveNoContainer) {
   EXPECT_TRUE(ParseCgroupFile("0::/init.scope\n").empty());
   EXPECT_TRUE(ParseCgroupFile("0::/\n").empty());
   EXPECT_TRUE(ParseCgroupFile("0::/user.slice/user-0.slice/session-3.scope\n").empty());
-  EXPECT_TRUE(
-      ParseCgroupFile("0::/user.slice/user-1000.slice/user@1000.service/app.slice/"
-                      "app-gnome-firefox-4242.scope\n")
-          .empty());
+  EXPECT_TRUE(ParseCgroupFile("0::/user.slice/user-1000.slice/user@1000.service/app.slice/"
+                              "app-gnome-firefox-4242.scope\n")
+                  .empty());
   EXPECT_TRUE(ParseCgroupFile("0::/system.slice/containerd.service\n").empty());
   EXPECT_TRUE(ParseCgroupFile("0::/system.slice/docker.service\n").empty());
   EXPECT_TRUE(ParseCgroupFile("0::/kubepods.slice/kubepods-burstable.slice\n").empty());
@@ -264,12 +262,12 @@ TEST(CgroupParse, RejectsNearMissIds) {
 
 TEST(CgroupParse, RejectsNearMissPodUids) {
   // Mixed separators, wrong group lengths, not under kubepods.
-  EXPECT_EQ(ParseCgroupFile("0::/kubepods/burstable/pod7d3e6f1a-2b4c_4d5e-8f9a-0b1c2d3e4f5a")
-                .pod_uid,
-            "");
-  EXPECT_EQ(ParseCgroupFile("0::/kubepods/burstable/pod7d3e6f1a2-b4c-4d5e-8f9a-0b1c2d3e4f5a")
-                .pod_uid,
-            "");
+  EXPECT_EQ(
+      ParseCgroupFile("0::/kubepods/burstable/pod7d3e6f1a-2b4c_4d5e-8f9a-0b1c2d3e4f5a").pod_uid,
+      "");
+  EXPECT_EQ(
+      ParseCgroupFile("0::/kubepods/burstable/pod7d3e6f1a2-b4c-4d5e-8f9a-0b1c2d3e4f5a").pod_uid,
+      "");
   EXPECT_EQ(ParseCgroupFile("0::/kubepods/burstable/podman").pod_uid, "");
   EXPECT_EQ(ParseCgroupFile("0::/machine.slice/machine-pod" + kUidUnderscore + ".slice").pod_uid,
             "");

@@ -27,8 +27,7 @@ std::unique_ptr<HttpServer> StartServer(HttpOptions o, int* port) {
   o.listen_address = "127.0.0.1:" + std::to_string(*port);
   CollectorOptions copts;
   copts.procfs = std::string(SOCKSTATE_TEST_DATA_DIR) + "/proc";
-  auto collector =
-      std::make_shared<Collector>(copts, std::make_shared<Config>(DefaultConfig()));
+  auto collector = std::make_shared<Collector>(copts, std::make_shared<Config>(DefaultConfig()));
   auto s = HttpServer::Start(o, collector);
   EXPECT_TRUE(s.ok()) << s.status().message();
   return s.ok() ? std::move(*s) : nullptr;
@@ -105,9 +104,9 @@ TEST(HttpServer, MethodsPathsAndStatus) {
   EXPECT_EQ(r.status, 405);
   // Malformed request lines do not crash or hang the server.
   EXPECT_NE(Raw(port, "GARBAGE\r\n\r\n").status, 200);
-  EXPECT_EQ(Raw(port, "GET /metrics HTTP/1.0\r\n" + std::string(20000, 'X') + "\r\n\r\n").status ==
-                200,
-            false);
+  EXPECT_EQ(
+      Raw(port, "GET /metrics HTTP/1.0\r\n" + std::string(20000, 'X') + "\r\n\r\n").status == 200,
+      false);
   EXPECT_EQ(HttpGet("127.0.0.1", port, "/metrics").status, 200);
 }
 
@@ -178,8 +177,7 @@ TEST(HttpServer, IdleConnectionsDoNotStarveScrapes) {
   }
   const auto t0 = std::chrono::steady_clock::now();
   auto r = HttpGet("127.0.0.1", port, "/metrics", std::chrono::seconds(10));
-  const double secs =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   EXPECT_EQ(r.status, 200) << r.error;
   // Idle connections are dropped after request_timeout_ms, so the scrape waits at most about
   // two timeouts (the 64 in workers, then the rest queued before it).
@@ -194,8 +192,7 @@ TEST(HttpServer, NoFdLeakOverManyRequests) {
   ASSERT_EQ(HttpGet("127.0.0.1", port, "/metrics").status, 200);
   const int before = CountFds();
   for (int i = 0; i < 300; ++i) {
-    ASSERT_EQ(HttpGet("127.0.0.1", port, i % 3 ? "/metrics" : "/nope").status,
-              i % 3 ? 200 : 404);
+    ASSERT_EQ(HttpGet("127.0.0.1", port, i % 3 ? "/metrics" : "/nope").status, i % 3 ? 200 : 404);
   }
   // Let the last connections finish closing on the server side.
   int after = CountFds();

@@ -42,7 +42,8 @@ TEST(WebConfigParse, FullTlsAndUsers) {
       "  client_auth_type: RequireAndVerifyClientCert\n"
       "  min_version: TLS13\n"
       "basic_auth_users:\n"
-      "  prometheus: '" + h + "'\n",
+      "  prometheus: '" +
+          h + "'\n",
       "web.yml", "/etc/x");
   ASSERT_TRUE(r.ok()) << r.status().message();
   ASSERT_TRUE(r->tls);
@@ -149,8 +150,7 @@ TEST(Sha256, KnownVectors) {
     return o;
   };
   EXPECT_EQ(hex(Sha256("")), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-  EXPECT_EQ(hex(Sha256("abc")),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(hex(Sha256("abc")), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   EXPECT_EQ(hex(Sha256(std::string(1000, 'a'))),
             "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3");
 }
