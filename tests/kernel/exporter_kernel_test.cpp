@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <thread>
 
@@ -218,6 +219,44 @@ TEST(ExporterKernel, DestinationOccupancyMatchesTheKernelExactly) {
   EXPECT_EQ(Get(s, "sockstate_tuple_occupancy_ratio_bucket", L({{"le", "0.5"}})), 7);
   EXPECT_EQ(Get(s, "sockstate_tuple_occupancy_ratio_bucket", L({{"le", "0.95"}})), 7);
   EXPECT_EQ(Get(s, "sockstate_tuple_occupancy_ratio_bucket", L({{"le", "1"}})), 8);
+}
+
+// Series caps hold across namespaces: two namespaces with 3 destinations each (1, 2, 3
+// connections) and top_k 3 give 2 x (3 + other) = 8 destination series; max_series 5 folds the
+// 3 smallest (the two 1-connection ones and a 2-connection one) into their namespace's other.
+TEST(ExporterKernel, SeriesCapHoldsAcrossNamespaces) {
+  TestNetns a("sst-capa");
+  TestNetns b("sst-capb");
+  for (TestNetns* ns : {&a, &b}) {
+    for (int d = 1; d <= 3; ++d) {
+      int l = ns->Listen("127.0.0.5", uint16_t(8000 + d));
+      for (int i = 0; i < d; ++i) ns->Connect(l, "127.0.0.5", uint16_t(8000 + d));
+    }
+  }
+  ExporterProcess exp("namespaces:\n  mode: list\n  names: [" + a.name() + ", " + b.name() +
+                      "]\ndestinations:\n  top_k: 3\n  max_series: 5\n");
+  Series s = exp.Scrape();
+  int series = 0;
+  double used = 0;
+  std::map<std::string, int> per_ns;
+  for (const auto& [key, v] : s) {
+    if (key.rfind("sockstate_destination_ephemeral_ports_used{", 0) != 0) continue;
+    ++series;
+    used += v;
+    for (const std::string& n : {a.name(), b.name()}) {
+      if (key.find("netns=\"" + n + "\"") != std::string::npos) ++per_ns[n];
+    }
+  }
+  EXPECT_EQ(series, 5);
+  EXPECT_EQ(used, 2 * (1 + 2 + 3));  // nothing lost by folding
+  EXPECT_EQ(per_ns[a.name()] + per_ns[b.name()], 5);
+  for (const std::string& n : {a.name(), b.name()}) {
+    EXPECT_EQ(Dest(s, "sockstate_destination_ephemeral_ports_used", n, "127.0.0.5:8003"), 3) << n;
+    EXPECT_TRUE(std::isnan(Dest(s, "sockstate_destination_tuples", n, "127.0.0.5:8001"))) << n;
+  }
+  EXPECT_EQ(Get(s, "sockstate_destinations_folded", {{"netns", a.name()}}) +
+                Get(s, "sockstate_destinations_folded", {{"netns", b.name()}}),
+            3);
 }
 
 std::map<std::string, int64_t> NetstatInside(TestNetns& ns, const char* prefix) {
