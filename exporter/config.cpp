@@ -15,6 +15,7 @@
 
 #include "procfs.h"
 #include "text_util.h"
+#include "yaml_util.h"
 
 namespace sockstate {
 namespace {
@@ -469,15 +470,7 @@ Config DefaultConfig() { return Config{}; }
 Result<Config> ParseConfig(const std::string& yaml_text, const std::string& source_name) {
   try {
     YAML::Node root;
-    try {
-      root = YAML::Load(yaml_text);
-    } catch (const YAML::Exception& e) {
-      std::string where = source_name;
-      if (!e.mark.is_null()) {
-        where += ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1);
-      }
-      return Status::Error(where + ": YAML syntax error: " + e.msg);
-    }
+    if (Status st = LoadYaml(yaml_text, source_name, &root); !st.ok()) return st;
     return Parser(source_name).Parse(root);
   } catch (const ConfigError& e) {
     return Status::Error(e.message);

@@ -20,6 +20,7 @@
 #include "log.h"
 #include "procfs.h"
 #include "text_util.h"
+#include "yaml_util.h"
 
 namespace sockstate {
 
@@ -493,15 +494,7 @@ Result<WebConfig> ParseWebConfig(const std::string& yaml_text, const std::string
                                  const std::string& base_dir) {
   try {
     YAML::Node root;
-    try {
-      root = YAML::Load(yaml_text);
-    } catch (const YAML::Exception& e) {
-      std::string where = source_name;
-      if (!e.mark.is_null()) {
-        where += ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1);
-      }
-      return Status::Error(where + ": YAML syntax error: " + e.msg);
-    }
+    if (Status st = LoadYaml(yaml_text, source_name, &root); !st.ok()) return st;
     return Parser(source_name, base_dir).Parse(root);
   } catch (const WebConfigError& e) {
     return Status::Error(e.message);

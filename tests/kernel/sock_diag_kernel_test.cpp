@@ -27,37 +27,13 @@
 #include <thread>
 #include <vector>
 
+#include "alloc_count.h"
 #include "netns_fixture.h"
 #include "sock_diag.h"
 #include "socket_record.h"
 
-// ---- Allocation counting ---------------------------------------------------------------------
-// Replaceable global operator new that counts calls, so a test can prove a code path does not
-// allocate. Weak: if another test file in this binary replaces operator new too, theirs wins,
-// the count stays flat and the allocation tests skip themselves (see NewCountWorks()).
-namespace sockstate_alloc_count {
-inline std::atomic<uint64_t> g_news{0};
-}  // namespace sockstate_alloc_count
-
-__attribute__((weak)) void* operator new(size_t n) {
-  sockstate_alloc_count::g_news.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
-  throw std::bad_alloc();
-}
-__attribute__((weak)) void operator delete(void* p) noexcept { std::free(p); }
-__attribute__((weak)) void operator delete(void* p, size_t) noexcept { std::free(p); }
-
-namespace {
-uint64_t NewCount() { return sockstate_alloc_count::g_news.load(std::memory_order_relaxed); }
-// True when the counting operator new above is the one in use.
-bool NewCountWorks() {
-  const uint64_t before = NewCount();
-  auto* probe = new std::string(100, 'x');
-  const bool works = NewCount() > before;
-  delete probe;
-  return works;
-}
-}  // namespace
+using sockstate::testing::NewCount;
+using sockstate::testing::NewCountWorks;
 
 namespace sockstate {
 namespace {
