@@ -9,7 +9,7 @@
 #include <random>
 #include <vector>
 
-#include "aggregator.h"
+#include "aggregate/aggregator.h"
 
 namespace {
 

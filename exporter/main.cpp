@@ -12,12 +12,12 @@
 #include <optional>
 #include <string>
 
-#include "collector.h"
-#include "config.h"
-#include "http_server.h"
-#include "log.h"
+#include "scrape/collector.h"
+#include "config/config.h"
+#include "http/http_server.h"
+#include "util/log.h"
 #include "version.h"
-#include "web_config.h"
+#include "http/web_config.h"
 
 namespace {
 

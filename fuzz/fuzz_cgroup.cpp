@@ -3,7 +3,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "cgroup.h"
+#include "scrape/cgroup.h"
 
 namespace {
 

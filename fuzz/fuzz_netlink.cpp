@@ -5,8 +5,8 @@
 #include <cstring>
 #include <string>
 
-#include "sock_diag.h"
-#include "socket_record.h"
+#include "sources/sock_diag.h"
+#include "sources/socket_record.h"
 
 namespace {
 

@@ -7,7 +7,7 @@
 #include <map>
 #include <string>
 
-#include "web_config.h"
+#include "http/web_config.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);

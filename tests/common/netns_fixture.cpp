@@ -23,7 +23,7 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "socket_record.h"
+#include "sources/socket_record.h"
 
 namespace sockstate::testing {
 namespace {

@@ -29,8 +29,8 @@
 
 #include "alloc_count.h"
 #include "netns_fixture.h"
-#include "sock_diag.h"
-#include "socket_record.h"
+#include "sources/sock_diag.h"
+#include "sources/socket_record.h"
 
 using sockstate::testing::NewCount;
 using sockstate::testing::NewCountWorks;

@@ -62,7 +62,7 @@ make_certs() {
   openssl genpkey -algorithm ec -pkeyopt ec_paramgen_curve:prime256v1 -out "$d/other.key" 2>/dev/null
 }
 
-# The civetweb 1.15 + OpenSSL 3 compat library (exporter/ssl_compat/libssl_compat.c), as built
+# The civetweb 1.15 + OpenSSL 3 compat library (exporter/http/ssl_compat/libssl_compat.c), as built
 # by CMake next to the exporter binary.
 compat_lib() {
   local out

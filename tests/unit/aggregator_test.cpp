@@ -1,4 +1,4 @@
-#include "aggregator.h"
+#include "aggregate/aggregator.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-#include "cidr.h"
+#include "util/cidr.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>

@@ -3,7 +3,7 @@
 // after every scraper has arrived), so the test is deterministic: if concurrent scrapes each
 // ran their own dump, dumps_total would be 20, not 1.
 
-#include "collector.h"
+#include "scrape/collector.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>

@@ -1,6 +1,6 @@
 // HttpServer in process on 127.0.0.1 (port from FreeLoopbackPort): methods, paths, status
 // codes, basic auth, idle connections not starving scrapes, and fd hygiene.
-#include "http_server.h"
+#include "http/http_server.h"
 
 #include <arpa/inet.h>
 #include <crypt.h>
@@ -13,7 +13,7 @@
 #include <chrono>
 #include <vector>
 
-#include "config.h"
+#include "config/config.h"
 #include "test_util.h"
 
 namespace sockstate {

@@ -1,4 +1,4 @@
-#include "port_list.h"
+#include "util/port_list.h"
 
 #include <gtest/gtest.h>
 

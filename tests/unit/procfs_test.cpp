@@ -1,4 +1,4 @@
-#include "procfs.h"
+#include "sources/procfs.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>

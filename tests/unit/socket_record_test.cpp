@@ -1,11 +1,11 @@
-#include "socket_record.h"
+#include "sources/socket_record.h"
 
 #include <gtest/gtest.h>
 
 #include <set>
 #include <string>
 
-#include "status.h"
+#include "util/status.h"
 
 namespace sockstate {
 namespace {

@@ -1,6 +1,6 @@
 // Web config (--web.config.file): parsing with located errors, bcrypt basic auth with its
 // cache, and the small helpers it relies on (base64, SHA-256, constant-time compare).
-#include "web_config.h"
+#include "http/web_config.h"
 
 #include <crypt.h>
 #include <gtest/gtest.h>

@@ -1,0 +1,104 @@
+#pragma once
+// The exporter's YAML configuration (--config.file). Loading validates everything; a bad file
+// is an error naming the file, the key path and the line, and never half-applies.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "util/cidr.h"
+#include "util/port_list.h"
+#include "util/status.h"
+
+namespace sockstate {
+
+/// A named set of outgoing destinations: any address inside one of `cidrs` (empty = any
+/// address) with a destination port in `ports` (empty = any port).
+struct DestinationGroup {
+  std::string name;
+  std::vector<Cidr> cidrs;
+  PortSet ports;         // empty set = any port
+  bool any_port = true;  // == ports.none(), kept for a cheap check on the hot path
+};
+
+/// A named set of local service ports for inbound connections (`ports` is never empty).
+struct InboundGroup {
+  std::string name;
+  PortSet ports;
+};
+
+/// The `destinations` section. Value type.
+struct DestinationConfig {
+  std::vector<DestinationGroup> groups;  // first match wins, in file order
+  uint32_t top_k = 20;          // unmatched destinations exported individually, by ports used
+  uint32_t max_series = 100;    // hard cap on destination label values, groups + top_k + other
+  uint32_t max_tuples = 65536;  // tuples tracked per scrape; beyond, counted in "other" only
+};
+
+/// The `inbound` section. Value type.
+struct InboundConfig {
+  std::vector<InboundGroup> groups;
+  uint32_t top_k = 20;  // unmatched local ports exported individually, by sockets
+  uint32_t max_series = 50;
+};
+
+/// The `histograms` section: bucket upper bounds, strictly increasing, > 0. Value type.
+/// Most bucket bounds per histogram (the TIME_WAIT one is kept per tuple, so it is small).
+inline constexpr size_t kMaxTimeWaitBuckets = 11;
+inline constexpr size_t kMaxOccupancyBuckets = 32;
+
+struct HistogramConfig {
+  std::vector<double> time_wait_remaining_seconds = {1, 5, 10, 20, 30, 40, 50, 60};
+  std::vector<double> occupancy_ratio = {0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.85, 0.95, 1};
+};
+
+/// Which network namespaces are inspected (`namespaces.mode`: own, all, list).
+enum class NetnsMode { kOwn, kAll, kList };
+
+/// The `namespaces` section. Value type.
+struct NamespaceConfig {
+  NetnsMode mode = NetnsMode::kOwn;
+  std::vector<std::string> names;  // kList: names under /var/run/netns (or absolute paths)
+  std::string pattern;             // kList: also every /var/run/netns name matching (glob)
+  uint32_t max_namespaces = 64;
+  uint32_t parallel_dumps = 1;
+  double scrape_budget_seconds = 10;
+};
+
+/// The whole validated configuration. Value type; not synchronized.
+/// How sockets are collected.
+struct CollectorConfig {
+  /// bound_inactive sockets (6.8+) are dumped in a request of their own, at most this often;
+  /// in between, the last result is reused. Asking for that state makes the kernel walk the
+  /// host-wide bind hash (every bound socket of every namespace), which on a busy host costs
+  /// ~0.3 us per socket per dump. 0 = every scrape.
+  double bound_inactive_interval_seconds = 60;
+};
+
+struct Config {
+  CollectorConfig collector;
+  DestinationConfig destinations;
+  InboundConfig inbound;
+  HistogramConfig histograms;
+  NamespaceConfig namespaces;
+};
+
+/// The built-in defaults (used when --config.file is not given); equal to parsing an empty
+/// file. Pure; thread-safe.
+Config DefaultConfig();
+
+/// Parses YAML text (schema: docs/config-reference.md). Every key is optional; empty text or
+/// only comments gives DefaultConfig(). `source_name` is used in error messages:
+/// "<source_name>:<line>:<column>: <key.path>: <what is wrong>" (1-based line and column;
+/// YAML syntax errors read "<source_name>:<line>:<column>: YAML syntax error: ...").
+/// Unknown or duplicate keys, wrong types, bad CIDRs, ports outside 1..65535, bad or
+/// duplicate group names (and the reserved "other"), values outside their limits,
+/// max_series < groups + top_k + 1, empty, unsorted or non-positive histogram buckets and an
+/// invalid namespaces.mode are errors. Never throws. Pure; thread-safe.
+Result<Config> ParseConfig(const std::string& yaml_text, const std::string& source_name);
+
+/// Reads and parses a file; errors name the file. An unreadable file gives
+/// "cannot read config file \"<path>\": <strerror>". Never throws. Thread-safe.
+Result<Config> LoadConfigFile(const std::string& path);
+
+}  // namespace sockstate

@@ -1,0 +1,181 @@
+#include "scrape/netns.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <sched.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <utility>
+
+namespace sockstate {
+
+namespace {
+
+bool StatNs(const std::string& path, dev_t* dev, ino_t* ino) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) return false;
+  *dev = st.st_dev;
+  *ino = st.st_ino;
+  return true;
+}
+
+std::vector<std::string> ListDir(const std::string& dir) {
+  std::vector<std::string> out;
+  DIR* d = opendir(dir.c_str());
+  if (!d) return out;
+  while (dirent* e = readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    out.emplace_back(e->d_name);
+  }
+  closedir(d);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace
+
+std::vector<NetnsRef> DiscoverNamespaces(const NamespaceConfig& config, const std::string& procfs,
+                                         const std::string& netns_dir) {
+  std::map<std::pair<dev_t, ino_t>, NetnsRef> found;
+  auto add_named = [&](const std::string& label, const std::string& path) {
+    NetnsRef r;
+    r.label = label;
+    r.path = path;
+    if (!StatNs(path, &r.dev, &r.ino)) return;
+    found.emplace(std::make_pair(r.dev, r.ino), r);
+  };
+  if (config.mode == NetnsMode::kList) {
+    for (const std::string& n : config.names) {
+      if (!n.empty() && n[0] == '/') {
+        // A bind mount keeps its file name as label; a /proc/<pid>/ns/net link gets its inode.
+        std::string base = n.substr(n.find_last_of('/') + 1);
+        dev_t dev;
+        ino_t ino;
+        if (base == "net" && StatNs(n, &dev, &ino)) base = std::to_string(ino);
+        add_named(base, n);
+      } else {
+        add_named(n, netns_dir + "/" + n);
+      }
+    }
+    if (!config.pattern.empty()) {
+      for (const std::string& n : ListDir(netns_dir)) {
+        if (fnmatch(config.pattern.c_str(), n.c_str(), 0) == 0) add_named(n, netns_dir + "/" + n);
+      }
+    }
+  } else if (config.mode == NetnsMode::kAll) {
+    for (const std::string& n : ListDir(netns_dir)) add_named(n, netns_dir + "/" + n);
+    // Namespaces of running processes; a named one keeps its name.
+    for (const std::string& p : ListDir(procfs)) {
+      if (p.find_first_not_of("0123456789") != std::string::npos) continue;
+      NetnsRef r;
+      r.path = procfs + "/" + p + "/ns/net";
+      if (!StatNs(r.path, &r.dev, &r.ino)) continue;  // process gone or not ours to see
+      r.pid = pid_t(std::stol(p));
+      auto key = std::make_pair(r.dev, r.ino);
+      auto it = found.find(key);
+      if (it != found.end()) {
+        if (it->second.pid == 0 || r.pid < it->second.pid) it->second.pid = r.pid;
+        continue;
+      }
+      r.label = std::to_string(r.ino);
+      found.emplace(key, r);
+    }
+  }
+  std::vector<NetnsRef> out;
+  for (auto& [k, r] : found) out.push_back(r);
+  std::sort(out.begin(), out.end(),
+            [](const NetnsRef& a, const NetnsRef& b) { return a.label < b.label; });
+  return out;
+}
+
+std::unique_ptr<NetnsTarget> NetnsTarget::Own(std::string label) {
+  std::unique_ptr<NetnsTarget> t(new NetnsTarget());
+  t->own_ = true;
+  t->label_ = std::move(label);
+  return t;
+}
+
+Result<std::unique_ptr<NetnsTarget>> NetnsTarget::Enter(const NetnsRef& ref) {
+  int fd = open(ref.path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return Status::Error("netns " + ref.label + ": open " + ref.path + ": " + std::strerror(errno));
+  }
+  std::unique_ptr<NetnsTarget> t(new NetnsTarget());
+  t->own_ = false;
+  t->label_ = ref.label;
+  t->dev_ = ref.dev;
+  t->ino_ = ref.ino;
+  t->thread_ = std::thread(&NetnsTarget::ThreadMain, t.get(), fd);
+  std::unique_lock<std::mutex> lock(t->mu_);
+  t->cv_.wait(lock, [&] { return t->entered_ || !t->enter_error_.empty(); });
+  if (!t->enter_error_.empty()) {
+    std::string err = t->enter_error_;
+    lock.unlock();
+    return Status::Error("netns " + ref.label + ": setns: " + err);  // ~NetnsTarget joins
+  }
+  return t;
+}
+
+void NetnsTarget::ThreadMain(int fd) {
+  int rc = setns(fd, CLONE_NEWNET);
+  int err = errno;
+  close(fd);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (rc != 0) {
+      enter_error_ = std::strerror(err);
+      cv_.notify_all();
+      return;
+    }
+    entered_ = true;
+    cv_.notify_all();
+  }
+  std::unique_lock<std::mutex> lock(mu_);
+  while (true) {
+    cv_.wait(lock, [&] { return stop_ || (job_ != nullptr && !job_done_); });
+    if (stop_) break;
+    const std::function<void()>* job = job_;
+    lock.unlock();
+    (*job)();
+    lock.lock();
+    job_done_ = true;
+    cv_.notify_all();
+  }
+  // Close the namespace's sock_diag socket on its own thread, before the thread ends.
+  socket.reset();
+}
+
+void NetnsTarget::Run(const std::function<void()>& fn) {
+  if (own_) {
+    std::lock_guard<std::mutex> run_lock(run_mu_);
+    fn();
+    return;
+  }
+  std::lock_guard<std::mutex> run_lock(run_mu_);
+  std::unique_lock<std::mutex> lock(mu_);
+  if (!entered_) return;
+  job_ = &fn;
+  job_done_ = false;
+  cv_.notify_all();
+  cv_.wait(lock, [&] { return job_done_; });
+  job_ = nullptr;
+}
+
+NetnsTarget::~NetnsTarget() {
+  if (thread_.joinable()) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+      cv_.notify_all();
+    }
+    thread_.join();
+  }
+}
+
+}  // namespace sockstate

@@ -1,0 +1,55 @@
+#include "util/text_util.h"
+
+namespace sockstate {
+
+namespace {
+constexpr char kHex[] = "0123456789abcdef";
+bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+void AppendHex(std::string& out, unsigned char u) {
+  out += "\\x";
+  out += kHex[u >> 4];
+  out += kHex[u & 0xf];
+}
+}  // namespace
+
+std::string_view TrimSpace(std::string_view s) {
+  while (!s.empty() && IsSpace(s.front())) s.remove_prefix(1);
+  while (!s.empty() && IsSpace(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+std::string QuoteRaw(std::string_view s) {
+  std::string out = "'";
+  size_t shown = 0;
+  for (char c : s) {
+    if (++shown > 40) {
+      out += "...";
+      break;
+    }
+    auto u = static_cast<unsigned char>(c);
+    if (u >= 0x20 && u < 0x7f && c != '\'' && c != '\\') {
+      out += c;
+    } else {
+      AppendHex(out, u);
+    }
+  }
+  return out + "'";
+}
+
+std::string QuoteText(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (u < 0x20 || u >= 0x7f) {
+      AppendHex(out, u);
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
+}  // namespace sockstate
