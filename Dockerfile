@@ -28,19 +28,19 @@ COPY . /src
 RUN set -eu; \
     cmake -S . -B /build -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=/usr \
       -DSOCKSTATE_BUILD_TESTS=OFF -DSOCKSTATE_BUILD_BENCH=OFF; \
-    cmake --build /build -j"$(nproc)" --target sockstate_exporter sockstate_ssl_compat; \
+    cmake --build /build -j"$(nproc)" \
+      --target sockstate_exporter sockstate_ssl_compat sockstate_crypto_compat; \
     install -d /out/usr/bin /out/usr/lib/sockstate_exporter /out/etc/sockstate; \
     install -m 0755 /build/exporter/sockstate_exporter /out/usr/bin/sockstate_exporter; \
     install -m 0644 /build/exporter/libsockstate_ssl_compat.so \
-      /out/usr/lib/sockstate_exporter/libsockstate_ssl_compat.so; \
+      /build/exporter/libsockstate_crypto_compat.so /out/usr/lib/sockstate_exporter/; \
     rm -rf /build; \
-    strip --strip-unneeded /out/usr/bin/sockstate_exporter \
-      /out/usr/lib/sockstate_exporter/libsockstate_ssl_compat.so; \
+    strip --strip-unneeded /out/usr/bin/sockstate_exporter /out/usr/lib/sockstate_exporter/*.so; \
     /out/usr/bin/sockstate_exporter --help | grep -q tls-compat-lib; \
     for f in config/*.yml config/*.yaml; do \
       if [ -f "$f" ]; then install -m 0644 "$f" /out/etc/sockstate/; fi; \
     done; \
-    elfs="/out/usr/bin/sockstate_exporter /out/usr/lib/sockstate_exporter/libsockstate_ssl_compat.so"; \
+    elfs="/out/usr/bin/sockstate_exporter $(echo /out/usr/lib/sockstate_exporter/*.so)"; \
     if ldd $elfs | grep -q 'not found'; then ldd $elfs; exit 1; fi; \
     ldd $elfs | awk '$2 == "=>" && $3 ~ /^\// {print $3}' | sort -u \
       | while read -r lib; do \
@@ -67,19 +67,17 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/log/apt /var/log/dpkg.log \
       /tmp/runtime-packages.txt
 COPY --from=builder /out/usr/bin/sockstate_exporter /usr/bin/sockstate_exporter
-# TLS (docs/security.md): the civetweb 1.15 + OpenSSL 3 compat library, where the binary looks
-# for it (<prefix>/lib/sockstate_exporter, prefix /usr), and the unversioned libcrypto.so link
-# civetweb dlopen()s (what libssl-dev would provide). So --web.config.file alone turns TLS on.
+# TLS (docs/security.md): the civetweb 1.15 + OpenSSL 3 compat library and its libcrypto.so
+# stand-in, where the binary looks for them (<prefix>/lib/sockstate_exporter, prefix /usr). So
+# --web.config.file alone turns TLS on, with no -dev package in the image.
 COPY --from=builder /out/usr/lib/sockstate_exporter/ /usr/lib/sockstate_exporter/
 COPY --from=builder /out/etc/sockstate/ /etc/sockstate/
 # Fail the build if a shared library is missing from the runtime image, or if the shipped
-# configuration does not load; add the libcrypto.so link (above).
+# configuration does not load.
 RUN set -eu; \
-    if ldd /usr/bin/sockstate_exporter /usr/lib/sockstate_exporter/libsockstate_ssl_compat.so \
-       | grep 'not found'; then exit 1; fi; \
-    crypto=$(ldconfig -p | awk '$1 == "libcrypto.so.3" {print $NF; exit}'); \
-    test -n "$crypto"; \
-    ln -sf libcrypto.so.3 "$(dirname "$crypto")/libcrypto.so"; ldconfig; \
+    if ldd /usr/bin/sockstate_exporter /usr/lib/sockstate_exporter/*.so | grep 'not found'; then \
+      exit 1; \
+    fi; \
     /usr/bin/sockstate_exporter --version; \
     for f in /etc/sockstate/*.yml; do \
       if [ -f "$f" ]; then /usr/bin/sockstate_exporter --config.check --config.file="$f"; fi; \
