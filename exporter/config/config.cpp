@@ -127,32 +127,45 @@ class Parser : public YamlWalker {
     }
   }
 
-  void ParseDestinations(const YAML::Node& n, const std::string& path, DestinationConfig& out) {
+  // A ranked section's groups (parsed by `groups`), top_k and max_series (checked against the
+  // groups and top_k); its other keys go to `other`.
+  template <typename Out, typename GroupsFn, typename OtherFn>
+  void ParseRanked(const YAML::Node& n, const std::string& path,
+                   std::initializer_list<std::string_view> allowed, Out& out, GroupsFn&& groups,
+                   OtherFn&& other) {
     YAML::Mark series_mark = n.Mark();
-    std::string series_path = Child(path, "max_series");
-    ForEachKey(n, path, {"groups", "top_k", "max_series", "max_tuples"},
+    ForEachKey(n, path, allowed,
                [&](const std::string& key, const YAML::Node& v, const std::string& p) {
                  if (key == "groups") {
-                   if (!v.IsNull()) ParseDestinationGroups(v, p, out.groups);
+                   if (!v.IsNull()) groups(v, p, out.groups);
                  } else if (key == "top_k") {
                    out.top_k = Integer(v, p, 0, kMaxTopK);
                  } else if (key == "max_series") {
                    out.max_series = Integer(v, p, 1, kMaxSeries);
                    series_mark = v.Mark();
-                 } else if (key == "max_tuples") {
-                   out.max_tuples = Integer(v, p, kMinTuples, kMaxTuples);
+                 } else {
+                   other(key, v, p);
                  }
                });
-    CheckSeries(series_mark, series_path, out.groups.size(), out.top_k, out.max_series);
+    CheckSeries(series_mark, Child(path, "max_series"), out.groups.size(), out.top_k,
+                out.max_series);
+  }
+
+  void ParseDestinations(const YAML::Node& n, const std::string& path, DestinationConfig& out) {
+    ParseRanked(
+        n, path, {"groups", "top_k", "max_series", "max_tuples"}, out,
+        [&](const YAML::Node& v, const std::string& p, auto& groups) {
+          ParseDestinationGroups(v, p, groups);
+        },
+        [&](const std::string& key, const YAML::Node& v, const std::string& p) {
+          out.max_tuples = Integer(v, p, kMinTuples, kMaxTuples);  // key == "max_tuples"
+        });
   }
 
   void ParseDestinationGroups(const YAML::Node& n, const std::string& path,
                               std::vector<DestinationGroup>& out) {
     std::map<std::string, std::string> names;
-    const YAML::Node& list = List(n, path);
-    for (size_t i = 0; i < list.size(); ++i) {
-      const YAML::Node& g = list[i];
-      const std::string gpath = Index(path, i);
+    for (const auto& [g, gpath] : Items(n, path)) {
       DestinationGroup group;
       bool has_name = false;
       ForEachKey(g, gpath, {"name", "cidrs", "ports"},
@@ -185,29 +198,18 @@ class Parser : public YamlWalker {
   }
 
   void ParseInbound(const YAML::Node& n, const std::string& path, InboundConfig& out) {
-    YAML::Mark series_mark = n.Mark();
-    std::string series_path = Child(path, "max_series");
-    ForEachKey(n, path, {"groups", "top_k", "max_series"},
-               [&](const std::string& key, const YAML::Node& v, const std::string& p) {
-                 if (key == "groups") {
-                   if (!v.IsNull()) ParseInboundGroups(v, p, out.groups);
-                 } else if (key == "top_k") {
-                   out.top_k = Integer(v, p, 0, kMaxTopK);
-                 } else if (key == "max_series") {
-                   out.max_series = Integer(v, p, 1, kMaxSeries);
-                   series_mark = v.Mark();
-                 }
-               });
-    CheckSeries(series_mark, series_path, out.groups.size(), out.top_k, out.max_series);
+    ParseRanked(
+        n, path, {"groups", "top_k", "max_series"}, out,
+        [&](const YAML::Node& v, const std::string& p, auto& groups) {
+          ParseInboundGroups(v, p, groups);
+        },
+        [](const std::string&, const YAML::Node&, const std::string&) {});
   }
 
   void ParseInboundGroups(const YAML::Node& n, const std::string& path,
                           std::vector<InboundGroup>& out) {
     std::map<std::string, std::string> names;
-    const YAML::Node& list = List(n, path);
-    for (size_t i = 0; i < list.size(); ++i) {
-      const YAML::Node& g = list[i];
-      const std::string gpath = Index(path, i);
+    for (const auto& [g, gpath] : Items(n, path)) {
       InboundGroup group;
       bool has_name = false;
       bool has_ports = false;

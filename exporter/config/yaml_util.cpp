@@ -118,4 +118,12 @@ const YAML::Node& YamlWalker::List(const YAML::Node& n, const std::string& path)
   return n;
 }
 
+std::vector<std::pair<YAML::Node, std::string>> YamlWalker::Items(const YAML::Node& n,
+                                                                  const std::string& path) const {
+  const YAML::Node& list = List(n, path);
+  std::vector<std::pair<YAML::Node, std::string>> out;
+  for (size_t i = 0; i < list.size(); ++i) out.emplace_back(list[i], Index(path, i));
+  return out;
+}
+
 }  // namespace sockstate
