@@ -550,7 +550,8 @@ class Parser {
                      } else if (proto == "any") {
                        group.protocol = 0;
                      } else {
-                       Fail(v, p, "invalid protocol " + QuoteText(proto) + " (allowed: tcp, udp, any)");
+                       Fail(v, p,
+                            "invalid protocol " + QuoteText(proto) + " (allowed: tcp, udp, any)");
                      }
                    } else if (key == "usable_ports") {
                      group.usable_ports = UsablePorts(v, p);
