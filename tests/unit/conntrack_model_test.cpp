@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "alloc_count.h"
+#include "config/config.h"
 
 using sockstate::testing::NewCount;
 using sockstate::testing::NewCountWorks;
@@ -273,6 +274,50 @@ TEST(NatModel, NoAllocationPerEntryOnceTheTableHasGrown) {
   const auto tcp = m.Summarize(kNatTcp);
   EXPECT_EQ(tcp[0].ports[kNatSnat][kNatBlocking], 100u);
   EXPECT_EQ(tcp[0].ports[kNatSnat][kNatReclaimable], 100u);
+}
+
+}  // namespace
+}  // namespace sockstate
+
+namespace sockstate {
+namespace {
+
+// The committed real-kernel recording (tests/fixtures/dumps/README.md): 3 TCP connections to
+// 198.18.2.2:8080, 2 to :9090 and 4 UDP flows to :5353, all masqueraded by 198.18.2.1.
+TEST(NatModelFixture, RecordedNatDumpReplaysToExactCounts) {
+  Result<Config> c = ParseConfig(R"(
+nat:
+  groups:
+    - name: backend
+      cidrs: [198.18.2.2/32]
+      ports: [8080]
+      protocol: tcp
+      usable_ports: "61000-61009"
+)",
+                                 "t.yml");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  NatModel m;
+  m.Reset(c->nat, true);
+  Status s =
+      ReplayConntrackFile(std::string(SOCKSTATE_TEST_DATA_DIR) + "/dumps/nat-tcp-udp.ssct", m);
+  ASSERT_TRUE(s.ok()) << s.message();
+  m.Finish();
+  EXPECT_EQ(m.entries(kNatTcp), 5u);
+  EXPECT_EQ(m.entries(kNatUdp), 4u);
+  EXPECT_EQ(m.tcp_states()[kCtTcpEstablished], 5u);
+  const auto tcp = m.Summarize(kNatTcp);
+  ASSERT_EQ(tcp.size(), 3u);
+  EXPECT_EQ(tcp[0].label, "backend");
+  EXPECT_EQ(tcp[0].ports[kNatSnat][kNatBlocking], 3u);
+  EXPECT_DOUBLE_EQ(tcp[0].Occupancy(), 0.3);
+  EXPECT_EQ(tcp[1].label, "198.18.2.2:9090");
+  EXPECT_EQ(tcp[1].ports[kNatSnat][kNatBlocking], 2u);
+  EXPECT_EQ(tcp[2].label, "other");
+  const auto udp = m.Summarize(kNatUdp);
+  ASSERT_EQ(udp.size(), 2u);
+  EXPECT_EQ(udp[0].label, "198.18.2.2:5353");
+  EXPECT_EQ(udp[0].ports[kNatSnat][kNatBlocking], 4u);
+  EXPECT_EQ(udp[0].tuples, 1u);
 }
 
 }  // namespace
