@@ -20,7 +20,7 @@
 namespace sockstate {
 namespace {
 
-// Limits of the schema (docs/config-reference.md).
+// Limits of the schema (docs/configuration.md).
 constexpr uint64_t kMaxTopK = 10000;
 constexpr uint64_t kMaxSeries = 100000;
 constexpr uint64_t kMinTuples = 1000;

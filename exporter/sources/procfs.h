@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "util/port_list.h"
+#include "util/port_range.h"
 #include "util/status.h"
 
 namespace sockstate {
@@ -45,11 +46,6 @@ int ReadSmallFile(const std::string& path, std::string* text, bool* read_failed 
 // ---- Pure parsers -------------------------------------------------------------------------
 
 /// "lo hi" (tabs or spaces, trailing newline). lo <= hi, both 1..65535.
-struct PortRange {
-  uint16_t low = 0;
-  uint16_t high = 0;
-  uint32_t size() const { return uint32_t(high) - low + 1; }
-};
 Result<PortRange> ParsePortRange(std::string_view text);
 
 /// A single non-negative integer sysctl ("2\n"). Surrounding whitespace is allowed. Rejects
