@@ -14,13 +14,13 @@
 #include <string_view>
 
 #include "config/yaml_util.h"
-#include "sources/procfs.h"
+#include "util/file_util.h"
 #include "util/text_util.h"
 
 namespace sockstate {
 namespace {
 
-// Limits of the schema (docs/config-reference.md).
+// Limits of the schema (docs/configuration.md).
 constexpr uint64_t kMaxTopK = 10000;
 constexpr uint64_t kMaxSeries = 100000;
 constexpr uint64_t kMinTuples = 1000;
