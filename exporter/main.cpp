@@ -17,6 +17,8 @@
 #include "http/tls.h"
 #include "http/web_config.h"
 #include "scrape/collector.h"
+#include "scrape/port_overview.h"
+#include "scrape/terminal_view.h"
 #include "util/log.h"
 #include "version.h"
 
@@ -89,6 +91,20 @@ int main(int argc, char** argv) {
     return 0;
   }
 
+  sockstate::CollectorOptions copts;
+  copts.procfs = flags.procfs;
+  copts.netns_dir = flags.netns_dir;
+  copts.replay_dump = flags.replay_dump;
+  copts.record_dump = flags.record_dump;
+  if (flags.once) {
+    // One scrape of the configured namespaces, printed as the incident table; no server.
+    // Exit 1 when a source or namespace could not be read (the table says which).
+    sockstate::Collector once(copts, config);
+    const auto families = once.Collect();
+    std::fputs(sockstate::RenderTerminalView(families).c_str(), stdout);
+    return sockstate::BuildPortOverview(families).failing.empty() ? 0 : 1;
+  }
+
   // Block the signals we wait for before any thread starts, so every thread inherits the mask.
   sigset_t signals;
   sigemptyset(&signals);
@@ -98,11 +114,6 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  sockstate::CollectorOptions copts;
-  copts.procfs = flags.procfs;
-  copts.netns_dir = flags.netns_dir;
-  copts.replay_dump = flags.replay_dump;
-  copts.record_dump = flags.record_dump;
   auto collector = std::make_shared<sockstate::Collector>(copts, config);
   auto auth = std::make_shared<sockstate::BasicAuthenticator>(web_config->basic_auth_users);
   const std::optional<sockstate::TlsServerConfig> startup_tls = web_config->tls;

@@ -10,6 +10,7 @@
 #include <optional>
 #include <thread>
 
+#include "http/landing_page.h"
 #include "http/tls.h"
 #include "util/log.h"
 #include "version.h"
@@ -79,6 +80,37 @@ class Handler : public CivetHandler {
  protected:
   // Returns false when the method is not allowed (405 is sent by the caller).
   virtual bool Serve(mg_connection* c, Method m) = 0;
+
+  // For "/": scrapes (bounded by --web.max-requests like /metrics: 503 at once beyond it) and
+  // answers with render(families). HEAD answers the headers without scraping.
+  template <typename Render>
+  bool ServeScrape(mg_connection* c, bool head, const std::string& type, Render render) {
+    if (head) {
+      Respond(c, 200, "OK", type, "", "", true);
+      return true;
+    }
+    const int limit = s_->options.max_requests;
+    if (limit > 0 && s_->in_progress.fetch_add(1) >= limit) {
+      s_->in_progress.fetch_sub(1);
+      s_->rejected.Add(RejectReason::kScrapeLimit);
+      Respond(c, 503, "Service Unavailable", "text/plain; charset=utf-8",
+              "too many scrapes in progress, try again\n", "Retry-After: 1\r\n");
+      return true;
+    }
+    if (limit <= 0) s_->in_progress.fetch_add(1);
+    std::string body;
+    try {
+      body = OnFullStack([this, &render] { return render(s_->metrics->Collect()); });
+    } catch (const std::exception& e) {
+      s_->in_progress.fetch_sub(1);
+      Log(LogLevel::kError, std::string("serializing metrics: ") + e.what());
+      Respond(c, 500, "Internal Server Error", "text/plain; charset=utf-8", "internal error\n");
+      return true;
+    }
+    s_->in_progress.fetch_sub(1);
+    Respond(c, 200, "OK", type, body);
+    return true;
+  }
 
   bool NotFound(mg_connection* c, bool head = false) {
     Respond(c, 404, "Not Found", "text/plain; charset=utf-8", "not found\n", "", head);
@@ -158,6 +190,8 @@ class MetricsHandler : public Handler {
   }
 };
 
+// "/": the fullest destinations and the kernel settings, from a scrape (http/landing_page.h).
+// Counts against --web.max-requests like /metrics.
 class LandingHandler : public Handler {
  public:
   explicit LandingHandler(HttpServer::State* s) : Handler(s, "GET, HEAD") {}
@@ -167,16 +201,11 @@ class LandingHandler : public Handler {
     if (m != Method::kGet && m != Method::kHead) return false;
     const bool head = m == Method::kHead;
     if (std::strcmp(Uri(c), "/") != 0) return NotFound(c, head);
-    const std::string& p = s_->options.telemetry_path;
-    std::string body =
-        "<!DOCTYPE html>\n<html><head><title>sockstate_exporter</title></head><body>\n"
-        "<h1>sockstate_exporter</h1>\n"
-        "<p>TCP socket states, per-destination ephemeral port occupancy and the kernel settings "
-        "behind them.</p>\n<p>Version " +
-        std::string(kVersion) + " (" + kRevision + ")</p>\n<ul><li><a href=\"" + p + "\">" + p +
-        "</a></li></ul>\n</body></html>\n";
-    Respond(c, 200, "OK", "text/html; charset=utf-8", body, "", head);
-    return true;
+    LandingPageInfo info{s_->options.telemetry_path, kVersion, kRevision};
+    return ServeScrape(c, head, "text/html; charset=utf-8",
+                       [info](std::vector<prometheus::MetricFamily> families) {
+                         return RenderLandingPage(families, info);
+                       });
   }
 };
 
