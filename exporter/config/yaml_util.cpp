@@ -5,7 +5,7 @@
 #include <cmath>
 #include <cstring>
 
-#include "sources/procfs.h"
+#include "util/file_util.h"
 #include "util/text_util.h"
 
 namespace sockstate {
