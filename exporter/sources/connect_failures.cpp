@@ -191,6 +191,9 @@ Status ConnectFailuresSource::Read(const HostReadContext& ctx) {
     ns.absent = 0;
   }
   if (resolver_) resolver_->Resolve(drained_);
+  // Free top-K slots go to the destinations and workloads that failed most in this drain.
+  std::sort(drained_.begin(), drained_.end(),
+            [](const FailureRecord& a, const FailureRecord& b) { return a.count > b.count; });
   for (const FailureRecord& r : drained_) {
     if (r.reason >= kNumConnectFailureReasons || r.count == 0) continue;
     auto it = namespaces_.find(r.netns_inode);
