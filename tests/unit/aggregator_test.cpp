@@ -1,23 +1,16 @@
 #include "aggregate/aggregator.h"
 
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
 
 #include <numeric>
 
+#include "test_util.h"
+
 namespace sockstate {
 namespace {
 
-std::array<uint8_t, 16> V4(const char* a) {
-  std::array<uint8_t, 16> out{};
-  inet_pton(AF_INET, a, out.data());
-  return out;
-}
-std::array<uint8_t, 16> V6(const char* a) {
-  std::array<uint8_t, 16> out{};
-  inet_pton(AF_INET6, a, out.data());
-  return out;
-}
+std::array<uint8_t, 16> V4(const char* a) { return testing::Addr(a); }
+std::array<uint8_t, 16> V6(const char* a) { return testing::Addr(a); }
 
 SocketRecord Rec(uint8_t state, const char* src, uint16_t sport, const char* dst, uint16_t dport,
                  uint32_t expires_ms = 0) {
