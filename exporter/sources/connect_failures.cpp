@@ -8,8 +8,9 @@
 #include <algorithm>
 #include <unordered_set>
 
+#include "aggregate/plan.h"
+#include "aggregate/rank.h"
 #include "scrape/cgroup.h"
-#include "util/cidr.h"
 
 namespace sockstate {
 
@@ -25,35 +26,6 @@ const Workload& UnknownWorkload() {
 
 bool EndsWith(std::string_view s, std::string_view p) {
   return s.size() >= p.size() && s.substr(s.size() - p.size()) == p;
-}
-
-/// Index of the first destination group (file order) matching the destination, or -1.
-/// TODO(aggregate/plan.h): DestinationPlan::MatchGroup once it is on main.
-int MatchGroup(const Config& config, Family family, const std::array<uint8_t, 16>& addr,
-               uint16_t port) {
-  const auto& groups = config.destinations.groups;
-  for (size_t g = 0; g < groups.size(); ++g) {
-    const DestinationGroup& grp = groups[g];
-    if (!grp.any_port && !grp.ports.test(port)) continue;
-    if (grp.cidrs.empty()) return int(g);
-    for (const Cidr& c : grp.cidrs) {
-      if (c.Contains(family, addr)) return int(g);
-    }
-  }
-  return -1;
-}
-
-/// "10.0.0.2:80", "[fd00::2]:443": the occupancy series' label text.
-std::string DestinationText(Family f, const std::array<uint8_t, 16>& addr, uint16_t port) {
-  std::string a = FormatAddress(f, addr);
-  if (f == Family::kIpv6) return "[" + a + "]:" + std::to_string(port);
-  return a + ":" + std::to_string(port);
-}
-
-/// Label values left for individual destinations: max_series - groups - 1 ("other").
-size_t DestinationRoom(const Config& config) {
-  const auto& d = config.destinations;
-  return d.max_series > d.groups.size() + 1 ? d.max_series - d.groups.size() - 1 : 0;
 }
 
 /// Decodes the octal escapes (\040 space, \011 tab, \012 newline, \134 backslash) of a
@@ -190,6 +162,7 @@ Status ConnectFailuresSource::Read(const HostReadContext& ctx) {
     ns.label = n.label;
     ns.absent = 0;
   }
+  const DestinationPlan plan(ctx.config.destinations);  // per scrape: follows reloads
   if (resolver_) resolver_->Resolve(drained_);
   // Free top-K slots go to the destinations and workloads that failed most in this drain.
   std::sort(drained_.begin(), drained_.end(),
@@ -198,7 +171,7 @@ Status ConnectFailuresSource::Read(const HostReadContext& ctx) {
     if (r.reason >= kNumConnectFailureReasons || r.count == 0) continue;
     auto it = namespaces_.find(r.netns_inode);
     if (it == namespaces_.end()) continue;  // a namespace the exporter does not read
-    AddDestination(r, it->second, ctx.config);
+    AddDestination(r, it->second, plan);
     AddWorkload(r);
   }
   for (auto it = namespaces_.begin(); it != namespaces_.end();) {
@@ -213,10 +186,10 @@ Status ConnectFailuresSource::Read(const HostReadContext& ctx) {
 }
 
 void ConnectFailuresSource::AddDestination(const FailureRecord& r, NsTotals& ns,
-                                           const Config& config) {
-  const int g = MatchGroup(config, r.family, r.daddr, r.dport);
+                                           const DestinationPlan& plan) {
+  const int g = plan.MatchGroup(r.family, r.daddr.data(), r.dport);
   if (g >= 0) {
-    const std::string& name = config.destinations.groups[size_t(g)].name;
+    const std::string& name = plan.group_name(size_t(g));
     auto it = ns.groups.find(name);
     if (it == ns.groups.end()) it = ns.groups.emplace(name, Counts{}).first;
     it->second[r.reason] += r.count;
@@ -228,11 +201,11 @@ void ConnectFailuresSource::AddDestination(const FailureRecord& r, NsTotals& ns,
       return;
     }
   }
-  // Per namespace the top K; across namespaces the cap (max_series) holds too.
-  const size_t room = DestinationRoom(config);
-  if (ns.individuals.size() < std::min<size_t>(config.destinations.top_k, room) &&
-      individuals_ < room) {
-    Individual i{r.family, r.daddr, r.dport, DestinationText(r.family, r.daddr, r.dport), {}};
+  // Per namespace the plan's top K; across namespaces the cap (max_series) holds too.
+  const size_t room = IndividualRoom(plan.max_series(), plan.max_series(), plan.group_count());
+  if (ns.individuals.size() < plan.top_k() && individuals_ < room) {
+    Individual i{
+        r.family, r.daddr, r.dport, DestinationLabel(r.family, r.daddr.data(), r.dport), {}};
     i.counts[r.reason] = r.count;
     ns.individuals.push_back(std::move(i));
     ++individuals_;
@@ -300,7 +273,7 @@ void ConnectFailuresSource::AddFamilies(FamilySet& fs, const ExportContext& ctx)
       }
     }
     for (const Individual& i : ns.individuals) add(ns, i.label, i.counts);
-    add(ns, "other", ns.other);
+    add(ns, kOtherLabel, ns.other);
   }
   for (const WorkloadTotals& w : workloads_) {
     for (size_t reason = 0; reason < kNumConnectFailureReasons; ++reason) {

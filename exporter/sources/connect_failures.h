@@ -10,9 +10,12 @@
 // `netns` label when namespace discovery is on (mode own counts only the exporter's own
 // namespace), and a per-workload counter labelled with the failing socket's systemd unit,
 // container id or pod UID, resolved from its cgroup id through cgroupfs (cgroup v2).
-// Individually labelled destinations and workloads are sticky: once a value has its own series
-// it keeps it, and a value that arrives when the top K are taken goes to "other" for good, so
-// "other" never loses counts to a promotion.
+// Labels come from aggregate/plan.h (DestinationPlan::MatchGroup, DestinationLabel) with the
+// plan's top K and cap (aggregate/rank.h IndividualRoom), but not from the per-scrape
+// re-ranking of LabelDestinations(): counters must never go backwards, so individually
+// labelled destinations and workloads are sticky. Once a value has its own series it keeps
+// it, and a value that arrives when the top K are taken goes to "other" for good, so "other"
+// never loses counts to a promotion. Within one drain, free slots go to the heaviest first.
 
 #include <array>
 #include <cstdint>
@@ -28,6 +31,8 @@
 #include "util/status.h"
 
 namespace sockstate {
+
+class DestinationPlan;
 
 /// Why a connect() failed. The values are the BPF program's (exporter/bpf/connect_failures.h).
 enum class ConnectFailureReason : uint8_t {
@@ -139,7 +144,7 @@ class ConnectFailuresSource : public HostSource {
     Counts counts{};
   };
 
-  void AddDestination(const FailureRecord& r, NsTotals& ns, const Config& config);
+  void AddDestination(const FailureRecord& r, NsTotals& ns, const DestinationPlan& plan);
   void AddWorkload(const FailureRecord& r);
 
   std::unique_ptr<ConnectFailureProbe> probe_;
