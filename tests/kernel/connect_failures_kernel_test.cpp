@@ -16,6 +16,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <csignal>
 #include <cstring>
 #include <filesystem>
 #include <memory>
@@ -23,6 +24,7 @@
 #include <thread>
 #include <vector>
 
+#include "exporter_process.h"
 #include "netns_fixture.h"
 #include "scrape/family_set.h"
 #include "sources/connect_failures.h"
@@ -252,6 +254,130 @@ TEST(ConnectFailuresKernel, WorkloadNamesTheCgroupOfTheFailingProcess) {
                    {{"reason", "no_local_port"}, {"workload", rel}, {"workload_kind", "cgroup"}}),
       0);
   EXPECT_EQ(Failures(after, "127.0.0.1:5003", "refused_or_timeout"), 1);
+}
+
+// ---- The real exporter binary --------------------------------------------------------------
+
+/// Open fds and resident memory (kB) of a process.
+struct ProcessUsage {
+  size_t fds = 0;
+  long rss_kb = 0;
+};
+ProcessUsage Usage(pid_t pid) {
+  ProcessUsage u;
+  for (const auto& e :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) {
+    (void)e;
+    ++u.fds;
+  }
+  const std::string status = testing::ReadFile("/proc/" + std::to_string(pid) + "/status");
+  const size_t at = status.find("VmRSS:");
+  if (at != std::string::npos) u.rss_kb = std::atol(status.c_str() + at + 6);
+  return u;
+}
+
+std::string ListConfig(const TestNetns& ns) {
+  return "namespaces:\n  mode: list\n  names: [" + ns.name() + "]\n";
+}
+
+double ExporterFailures(const testing::Series& s, const std::string& destination,
+                        const std::string& reason, const std::string& netns) {
+  return testing::Get(s, "sockstate_connect_failures_total",
+                      {{"destination", destination}, {"netns", netns}, {"reason", reason}});
+}
+
+TEST(ConnectFailuresExporter, ModeListCountsUnderTheNamespaceLabelModeOwnDoesNot) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root";
+  TestNetns ns;
+  testing::ExporterProcess own("", {"--collector.connect-failures=on"});
+  testing::ExporterProcess list(ListConfig(ns), {"--collector.connect-failures=on"});
+  EXPECT_EQ(testing::Get(own.Scrape(), "sockstate_connect_failures_available"), 1);
+  EXPECT_EQ(ExporterFailures(list.Scrape(), "other", "no_local_port", ns.name()), 0);
+  ExhaustPorts(ns, "127.0.0.1", 5000);
+  // own: the exporter's namespace only; the failures happened elsewhere.
+  testing::Series o = own.Scrape();
+  EXPECT_TRUE(
+      std::isnan(testing::Get(o, "sockstate_connect_failures_total",
+                              {{"destination", "127.0.0.1:5000"}, {"reason", "no_local_port"}})));
+  // list: exactly the 3 failures, under the namespace's label.
+  testing::Series l = list.Scrape();
+  EXPECT_EQ(ExporterFailures(l, "127.0.0.1:5000", "no_local_port", ns.name()), 3);
+  EXPECT_EQ(ExporterFailures(l, "127.0.0.1:5000", "refused_or_timeout", ns.name()), 0);
+  EXPECT_EQ(ExporterFailures(l, "other", "no_local_port", ns.name()), 0);
+}
+
+TEST(ConnectFailuresExporter, WithoutCapabilitiesAutoReportsUnavailableAndOnExits1) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root";
+  // Root with an empty bounding set: exec leaves no capability at all.
+  const std::vector<std::string> drop = {"setpriv", "--inh-caps=-all", "--bounding-set=-all", "--"};
+  std::vector<std::string> on = drop;
+  on.insert(on.end(), {testing::ExporterBinary(), "--web.listen-address=127.0.0.1:0",
+                       "--collector.connect-failures=on"});
+  testing::CommandResult r = testing::RunCommand(on, std::chrono::seconds(10));
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("--collector.connect-failures=on"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("CAP_BPF and CAP_PERFMON"), std::string::npos) << r.output;
+
+  const int port = testing::FreeLoopbackPort();
+  const std::string log = ::testing::TempDir() + "/cf-auto-" + std::to_string(getpid()) + ".log";
+  std::vector<std::string> autov = drop;
+  autov[0] = "/usr/bin/setpriv";
+  autov.insert(autov.end(),
+               {testing::ExporterBinary(), "--web.listen-address=127.0.0.1:" + std::to_string(port),
+                "--collector.connect-failures=auto"});
+  testing::ChildProcess child;
+  ASSERT_TRUE(child.Start(autov, log));
+  ASSERT_TRUE(testing::WaitForHttp("127.0.0.1", port, "/", std::chrono::seconds(10)))
+      << testing::ReadFile(log);
+  for (int i = 0; i < 3; ++i) {
+    testing::HttpResponse h = testing::HttpGet("127.0.0.1", port, "/metrics");
+    ASSERT_EQ(h.status, 200);
+    testing::Series s = testing::ParseExposition(h.body);
+    EXPECT_EQ(testing::Get(s, "sockstate_connect_failures_available"), 0);
+    EXPECT_FALSE(testing::HasMetric(s, "sockstate_connect_failures_total"));
+    EXPECT_EQ(testing::Get(s, "sockstate_scrape_source_success", {{"source", "connect_failures"}}),
+              1);
+  }
+  child.Stop();
+  const std::string text = testing::ReadFile(log);
+  unlink(log.c_str());
+  // Said once, at start, naming what is missing.
+  size_t lines = 0;
+  for (size_t at = 0;
+       (at = text.find("connect() failures are not counted", at)) != std::string::npos; ++at) {
+    ++lines;
+  }
+  EXPECT_EQ(lines, 1u) << text;
+  EXPECT_NE(text.find("CAP_BPF and CAP_PERFMON"), std::string::npos) << text;
+}
+
+TEST(ConnectFailuresExporter, CounterSurvivesReloadAnd1000ScrapesWithoutFdOrMemoryGrowth) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root";
+  TestNetns ns;
+  testing::ExporterProcess exp(ListConfig(ns), {"--collector.connect-failures=on"});
+  ExhaustPorts(ns, "127.0.0.1", 5000);
+  EXPECT_EQ(ExporterFailures(exp.Scrape(), "127.0.0.1:5000", "no_local_port", ns.name()), 3);
+  // Reload (same file, SIGHUP): the total stays.
+  ASSERT_EQ(kill(exp.pid(), SIGHUP), 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  ASSERT_NE(exp.Log().find("config reloaded"), std::string::npos) << exp.Log();
+  EXPECT_EQ(ExporterFailures(exp.Scrape(), "127.0.0.1:5000", "no_local_port", ns.name()), 3);
+  // One more failure after the reload adds exactly one.
+  ASSERT_EQ(ns.TryConnect("127.0.0.1", 5000), -EADDRNOTAVAIL);
+  EXPECT_EQ(ExporterFailures(exp.Scrape(), "127.0.0.1:5000", "no_local_port", ns.name()), 4);
+  for (int i = 0; i < 100; ++i) exp.ScrapeText();  // warm up (allocator arenas, caches)
+  const ProcessUsage before = Usage(exp.pid());
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(240);
+  int scrapes = 0;
+  for (; scrapes < 1000 && std::chrono::steady_clock::now() < deadline; ++scrapes) {
+    exp.ScrapeText();
+  }
+  ASSERT_EQ(scrapes, 1000) << "1000 scrapes did not finish in 240 s";
+  const ProcessUsage after = Usage(exp.pid());
+  EXPECT_EQ(after.fds, before.fds);
+  EXPECT_LE(after.rss_kb, before.rss_kb + 1024)
+      << "RSS " << before.rss_kb << " -> " << after.rss_kb;
+  EXPECT_EQ(ExporterFailures(exp.Scrape(), "127.0.0.1:5000", "no_local_port", ns.name()), 4);
 }
 
 }  // namespace
