@@ -14,6 +14,7 @@
 #include "config/config.h"
 #include "config/flags.h"
 #include "http/http_server.h"
+#include "http/tls.h"
 #include "http/web_config.h"
 #include "scrape/collector.h"
 #include "util/log.h"

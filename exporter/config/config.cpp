@@ -13,14 +13,14 @@
 #include <set>
 #include <string_view>
 
-#include "sources/procfs.h"
-#include "util/text_util.h"
 #include "config/yaml_util.h"
+#include "util/file_util.h"
+#include "util/text_util.h"
 
 namespace sockstate {
 namespace {
 
-// Limits of the schema (docs/config-reference.md).
+// Limits of the schema (docs/configuration.md).
 constexpr uint64_t kMaxTopK = 10000;
 constexpr uint64_t kMaxSeries = 100000;
 constexpr uint64_t kMinTuples = 1000;
@@ -29,58 +29,15 @@ constexpr uint64_t kMaxNamespaces = 4096;
 constexpr uint64_t kMaxParallelDumps = 64;
 constexpr std::string_view kOther = "other";
 
-// Thrown inside this file only, caught by ParseConfig: the complete error message.
-struct ConfigError {
-  std::string message;
-};
-
-std::string Join(std::initializer_list<std::string_view> items) {
-  std::string out;
-  for (auto item : items) {
-    if (!out.empty()) out += ", ";
-    out += item;
-  }
-  return out;
-}
-
-const char* KindName(const YAML::Node& n) {
-  switch (n.Type()) {
-    case YAML::NodeType::Map:
-      return "a map";
-    case YAML::NodeType::Sequence:
-      return "a list";
-    case YAML::NodeType::Scalar:
-      return "a scalar";
-    case YAML::NodeType::Null:
-      return "nothing (null)";
-    default:
-      return "an undefined node";
-  }
-}
-
 bool IsNameChar(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
          c == '.' || c == '-';
 }
 
-// Walks one YAML document and fills a Config; every error throws ConfigError with
-// "<source>:<line>:<column>: <path>: <message>".
-class Parser {
+// Walks one YAML document and fills a Config (errors: see YamlWalker).
+class Parser : public YamlWalker {
  public:
-  explicit Parser(const std::string& source) : source_(source) {}
-
-  [[noreturn]] void Fail(const YAML::Mark& mark, const std::string& path,
-                         const std::string& message) const {
-    std::string where = source_;
-    if (!mark.is_null()) {
-      where += ":" + std::to_string(mark.line + 1) + ":" + std::to_string(mark.column + 1);
-    }
-    throw ConfigError{where + ": " + path + ": " + message};
-  }
-  [[noreturn]] void Fail(const YAML::Node& n, const std::string& path,
-                         const std::string& message) const {
-    Fail(n.Mark(), path, message);
-  }
+  explicit Parser(const std::string& source) : YamlWalker(source) {}
 
   Config Parse(const YAML::Node& root) {
     Config config = DefaultConfig();
@@ -100,88 +57,6 @@ class Parser {
   }
 
  private:
-  static std::string Child(const std::string& path, const std::string& key) {
-    return path.empty() ? key : path + "." + key;
-  }
-  static std::string Index(const std::string& path, size_t i) {
-    return path + "[" + std::to_string(i) + "]";
-  }
-
-  // Calls fn(key, value, path) for each entry of map `n`, rejecting unknown, duplicate and
-  // non-scalar keys.
-  template <typename Fn>
-  void ForEachKey(const YAML::Node& n, const std::string& path,
-                  std::initializer_list<std::string_view> allowed, Fn&& fn) {
-    if (!n.IsMap()) {
-      Fail(n, path.empty() ? "top level" : path, std::string("expected a map, got ") + KindName(n));
-    }
-    std::set<std::string> seen;
-    for (auto it = n.begin(); it != n.end(); ++it) {
-      // it-> yields a temporary pair: copy the (reference-counted) nodes out of it.
-      const YAML::Node key_node = it->first;
-      const YAML::Node value = it->second;
-      if (!key_node.IsScalar()) {
-        Fail(key_node, path.empty() ? "top level" : path,
-             std::string("keys must be plain strings, got ") + KindName(key_node));
-      }
-      const std::string key = key_node.Scalar();
-      const std::string key_path = Child(path, key);
-      bool known = false;
-      for (auto a : allowed) known = known || a == key;
-      if (!known) {
-        Fail(key_node, key_path,
-             "unknown key " + QuoteText(key) + " (allowed: " + Join(allowed) + ")");
-      }
-      if (!seen.insert(key).second) Fail(key_node, key_path, "duplicate key " + QuoteText(key));
-      fn(key, value, key_path);
-    }
-  }
-
-  std::string String(const YAML::Node& n, const std::string& path) {
-    if (!n.IsScalar()) Fail(n, path, std::string("expected a string, got ") + KindName(n));
-    return n.Scalar();
-  }
-
-  uint64_t Integer(const YAML::Node& n, const std::string& path, uint64_t lo, uint64_t hi) {
-    if (!n.IsScalar()) Fail(n, path, std::string("expected an integer, got ") + KindName(n));
-    const std::string& s = n.Scalar();
-    uint64_t v = 0;
-    const char* end = s.data() + s.size();
-    auto [ptr, ec] = std::from_chars(s.data(), end, v);
-    if (s.empty() || ptr != end || (ec != std::errc() && ec != std::errc::result_out_of_range)) {
-      if (!s.empty() && s[0] == '-' && s.size() > 1 && IsDigits(s.substr(1))) {
-        Fail(n, path, s + " out of range " + std::to_string(lo) + ".." + std::to_string(hi));
-      }
-      Fail(n, path, "expected an integer, got " + QuoteText(s));
-    }
-    if (ec == std::errc::result_out_of_range || v < lo || v > hi) {
-      Fail(n, path, s + " out of range " + std::to_string(lo) + ".." + std::to_string(hi));
-    }
-    return v;
-  }
-  static bool IsDigits(const std::string& s) {
-    return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos;
-  }
-
-  double Number(const YAML::Node& n, const std::string& path) {
-    if (!n.IsScalar()) Fail(n, path, std::string("expected a number, got ") + KindName(n));
-    const std::string& s = n.Scalar();
-    double v = 0;
-    const char* begin = s.data();
-    const char* end = begin + s.size();
-    if (begin != end && *begin == '+') ++begin;
-    auto [ptr, ec] = std::from_chars(begin, end, v);
-    if (s.empty() || ptr != end || ec != std::errc() || !std::isfinite(v)) {
-      Fail(n, path, "expected a number, got " + QuoteText(s));
-    }
-    return v;
-  }
-
-  const YAML::Node& List(const YAML::Node& n, const std::string& path) {
-    if (!n.IsSequence()) Fail(n, path, std::string("expected a list, got ") + KindName(n));
-    return n;
-  }
-
   // One entry of a `ports` list: an integer or a string "a-b" (also "a,b-c"), all in 1..65535.
   void AddPorts(const YAML::Node& n, const std::string& path, PortSet& set) {
     if (!n.IsScalar()) {
@@ -459,8 +334,6 @@ class Parser {
       Fail(n, Child(path, "mode"), "mode \"list\" needs names or a pattern");
     }
   }
-
-  const std::string& source_;
 };
 
 }  // namespace
@@ -468,26 +341,15 @@ class Parser {
 Config DefaultConfig() { return Config{}; }
 
 Result<Config> ParseConfig(const std::string& yaml_text, const std::string& source_name) {
-  try {
-    YAML::Node root;
-    if (Status st = LoadYaml(yaml_text, source_name, &root); !st.ok()) return st;
-    return Parser(source_name).Parse(root);
-  } catch (const ConfigError& e) {
-    return Status::Error(e.message);
-  } catch (const YAML::Exception& e) {
-    return Status::Error(source_name + ": " + e.what());
-  } catch (const std::exception& e) {
-    return Status::Error(source_name + ": " + e.what());
-  }
+  Parser parser(source_name);
+  return ParseYamlDocument<Config>(yaml_text, source_name,
+                                   [&](const YAML::Node& root) { return parser.Parse(root); });
 }
 
 Result<Config> LoadConfigFile(const std::string& path) {
-  std::string text;
-  if (const int err = ReadSmallFile(path, &text)) {
-    return Status::Error("cannot read config file " + QuoteText(path) + ": " +
-                         (err == EFBIG ? "larger than 1 MiB" : std::strerror(err)));
-  }
-  return ParseConfig(text, path);
+  Result<std::string> text = ReadYamlFile(path, "config file");
+  if (!text.ok()) return text.status();
+  return ParseConfig(*text, path);
 }
 
 }  // namespace sockstate

@@ -87,7 +87,7 @@ struct Config {
 /// file. Pure; thread-safe.
 Config DefaultConfig();
 
-/// Parses YAML text (schema: docs/config-reference.md). Every key is optional; empty text or
+/// Parses YAML text (schema: docs/configuration.md). Every key is optional; empty text or
 /// only comments gives DefaultConfig(). `source_name` is used in error messages:
 /// "<source_name>:<line>:<column>: <key.path>: <what is wrong>" (1-based line and column;
 /// YAML syntax errors read "<source_name>:<line>:<column>: YAML syntax error: ...").

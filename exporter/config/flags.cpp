@@ -19,8 +19,9 @@ const FlagSpec kFlags[] = {
      "Web config (exporter-toolkit format): TLS and basic auth. Reloaded with the config "
      "(basic_auth_users; TLS changes need a restart)."},
     {"web.tls-compat-lib", "",
-     "Library loaded before civetweb starts TLS, so that Debian 12's civetweb 1.15 works with "
-     "OpenSSL 3 (README.md, Security). Needed only with tls_server_config."},
+     "TLS compat library for civetweb 1.15 with OpenSSL 3 (libsockstate_ssl_compat.so). "
+     "Found by itself next to the binary or in the install prefix; this only overrides it "
+     "(docs/security.md)."},
     {"web.enable-lifecycle", "false", "Enable POST /-/reload.", true},
     {"config.file", "",
      "YAML configuration file (destination groups, limits, namespaces). "

@@ -10,6 +10,7 @@
 #include <optional>
 #include <thread>
 
+#include "http/tls.h"
 #include "util/log.h"
 #include "version.h"
 
@@ -17,10 +18,9 @@ namespace sockstate {
 
 struct HttpServer::State {
   HttpOptions options;
-  std::shared_ptr<Collector> collector;
+  std::shared_ptr<prometheus::Collectable> metrics;
   std::atomic<int> in_progress{0};
-  std::atomic<uint64_t> rejected{0};
-  std::atomic<uint64_t> unauthorized{0};
+  RejectedRequests rejected;
 };
 
 namespace {
@@ -94,12 +94,13 @@ class Handler : public CivetHandler {
         case AuthResult::kOk:
           break;
         case AuthResult::kBusy:
+          s_->rejected.Add(RejectReason::kBcryptLimit);
           Respond(c, 503, "Service Unavailable", "text/plain; charset=utf-8",
                   "too many authentication checks in progress, try again\n", "Retry-After: 1\r\n",
                   m == Method::kHead);
           return true;
         case AuthResult::kDenied:
-          s_->unauthorized++;
+          s_->rejected.Add(RejectReason::kUnauthorized);
           Respond(c, 401, "Unauthorized", "text/plain; charset=utf-8", "Unauthorized\n",
                   "WWW-Authenticate: Basic realm=\"sockstate_exporter\", charset=\"UTF-8\"\r\n",
                   m == Method::kHead);
@@ -132,7 +133,7 @@ class MetricsHandler : public Handler {
     const int limit = s_->options.max_requests;
     if (limit > 0 && s_->in_progress.fetch_add(1) >= limit) {
       s_->in_progress.fetch_sub(1);
-      s_->rejected++;
+      s_->rejected.Add(RejectReason::kScrapeLimit);
       Respond(c, 503, "Service Unavailable", "text/plain; charset=utf-8",
               "too many scrapes in progress, try again\n", "Retry-After: 1\r\n");
       return true;
@@ -140,8 +141,11 @@ class MetricsHandler : public Handler {
     if (limit <= 0) s_->in_progress.fetch_add(1);
     std::string body;
     try {
-      body = OnFullStack(
-          [this] { return prometheus::TextSerializer().Serialize(s_->collector->Collect()); });
+      body = OnFullStack([this] {
+        std::vector<prometheus::MetricFamily> families = s_->metrics->Collect();
+        MergeFamilies(families, s_->rejected.Collect());
+        return prometheus::TextSerializer().Serialize(families);
+      });
     } catch (const std::exception& e) {
       s_->in_progress.fetch_sub(1);
       Log(LogLevel::kError, std::string("serializing metrics: ") + e.what());
@@ -237,8 +241,8 @@ Result<std::string> ToCivetListen(const std::string& address) {
   return host + ":" + port;
 }
 
-Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpOptions& options,
-                                                      std::shared_ptr<Collector> collector) {
+Result<std::unique_ptr<HttpServer>> HttpServer::Start(
+    const HttpOptions& options, std::shared_ptr<prometheus::Collectable> metrics) {
   auto listen = ToCivetListen(options.listen_address);
   if (!listen.ok()) return listen.status();
   if (options.telemetry_path.empty() || options.telemetry_path[0] != '/' ||
@@ -249,7 +253,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpOptions& options
   std::unique_ptr<HttpServer> server(new HttpServer());
   server->state_ = std::make_unique<State>();
   server->state_->options = options;
-  server->state_->collector = std::move(collector);
+  server->state_->metrics = std::move(metrics);
   if (options.request_timeout_ms <= 0) return Status::Error("request timeout must be > 0");
   const int threads = options.threads > 0 ? options.threads : kDefaultThreads;
   if (threads < std::max(options.max_requests, 1) + 2) {
@@ -312,8 +316,6 @@ HttpServer::~HttpServer() {
 
 std::vector<int> HttpServer::ports() const { return server_->getListeningPorts(); }
 
-uint64_t HttpServer::rejected() const { return state_->rejected.load(); }
-
-uint64_t HttpServer::unauthorized() const { return state_->unauthorized.load(); }
+const RejectedRequests& HttpServer::rejected() const { return state_->rejected; }
 
 }  // namespace sockstate

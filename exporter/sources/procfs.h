@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "util/file_util.h"  // ReadSmallFile (web_config.cpp still reaches it through here)
 #include "util/port_list.h"
 #include "util/status.h"
 
@@ -36,11 +37,6 @@ struct FileRead {
   std::string error;
 };
 FileRead ReadProcFile(const std::string& path);
-
-/// Reads a whole file of at most 1 MiB into `text`. Returns 0, or the errno of the failed
-/// open/read (EFBIG when the file is larger than 1 MiB); `read_failed` (optional) tells a
-/// failed read from a failed open. Thread-safe.
-int ReadSmallFile(const std::string& path, std::string* text, bool* read_failed = nullptr);
 
 // ---- Pure parsers -------------------------------------------------------------------------
 

@@ -26,6 +26,8 @@
 #include <iterator>
 #include <vector>
 
+#include "util/file_util.h"
+
 namespace sockstate {
 namespace {
 
@@ -42,12 +44,6 @@ constexpr size_t kDiagMsgLen = NLMSG_HDRLEN + sizeof(inet_diag_msg);
 
 static_assert(sizeof(inet_diag_msg) == 72, "inet_diag_msg layout");
 static_assert(sizeof(inet_diag_req_v2) == 56, "inet_diag_req_v2 layout");
-
-// Thread-safe strerror (GNU strerror_r).
-std::string ErrnoText(int err) {
-  char buf[128];
-  return strerror_r(err, buf, sizeof(buf));
-}
 
 // Text for a negative errno carried in a netlink message (-ENOENT -> "No such file or
 // directory"); safe for any value, INT_MIN included.
@@ -409,7 +405,7 @@ Status SockDiagSocket::DumpFamily(uint8_t family, uint32_t state_mask, RecordSin
 }
 
 Status SockDiagSocket::DumpTcp(uint32_t state_mask, RecordSink& sink, DumpRecorder* recorder,
-                               DumpStats* stats, void (*on_restart)(void*), void* restart_arg) {
+                               DumpStats* stats, const std::function<void()>& on_restart) {
   DumpStats local;
   DumpStats* st = stats != nullptr ? stats : &local;
   *st = DumpStats{};
@@ -425,7 +421,7 @@ Status SockDiagSocket::DumpTcp(uint32_t state_mask, RecordSink& sink, DumpRecord
     }
     if (status.ok() || !interrupted || attempt > 0) return status;
     ++st->retries;
-    if (on_restart != nullptr) on_restart(restart_arg);
+    if (on_restart) on_restart();
   }
 }
 
