@@ -8,8 +8,8 @@
 // (sockstat tw, both families); a port held by bind() (listeners, bound-inactive sockets) is
 // held by a user socket of the namespace (sockstat "sockets: used", every protocol). So
 //   fullest tuple occupancy <= (inuse + inuse6 + tw) / max(1, range - reserved_in_range - used).
-// Every counter is per namespace on 4.16+ kernels; on older ones "sockets: used" is host-wide,
-// which only loosens the bound.
+// The counters are per namespace on current kernels; a host-wide one (older kernels) counts the
+// namespace's sockets and more, which only loosens the bound.
 
 #include <cstdint>
 #include <optional>
