@@ -69,6 +69,7 @@ DetailReason DecideDetail(bool own, bool own_hash, double bound, double threshol
 
 Status OccupancyBoundSource::Read(const NetnsReadContext& ctx) {
   // On failure the namespace is dumped; it then stays detailed until a bound clears it.
+  const bool was_detailed = was_detailed_;
   was_detailed_ = true;
   const SysctlSource* sysctl = ctx.Earlier<SysctlSource>();
   if (sysctl == nullptr || !sysctl->sysctls().port_range) {
@@ -97,7 +98,7 @@ Status OccupancyBoundSource::Read(const NetnsReadContext& ctx) {
   bound_ = OccupancyBound(c);
   const bool own_hash = ehash->has_value() && **ehash > 0;
   reason_ = DecideDetail(ctx.own, own_hash, bound_, ctx.config.namespaces.detail_threshold,
-                         was_detailed_);
+                         was_detailed);
   was_detailed_ = detailed();
   return Status::Ok();
 }

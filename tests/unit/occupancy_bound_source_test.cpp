@@ -118,6 +118,10 @@ TEST_F(OccupancyBoundRead, CountsFromTheEarlierSourcesAndSeries) {
   EXPECT_EQ(ExportSource(b, config_, {{"netns", "n"}})
                 .at("sockstate_netns_detailed{netns=\"n\",reason=\"below_threshold\"}"),
             0);
+  // Back into the band from below: not detailed (hysteresis only keeps a detailed namespace).
+  Sockstat(19, 9, 5);
+  ASSERT_TRUE(Read(b).ok());
+  EXPECT_EQ(b.reason(), DetailReason::kBelowThreshold);
 }
 
 TEST_F(OccupancyBoundRead, OwnNamespaceAndOwnHashAreAlwaysDetailed) {
