@@ -15,6 +15,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       build-essential cmake pkg-config prometheus-cpp-dev libmnl-dev libyaml-cpp-dev \
       libcrypt-dev libssl-dev \
+      libbpf-dev clang bpftool \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /src

@@ -49,13 +49,30 @@ int DestinationPlan::MatchGroup(Family family, const uint8_t addr[16], uint16_t 
 InboundPlan::InboundPlan(const InboundConfig& config)
     : top_k_(IndividualRoom(config.top_k, config.max_series, config.groups.size())),
       max_series_(config.max_series) {
-  if (config.groups.empty()) return;
-  for (const InboundGroup& g : config.groups) names_.push_back(g.name);
-  port_group_.assign(65536, 0);
-  for (size_t g = config.groups.size(); g-- > 0;) {  // backwards: the first group wins
-    for (size_t p = 0; p < 65536; ++p) {
-      if (config.groups[g].ports.test(p)) port_group_[p] = uint16_t(g + 1);
-    }
+  for (const InboundGroup& g : config.groups) {
+    names_.push_back(g.name);
+    ports_.push_back(g.ports);
+  }
+}
+
+int InboundPlan::MatchGroup(uint16_t port) const {
+  for (size_t g = 0; g < ports_.size(); ++g) {
+    if (ports_[g].test(port)) return int(g);
+  }
+  return -1;
+}
+
+AggregationPlan::AggregationPlan() : AggregationPlan(DefaultConfig()) {}
+
+AggregationPlan::AggregationPlan(const Config& config)
+    : destinations(config.destinations),
+      inbound(config.inbound),
+      max_tuples(config.destinations.max_tuples),
+      occupancy_bounds(config.histograms.occupancy_ratio) {
+  const std::vector<double>& tw = config.histograms.time_wait_remaining_seconds;
+  for (size_t i = 0; i < tw.size() && i < kMaxTimeWaitBuckets; ++i) {
+    tw_bounds.push_back(tw[i]);
+    tw_bounds_ms.push_back(uint32_t(tw[i] * 1000.0));
   }
 }
 

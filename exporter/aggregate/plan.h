@@ -78,10 +78,9 @@ class InboundPlan {
   /// Compiles `config` (already validated by ParseConfig).
   explicit InboundPlan(const InboundConfig& config);
 
-  /// Index of the first group (file order) containing `port`, or -1. O(1), no allocation.
-  int MatchGroup(uint16_t port) const {
-    return port_group_.empty() ? -1 : int(port_group_[port]) - 1;
-  }
+  /// Index of the first group (file order) containing `port`, or -1. O(groups), no
+  /// allocation.
+  int MatchGroup(uint16_t port) const;
   /// Number of groups; label values group_name(0 .. group_count()-1).
   size_t group_count() const { return names_.size(); }
   /// The label value of group `i`.
@@ -93,9 +92,26 @@ class InboundPlan {
 
  private:
   std::vector<std::string> names_;
-  std::vector<uint16_t> port_group_;  // port -> 1 + group index, 0 = none; empty if no groups
+  std::vector<PortSet> ports_;  // per group
   size_t top_k_ = 0;
   size_t max_series_ = 0;
+};
+
+/// Everything the sock_diag aggregation (Aggregator) takes from the configuration, compiled
+/// once: labelling plans, the tuple cap and the histogram bounds. Value type; thread-safe to
+/// share once built.
+struct AggregationPlan {
+  /// The plan of DefaultConfig().
+  AggregationPlan();
+  /// Compiles `config` (validated by ParseConfig).
+  explicit AggregationPlan(const Config& config);
+
+  DestinationPlan destinations;
+  InboundPlan inbound;
+  size_t max_tuples = 0;                 // tuples tracked per scrape; beyond: "other" only
+  std::vector<double> tw_bounds;         // TIME_WAIT remaining histogram bounds, seconds
+  std::vector<uint32_t> tw_bounds_ms;    // the same in ms (at most kMaxTimeWaitBuckets)
+  std::vector<double> occupancy_bounds;  // tuple occupancy ratio histogram bounds
 };
 
 }  // namespace sockstate

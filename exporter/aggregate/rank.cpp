@@ -108,25 +108,15 @@ size_t CapAcrossNamespaces(std::span<DestinationLabels* const> lists, size_t max
                                        dropped[c.list][c.index] = true;
                                        ++d.folded;
                                      });
-  if (folded == 0) return 0;
   for (size_t l = 0; l < lists.size(); ++l) {
     DestinationLabels& d = *lists[l];
+    const size_t kept = d.labels.size() - std::count(dropped[l].begin(), dropped[l].end(), true);
     std::vector<uint32_t> new_slot(d.labels.size());
-    size_t n = 0;
-    for (size_t s = 0; s < d.labels.size(); ++s) {
-      if (dropped[l][s]) continue;
-      new_slot[s] = uint32_t(n);
-      if (n != s) {
-        d.labels[n] = std::move(d.labels[s]);
-        d.weights[n] = d.weights[s];
-      }
-      ++n;
+    for (size_t s = 0, n = 0; s < new_slot.size(); ++s) {
+      new_slot[s] = uint32_t(dropped[l][s] ? kept - 1 : n++);  // dropped: into "other" (last)
     }
-    for (size_t s = 0; s < d.labels.size(); ++s) {
-      if (dropped[l][s]) new_slot[s] = uint32_t(n - 1);  // "other" is last
-    }
-    d.labels.resize(n);
-    d.weights.resize(n);
+    EraseDropped(d.labels, dropped[l]);
+    EraseDropped(d.weights, dropped[l]);
     for (uint32_t& slot : d.slot_of) slot = new_slot[slot];
   }
   return folded;

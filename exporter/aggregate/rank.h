@@ -79,6 +79,19 @@ size_t FoldUnderCap(std::span<CapCandidate> candidates, size_t series, size_t ma
       fold);
 }
 
+/// Removes the entries of `v` whose flag in `dropped` (same size) is set, keeping the order
+/// of the others (the last step of the cross-namespace cap). Allocates nothing.
+template <typename T>
+void EraseDropped(std::vector<T>& v, const std::vector<bool>& dropped) {
+  size_t n = 0;
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (dropped[i]) continue;
+    if (n != i) v[n] = std::move(v[i]);
+    ++n;
+  }
+  v.erase(v.begin() + n, v.end());
+}
+
 /// One weighted destination of a source (e.g. connect() failures with weight = failures, or
 /// NAT ports with weight = ports used). `addr` in SocketRecord layout (IPv4 in addr[0..3],
 /// IPv4-mapped IPv6 normalised to kIpv4). Value type.

@@ -44,7 +44,8 @@ class Parser : public YamlWalker {
     if (root.IsNull()) return config;  // empty file or only comments
     if (!root.IsMap())
       Fail(root, "top level", std::string("expected a map, got ") + KindName(root));
-    ForEachKey(root, "", {"collector", "destinations", "inbound", "histograms", "namespaces"},
+    ForEachKey(root, "",
+               {"collector", "destinations", "inbound", "histograms", "namespaces", "nat"},
                [&](const std::string& key, const YAML::Node& value, const std::string& path) {
                  if (value.IsNull()) return;  // "destinations:" alone = defaults
                  if (key == "destinations") ParseDestinations(value, path, config.destinations);
@@ -52,6 +53,7 @@ class Parser : public YamlWalker {
                  if (key == "histograms") ParseHistograms(value, path, config.histograms);
                  if (key == "namespaces") ParseNamespaces(value, path, config.namespaces);
                  if (key == "collector") ParseCollector(value, path, config.collector);
+                 if (key == "nat") ParseNat(value, path, config.nat);
                });
     return config;
   }
@@ -332,6 +334,106 @@ class Parser : public YamlWalker {
       }
     } else if (out.names.empty() && out.pattern.empty()) {
       Fail(n, Child(path, "mode"), "mode \"list\" needs names or a pattern");
+    }
+  }
+
+  // ---- nat (docs/nat.md) ----
+
+  NatToggle Toggle(const YAML::Node& v, const std::string& p) {
+    const std::string s = String(v, p);
+    if (s == "auto") return NatToggle::kAuto;
+    if (s == "on" || s == "true") return NatToggle::kOn;
+    if (s == "off" || s == "false") return NatToggle::kOff;
+    Fail(v, p, "invalid value " + QuoteText(s) + " (allowed: auto, on, off)");
+  }
+
+  // `usable_ports`: a port range "a-b" (or list of ports and ranges); the number of ports.
+  uint32_t UsablePorts(const YAML::Node& v, const std::string& p) {
+    PortSet set;
+    if (v.IsSequence()) {
+      set = Ports(v, p);
+    } else {
+      AddPorts(v, p, set);
+    }
+    if (set.none()) Fail(v, p, "must name at least one port");
+    return uint32_t(set.count());
+  }
+
+  void ParseNat(const YAML::Node& n, const std::string& path, NatConfig& out) {
+    YAML::Mark series_mark = n.Mark();
+    std::string series_path = Child(path, "max_series");
+    ForEachKey(n, path,
+               {"enabled", "time_wait_takeover", "usable_ports", "groups", "top_k", "max_series",
+                "max_tuples"},
+               [&](const std::string& key, const YAML::Node& v, const std::string& p) {
+                 if (key == "enabled") {
+                   out.enabled = Toggle(v, p);
+                 } else if (key == "time_wait_takeover") {
+                   out.time_wait_takeover = Toggle(v, p);
+                 } else if (key == "usable_ports") {
+                   out.usable_ports = UsablePorts(v, p);
+                 } else if (key == "groups") {
+                   if (!v.IsNull()) ParseNatGroups(v, p, out.groups);
+                 } else if (key == "top_k") {
+                   out.top_k = Integer(v, p, 0, kMaxTopK);
+                 } else if (key == "max_series") {
+                   out.max_series = Integer(v, p, 1, kMaxSeries);
+                   series_mark = v.Mark();
+                 } else if (key == "max_tuples") {
+                   out.max_tuples = Integer(v, p, kMinTuples, kMaxTuples);
+                 }
+               });
+    CheckSeries(series_mark, series_path, out.groups.size(), out.top_k, out.max_series);
+  }
+
+  void ParseNatGroups(const YAML::Node& n, const std::string& path, std::vector<NatGroup>& out) {
+    std::map<std::string, std::string> names;
+    const YAML::Node& list = List(n, path);
+    for (size_t i = 0; i < list.size(); ++i) {
+      const YAML::Node& g = list[i];
+      const std::string gpath = Index(path, i);
+      NatGroup group;
+      bool has_name = false;
+      ForEachKey(g, gpath, {"name", "cidrs", "ports", "protocol", "usable_ports"},
+                 [&](const std::string& key, const YAML::Node& v, const std::string& p) {
+                   if (key == "name") {
+                     group.destination.name = GroupName(v, p, /*numeric_ok=*/true, names);
+                     has_name = true;
+                   } else if (key == "cidrs") {
+                     if (v.IsNull()) return;
+                     const YAML::Node& cidrs = List(v, p);
+                     for (size_t j = 0; j < cidrs.size(); ++j) {
+                       const std::string cpath = Index(p, j);
+                       std::string text = String(cidrs[j], cpath);
+                       Result<Cidr> c = ParseCidr(text);
+                       if (!c.ok()) {
+                         Fail(cidrs[j], cpath,
+                              "invalid CIDR " + QuoteText(text) + ": " + c.status().message());
+                       }
+                       group.destination.cidrs.push_back(*c);
+                     }
+                   } else if (key == "ports") {
+                     if (v.IsNull()) return;
+                     group.destination.ports = Ports(v, p);
+                     group.destination.any_port = group.destination.ports.none();
+                   } else if (key == "protocol") {
+                     const std::string proto = String(v, p);
+                     if (proto == "tcp") {
+                       group.protocol = 6;
+                     } else if (proto == "udp") {
+                       group.protocol = 17;
+                     } else if (proto == "any") {
+                       group.protocol = 0;
+                     } else {
+                       Fail(v, p,
+                            "invalid protocol " + QuoteText(proto) + " (allowed: tcp, udp, any)");
+                     }
+                   } else if (key == "usable_ports") {
+                     group.usable_ports = UsablePorts(v, p);
+                   }
+                 });
+      if (!has_name) Fail(g, gpath, "missing required key \"name\"");
+      out.push_back(std::move(group));
     }
   }
 };

@@ -11,6 +11,7 @@
 
 #include "util/file_util.h"  // ReadSmallFile (web_config.cpp still reaches it through here)
 #include "util/port_list.h"
+#include "util/port_range.h"
 #include "util/status.h"
 
 namespace sockstate {
@@ -41,11 +42,6 @@ FileRead ReadProcFile(const std::string& path);
 // ---- Pure parsers -------------------------------------------------------------------------
 
 /// "lo hi" (tabs or spaces, trailing newline). lo <= hi, both 1..65535.
-struct PortRange {
-  uint16_t low = 0;
-  uint16_t high = 0;
-  uint32_t size() const { return uint32_t(high) - low + 1; }
-};
 Result<PortRange> ParsePortRange(std::string_view text);
 
 /// A single non-negative integer sysctl ("2\n"). Surrounding whitespace is allowed. Rejects

@@ -18,6 +18,9 @@ struct mnl_socket;
 
 namespace sockstate {
 
+/// "AF_INET", "AF_INET6" or "AF_?", for messages. Thread-safe.
+const char* AddressFamilyName(uint8_t family);
+
 /// Outcome of parsing one recvmsg buffer.
 enum class ParseState { kMore, kDone, kError };
 
@@ -43,7 +46,7 @@ ParseState ParseDiagBuffer(const void* buf, size_t len, RecordSink& sink, std::s
                            bool* dump_interrupted = nullptr,
                            const DiagReplyFilter* expect = nullptr, uint64_t* messages = nullptr);
 
-/// Writes raw dump buffers to a file (format in sock_diag.cpp: magic "SSDIAG01", then
+/// Writes raw dump buffers to a file (format in sock_diag_file.cpp: magic "SSDIAG01", then
 /// per buffer: u8 family, u32 little-endian length, bytes). A dump restarted after
 /// NLM_F_DUMP_INTR keeps its interrupted part in the file (replay then stops there with an
 /// error). Not thread-safe.

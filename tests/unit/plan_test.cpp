@@ -99,3 +99,24 @@ TEST(InboundPlan, PortGroupsFirstMatchWins) {
 
 }  // namespace
 }  // namespace sockstate
+
+namespace sockstate {
+namespace {
+
+TEST(AggregationPlan, TakesTheTupleCapAndHistogramBoundsFromTheConfig) {
+  Config cfg;
+  cfg.destinations.max_tuples = 1234;
+  cfg.histograms.time_wait_remaining_seconds = {0.5, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+  cfg.histograms.occupancy_ratio = {0.5, 1};
+  const AggregationPlan plan(cfg);
+  EXPECT_EQ(plan.max_tuples, 1234u);
+  ASSERT_EQ(plan.tw_bounds.size(), kMaxTimeWaitBuckets);  // 11: the rest is dropped
+  EXPECT_EQ(plan.tw_bounds.back(), 10.0);
+  EXPECT_EQ(plan.tw_bounds_ms, (std::vector<uint32_t>{500, 1000, 2000, 3000, 4000, 5000, 6000, 7000,
+                                                      8000, 9000, 10000}));
+  EXPECT_EQ(plan.occupancy_bounds, (std::vector<double>{0.5, 1}));
+  EXPECT_EQ(AggregationPlan().tw_bounds_ms.size(), 8u);  // defaults 1 5 10 ... 60
+}
+
+}  // namespace
+}  // namespace sockstate
