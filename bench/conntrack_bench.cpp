@@ -207,8 +207,8 @@ int main(int argc, char** argv) {
     const long count = ReadLong("/proc/sys/net/netfilter/nf_conntrack_count");
     std::fprintf(stderr, "inserted %u entries in %.1f s (%lu errors); nf_conntrack_count %ld\n", n,
                  insert_s, (unsigned long)errors, count);
-    if (count != long(n)) Die("table holds " + std::to_string(count) + " entries, expected " +
-                              std::to_string(n));
+    if (count != long(n))
+      Die("table holds " + std::to_string(count) + " entries, expected " + std::to_string(n));
     std::vector<double> floor_ms, scrape_ms;
     uint64_t bytes = 0;
     for (int r = 0; r < runs; ++r) {
@@ -228,11 +228,12 @@ int main(int argc, char** argv) {
       if (source.model().entries(sockstate::kNatTcp) != n) Die("model saw a different count");
     }
     const size_t tuples = source.model().tuples(sockstate::kNatTcp);
-    std::printf("| %u | %zu | %.0f / %.0f ms | %.0f / %.0f ms | %.2fx | %.0f | %.0f KiB | %.1f MB |\n",
-                n, tuples, Median(floor_ms), *std::min_element(floor_ms.begin(), floor_ms.end()),
-                Median(scrape_ms), *std::min_element(scrape_ms.begin(), scrape_ms.end()),
-                Median(scrape_ms) / Median(floor_ms), double(bytes) / 1e6,
-                double(source.model().TableBytes()) / 1024.0, double(StatusKb("VmHWM:")) / 1024.0);
+    std::printf(
+        "| %u | %zu | %.0f / %.0f ms | %.0f / %.0f ms | %.2fx | %.0f | %.0f KiB | %.1f MB |\n", n,
+        tuples, Median(floor_ms), *std::min_element(floor_ms.begin(), floor_ms.end()),
+        Median(scrape_ms), *std::min_element(scrape_ms.begin(), scrape_ms.end()),
+        Median(scrape_ms) / Median(floor_ms), double(bytes) / 1e6,
+        double(source.model().TableBytes()) / 1024.0, double(StatusKb("VmHWM:")) / 1024.0);
     std::fflush(stdout);
   }
   mnl_socket_close(nl);

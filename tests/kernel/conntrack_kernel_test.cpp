@@ -50,6 +50,22 @@ void Must(const std::vector<std::string>& argv) {
 
 constexpr const char* kServer = "198.18.2.2";
 
+// Why these tests cannot run here, or "" when they can.
+std::string SkipReason() {
+  if (geteuid() != 0) return "needs root (creates network namespaces)";
+  if (access("/proc/sys/net/netfilter/nf_conntrack_count", F_OK) != 0) {
+    return "no conntrack in this kernel (/proc/sys/net/netfilter/nf_conntrack_count missing)";
+  }
+  if (RunCommand({"nft", "--version"}).exit_code != 0) {
+    return "nft not installed (scripts/install-deps.sh --test installs nftables)";
+  }
+  return "";
+}
+#define SKIP_IF_CANNOT_RUN()                                \
+  if (const std::string why = SkipReason(); !why.empty()) { \
+    GTEST_SKIP() << why;                                    \
+  }
+
 // The three namespaces and the NAT between them.
 class NatTopology {
  public:
@@ -212,6 +228,7 @@ nat:
 }
 
 TEST(ConntrackKernel, TenEstablishedFillTheNatThenTheEleventhIsDropped) {
+  SKIP_IF_CANNOT_RUN();
   NatTopology t;
   const Config config = BackendConfig();
   ConntrackSource source;
@@ -299,6 +316,7 @@ TEST(ConntrackKernel, TenEstablishedFillTheNatThenTheEleventhIsDropped) {
 }
 
 TEST(ConntrackKernel, SecondDestinationAndUdpAreCountedApart) {
+  SKIP_IF_CANNOT_RUN();
   NatTopology t;
   const Config config = BackendConfig();
   ConntrackSource source;
@@ -377,6 +395,7 @@ TEST(ConntrackKernel, SecondDestinationAndUdpAreCountedApart) {
 }
 
 TEST(ConntrackKernel, EmptyTableIsSuccessWithoutDestinationSeries) {
+  SKIP_IF_CANNOT_RUN();
   TestNetns ns("sstct-e");  // no NAT or ct rule: nothing is tracked
   Config config = DefaultConfig();
   ConntrackSource source;
@@ -393,6 +412,7 @@ TEST(ConntrackKernel, EmptyTableIsSuccessWithoutDestinationSeries) {
 }
 
 TEST(ConntrackKernel, RefusedDumpFailsClearlyAndTheNextReadWorks) {
+  SKIP_IF_CANNOT_RUN();
   NatTopology t;
   const Config config = BackendConfig();
   ConntrackSource source;
@@ -403,6 +423,25 @@ TEST(ConntrackKernel, RefusedDumpFailsClearlyAndTheNextReadWorks) {
   EXPECT_EQ(refused.status.message(),
             "conntrack dump: ctnetlink dump refused: Operation not permitted (needs CAP_NET_ADMIN "
             "in the namespace)");
+  // The start-up check of nat.enabled: on says the same, without dumping.
+  Status probe_refused, probe_ok;
+  t.router().Run([&] {
+    probe_ok = ProbeConntrack("/proc");
+    __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct data[2]{};
+    if (syscall(SYS_capget, &hdr, data) != 0) throw std::runtime_error("capget");
+    data[0].effective &= ~(1u << CAP_NET_ADMIN);
+    data[0].permitted &= ~(1u << CAP_NET_ADMIN);
+    if (syscall(SYS_capset, &hdr, data) != 0) throw std::runtime_error("capset");
+    probe_refused = ProbeConntrack("/proc");
+  });
+  EXPECT_TRUE(probe_ok.ok()) << probe_ok.message();
+  EXPECT_EQ(probe_refused.message(),
+            "ctnetlink dump refused: Operation not permitted (needs CAP_NET_ADMIN in the "
+            "namespace)");
+  EXPECT_EQ(ProbeConntrack("/nonexistent").message(),
+            "there is no /nonexistent/sys/net/netfilter/nf_conntrack_count (no conntrack in this "
+            "kernel)");
   // A new instance (the refused one keeps its socket opened without the capability) reads fine.
   ConntrackSource again;
   ReadResult ok = ReadIn(t.router(), again, config);
