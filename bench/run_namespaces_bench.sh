@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# Many-namespaces benchmark (issue 15). See docs/namespaces.md ("Exact where it matters").
+#
+#   sudo bench/run_namespaces_bench.sh [--namespaces 200] [--hot 10] [--big 100000] [--runs 5]
+#                                      [--build-dir DIR]
+#
+# One big namespace holding --big ESTABLISHED sockets (loadgen), --namespaces small ones with 4
+# ESTABLISHED sockets each, except --hot of them with 40 whose ip_local_port_range is then cut to
+# 100 ports, so that their bound is over the default threshold. Three exporters read them (mode list, one pattern):
+#   floor     : only the big namespace (detail_threshold 0): the single-namespace cost
+#   bounded   : every namespace, default detail_threshold (0.25)
+#   every     : every namespace, detail_threshold 0 (every namespace dumped: before issue 15)
+# Each is scraped --runs times, interleaved; prints the medians, the ratio every / bounded, the
+# target (1 + detailed) x floor + 50 ms, and the peak RSS (VmHWM) of each exporter.
+# Loopback only, inside namespaces this script creates; all torn down on exit.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+NAMESPACES=200
+HOT=10
+BIG=100000
+RUNS=5
+BUILD=$ROOT/build
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --namespaces) NAMESPACES=$2; shift 2 ;;
+    --hot) HOT=$2; shift 2 ;;
+    --big) BIG=$2; shift 2 ;;
+    --runs) RUNS=$2; shift 2 ;;
+    --build-dir) BUILD=$2; shift 2 ;;
+    *) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  esac
+done
+[[ $(id -u) -eq 0 ]] || { echo "run as root (ip netns, setns)"; exit 1; }
+LOADGEN=$BUILD/bench/loadgen
+EXPORTER=$BUILD/exporter/sockstate_exporter
+[[ -x $LOADGEN && -x $EXPORTER ]] || { echo "build loadgen and sockstate_exporter in $BUILD first"; exit 1; }
+
+P=sstnb$$
+TMP=$(mktemp -d)
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  for n in $(ip netns list | awk '{print $1}' | grep "^$P-" || true); do ip netns del "$n"; done
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+log() { echo "[$(date +%T)] $*" >&2; }
+
+start_loadgen() {  # start_loadgen <netns> <established>; waits for READY (bounded by loadgen)
+  local ns=$1 n=$2 out=$TMP/$1.out
+  mkfifo "$TMP/$ns.ctl"
+  "$LOADGEN" --netns "$ns" --established "$n" --time-wait 0 --destinations "$3" --sources "$4" \
+    --holders "$5" --timeout 600 <"$TMP/$ns.ctl" >"$out" 2>"$TMP/$ns.err" &
+  PIDS+=($!)
+  exec {fd}>"$TMP/$ns.ctl"  # held open: loadgen holds until this script exits
+  local t=0
+  until grep -q '^READY' "$out"; do
+    sleep 0.1; t=$((t + 1))
+    ((t < 6000)) || { echo "loadgen $ns not ready"; tail -3 "$TMP/$ns.err"; exit 1; }
+  done
+}
+
+log "big namespace: $BIG sockets"
+ip netns add "$P-big"
+start_loadgen "$P-big" "$BIG" 100 100 4
+log "$NAMESPACES small namespaces ($HOT hot)"
+for i in $(seq 1 "$NAMESPACES"); do
+  ns=$(printf '%s-s%03d' "$P" "$i")
+  ip netns add "$ns"
+  if ((i <= HOT)); then
+    start_loadgen "$ns" 40 1 1 1  # then 100 ports: bound ~0.7, exact 20 / 100 per tuple
+    ip netns exec "$ns" sysctl -qw net.ipv4.ip_local_port_range="60000 60099"
+  else
+    start_loadgen "$ns" 4 1 1 1
+  fi
+done
+
+run_exporter() {  # run_exporter <name> <config yaml>; prints the port
+  local name=$1 port
+  printf '%s' "$2" >"$TMP/$name.yml"
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  "$EXPORTER" --web.listen-address=127.0.0.1:$port --config.file="$TMP/$name.yml" \
+    >"$TMP/$name.log" 2>&1 &
+  PIDS+=($!)
+  echo "$port $!"
+}
+common="  max_namespaces: 4096\n  scrape_budget_seconds: 600\n"
+read -r floor_port floor_pid < <(run_exporter floor "$(printf "namespaces:\n  mode: list\n  names: [$P-big]\n  detail_threshold: 0\n$common")")
+read -r bounded_port bounded_pid < <(run_exporter bounded "$(printf "namespaces:\n  mode: list\n  pattern: \"$P-*\"\n$common")")
+read -r every_port every_pid < <(run_exporter every "$(printf "namespaces:\n  mode: list\n  pattern: \"$P-*\"\n  detail_threshold: 0\n$common")")
+sleep 1
+
+declare -A times
+for r in $(seq 1 "$RUNS"); do
+  for e in floor bounded every; do
+    port_var=${e}_port
+    t=$(curl -s -o "$TMP/$e.prom" -w '%{time_total}' --max-time 900 "http://127.0.0.1:${!port_var}/metrics")
+    times[$e]+="$t "
+  done
+  log "run $r: floor/bounded/every ${times[floor]% } / ${times[bounded]% } / ${times[every]% } (cumulative)"
+done
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+hwm() { awk '/VmHWM/ {print $2/1024 " MB"}' "/proc/$1/status"; }
+detailed=$(grep -c '^sockstate_netns_detailed{.*} 1$' "$TMP/bounded.prom" || true)
+read_ns=$(grep -c '^sockstate_netns_info{' "$TMP/bounded.prom" || true)
+f=$(echo "${times[floor]}" | median)
+b=$(echo "${times[bounded]}" | median)
+v=$(echo "${times[every]}" | median)
+target=$(awk -v f="$f" -v d="$detailed" 'BEGIN {print (1 + d) * f + 0.05}')
+echo
+echo "| namespaces read | detailed | floor s | bounded s | every ns dumped s | every / bounded | target (1+detailed) x floor + 50 ms | RSS bounded | RSS every |"
+echo "|---|---|---|---|---|---|---|---|---|"
+echo "| $read_ns | $detailed | $f | $b | $v | $(awk -v v="$v" -v b="$b" 'BEGIN {printf "%.1fx", v / b}') | $target | $(hwm "$bounded_pid") | $(hwm "$every_pid") |"
+echo
+echo "kernel $(uname -r), $(nproc) CPUs, big namespace $BIG sockets, runs $RUNS (medians)"
