@@ -56,6 +56,7 @@ start_loadgen() {  # start_loadgen <netns> <established>; waits for READY (bound
   exec {fd}>"$TMP/$ns.ctl"  # held open: loadgen holds until this script exits
   local t=0
   until grep -q '^READY' "$out"; do
+    kill -0 "${PIDS[-1]}" 2>/dev/null || { echo "loadgen $ns exited:"; tail -3 "$TMP/$ns.err"; exit 1; }
     sleep 0.1; t=$((t + 1))
     ((t < 6000)) || { echo "loadgen $ns not ready"; tail -3 "$TMP/$ns.err"; exit 1; }
   done
@@ -63,7 +64,7 @@ start_loadgen() {  # start_loadgen <netns> <established>; waits for READY (bound
 
 log "big namespace: $BIG sockets"
 ip netns add "$P-big"
-start_loadgen "$P-big" "$BIG" 100 100 4
+start_loadgen "$P-big" "$BIG" 100 100 $((BIG / 9000 + 1))  # holders: fd limit
 log "$NAMESPACES small namespaces ($HOT hot)"
 for i in $(seq 1 "$NAMESPACES"); do
   ns=$(printf '%s-s%03d' "$P" "$i")

@@ -79,13 +79,15 @@ void AddBudget(FamilySet& fs, const PortBudget& b, const Labels& base) {
 
 }  // namespace
 
-void SockDiagSource::ResetAggregator() { aggregator_.Reset(*config_, range_, reserved_); }
+void SockDiagSource::ResetAggregator() { aggregator_->Reset(*config_, range_, reserved_); }
 
 Status SockDiagSource::Read(const NetnsReadContext& ctx) {
   // A namespace whose occupancy bound is below the threshold is not dumped.
   const OccupancyBoundSource* bound = ctx.Earlier<OccupancyBoundSource>();
   snap_.dumped = bound == nullptr || bound->detailed();
   if (!snap_.dumped) return Status::Ok();
+  // Namespaces never dumped (cleared by their bound) do not pay for the tables.
+  if (!aggregator_) aggregator_ = std::make_unique<Aggregator>();
   // The port range drives the aggregation: it comes from this scrape's sysctl source.
   const SysctlSource* sysctl = ctx.Earlier<SysctlSource>();
   const NetSysctls* s = sysctl ? &sysctl->sysctls() : nullptr;
@@ -95,13 +97,13 @@ Status SockDiagSource::Read(const NetnsReadContext& ctx) {
   ResetAggregator();
   Status st;
   if (!ctx.env.replay_dump.empty() && ctx.own) {
-    st = ReplayDumpFile(ctx.env.replay_dump, aggregator_);
+    st = ReplayDumpFile(ctx.env.replay_dump, *aggregator_);
     ctx.mutable_env.netlink_dumps++;
   } else {
     st = DumpLive(ctx);
   }
   if (st.ok()) {
-    aggregator_.Finish(&snap_.agg);
+    aggregator_->Finish(&snap_.agg);
     snap_.dump_sockets = snap_.agg.sockets;
     snap_.max_tw_buckets = s ? s->tcp_max_tw_buckets : std::nullopt;
   }
@@ -128,7 +130,7 @@ Status SockDiagSource::DumpLive(const NetnsReadContext& ctx) {
   }
   // bound_inactive (bit 13) is left out of the per-scrape dump: asking for it makes the kernel
   // walk the host-wide bind hash. It has its own, rarer dump below.
-  Status st = socket_->DumpTcp(kAllStatesMask & ~(1u << kTcpBoundInactive), aggregator_,
+  Status st = socket_->DumpTcp(kAllStatesMask & ~(1u << kTcpBoundInactive), *aggregator_,
                                recorder.get(), nullptr, [this] { ResetAggregator(); });
   ctx.mutable_env.netlink_dumps++;
   const auto now = Clock::now();
@@ -144,7 +146,7 @@ Status SockDiagSource::DumpLive(const NetnsReadContext& ctx) {
       st = st.WithContext("bound_inactive dump");
     }
   }
-  if (st.ok() && bound_inactive_) aggregator_.AddBoundInactive(*bound_inactive_);
+  if (st.ok() && bound_inactive_) aggregator_->AddBoundInactive(*bound_inactive_);
   if (!st.ok()) socket_.reset();  // reopen on the next scrape
   return st;
 }

@@ -49,7 +49,7 @@ class SockDiagSource : public NetnsSource {
   void ResetAggregator();  // with the range and reserved ports of the Read() in progress
 
   std::unique_ptr<SockDiagSocket> socket_;
-  Aggregator aggregator_;
+  std::unique_ptr<Aggregator> aggregator_;               // created at the first dump (~150 KB)
   std::optional<BoundInactiveSnapshot> bound_inactive_;  // cached between their dumps
   std::chrono::steady_clock::time_point bound_inactive_at_;
   SockDiagSnapshot snap_;
