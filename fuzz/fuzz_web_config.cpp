@@ -7,6 +7,7 @@
 #include <map>
 #include <string>
 
+#include "http/basic_auth.h"
 #include "http/web_config.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

@@ -8,7 +8,7 @@ build_pkgs=(build-essential cmake pkg-config prometheus-cpp-dev libmnl-dev libya
   libcrypt-dev libssl-dev iproute2 curl ca-certificates file)
 test_pkgs=(googletest libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev
   prometheus prometheus-alertmanager buildah podman debootstrap fuse-overlayfs uidmap systemd
-  python3 python3-yaml jq procps psmisc openssl)
+  python3 python3-yaml jq procps psmisc openssl nftables conntrack)
 pkgs=("${build_pkgs[@]}")
 [[ "${1:-}" == "--test" ]] && pkgs+=("${test_pkgs[@]}")
 missing=()

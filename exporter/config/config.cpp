@@ -13,14 +13,14 @@
 #include <set>
 #include <string_view>
 
-#include "sources/procfs.h"
-#include "util/text_util.h"
 #include "config/yaml_util.h"
+#include "util/file_util.h"
+#include "util/text_util.h"
 
 namespace sockstate {
 namespace {
 
-// Limits of the schema (docs/config-reference.md).
+// Limits of the schema (docs/configuration.md).
 constexpr uint64_t kMaxTopK = 10000;
 constexpr uint64_t kMaxSeries = 100000;
 constexpr uint64_t kMinTuples = 1000;
@@ -29,65 +29,23 @@ constexpr uint64_t kMaxNamespaces = 4096;
 constexpr uint64_t kMaxParallelDumps = 64;
 constexpr std::string_view kOther = "other";
 
-// Thrown inside this file only, caught by ParseConfig: the complete error message.
-struct ConfigError {
-  std::string message;
-};
-
-std::string Join(std::initializer_list<std::string_view> items) {
-  std::string out;
-  for (auto item : items) {
-    if (!out.empty()) out += ", ";
-    out += item;
-  }
-  return out;
-}
-
-const char* KindName(const YAML::Node& n) {
-  switch (n.Type()) {
-    case YAML::NodeType::Map:
-      return "a map";
-    case YAML::NodeType::Sequence:
-      return "a list";
-    case YAML::NodeType::Scalar:
-      return "a scalar";
-    case YAML::NodeType::Null:
-      return "nothing (null)";
-    default:
-      return "an undefined node";
-  }
-}
-
 bool IsNameChar(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
          c == '.' || c == '-';
 }
 
-// Walks one YAML document and fills a Config; every error throws ConfigError with
-// "<source>:<line>:<column>: <path>: <message>".
-class Parser {
+// Walks one YAML document and fills a Config (errors: see YamlWalker).
+class Parser : public YamlWalker {
  public:
-  explicit Parser(const std::string& source) : source_(source) {}
-
-  [[noreturn]] void Fail(const YAML::Mark& mark, const std::string& path,
-                         const std::string& message) const {
-    std::string where = source_;
-    if (!mark.is_null()) {
-      where += ":" + std::to_string(mark.line + 1) + ":" + std::to_string(mark.column + 1);
-    }
-    throw ConfigError{where + ": " + path + ": " + message};
-  }
-  [[noreturn]] void Fail(const YAML::Node& n, const std::string& path,
-                         const std::string& message) const {
-    Fail(n.Mark(), path, message);
-  }
+  explicit Parser(const std::string& source) : YamlWalker(source) {}
 
   Config Parse(const YAML::Node& root) {
     Config config = DefaultConfig();
     if (root.IsNull()) return config;  // empty file or only comments
     if (!root.IsMap())
       Fail(root, "top level", std::string("expected a map, got ") + KindName(root));
-    ForEachKey(root, "", {"collector", "destinations", "inbound", "histograms", "namespaces"},
+    ForEachKey(root, "",
+               {"collector", "destinations", "inbound", "histograms", "namespaces", "nat"},
                [&](const std::string& key, const YAML::Node& value, const std::string& path) {
                  if (value.IsNull()) return;  // "destinations:" alone = defaults
                  if (key == "destinations") ParseDestinations(value, path, config.destinations);
@@ -95,93 +53,12 @@ class Parser {
                  if (key == "histograms") ParseHistograms(value, path, config.histograms);
                  if (key == "namespaces") ParseNamespaces(value, path, config.namespaces);
                  if (key == "collector") ParseCollector(value, path, config.collector);
+                 if (key == "nat") ParseNat(value, path, config.nat);
                });
     return config;
   }
 
  private:
-  static std::string Child(const std::string& path, const std::string& key) {
-    return path.empty() ? key : path + "." + key;
-  }
-  static std::string Index(const std::string& path, size_t i) {
-    return path + "[" + std::to_string(i) + "]";
-  }
-
-  // Calls fn(key, value, path) for each entry of map `n`, rejecting unknown, duplicate and
-  // non-scalar keys.
-  template <typename Fn>
-  void ForEachKey(const YAML::Node& n, const std::string& path,
-                  std::initializer_list<std::string_view> allowed, Fn&& fn) {
-    if (!n.IsMap()) {
-      Fail(n, path.empty() ? "top level" : path, std::string("expected a map, got ") + KindName(n));
-    }
-    std::set<std::string> seen;
-    for (auto it = n.begin(); it != n.end(); ++it) {
-      // it-> yields a temporary pair: copy the (reference-counted) nodes out of it.
-      const YAML::Node key_node = it->first;
-      const YAML::Node value = it->second;
-      if (!key_node.IsScalar()) {
-        Fail(key_node, path.empty() ? "top level" : path,
-             std::string("keys must be plain strings, got ") + KindName(key_node));
-      }
-      const std::string key = key_node.Scalar();
-      const std::string key_path = Child(path, key);
-      bool known = false;
-      for (auto a : allowed) known = known || a == key;
-      if (!known) {
-        Fail(key_node, key_path,
-             "unknown key " + QuoteText(key) + " (allowed: " + Join(allowed) + ")");
-      }
-      if (!seen.insert(key).second) Fail(key_node, key_path, "duplicate key " + QuoteText(key));
-      fn(key, value, key_path);
-    }
-  }
-
-  std::string String(const YAML::Node& n, const std::string& path) {
-    if (!n.IsScalar()) Fail(n, path, std::string("expected a string, got ") + KindName(n));
-    return n.Scalar();
-  }
-
-  uint64_t Integer(const YAML::Node& n, const std::string& path, uint64_t lo, uint64_t hi) {
-    if (!n.IsScalar()) Fail(n, path, std::string("expected an integer, got ") + KindName(n));
-    const std::string& s = n.Scalar();
-    uint64_t v = 0;
-    const char* end = s.data() + s.size();
-    auto [ptr, ec] = std::from_chars(s.data(), end, v);
-    if (s.empty() || ptr != end || (ec != std::errc() && ec != std::errc::result_out_of_range)) {
-      if (!s.empty() && s[0] == '-' && s.size() > 1 && IsDigits(s.substr(1))) {
-        Fail(n, path, s + " out of range " + std::to_string(lo) + ".." + std::to_string(hi));
-      }
-      Fail(n, path, "expected an integer, got " + QuoteText(s));
-    }
-    if (ec == std::errc::result_out_of_range || v < lo || v > hi) {
-      Fail(n, path, s + " out of range " + std::to_string(lo) + ".." + std::to_string(hi));
-    }
-    return v;
-  }
-  static bool IsDigits(const std::string& s) {
-    return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos;
-  }
-
-  double Number(const YAML::Node& n, const std::string& path) {
-    if (!n.IsScalar()) Fail(n, path, std::string("expected a number, got ") + KindName(n));
-    const std::string& s = n.Scalar();
-    double v = 0;
-    const char* begin = s.data();
-    const char* end = begin + s.size();
-    if (begin != end && *begin == '+') ++begin;
-    auto [ptr, ec] = std::from_chars(begin, end, v);
-    if (s.empty() || ptr != end || ec != std::errc() || !std::isfinite(v)) {
-      Fail(n, path, "expected a number, got " + QuoteText(s));
-    }
-    return v;
-  }
-
-  const YAML::Node& List(const YAML::Node& n, const std::string& path) {
-    if (!n.IsSequence()) Fail(n, path, std::string("expected a list, got ") + KindName(n));
-    return n;
-  }
-
   // One entry of a `ports` list: an integer or a string "a-b" (also "a,b-c"), all in 1..65535.
   void AddPorts(const YAML::Node& n, const std::string& path, PortSet& set) {
     if (!n.IsScalar()) {
@@ -460,7 +337,105 @@ class Parser {
     }
   }
 
-  const std::string& source_;
+  // ---- nat (docs/nat.md) ----
+
+  NatToggle Toggle(const YAML::Node& v, const std::string& p) {
+    const std::string s = String(v, p);
+    if (s == "auto") return NatToggle::kAuto;
+    if (s == "on" || s == "true") return NatToggle::kOn;
+    if (s == "off" || s == "false") return NatToggle::kOff;
+    Fail(v, p, "invalid value " + QuoteText(s) + " (allowed: auto, on, off)");
+  }
+
+  // `usable_ports`: a port range "a-b" (or list of ports and ranges); the number of ports.
+  uint32_t UsablePorts(const YAML::Node& v, const std::string& p) {
+    PortSet set;
+    if (v.IsSequence()) {
+      set = Ports(v, p);
+    } else {
+      AddPorts(v, p, set);
+    }
+    if (set.none()) Fail(v, p, "must name at least one port");
+    return uint32_t(set.count());
+  }
+
+  void ParseNat(const YAML::Node& n, const std::string& path, NatConfig& out) {
+    YAML::Mark series_mark = n.Mark();
+    std::string series_path = Child(path, "max_series");
+    ForEachKey(n, path,
+               {"enabled", "time_wait_takeover", "usable_ports", "groups", "top_k", "max_series",
+                "max_tuples"},
+               [&](const std::string& key, const YAML::Node& v, const std::string& p) {
+                 if (key == "enabled") {
+                   out.enabled = Toggle(v, p);
+                 } else if (key == "time_wait_takeover") {
+                   out.time_wait_takeover = Toggle(v, p);
+                 } else if (key == "usable_ports") {
+                   out.usable_ports = UsablePorts(v, p);
+                 } else if (key == "groups") {
+                   if (!v.IsNull()) ParseNatGroups(v, p, out.groups);
+                 } else if (key == "top_k") {
+                   out.top_k = Integer(v, p, 0, kMaxTopK);
+                 } else if (key == "max_series") {
+                   out.max_series = Integer(v, p, 1, kMaxSeries);
+                   series_mark = v.Mark();
+                 } else if (key == "max_tuples") {
+                   out.max_tuples = Integer(v, p, kMinTuples, kMaxTuples);
+                 }
+               });
+    CheckSeries(series_mark, series_path, out.groups.size(), out.top_k, out.max_series);
+  }
+
+  void ParseNatGroups(const YAML::Node& n, const std::string& path, std::vector<NatGroup>& out) {
+    std::map<std::string, std::string> names;
+    const YAML::Node& list = List(n, path);
+    for (size_t i = 0; i < list.size(); ++i) {
+      const YAML::Node& g = list[i];
+      const std::string gpath = Index(path, i);
+      NatGroup group;
+      bool has_name = false;
+      ForEachKey(g, gpath, {"name", "cidrs", "ports", "protocol", "usable_ports"},
+                 [&](const std::string& key, const YAML::Node& v, const std::string& p) {
+                   if (key == "name") {
+                     group.destination.name = GroupName(v, p, /*numeric_ok=*/true, names);
+                     has_name = true;
+                   } else if (key == "cidrs") {
+                     if (v.IsNull()) return;
+                     const YAML::Node& cidrs = List(v, p);
+                     for (size_t j = 0; j < cidrs.size(); ++j) {
+                       const std::string cpath = Index(p, j);
+                       std::string text = String(cidrs[j], cpath);
+                       Result<Cidr> c = ParseCidr(text);
+                       if (!c.ok()) {
+                         Fail(cidrs[j], cpath,
+                              "invalid CIDR " + QuoteText(text) + ": " + c.status().message());
+                       }
+                       group.destination.cidrs.push_back(*c);
+                     }
+                   } else if (key == "ports") {
+                     if (v.IsNull()) return;
+                     group.destination.ports = Ports(v, p);
+                     group.destination.any_port = group.destination.ports.none();
+                   } else if (key == "protocol") {
+                     const std::string proto = String(v, p);
+                     if (proto == "tcp") {
+                       group.protocol = 6;
+                     } else if (proto == "udp") {
+                       group.protocol = 17;
+                     } else if (proto == "any") {
+                       group.protocol = 0;
+                     } else {
+                       Fail(v, p,
+                            "invalid protocol " + QuoteText(proto) + " (allowed: tcp, udp, any)");
+                     }
+                   } else if (key == "usable_ports") {
+                     group.usable_ports = UsablePorts(v, p);
+                   }
+                 });
+      if (!has_name) Fail(g, gpath, "missing required key \"name\"");
+      out.push_back(std::move(group));
+    }
+  }
 };
 
 }  // namespace
@@ -468,26 +443,15 @@ class Parser {
 Config DefaultConfig() { return Config{}; }
 
 Result<Config> ParseConfig(const std::string& yaml_text, const std::string& source_name) {
-  try {
-    YAML::Node root;
-    if (Status st = LoadYaml(yaml_text, source_name, &root); !st.ok()) return st;
-    return Parser(source_name).Parse(root);
-  } catch (const ConfigError& e) {
-    return Status::Error(e.message);
-  } catch (const YAML::Exception& e) {
-    return Status::Error(source_name + ": " + e.what());
-  } catch (const std::exception& e) {
-    return Status::Error(source_name + ": " + e.what());
-  }
+  Parser parser(source_name);
+  return ParseYamlDocument<Config>(yaml_text, source_name,
+                                   [&](const YAML::Node& root) { return parser.Parse(root); });
 }
 
 Result<Config> LoadConfigFile(const std::string& path) {
-  std::string text;
-  if (const int err = ReadSmallFile(path, &text)) {
-    return Status::Error("cannot read config file " + QuoteText(path) + ": " +
-                         (err == EFBIG ? "larger than 1 MiB" : std::strerror(err)));
-  }
-  return ParseConfig(text, path);
+  Result<std::string> text = ReadYamlFile(path, "config file");
+  if (!text.ok()) return text.status();
+  return ParseConfig(*text, path);
 }
 
 }  // namespace sockstate

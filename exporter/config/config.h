@@ -75,19 +75,44 @@ struct CollectorConfig {
   double bound_inactive_interval_seconds = 60;
 };
 
+/// auto / on / off switches of the `nat` section.
+enum class NatToggle { kAuto, kOn, kOff };
+
+/// One `nat.groups` entry: destinations of one protocol (or both) and the usable NAT ports of
+/// the rule that translates them. Value type.
+struct NatGroup {
+  DestinationGroup destination;  // name, cidrs, ports (matching as in `destinations`)
+  uint8_t protocol = 0;          // 0 = TCP and UDP, else IPPROTO_TCP or IPPROTO_UDP
+  uint32_t usable_ports = 0;     // ports the NAT may use per tuple; 0 = nat.usable_ports
+};
+
+/// The `nat` section: conntrack NAT port occupancy (docs/nat.md). Value type.
+struct NatConfig {
+  NatToggle enabled = NatToggle::kAuto;
+  /// Whether SNAT may take over ports of TIME_WAIT/CLOSE entries (Linux 6.5+); auto = by the
+  /// running kernel's version.
+  NatToggle time_wait_takeover = NatToggle::kAuto;
+  uint32_t usable_ports = 64512;  // masquerade without a range: 1024-65535
+  std::vector<NatGroup> groups;   // first match wins, in file order
+  uint32_t top_k = 20;            // per protocol
+  uint32_t max_series = 100;
+  uint32_t max_tuples = 65536;
+};
+
 struct Config {
   CollectorConfig collector;
   DestinationConfig destinations;
   InboundConfig inbound;
   HistogramConfig histograms;
   NamespaceConfig namespaces;
+  NatConfig nat;
 };
 
 /// The built-in defaults (used when --config.file is not given); equal to parsing an empty
 /// file. Pure; thread-safe.
 Config DefaultConfig();
 
-/// Parses YAML text (schema: docs/config-reference.md). Every key is optional; empty text or
+/// Parses YAML text (schema: docs/configuration.md). Every key is optional; empty text or
 /// only comments gives DefaultConfig(). `source_name` is used in error messages:
 /// "<source_name>:<line>:<column>: <key.path>: <what is wrong>" (1-based line and column;
 /// YAML syntax errors read "<source_name>:<line>:<column>: YAML syntax error: ...").

@@ -10,6 +10,8 @@
 #include <optional>
 #include <thread>
 
+#include "http/landing_page.h"
+#include "http/tls.h"
 #include "util/log.h"
 #include "version.h"
 
@@ -17,10 +19,9 @@ namespace sockstate {
 
 struct HttpServer::State {
   HttpOptions options;
-  std::shared_ptr<Collector> collector;
+  std::shared_ptr<prometheus::Collectable> metrics;
   std::atomic<int> in_progress{0};
-  std::atomic<uint64_t> rejected{0};
-  std::atomic<uint64_t> unauthorized{0};
+  RejectedRequests rejected;
 };
 
 namespace {
@@ -80,6 +81,37 @@ class Handler : public CivetHandler {
   // Returns false when the method is not allowed (405 is sent by the caller).
   virtual bool Serve(mg_connection* c, Method m) = 0;
 
+  // For "/": scrapes (bounded by --web.max-requests like /metrics: 503 at once beyond it) and
+  // answers with render(families). HEAD answers the headers without scraping.
+  template <typename Render>
+  bool ServeScrape(mg_connection* c, bool head, const std::string& type, Render render) {
+    if (head) {
+      Respond(c, 200, "OK", type, "", "", true);
+      return true;
+    }
+    const int limit = s_->options.max_requests;
+    if (limit > 0 && s_->in_progress.fetch_add(1) >= limit) {
+      s_->in_progress.fetch_sub(1);
+      s_->rejected.Add(RejectReason::kScrapeLimit);
+      Respond(c, 503, "Service Unavailable", "text/plain; charset=utf-8",
+              "too many scrapes in progress, try again\n", "Retry-After: 1\r\n");
+      return true;
+    }
+    if (limit <= 0) s_->in_progress.fetch_add(1);
+    std::string body;
+    try {
+      body = OnFullStack([this, &render] { return render(s_->metrics->Collect()); });
+    } catch (const std::exception& e) {
+      s_->in_progress.fetch_sub(1);
+      Log(LogLevel::kError, std::string("serializing metrics: ") + e.what());
+      Respond(c, 500, "Internal Server Error", "text/plain; charset=utf-8", "internal error\n");
+      return true;
+    }
+    s_->in_progress.fetch_sub(1);
+    Respond(c, 200, "OK", type, body);
+    return true;
+  }
+
   bool NotFound(mg_connection* c, bool head = false) {
     Respond(c, 404, "Not Found", "text/plain; charset=utf-8", "not found\n", "", head);
     return true;
@@ -94,12 +126,13 @@ class Handler : public CivetHandler {
         case AuthResult::kOk:
           break;
         case AuthResult::kBusy:
+          s_->rejected.Add(RejectReason::kBcryptLimit);
           Respond(c, 503, "Service Unavailable", "text/plain; charset=utf-8",
                   "too many authentication checks in progress, try again\n", "Retry-After: 1\r\n",
                   m == Method::kHead);
           return true;
         case AuthResult::kDenied:
-          s_->unauthorized++;
+          s_->rejected.Add(RejectReason::kUnauthorized);
           Respond(c, 401, "Unauthorized", "text/plain; charset=utf-8", "Unauthorized\n",
                   "WWW-Authenticate: Basic realm=\"sockstate_exporter\", charset=\"UTF-8\"\r\n",
                   m == Method::kHead);
@@ -132,7 +165,7 @@ class MetricsHandler : public Handler {
     const int limit = s_->options.max_requests;
     if (limit > 0 && s_->in_progress.fetch_add(1) >= limit) {
       s_->in_progress.fetch_sub(1);
-      s_->rejected++;
+      s_->rejected.Add(RejectReason::kScrapeLimit);
       Respond(c, 503, "Service Unavailable", "text/plain; charset=utf-8",
               "too many scrapes in progress, try again\n", "Retry-After: 1\r\n");
       return true;
@@ -140,8 +173,11 @@ class MetricsHandler : public Handler {
     if (limit <= 0) s_->in_progress.fetch_add(1);
     std::string body;
     try {
-      body = OnFullStack(
-          [this] { return prometheus::TextSerializer().Serialize(s_->collector->Collect()); });
+      body = OnFullStack([this] {
+        std::vector<prometheus::MetricFamily> families = s_->metrics->Collect();
+        MergeFamilies(families, s_->rejected.Collect());
+        return prometheus::TextSerializer().Serialize(families);
+      });
     } catch (const std::exception& e) {
       s_->in_progress.fetch_sub(1);
       Log(LogLevel::kError, std::string("serializing metrics: ") + e.what());
@@ -154,6 +190,8 @@ class MetricsHandler : public Handler {
   }
 };
 
+// "/": the fullest destinations and the kernel settings, from a scrape (http/landing_page.h).
+// Counts against --web.max-requests like /metrics.
 class LandingHandler : public Handler {
  public:
   explicit LandingHandler(HttpServer::State* s) : Handler(s, "GET, HEAD") {}
@@ -163,16 +201,11 @@ class LandingHandler : public Handler {
     if (m != Method::kGet && m != Method::kHead) return false;
     const bool head = m == Method::kHead;
     if (std::strcmp(Uri(c), "/") != 0) return NotFound(c, head);
-    const std::string& p = s_->options.telemetry_path;
-    std::string body =
-        "<!DOCTYPE html>\n<html><head><title>sockstate_exporter</title></head><body>\n"
-        "<h1>sockstate_exporter</h1>\n"
-        "<p>TCP socket states, per-destination ephemeral port occupancy and the kernel settings "
-        "behind them.</p>\n<p>Version " +
-        std::string(kVersion) + " (" + kRevision + ")</p>\n<ul><li><a href=\"" + p + "\">" + p +
-        "</a></li></ul>\n</body></html>\n";
-    Respond(c, 200, "OK", "text/html; charset=utf-8", body, "", head);
-    return true;
+    LandingPageInfo info{s_->options.telemetry_path, kVersion, kRevision};
+    return ServeScrape(c, head, "text/html; charset=utf-8",
+                       [info](std::vector<prometheus::MetricFamily> families) {
+                         return RenderLandingPage(families, info);
+                       });
   }
 };
 
@@ -237,8 +270,8 @@ Result<std::string> ToCivetListen(const std::string& address) {
   return host + ":" + port;
 }
 
-Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpOptions& options,
-                                                      std::shared_ptr<Collector> collector) {
+Result<std::unique_ptr<HttpServer>> HttpServer::Start(
+    const HttpOptions& options, std::shared_ptr<prometheus::Collectable> metrics) {
   auto listen = ToCivetListen(options.listen_address);
   if (!listen.ok()) return listen.status();
   if (options.telemetry_path.empty() || options.telemetry_path[0] != '/' ||
@@ -249,7 +282,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpOptions& options
   std::unique_ptr<HttpServer> server(new HttpServer());
   server->state_ = std::make_unique<State>();
   server->state_->options = options;
-  server->state_->collector = std::move(collector);
+  server->state_->metrics = std::move(metrics);
   if (options.request_timeout_ms <= 0) return Status::Error("request timeout must be > 0");
   const int threads = options.threads > 0 ? options.threads : kDefaultThreads;
   if (threads < std::max(options.max_requests, 1) + 2) {
@@ -312,8 +345,6 @@ HttpServer::~HttpServer() {
 
 std::vector<int> HttpServer::ports() const { return server_->getListeningPorts(); }
 
-uint64_t HttpServer::rejected() const { return state_->rejected.load(); }
-
-uint64_t HttpServer::unauthorized() const { return state_->unauthorized.load(); }
+const RejectedRequests& HttpServer::rejected() const { return state_->rejected; }
 
 }  // namespace sockstate

@@ -1,15 +1,19 @@
 #pragma once
-// The HTTP side: civetweb serving the Collector at the telemetry path (text format through
+// The HTTP side: civetweb serving the scrape pipeline at the telemetry path (text format through
 // prometheus-cpp's TextSerializer), a landing page at "/", and optionally POST /-/reload.
 // Limits: only GET/HEAD on the metrics path, a cap on scrapes in progress that answers 503
 // at once instead of queueing, a bounded thread pool and request timeout.
 // Security (--web.config.file): TLS through civetweb's run-time loaded OpenSSL, configured by
-// ConfigureSslContext; HTTP basic auth against bcrypt hashes on every path (401 otherwise).
+// ConfigureSslContext (http/tls.h); HTTP basic auth against bcrypt hashes on every path (401
+// otherwise; http/basic_auth.h). Requests turned away are counted by reason and exported with
+// the scrape (http/rejected_requests.h).
 //
 // civetweb 1.15 is thread-per-connection: the master thread accepts, queues the socket, and a
 // worker owns it until the response is sent (keep-alive is off). A connection that sends
 // nothing holds a worker until request_timeout_ms (which bounds reading the request headers
 // and each send), so `threads` is sized to absorb that many idle connections.
+
+#include <prometheus/collectable.h>
 
 #include <atomic>
 #include <functional>
@@ -18,15 +22,17 @@
 #include <string>
 #include <vector>
 
-#include "scrape/collector.h"
-#include "util/status.h"
+#include "http/basic_auth.h"
+#include "http/rejected_requests.h"
 #include "http/web_config.h"
+#include "util/status.h"
 
 class CivetServer;
 class CivetHandler;
 
 namespace sockstate {
 
+/// How the server runs. Value type.
 struct HttpOptions {
   std::string listen_address = ":9798";  // host:port, :port, [v6]:port
   std::string telemetry_path = "/metrics";
@@ -52,15 +58,15 @@ Result<std::string> ToCivetListen(const std::string& address);
 /// A running server; stops on destruction. Thread-safe.
 class HttpServer {
  public:
-  static Result<std::unique_ptr<HttpServer>> Start(const HttpOptions& options,
-                                                   std::shared_ptr<Collector> collector);
+  /// Serves `metrics` (the scrape pipeline) at the telemetry path, with this server's own
+  /// counters merged in.
+  static Result<std::unique_ptr<HttpServer>> Start(
+      const HttpOptions& options, std::shared_ptr<prometheus::Collectable> metrics);
   ~HttpServer();
   /// Ports actually bound (useful with port 0).
   std::vector<int> ports() const;
-  /// Requests answered 503 because max_requests scrapes were in progress.
-  uint64_t rejected() const;
-  /// Requests answered 401.
-  uint64_t unauthorized() const;
+  /// Requests turned away so far, by reason.
+  const RejectedRequests& rejected() const;
 
   struct State;
 

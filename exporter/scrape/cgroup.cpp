@@ -1,10 +1,8 @@
 #include "scrape/cgroup.h"
 
-#include <fcntl.h>
-#include <unistd.h>
+#include <string>
 
-#include <cerrno>
-#include <vector>
+#include "util/file_util.h"
 
 namespace sockstate {
 
@@ -58,34 +56,20 @@ std::string NormalisePodUid(std::string_view s) {
   return out;
 }
 
-struct ScopePrefix {
-  std::string_view prefix;
-  std::string_view runtime;
-};
+// systemd scope names ("<prefix><id>.scope": containerd, CRI-O, Docker, podman) and the
+// "<prefix>:<id>" form some containerd setups leave in cgroup v1 paths. conmon prefixes are
+// rejected before these are tried.
+constexpr std::string_view kScopes[] = {"cri-containerd-", "crio-", "docker-", "libpod-"};
+constexpr std::string_view kColonForms[] = {"cri-containerd:", "crio:", "docker:"};
 
-// systemd scope names ("<prefix><id>.scope") and the "<prefix>:<id>" form some containerd
-// setups leave in cgroup v1 paths. Order matters: conmon prefixes are checked first.
-constexpr ScopePrefix kScopes[] = {
-    {"cri-containerd-", "containerd"},
-    {"crio-", "crio"},
-    {"docker-", "docker"},
-    {"libpod-", "podman"},
-};
-constexpr ScopePrefix kColonForms[] = {
-    {"cri-containerd:", "containerd"},
-    {"crio:", "crio"},
-    {"docker:", "docker"},
-};
-
-/// Container id and runtime named by one path component, if any.
-bool ContainerFromComponent(std::string_view comp, std::string_view parent, ContainerInfo* out) {
+/// Container id named by one path component, if any.
+bool ContainerFromComponent(std::string_view comp, ContainerInfo* out) {
   if (StartsWith(comp, "crio-conmon-") || StartsWith(comp, "libpod-conmon-")) return false;
   if (EndsWith(comp, ".scope")) {
     std::string_view name = comp.substr(0, comp.size() - 6);
-    for (const ScopePrefix& p : kScopes) {
-      if (StartsWith(name, p.prefix) && IsContainerId(name.substr(p.prefix.size()))) {
-        out->container_id = std::string(name.substr(p.prefix.size()));
-        out->runtime = std::string(p.runtime);
+    for (std::string_view p : kScopes) {
+      if (StartsWith(name, p) && IsContainerId(name.substr(p.size()))) {
+        out->container_id = std::string(name.substr(p.size()));
         return true;
       }
     }
@@ -96,10 +80,9 @@ bool ContainerFromComponent(std::string_view comp, std::string_view parent, Cont
   if (colon != std::string_view::npos) {
     std::string_view rest = comp.substr(colon + 1);
     for (std::string_view tail : {comp, rest}) {
-      for (const ScopePrefix& p : kColonForms) {
-        if (StartsWith(tail, p.prefix) && IsContainerId(tail.substr(p.prefix.size()))) {
-          out->container_id = std::string(tail.substr(p.prefix.size()));
-          out->runtime = std::string(p.runtime);
+      for (std::string_view p : kColonForms) {
+        if (StartsWith(tail, p) && IsContainerId(tail.substr(p.size()))) {
+          out->container_id = std::string(tail.substr(p.size()));
           return true;
         }
       }
@@ -109,7 +92,6 @@ bool ContainerFromComponent(std::string_view comp, std::string_view parent, Cont
   // cgroupfs driver: a bare id under the pod directory, or under /docker.
   if (IsContainerId(comp)) {
     out->container_id = std::string(comp);
-    out->runtime = parent == "docker" ? "docker" : "";
     return true;
   }
   return false;
@@ -141,7 +123,6 @@ bool PodFromComponent(std::string_view comp, ContainerInfo* out) {
 /// (nested containers); the pod is the one above it.
 ContainerInfo ParsePath(std::string_view path) {
   ContainerInfo info;
-  std::string_view parent;
   size_t pos = 0;
   while (pos <= path.size()) {
     size_t end = path.find('/', pos);
@@ -149,21 +130,18 @@ ContainerInfo ParsePath(std::string_view path) {
     std::string_view comp = path.substr(pos, end - pos);
     if (!comp.empty()) {
       ContainerInfo c;
-      if (ContainerFromComponent(comp, parent, &c)) {
+      if (ContainerFromComponent(comp, &c)) {
         info.container_id = std::move(c.container_id);
-        info.runtime = std::move(c.runtime);
       } else if (PodFromComponent(comp, &c)) {
         info.pod_uid = std::move(c.pod_uid);
         // A container found above a pod belongs to another level (e.g. a kind node).
         info.container_id.clear();
-        info.runtime.clear();
       }
       // The unconverted systemd form also names the pod slice before the ':'.
       if (comp.find(':') != std::string_view::npos) {
         ContainerInfo p;
         if (PodFromComponent(comp.substr(0, comp.find(':')), &p)) info.pod_uid = p.pod_uid;
       }
-      parent = comp;
     }
     pos = end + 1;
   }
@@ -199,18 +177,8 @@ ContainerInfo ParseCgroupFile(std::string_view text) {
 }
 
 ContainerInfo ReadContainerInfo(const std::string& procfs, pid_t pid) {
-  const std::string path = procfs + "/" + std::to_string(pid) + "/cgroup";
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return {};
   std::string text;
-  char buf[4096];
-  while (text.size() < (1 << 20)) {
-    ssize_t n = read(fd, buf, sizeof(buf));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    text.append(buf, size_t(n));
-  }
-  close(fd);
+  if (ReadSmallFile(procfs + "/" + std::to_string(pid) + "/cgroup", &text) != 0) return {};
   return ParseCgroupFile(text);
 }
 

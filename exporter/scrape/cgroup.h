@@ -13,7 +13,6 @@ namespace sockstate {
 struct ContainerInfo {
   std::string container_id;  // 64 lowercase hex digits, or empty
   std::string pod_uid;       // 8-4-4-4-12 with dashes (32 hex kept as is), or empty
-  std::string runtime;       // "containerd", "crio", "docker", "podman", or empty if unknown
 
   bool empty() const { return container_id.empty() && pod_uid.empty(); }
 };

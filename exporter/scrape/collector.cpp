@@ -3,13 +3,10 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <ctime>
 #include <exception>
-#include <thread>
 
-#include "scrape/cgroup.h"
-#include "scrape/families.h"
 #include "util/log.h"
+#include "version.h"
 
 namespace sockstate {
 
@@ -25,32 +22,66 @@ double UnixNow() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-SourceResult NewSource(const char* name) {
-  SourceResult s;
-  s.name = name;
-  return s;
+/// Times one Read(); logs a failure once, with the source and namespace.
+template <typename Source, typename Ctx>
+bool TimedRead(Source& source, const Ctx& ctx, const std::string& netns, double* seconds) {
+  const auto t0 = Clock::now();
+  Status st = source.Read(ctx);
+  *seconds = Since(t0);
+  if (!st.ok()) {
+    Log(LogLevel::kWarn, "source " + std::string(source.name()) +
+                             (netns.empty() ? "" : " netns " + netns) + " failed: " + st.message());
+  }
+  return st.ok();
 }
 
-void Fail(SourceResult& s, const std::string& netns, std::string error) {
-  s.ok = false;
-  s.error = std::move(error);
-  Log(LogLevel::kWarn,
-      "source " + s.name + (netns.empty() ? "" : " netns " + netns) + " failed: " + s.error);
+/// sockstate_scrape_source_success / _duration_seconds of one source.
+void AddSourceOutcome(FamilySet& fs, const Labels& base, std::string_view source, bool ok,
+                      double seconds) {
+  const Labels l = With(base, {{"source", std::string(source)}});
+  fs.Gauge("sockstate_scrape_source_success",
+           "1 when the source was read (a missing optional file counts as success), 0 when "
+           "it failed; the exporter logs why.",
+           l, ok ? 1 : 0);
+  fs.Gauge("sockstate_scrape_source_duration_seconds", "Time spent reading the source.", l,
+           seconds);
 }
 
-/// The container (and pod) of the process holding the namespace. Retried on every scrape while
-/// unknown: a pinned namespace (/var/run/netns/cni-...) is often found before a process is in it.
-void FillContainerInfo(NetnsTarget& t, const NetnsRef& r, const std::string& procfs) {
-  if (r.pid == 0 || !t.container_id.empty() || !t.pod_uid.empty()) return;
-  ContainerInfo ci = ReadContainerInfo(procfs, r.pid);
-  t.container_id = std::move(ci.container_id);
-  t.pod_uid = std::move(ci.pod_uid);
+/// The series of one namespace: its own (labelled mode), then each enabled source's.
+void AddNamespace(FamilySet& fs, const Namespace& ns, const ExportContext& ctx) {
+  Labels base;
+  if (ctx.label_netns) {
+    const std::string& netns = ns.info.label;
+    base.push_back({"netns", netns});
+    fs.Gauge("sockstate_netns_info",
+             "A network namespace the exporter reads, with its container and pod if known.",
+             {{"netns", netns}, {"container_id", ns.container_id}, {"pod_uid", ns.pod_uid}}, 1);
+    fs.Gauge("sockstate_netns_scrape_success",
+             "1 when every source of the namespace was read, 0 otherwise.", base, ns.ok ? 1 : 0);
+    fs.Gauge("sockstate_netns_scrape_duration_seconds",
+             "Time spent reading the namespace in this scrape.", base, ns.seconds);
+  }
+  if (!ns.read) return;
+  for (size_t i = 0; i < ns.sources.size(); ++i) {
+    if (ns.runs[i].enabled) {
+      AddSourceOutcome(fs, base, ns.sources[i]->name(), ns.runs[i].ok, ns.runs[i].seconds);
+    }
+  }
+  for (size_t i = 0; i < ns.sources.size(); ++i) {
+    if (ns.runs[i].ok) ns.sources[i]->AddFamilies(fs, base, ctx);
+  }
 }
 
 }  // namespace
 
-Collector::Collector(CollectorOptions options, std::shared_ptr<const Config> config)
-    : options_(std::move(options)), config_(std::move(config)) {
+Collector::Collector(CollectorOptions options, std::shared_ptr<const Config> config,
+                     std::vector<std::unique_ptr<HostSource>> host_sources)
+    : config_(std::move(config)), namespaces_(env_, std::move(options.make_netns_sources)) {
+  env_.procfs = std::move(options.procfs);
+  env_.netns_dir = std::move(options.netns_dir);
+  env_.replay_dump = std::move(options.replay_dump);
+  env_.record_dump = std::move(options.record_dump);
+  for (auto& s : host_sources) host_.push_back(HostRun{std::move(s)});
   last_reload_success_ts_ = UnixNow();
 }
 
@@ -80,7 +111,7 @@ std::vector<prometheus::MetricFamily> Collector::Collect() const {
   lock.unlock();
   std::shared_ptr<const std::vector<prometheus::MetricFamily>> result;
   try {
-    result = std::make_shared<const std::vector<prometheus::MetricFamily>>(ScrapeAll());
+    result = std::make_shared<const std::vector<prometheus::MetricFamily>>(Scrape());
   } catch (const std::exception& e) {  // Collect() must never throw
     Log(LogLevel::kError, std::string("scrape failed: ") + e.what());
     result = std::make_shared<const std::vector<prometheus::MetricFamily>>();
@@ -93,223 +124,82 @@ std::vector<prometheus::MetricFamily> Collector::Collect() const {
   return *result;
 }
 
-void Collector::RefreshTargets(const Config& config) const {
-  const NamespaceConfig& nc = config.namespaces;
-  if (nc.mode == NetnsMode::kOwn) {
-    targets_.clear();
-    if (!own_) own_ = NetnsTarget::Own();
-    discovered_ = 1;
-    skipped_ = 0;
-    return;
+void Collector::ReadNamespace(Namespace& ns, const Config& config) const {
+  const ProcPaths paths =
+      ns.info.own ? ProcPaths::ForRoot(env_.procfs) : ProcPaths::ForThreadNetns(env_.procfs);
+  std::vector<const NetnsSource*> earlier;
+  const NetnsReadContext ctx{config, env_, env_, paths, ns.info.own, ns.info.label, earlier};
+  ns.ok = true;
+  for (size_t i = 0; i < ns.sources.size(); ++i) {
+    NetnsSource& source = *ns.sources[i];
+    SourceRun& run = ns.runs[i];
+    run.enabled = source.Enabled(config);
+    if (!run.enabled) continue;
+    run.ok = TimedRead(source, ctx, ns.info.label, &run.seconds);
+    if (run.ok) earlier.push_back(&source);
+    ns.ok = ns.ok && run.ok;
   }
-  own_.reset();
-  std::vector<NetnsRef> refs = DiscoverNamespaces(nc, options_.procfs, options_.netns_dir);
-  discovered_ = refs.size();
-  skipped_ = refs.size() > nc.max_namespaces ? refs.size() - nc.max_namespaces : 0;
-  if (refs.size() > nc.max_namespaces) refs.resize(nc.max_namespaces);
-  std::map<std::pair<dev_t, ino_t>, std::unique_ptr<NetnsTarget>> next;
-  for (const NetnsRef& r : refs) {
-    auto key = std::make_pair(r.dev, r.ino);
-    auto it = targets_.find(key);
-    if (it != targets_.end()) {
-      FillContainerInfo(*it->second, r, options_.procfs);
-      next.emplace(key, std::move(it->second));
-      continue;
-    }
-    auto t = NetnsTarget::Enter(r);
-    if (!t.ok()) {
-      Log(LogLevel::kWarn, t.status().message());
-      continue;
-    }
-    FillContainerInfo(**t, r, options_.procfs);
-    next.emplace(key, std::move(*t));
-  }
-  targets_.swap(next);  // namespaces that went away are closed here (thread and socket)
 }
 
-void Collector::ScrapeTarget(NetnsTarget& target, const Config& config, TargetSnapshot* out) const {
-  const ProcPaths paths = target.own() ? ProcPaths::ForRoot(options_.procfs)
-                                       : ProcPaths::ForThreadNetns(options_.procfs);
-  const auto start = Clock::now();
-  out->netns = target.label();
-  out->container_id = target.container_id;
-  out->pod_uid = target.pod_uid;
-
-  // Kernel settings first: the port range drives the aggregation.
-  {
-    SourceResult s = NewSource("sysctl");
-    auto t0 = Clock::now();
-    auto r = ReadNetSysctls(paths);
-    if (r.ok()) {
-      s.ok = true;
-      out->sysctls = std::move(*r);
-    } else {
-      Fail(s, out->netns, r.status().message());
-    }
-    s.duration_seconds = Since(t0);
-    out->sources.push_back(std::move(s));
-  }
-
-  {
-    SourceResult s = NewSource("netlink");
-    auto t0 = Clock::now();
-    const PortRange* range =
-        out->sysctls && out->sysctls->port_range ? &*out->sysctls->port_range : nullptr;
-    const PortSet* reserved =
-        out->sysctls && out->sysctls->reserved_ports ? &*out->sysctls->reserved_ports : nullptr;
-    target.aggregator.Reset(config, range, reserved);
-    Status st;
-    DumpStats stats;
-    if (!options_.replay_dump.empty() && target.own()) {
-      st = ReplayDumpFile(options_.replay_dump, target.aggregator);
-      dumps_total_++;
-    } else {
-      if (!target.socket) {
-        auto sock = SockDiagSocket::Open();
-        if (sock.ok()) {
-          target.socket = std::move(*sock);
-        } else {
-          st = sock.status();
-        }
-      }
-      if (target.socket) {
-        std::unique_ptr<DumpRecorder> recorder;
-        if (!options_.record_dump.empty() && target.own()) {
-          auto rec = DumpRecorder::Open(options_.record_dump);
-          if (rec.ok()) {
-            recorder = std::move(*rec);
-          } else {
-            Log(LogLevel::kWarn, rec.status().message());
-          }
-        }
-        struct RestartCtx {
-          Aggregator* agg;
-          const Config* cfg;
-          const PortRange* range;
-          const PortSet* reserved;
-        } ctx{&target.aggregator, &config, range, reserved};
-        // bound_inactive (bit 13) is left out of the per-scrape dump: asking for it makes the
-        // kernel walk the host-wide bind hash. It has its own, rarer dump below.
-        st = target.socket->DumpTcp(
-            kAllStatesMask & ~(1u << kTcpBoundInactive), target.aggregator, recorder.get(), &stats,
-            [](void* p) {
-              auto* c = static_cast<RestartCtx*>(p);
-              c->agg->Reset(*c->cfg, c->range, c->reserved);
-            },
-            &ctx);
-        dumps_total_++;
-        const auto now = Clock::now();
-        const double interval = config.collector.bound_inactive_interval_seconds;
-        if (st.ok() &&
-            (!target.bound_inactive || interval <= 0 ||
-             now - target.bound_inactive_at >= std::chrono::duration<double>(interval))) {
-          BoundInactiveSink bi;
-          st = target.socket->DumpTcp(1u << kTcpBoundInactive, bi);
-          if (st.ok()) {
-            target.bound_inactive = bi.snapshot;
-            target.bound_inactive_at = now;
-          } else {
-            st = st.WithContext("bound_inactive dump");
-          }
-        }
-        if (st.ok() && target.bound_inactive) {
-          target.aggregator.AddBoundInactive(*target.bound_inactive);
-        }
-        if (!st.ok()) target.socket.reset();  // reopen on the next scrape
-      }
-    }
-    if (st.ok()) {
-      target.aggregator.Finish(&out->agg);
-      out->netlink_ok = true;
-      out->dump_messages = out->agg.sockets;
-      s.ok = true;
-    } else {
-      Fail(s, out->netns, st.message());
-    }
-    s.duration_seconds = Since(t0);
-    out->sources.push_back(std::move(s));
-  }
-
-  // The /proc/net sources: one reader each, the same success/duration bookkeeping.
-  auto read_proc = [&](const char* source, auto reader, auto* dest) {
-    SourceResult s = NewSource(source);
-    auto t0 = Clock::now();
-    auto r = reader(paths, source);
-    if (r.ok()) {
-      s.ok = true;
-      *dest = std::move(*r);
-    } else {
-      Fail(s, out->netns, r.status().message());
-    }
-    s.duration_seconds = Since(t0);
-    out->sources.push_back(std::move(s));
-  };
-  read_proc("sockstat", ReadSockstat, &out->sockstat);
-  read_proc("sockstat6", ReadSockstat, &out->sockstat6);
-  read_proc("netstat", ReadNetstat, &out->netstat);
-  read_proc("snmp", ReadNetstat, &out->snmp);
-
-  for (const SourceResult& s : out->sources) out->ok = out->ok && s.ok;
-  out->duration_seconds = Since(start);
-}
-
-std::vector<prometheus::MetricFamily> Collector::ScrapeAll() const {
+std::vector<prometheus::MetricFamily> Collector::Scrape() const {
   std::shared_ptr<const Config> config;
-  ExporterStats stats;
+  bool reload_ok;
+  double reload_ts;
   {
     std::lock_guard<std::mutex> lock(config_mu_);
     config = config_;
-    stats.last_reload_ok = last_reload_ok_;
-    stats.last_reload_success_timestamp = last_reload_success_ts_;
+    reload_ok = last_reload_ok_;
+    reload_ts = last_reload_success_ts_;
   }
-  RefreshTargets(*config);
-  std::vector<NetnsTarget*> list;
-  if (own_) list.push_back(own_.get());
-  for (auto& [k, t] : targets_) list.push_back(t.get());
+  const bool label_netns = config->namespaces.mode != NetnsMode::kOwn;
+  namespaces_.Refresh(*config);
+  namespaces_.Run(*config, [&](Namespace& ns) { ReadNamespace(ns, *config); });
+  const std::vector<Namespace*>& list = namespaces_.list();
 
-  std::vector<TargetSnapshot> snaps(list.size());
-  const auto start = Clock::now();
-  const double budget = config->namespaces.scrape_budget_seconds;
-  std::atomic<size_t> next{0};
-  std::atomic<uint64_t> over_budget{0};
-  auto worker = [&] {
-    for (size_t i = next++; i < list.size(); i = next++) {
-      if (list.size() > 1 && Since(start) > budget) {
-        ++over_budget;
-        snaps[i].netns = list[i]->label();
-        snaps[i].container_id = list[i]->container_id;
-        snaps[i].pod_uid = list[i]->pod_uid;
-        snaps[i].ok = false;
-        continue;
-      }
-      list[i]->Run([&, i] { ScrapeTarget(*list[i], *config, &snaps[i]); });
+  // Caps that hold across namespaces: each source sees all of its successful instances.
+  const size_t num_sources = list.empty() ? 0 : list.front()->sources.size();
+  for (size_t i = 0; i < num_sources; ++i) {
+    std::vector<NetnsSource*> all;
+    for (Namespace* ns : list) {
+      if (ns->read && ns->runs[i].ok) all.push_back(ns->sources[i].get());
     }
-  };
-  const size_t parallel =
-      std::max<size_t>(1, std::min<size_t>(config->namespaces.parallel_dumps, list.size()));
-  if (parallel <= 1) {
-    worker();
-  } else {
-    std::vector<std::thread> threads;
-    for (size_t i = 0; i < parallel; ++i) threads.emplace_back(worker);
-    for (auto& th : threads) th.join();
+    if (!all.empty()) all.front()->FinishAcrossNamespaces(all, *config);
   }
-  // Series caps hold across all namespaces, not only within each.
-  if (snaps.size() > 1) {
-    std::vector<AggregateResult*> aggs;
-    for (TargetSnapshot& t : snaps) {
-      if (t.netlink_ok) aggs.push_back(&t.agg);
-    }
-    FoldAcrossNamespaces(aggs, config->destinations.max_series, /*inbound=*/false);
-    FoldAcrossNamespaces(aggs, config->inbound.max_series, /*inbound=*/true);
+
+  std::vector<NamespaceInfo> infos;
+  for (const Namespace* ns : list) {
+    if (ns->read) infos.push_back(ns->info);
   }
-  stats.scrapes_total = scrapes_total_.load();
-  stats.dumps_total = dumps_total_.load();
-  stats.label_netns = config->namespaces.mode != NetnsMode::kOwn;
-  stats.namespaces_discovered = discovered_;
-  stats.namespaces_skipped = skipped_ + over_budget.load();
-  stats.page_size = sysconf(_SC_PAGESIZE);
-  return BuildFamilies(snaps, stats);
+  const HostReadContext host_ctx{*config, env_, label_netns, infos};
+  for (HostRun& h : host_) h.ok = TimedRead(*h.source, host_ctx, "", &h.seconds);
+
+  FamilySet fs;
+  const ExportContext ctx{*config, label_netns, sysconf(_SC_PAGESIZE)};
+  for (const Namespace* ns : list) AddNamespace(fs, *ns, ctx);
+  for (const HostRun& h : host_) {
+    AddSourceOutcome(fs, {}, h.source->name(), h.ok, h.seconds);
+    h.source->AddFamilies(fs, ctx);
+  }
+  fs.Gauge("sockstate_build_info", "Build of the exporter; the value is always 1.",
+           {{"version", kVersion}, {"revision", kRevision}, {"compiler", __VERSION__}}, 1);
+  fs.Counter("sockstate_scrapes_total", "Scrape requests answered since start.", {},
+             double(scrapes_total_.load()));
+  fs.Counter("sockstate_netlink_dumps_total",
+             "sock_diag dumps run since start. Concurrent scrapes share one dump.", {},
+             double(env_.netlink_dumps.load()));
+  fs.Gauge("sockstate_config_last_reload_successful",
+           "1 when the last configuration (re)load succeeded.", {}, reload_ok ? 1 : 0);
+  fs.Gauge("sockstate_config_last_reload_success_timestamp_seconds",
+           "Unix time of the last successful configuration load.", {}, reload_ts);
+  if (label_netns) {
+    fs.Gauge("sockstate_netns_discovered", "Network namespaces found by discovery.", {},
+             double(namespaces_.discovered()));
+    fs.Gauge("sockstate_netns_skipped",
+             "Network namespaces not read: beyond namespaces.max_namespaces or the scrape "
+             "budget.",
+             {}, double(namespaces_.skipped()));
+  }
+  return fs.Take();
 }
 
 }  // namespace sockstate

@@ -13,6 +13,8 @@
 #include <map>
 #include <utility>
 
+#include "util/file_util.h"
+
 namespace sockstate {
 
 namespace {
@@ -104,13 +106,11 @@ std::unique_ptr<NetnsTarget> NetnsTarget::Own(std::string label) {
 Result<std::unique_ptr<NetnsTarget>> NetnsTarget::Enter(const NetnsRef& ref) {
   int fd = open(ref.path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
-    return Status::Error("netns " + ref.label + ": open " + ref.path + ": " + std::strerror(errno));
+    return Status::Error("netns " + ref.label + ": open " + ref.path + ": " + ErrnoText(errno));
   }
   std::unique_ptr<NetnsTarget> t(new NetnsTarget());
   t->own_ = false;
   t->label_ = ref.label;
-  t->dev_ = ref.dev;
-  t->ino_ = ref.ino;
   t->thread_ = std::thread(&NetnsTarget::ThreadMain, t.get(), fd);
   std::unique_lock<std::mutex> lock(t->mu_);
   t->cv_.wait(lock, [&] { return t->entered_ || !t->enter_error_.empty(); });
@@ -129,7 +129,7 @@ void NetnsTarget::ThreadMain(int fd) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (rc != 0) {
-      enter_error_ = std::strerror(err);
+      enter_error_ = ErrnoText(err);
       cv_.notify_all();
       return;
     }
@@ -147,8 +147,6 @@ void NetnsTarget::ThreadMain(int fd) {
     job_done_ = true;
     cv_.notify_all();
   }
-  // Close the namespace's sock_diag socket on its own thread, before the thread ends.
-  socket.reset();
 }
 
 void NetnsTarget::Run(const std::function<void()>& fn) {

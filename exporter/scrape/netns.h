@@ -5,19 +5,15 @@
 
 #include <sys/types.h>
 
-#include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
-#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "aggregate/aggregator.h"
 #include "config/config.h"
-#include "sources/sock_diag.h"
 #include "util/status.h"
 
 namespace sockstate {
@@ -37,9 +33,10 @@ struct NetnsRef {
 std::vector<NetnsRef> DiscoverNamespaces(const NamespaceConfig& config, const std::string& procfs,
                                          const std::string& netns_dir);
 
-/// One namespace and the state the exporter keeps for it between scrapes (its sock_diag socket
-/// and aggregation tables). Run() is thread-safe (calls are serialised); the public state is
-/// only touched inside Run().
+/// Runs work inside one network namespace: inline for the exporter's own, else on a thread of
+/// its own that entered the namespace with setns and stays there. Holds no scrape state (the
+/// namespace's sources live in scrape/namespace_set.h). Run() is thread-safe (calls are
+/// serialised).
 class NetnsTarget {
  public:
   /// The exporter's own namespace: Run() executes inline.
@@ -55,16 +52,6 @@ class NetnsTarget {
 
   bool own() const { return own_; }
   const std::string& label() const { return label_; }
-  dev_t dev() const { return dev_; }
-  ino_t ino() const { return ino_; }
-
-  // Kept across scrapes; used only inside Run().
-  std::unique_ptr<SockDiagSocket> socket;
-  Aggregator aggregator;
-  std::optional<BoundInactiveSnapshot> bound_inactive;  // cached between their dumps
-  std::chrono::steady_clock::time_point bound_inactive_at;
-  std::string container_id;
-  std::string pod_uid;
 
  private:
   NetnsTarget() = default;
@@ -72,8 +59,6 @@ class NetnsTarget {
 
   bool own_ = true;
   std::string label_;
-  dev_t dev_ = 0;
-  ino_t ino_ = 0;
   std::thread thread_;
   std::mutex run_mu_;  // serialises Run()
   std::mutex mu_;

@@ -1,26 +1,16 @@
 #include "sources/procfs.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <string.h>
-#include <unistd.h>
 
 #include <charconv>
 #include <string>
 #include <vector>
 
+#include "util/file_util.h"
 #include "util/text_util.h"
 
 namespace sockstate {
 namespace {
-
-constexpr size_t kMaxFileBytes = 1 << 20;  // 1 MiB: the largest file we read is ~6 KiB.
-
-std::string ErrnoText(int err) {
-  char buf[256];
-  // GNU strerror_r (g++ and clang++ define _GNU_SOURCE): returns a pointer, maybe not to buf.
-  return std::string(strerror_r(err, buf, sizeof(buf)));
-}
 
 bool IsBlank(char c) { return c == ' ' || c == '\t'; }
 bool IsSpace(char c) { return IsBlank(c) || c == '\n' || c == '\r'; }
@@ -120,33 +110,6 @@ ProcPaths ProcPaths::ForThreadNetns(const std::string& root) {
   p.root = NormalizeRoot(root);
   p.net_dir = Join(p.root, "thread-self/net");
   return p;
-}
-
-int ReadSmallFile(const std::string& path, std::string* text, bool* read_failed) {
-  text->clear();
-  if (read_failed) *read_failed = false;
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return errno;
-  // /proc files report size 0: read until EOF, one byte past the cap to detect overflow.
-  char buf[16384];
-  while (true) {
-    ssize_t n = read(fd, buf, sizeof(buf));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
-      close(fd);
-      if (read_failed) *read_failed = true;
-      return err;
-    }
-    if (n == 0) break;
-    text->append(buf, static_cast<size_t>(n));
-    if (text->size() > kMaxFileBytes) {
-      close(fd);
-      return EFBIG;
-    }
-  }
-  close(fd);
-  return 0;
 }
 
 FileRead ReadProcFile(const std::string& path) {

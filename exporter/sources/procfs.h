@@ -9,7 +9,9 @@
 #include <string>
 #include <string_view>
 
+#include "util/file_util.h"  // ReadSmallFile (web_config.cpp still reaches it through here)
 #include "util/port_list.h"
+#include "util/port_range.h"
 #include "util/status.h"
 
 namespace sockstate {
@@ -37,19 +39,9 @@ struct FileRead {
 };
 FileRead ReadProcFile(const std::string& path);
 
-/// Reads a whole file of at most 1 MiB into `text`. Returns 0, or the errno of the failed
-/// open/read (EFBIG when the file is larger than 1 MiB); `read_failed` (optional) tells a
-/// failed read from a failed open. Thread-safe.
-int ReadSmallFile(const std::string& path, std::string* text, bool* read_failed = nullptr);
-
 // ---- Pure parsers -------------------------------------------------------------------------
 
 /// "lo hi" (tabs or spaces, trailing newline). lo <= hi, both 1..65535.
-struct PortRange {
-  uint16_t low = 0;
-  uint16_t high = 0;
-  uint32_t size() const { return uint32_t(high) - low + 1; }
-};
 Result<PortRange> ParsePortRange(std::string_view text);
 
 /// A single non-negative integer sysctl ("2\n"). Surrounding whitespace is allowed. Rejects

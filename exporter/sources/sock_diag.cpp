@@ -1,12 +1,5 @@
-// NETLINK_SOCK_DIAG TCP dumps with libmnl, the pure reply parser, and the record/replay seam.
-//
-// Dump file format (".ssdiag"), all integers little-endian:
-//   "SSDIAG01"                      8-byte magic
-//   repeated, one per recvmsg buffer:
-//     u8  family                    AF_INET (2) or AF_INET6 (10): the request it answers
-//     u32 length                    bytes that follow
-//     u8  bytes[length]             the buffer exactly as recvmsg returned it
-// Each family's dump ends with a buffer holding NLMSG_DONE.
+// NETLINK_SOCK_DIAG TCP dumps with libmnl and the pure reply parser. The record/replay seam is
+// in sock_diag_file.cpp.
 
 #include "sources/sock_diag.h"
 
@@ -22,15 +15,13 @@
 #include <cstdarg>
 #include <cstring>
 #include <ctime>
-#include <fstream>
-#include <iterator>
 #include <vector>
+
+#include "util/file_util.h"
 
 namespace sockstate {
 namespace {
 
-constexpr char kMagic[8] = {'S', 'S', 'D', 'I', 'A', 'G', '0', '1'};
-constexpr size_t kRecordHeaderSize = 5;  // u8 family + u32 length
 // The kernel caps one dump skb at ~32 KiB (MNL_SOCKET_DUMP_SIZE in newer libmnl); a larger
 // buffer costs nothing and can never truncate a message.
 constexpr size_t kDumpBufferSize = 64 * 1024;
@@ -42,12 +33,6 @@ constexpr size_t kDiagMsgLen = NLMSG_HDRLEN + sizeof(inet_diag_msg);
 
 static_assert(sizeof(inet_diag_msg) == 72, "inet_diag_msg layout");
 static_assert(sizeof(inet_diag_req_v2) == 56, "inet_diag_req_v2 layout");
-
-// Thread-safe strerror (GNU strerror_r).
-std::string ErrnoText(int err) {
-  char buf[128];
-  return strerror_r(err, buf, sizeof(buf));
-}
 
 // Text for a negative errno carried in a netlink message (-ENOENT -> "No such file or
 // directory"); safe for any value, INT_MIN included.
@@ -66,17 +51,6 @@ __attribute__((format(printf, 2, 3))) void SetError(std::string* error, const ch
   vsnprintf(buf, sizeof(buf), fmt, ap);
   va_end(ap);
   *error = buf;
-}
-
-const char* FamilyName(uint8_t family) {
-  switch (family) {
-    case AF_INET:
-      return "AF_INET";
-    case AF_INET6:
-      return "AF_INET6";
-    default:
-      return "AF_?";
-  }
 }
 
 bool IsV4Mapped(const uint8_t* a) {
@@ -118,11 +92,18 @@ bool DecodeDiagMsg(const inet_diag_msg& m, SocketRecord& r) {
   return true;
 }
 
-uint32_t ReadLe32(const uint8_t* p) {
-  return uint32_t{p[0]} | uint32_t{p[1]} << 8 | uint32_t{p[2]} << 16 | uint32_t{p[3]} << 24;
-}
-
 }  // namespace
+
+const char* AddressFamilyName(uint8_t family) {
+  switch (family) {
+    case AF_INET:
+      return "AF_INET";
+    case AF_INET6:
+      return "AF_INET6";
+    default:
+      return "AF_?";
+  }
+}
 
 ParseState ParseDiagBuffer(const void* buf, size_t len, RecordSink& sink, std::string* error,
                            bool* dump_interrupted, const DiagReplyFilter* expect,
@@ -215,95 +196,6 @@ ParseState ParseDiagBuffer(const void* buf, size_t len, RecordSink& sink, std::s
     off = step >= left ? len : off + step;
   }
   return ParseState::kMore;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Record / replay.
-
-Result<std::unique_ptr<DumpRecorder>> DumpRecorder::Open(const std::string& path) {
-  FILE* f = std::fopen(path.c_str(), "wbe");
-  if (f == nullptr) return Status::Error("dump recorder: open " + path + ": " + ErrnoText(errno));
-  if (std::fwrite(kMagic, 1, sizeof(kMagic), f) != sizeof(kMagic) || std::fflush(f) != 0) {
-    Status s = Status::Error("dump recorder: write " + path + ": " + ErrnoText(errno));
-    std::fclose(f);
-    return s;
-  }
-  return std::unique_ptr<DumpRecorder>(new DumpRecorder(f, path));
-}
-
-DumpRecorder::~DumpRecorder() {
-  if (file_ != nullptr) std::fclose(file_);
-}
-
-Status DumpRecorder::Write(uint8_t family, const void* buf, size_t len) {
-  if (len > UINT32_MAX) return Status::Error("dump recorder: " + path_ + ": buffer too large");
-  const uint32_t n = static_cast<uint32_t>(len);
-  const uint8_t header[kRecordHeaderSize] = {family, uint8_t(n), uint8_t(n >> 8), uint8_t(n >> 16),
-                                             uint8_t(n >> 24)};
-  if (std::fwrite(header, 1, sizeof(header), file_) != sizeof(header) ||
-      (len > 0 && std::fwrite(buf, 1, len, file_) != len) || std::fflush(file_) != 0) {
-    return Status::Error("dump recorder: write " + path_ + ": " + ErrnoText(errno));
-  }
-  return Status::Ok();
-}
-
-Status ReplayDumpFile(const std::string& path, RecordSink& sink) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::Error("replay " + path + ": open: " + ErrnoText(errno));
-  const std::vector<uint8_t> data((std::istreambuf_iterator<char>(in)),
-                                  std::istreambuf_iterator<char>());
-  if (in.bad()) return Status::Error("replay " + path + ": read error");
-  if (data.size() < sizeof(kMagic) || std::memcmp(data.data(), kMagic, sizeof(kMagic)) != 0) {
-    return Status::Error("replay " + path + ": bad magic at offset 0 (not an SSDIAG01 dump)");
-  }
-  char msg[256];
-  size_t off = sizeof(kMagic);
-  int open_family = 0;  // family whose dump has not seen NLMSG_DONE yet, 0 if none
-  while (off < data.size()) {
-    const size_t left = data.size() - off;
-    if (left < kRecordHeaderSize) {
-      snprintf(msg, sizeof(msg), "truncated record header at offset %zu (%zu bytes left)", off,
-               left);
-      return Status::Error("replay " + path + ": " + msg);
-    }
-    const uint8_t family = data[off];
-    const uint32_t n = ReadLe32(&data[off + 1]);
-    if (family != AF_INET && family != AF_INET6) {
-      snprintf(msg, sizeof(msg), "record at offset %zu: bad family %u", off, unsigned{family});
-      return Status::Error("replay " + path + ": " + msg);
-    }
-    if (n > left - kRecordHeaderSize) {
-      snprintf(msg, sizeof(msg), "truncated record at offset %zu: length %u, %zu bytes left", off,
-               n, left - kRecordHeaderSize);
-      return Status::Error("replay " + path + ": " + msg);
-    }
-    if (open_family != 0 && open_family != family) {
-      snprintf(msg, sizeof(msg), "record at offset %zu: %s dump ended without NLMSG_DONE", off,
-               FamilyName(open_family));
-      return Status::Error("replay " + path + ": " + msg);
-    }
-    std::string error;
-    const size_t payload_off = off + kRecordHeaderSize;
-    switch (ParseDiagBuffer(data.data() + payload_off, n, sink, &error)) {
-      case ParseState::kError:
-        snprintf(msg, sizeof(msg), "record at offset %zu (%s, %u bytes from file offset %zu)", off,
-                 FamilyName(family), n, payload_off);
-        return Status::Error("replay " + path + ": " + msg + ": " + error);
-      case ParseState::kDone:
-        open_family = 0;
-        break;
-      case ParseState::kMore:
-        open_family = family;
-        break;
-    }
-    off = payload_off + n;
-  }
-  if (open_family != 0) {
-    snprintf(msg, sizeof(msg), "file ends at offset %zu inside the %s dump (no NLMSG_DONE)", off,
-             FamilyName(open_family));
-    return Status::Error("replay " + path + ": " + msg);
-  }
-  return Status::Ok();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -409,7 +301,7 @@ Status SockDiagSocket::DumpFamily(uint8_t family, uint32_t state_mask, RecordSin
 }
 
 Status SockDiagSocket::DumpTcp(uint32_t state_mask, RecordSink& sink, DumpRecorder* recorder,
-                               DumpStats* stats, void (*on_restart)(void*), void* restart_arg) {
+                               DumpStats* stats, const std::function<void()>& on_restart) {
   DumpStats local;
   DumpStats* st = stats != nullptr ? stats : &local;
   *st = DumpStats{};
@@ -419,13 +311,14 @@ Status SockDiagSocket::DumpTcp(uint32_t state_mask, RecordSink& sink, DumpRecord
     for (uint8_t family : {uint8_t{AF_INET}, uint8_t{AF_INET6}}) {
       status = DumpFamily(family, state_mask, sink, recorder, st, &interrupted);
       if (!status.ok()) {
-        status = status.WithContext(std::string("sock_diag ") + FamilyName(family) + " dump");
+        status =
+            status.WithContext(std::string("sock_diag ") + AddressFamilyName(family) + " dump");
         break;
       }
     }
     if (status.ok() || !interrupted || attempt > 0) return status;
     ++st->retries;
-    if (on_restart != nullptr) on_restart(restart_arg);
+    if (on_restart) on_restart();
   }
 }
 

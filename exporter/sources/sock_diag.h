@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -16,6 +17,9 @@
 struct mnl_socket;
 
 namespace sockstate {
+
+/// "AF_INET", "AF_INET6" or "AF_?", for messages. Thread-safe.
+const char* AddressFamilyName(uint8_t family);
 
 /// Outcome of parsing one recvmsg buffer.
 enum class ParseState { kMore, kDone, kError };
@@ -42,7 +46,7 @@ ParseState ParseDiagBuffer(const void* buf, size_t len, RecordSink& sink, std::s
                            bool* dump_interrupted = nullptr,
                            const DiagReplyFilter* expect = nullptr, uint64_t* messages = nullptr);
 
-/// Writes raw dump buffers to a file (format in sock_diag.cpp: magic "SSDIAG01", then
+/// Writes raw dump buffers to a file (format in sock_diag_file.cpp: magic "SSDIAG01", then
 /// per buffer: u8 family, u32 little-endian length, bytes). A dump restarted after
 /// NLM_F_DUMP_INTR keeps its interrupted part in the file (replay then stops there with an
 /// error). Not thread-safe.
@@ -90,15 +94,15 @@ class SockDiagSocket {
 
   /// Dumps TCP sockets of AF_INET then AF_INET6 whose state is in `state_mask`
   /// (bit 1<<TCP_x), no extensions, streaming every record to `sink`. On NLM_F_DUMP_INTR the
-  /// whole dump (both families) is restarted once, after calling `on_restart(restart_arg)`:
+  /// whole dump (both families) is restarted once, after calling `on_restart` (if set):
   /// the sink has then seen part of the dump and must reset its state. A recvmsg interrupted
   /// by a signal (EINTR) loses no data and is simply repeated. If `recorder` is set every raw
   /// buffer is also written to it. `stats` (optional) is reset, then filled. Replies are
   /// checked against the request's seq and our port id. No allocation unless there is an
-  /// error. Errors carry context ("sock_diag AF_INET6 dump: recvmsg: ...").
+  /// error (a lambda capturing one pointer fits in std::function without allocating). Errors
+  /// carry context ("sock_diag AF_INET6 dump: recvmsg: ...").
   Status DumpTcp(uint32_t state_mask, RecordSink& sink, DumpRecorder* recorder = nullptr,
-                 DumpStats* stats = nullptr, void (*on_restart)(void*) = nullptr,
-                 void* restart_arg = nullptr);
+                 DumpStats* stats = nullptr, const std::function<void()>& on_restart = {});
 
  private:
   SockDiagSocket(mnl_socket* nl, size_t buf_size);

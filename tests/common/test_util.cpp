@@ -184,6 +184,13 @@ bool HasMetric(const Series& s, const std::string& name) {
   return it->first == name || it->first.rfind(name + "{", 0) == 0;
 }
 
+std::array<uint8_t, 16> Addr(const std::string& text) {
+  std::array<uint8_t, 16> out{};
+  const int af = text.find(':') == std::string::npos ? AF_INET : AF_INET6;
+  if (inet_pton(af, text.c_str(), out.data()) != 1) out.fill(0);
+  return out;
+}
+
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw std::runtime_error("cannot read " + path);

@@ -4,7 +4,9 @@
 
 #include <sys/types.h>
 
+#include <array>
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -34,6 +36,10 @@ double Get(const Series& s, const std::string& name,
            const std::vector<std::pair<std::string, std::string>>& labels = {});
 /// True when some series has that name (with any labels).
 bool HasMetric(const Series& s, const std::string& name);
+
+/// An address literal ("10.0.0.1" or "fd00::1", IPv6 when it has a ':') in SocketRecord layout
+/// (network order, IPv4 in bytes 0..3, the rest zero); all zero when the text is not an address.
+std::array<uint8_t, 16> Addr(const std::string& text);
 
 /// Reads the whole file; throws on error.
 std::string ReadFile(const std::string& path);

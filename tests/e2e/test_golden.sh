@@ -27,8 +27,8 @@ done
 [[ -s $tmp/metrics ]] || { echo "exporter did not answer"; cat "$tmp/log"; exit 1; }
 
 promtool check metrics < "$tmp/metrics"
-# Mask what legitimately varies: durations, build revision/compiler, load timestamp, counters of
-# this process's own scrapes.
+# Mask what legitimately varies: source durations, build revision/compiler, load timestamp.
+# (The self counters need no mask: this is the process's first scrape and its first dump.)
 sed -E \
   -e 's/^(sockstate_scrape_source_duration_seconds\{[^}]*\}) .*/\1 <duration>/' \
   -e 's/^sockstate_build_info\{.*\} 1$/sockstate_build_info{<build>} 1/' \

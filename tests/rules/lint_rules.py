@@ -7,7 +7,7 @@ usage: lint_rules.py SOURCE_DIR RULES_FILE... -- TEST_FILE...
 - description mentions $labels.instance (and $labels.destination when the expression is on a
   per-destination metric) and the value ($value);
 - runbook_url follows the pattern <base>#<alertname lowercased> and that heading exists in
-  README.md (section "Alerts and runbook");
+  docs/runbook.md;
 - every sockstate_* metric used exists in docs/metrics-spec.md;
 - every alert has a unit test that expects it to fire (non-empty exp_alerts) and one that
   expects silence (empty exp_alerts);
@@ -23,7 +23,7 @@ import yaml
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
 from metrics_spec import base_name, metric_names_in_expr, spec_metric_names  # noqa: E402
 
-RUNBOOK_BASE = "https://github.com/sockstate/sockstate_exporter/blob/main/README.md#"
+RUNBOOK_BASE = "https://github.com/sockstate/sockstate_exporter/blob/main/docs/runbook.md#"
 PER_DESTINATION = re.compile(r"sockstate_destination_|sockstate_tuple_")
 AGGREGATION = re.compile(r"\b(sum|max|min|avg|count|topk|bottomk|group|stddev|quantile)\s*(by|without)?\s*\(")
 
@@ -41,7 +41,7 @@ def main(argv):
     sep = argv.index("--")
     src, rule_files, test_files = argv[0], argv[1:sep], argv[sep + 1:]
     spec = spec_metric_names(os.path.join(src, "docs", "metrics-spec.md"))
-    runbook_path = os.path.join(src, "README.md")
+    runbook_path = os.path.join(src, "docs", "runbook.md")
     anchors = set()
     if os.path.exists(runbook_path):
         with open(runbook_path, encoding="utf-8") as f:
@@ -85,7 +85,7 @@ def main(argv):
                 if url != RUNBOOK_BASE + name.lower():
                     errors.append(f"{where}: runbook_url {url!r} is not {RUNBOOK_BASE + name.lower()!r}")
                 elif name.lower() not in anchors:
-                    errors.append(f"{where}: README.md has no heading '{name}' for the runbook_url anchor")
+                    errors.append(f"{where}: docs/runbook.md has no heading '{name}' for the runbook_url anchor")
                 if AGGREGATION.search(expr):
                     errors.append(f"{where}: expression aggregates; keep instance/destination/netns labels")
     fired, quiet = set(), set()

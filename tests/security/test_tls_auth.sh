@@ -17,23 +17,29 @@ basic_auth_users:
   prometheus: '$hash'
 YML
 
-note "startup without the compat library fails cleanly (no crash on first connection)"
-set +e
-out="$("$bin" --web.listen-address="127.0.0.1:$port" --web.config.file="$work/web.yml" 2>&1)"
-rc=$?
-set -e
-[[ $rc -eq 1 ]] || fail "want exit 1 without compat lib, got $rc: $out"
-grep -q "web.yml: tls_server_config: libssl.so has no SSL_get_peer_certificate" <<<"$out" ||
-  fail "error does not explain the missing compat library: $out"
-
-note "start with TLS + basic auth"
+note "TLS with nothing but --web.config.file: the compat library is found next to the binary"
 start_exporter "$work/exporter.log" --web.listen-address="127.0.0.1:$port" \
-  --web.config.file="$work/web.yml" --web.tls-compat-lib="$compat"
+  --web.config.file="$work/web.yml"
 wait_http "$url" --cacert "$work/ca.crt" -u prometheus:s3cret ||
   { cat "$work/exporter.log"; fail "exporter did not answer over TLS with credentials"; }
+grep -qF "TLS: loaded compat library $compat (found by itself)" "$work/exporter.log" ||
+  fail "startup log does not name the compat library it loaded: $(cat "$work/exporter.log")"
 
 body="$(curl -sS --cacert "$work/ca.crt" -u prometheus:s3cret "$url")"
 grep -q '^sockstate_build_info' <<<"$body" || fail "no metrics over TLS"
+
+note "one wrong password moves sockstate_http_requests_rejected_total{reason=\"unauthorized\"} by exactly 1"
+unauthorized() {
+  curl -sS --cacert "$work/ca.crt" -u prometheus:s3cret "$url" |
+    awk '/^sockstate_http_requests_rejected_total\{reason="unauthorized"\}/ {print $2}'
+}
+before="$(unauthorized)"
+[[ "$before" == 0 ]] || fail "unauthorized count before any wrong password: '$before', want 0"
+code="$(curl -sS --cacert "$work/ca.crt" -u prometheus:wrong -o /dev/null -w '%{http_code}' "$url")"
+[[ "$code" == 401 ]] || fail "wrong password: want 401, got $code"
+after="$(unauthorized)"
+[[ "$after" == 1 ]] || fail "unauthorized count after one wrong password: '$after', want 1"
+echo "   unauthorized: $before -> $after"
 
 note "wrong password, unknown user, no credentials: 401 with WWW-Authenticate"
 for creds in "-u prometheus:wrong" "-u nobody:s3cret" ""; do
@@ -74,7 +80,7 @@ echo "   20 authenticated TLS scrapes: ${ms} ms"
 kill -0 "$exporter_pid" || fail "exporter died"
 kill "$exporter_pid"; wait "$exporter_pid" || true
 
-note "mutual TLS: RequireAndVerifyClientCert"
+note "mutual TLS: RequireAndVerifyClientCert (compat library named with --web.tls-compat-lib)"
 port2="$(free_port)"
 cat >"$work/mtls.yml" <<YML
 tls_server_config:
@@ -105,8 +111,7 @@ note "startup validation: bad web configs exit 1 naming file and key"
 check_bad() {  # check_bad NAME EXPECTED-SUBSTRING (config in $work/NAME.yml)
   local f="$work/$1.yml" out rc
   set +e
-  out="$("$bin" --web.listen-address="127.0.0.1:$(free_port)" --web.config.file="$f" \
-    --web.tls-compat-lib="$compat" 2>&1)"
+  out="$("$bin" --web.listen-address="127.0.0.1:$(free_port)" --web.config.file="$f" 2>&1)"
   rc=$?
   set -e
   [[ $rc -eq 1 ]] || fail "$1: want exit 1, got $rc: $out"

@@ -1,23 +1,17 @@
 #include "aggregate/aggregator.h"
 
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
 
 #include <numeric>
 
+#include "alloc_count.h"
+#include "test_util.h"
+
 namespace sockstate {
 namespace {
 
-std::array<uint8_t, 16> V4(const char* a) {
-  std::array<uint8_t, 16> out{};
-  inet_pton(AF_INET, a, out.data());
-  return out;
-}
-std::array<uint8_t, 16> V6(const char* a) {
-  std::array<uint8_t, 16> out{};
-  inet_pton(AF_INET6, a, out.data());
-  return out;
-}
+std::array<uint8_t, 16> V4(const char* a) { return testing::Addr(a); }
+std::array<uint8_t, 16> V6(const char* a) { return testing::Addr(a); }
 
 SocketRecord Rec(uint8_t state, const char* src, uint16_t sport, const char* dst, uint16_t dport,
                  uint32_t expires_ms = 0) {
@@ -285,6 +279,27 @@ TEST_F(AggregatorTest, TablesAreReusedAcrossScrapesAndGrowWithTuplesNotSockets) 
   EXPECT_EQ(agg_.TableBytes(), bytes);
   EXPECT_EQ(out.tuples, 3000u);
   EXPECT_LT(bytes, 3000u * 4 * 128);  // bounded per tuple
+}
+
+TEST_F(AggregatorTest, OnSocketAllocatesNothingOnceTheTablesHaveGrown) {
+  if (!testing::NewCountWorks())
+    GTEST_SKIP() << "operator new is replaced elsewhere in this binary";
+  std::vector<SocketRecord> recs = {Rec(kTcpListen, "0.0.0.0", 443, "0.0.0.0", 0),
+                                    Rec(kTcpEstablished, "10.0.0.1", 443, "10.9.0.1", 50000)};
+  for (int t = 0; t < 2000; ++t) {  // grows the tuple table past its first 1024 slots
+    recs.push_back(Rec(kTcpEstablished, "10.0.0.1", 40010, "10.2.0.1", uint16_t(1000 + t)));
+    recs.push_back(Rec(kTcpTimeWait, "fd00::1", 40011, "fd00::2", uint16_t(1000 + t), 3000));
+  }
+  Run(recs);  // first scrape: tables grow
+  agg_.Reset(cfg_, &range_, &reserved_);
+  const uint64_t before = testing::NewCount();
+  for (const auto& r : recs) agg_.OnSocket(r);
+  EXPECT_EQ(testing::NewCount() - before, 0u)
+      << "operator new calls for " << recs.size() << " sockets";
+  AggregateResult out;
+  agg_.Finish(&out);
+  EXPECT_EQ(out.tuples, 4000u);
+  EXPECT_EQ(State(*Find(out.inbound, "443"), kTcpEstablished), 1u);
 }
 
 TEST_F(AggregatorTest, InboundTopKAndGroups) {

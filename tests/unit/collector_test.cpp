@@ -1,7 +1,10 @@
-// The Collector's single-flight contract: scrapes that arrive while a dump is running share it.
-// The dump is made to block (a recorded dump replayed from a FIFO that the test fills only
-// after every scraper has arrived), so the test is deterministic: if concurrent scrapes each
-// ran their own dump, dumps_total would be 20, not 1.
+// The scrape pipeline (Collector). Single flight: scrapes that arrive while a dump is running
+// share it. The dump is made to block (a recorded dump replayed from a FIFO that the test fills
+// only after every scraper has arrived), so the test is deterministic: if concurrent scrapes
+// each ran their own dump, dumps_total would be 20, not 1. Then the source contract as the
+// pipeline applies it, with fake sources: success and duration per source, a failing source
+// does not stop the others, a disabled source exports nothing, cross-namespace finish, host
+// sources.
 
 #include "scrape/collector.h"
 
@@ -12,11 +15,14 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <thread>
 #include <vector>
+
+#include "test_util.h"
 
 namespace sockstate {
 namespace {
@@ -93,6 +99,146 @@ TEST(Collector, FreshFamiliesEveryScrapeNoStaleSeries) {
   std::string second = prometheus::TextSerializer().Serialize(collector.Collect());
   EXPECT_EQ(second.find("destination=\"loopback-two\""), std::string::npos)
       << "a series of the old config survived the reload";
+}
+
+// ---- The source contract, with fake sources -------------------------------------------------
+
+/// What the fake sources saw, shared by every instance of a test.
+struct Journal {
+  int reads = 0;
+  int finishes = 0;
+  size_t finish_size = 0;
+  std::vector<std::string> earlier_seen;  // names in ctx.earlier at each read of "late"
+  std::vector<NamespaceInfo> host_saw;
+};
+
+class FakeSource : public NetnsSource {
+ public:
+  FakeSource(std::string name, bool fails, bool enabled, Journal* j)
+      : name_(std::move(name)), fails_(fails), enabled_(enabled), j_(j) {}
+  std::string_view name() const override { return name_; }
+  bool Enabled(const Config&) const override { return enabled_; }
+  Status Read(const NetnsReadContext& ctx) override {
+    ++j_->reads;
+    if (name_ == "late") {
+      for (const NetnsSource* s : ctx.earlier) j_->earlier_seen.emplace_back(s->name());
+    }
+    if (fails_) return Status::Error(name_ + ": no such thing");
+    value_ = 7;
+    return Status::Ok();
+  }
+  void FinishAcrossNamespaces(const std::vector<NetnsSource*>& all, const Config&) override {
+    ++j_->finishes;
+    j_->finish_size = all.size();
+  }
+  void AddFamilies(FamilySet& fs, const Labels& base, const ExportContext&) const override {
+    fs.Gauge("fake_" + name_ + "_value", "A fake source's value.", base, value_);
+  }
+
+ private:
+  std::string name_;
+  bool fails_, enabled_;
+  Journal* j_;
+  double value_ = 0;
+};
+
+class FakeHost : public HostSource {
+ public:
+  explicit FakeHost(Journal* j) : j_(j) {}
+  std::string_view name() const override { return "host"; }
+  Status Read(const HostReadContext& ctx) override {
+    j_->host_saw = ctx.namespaces;
+    return Status::Error("host: not available");
+  }
+  void AddFamilies(FamilySet& fs, const ExportContext&) const override {
+    fs.Gauge("fake_host_available", "Whether the fake host source works.", {}, 0);
+  }
+
+ private:
+  Journal* j_;
+};
+
+testing::Series Scrape(const Collector& c) {
+  return testing::ParseExposition(prometheus::TextSerializer().Serialize(c.Collect()));
+}
+
+TEST(Pipeline, FailingSourceIsReportedAndTheOthersGoOn) {
+  Journal j;
+  CollectorOptions opts;
+  opts.make_netns_sources = [&j] {
+    std::vector<std::unique_ptr<NetnsSource>> s;
+    s.push_back(std::make_unique<FakeSource>("first", false, true, &j));
+    s.push_back(std::make_unique<FakeSource>("broken", true, true, &j));
+    s.push_back(std::make_unique<FakeSource>("late", false, true, &j));
+    return s;
+  };
+  Collector c(opts, std::make_shared<Config>(DefaultConfig()));
+  const testing::Series got = Scrape(c);
+  EXPECT_EQ(j.reads, 3);
+  EXPECT_EQ(got.at("sockstate_scrape_source_success{source=\"first\"}"), 1);
+  EXPECT_EQ(got.at("sockstate_scrape_source_success{source=\"broken\"}"), 0);
+  EXPECT_EQ(got.at("sockstate_scrape_source_success{source=\"late\"}"), 1);
+  for (const char* s : {"first", "broken", "late"}) {
+    const double d =
+        got.at("sockstate_scrape_source_duration_seconds{source=\"" + std::string(s) + "\"}");
+    EXPECT_GE(d, 0) << s;
+    EXPECT_LT(d, 5) << s;
+  }
+  EXPECT_EQ(got.at("fake_first_value"), 7);
+  EXPECT_EQ(got.at("fake_late_value"), 7);
+  EXPECT_FALSE(testing::HasMetric(got, "fake_broken_value"));
+  // Later sources see the earlier ones that succeeded, not the failed one.
+  EXPECT_EQ(j.earlier_seen, std::vector<std::string>{"first"});
+  // Mode own: no netns label, no per-namespace series.
+  EXPECT_FALSE(testing::HasMetric(got, "sockstate_netns_scrape_success"));
+  EXPECT_EQ(got.at("sockstate_scrapes_total"), 1);
+  EXPECT_EQ(got.at("sockstate_netlink_dumps_total"), 0);  // no fake source dumps
+}
+
+TEST(Pipeline, DisabledSourceIsNotReadAndExportsNothing) {
+  Journal j;
+  CollectorOptions opts;
+  opts.make_netns_sources = [&j] {
+    std::vector<std::unique_ptr<NetnsSource>> s;
+    s.push_back(std::make_unique<FakeSource>("off", false, false, &j));
+    s.push_back(std::make_unique<FakeSource>("on", false, true, &j));
+    return s;
+  };
+  Collector c(opts, std::make_shared<Config>(DefaultConfig()));
+  const testing::Series got = Scrape(c);
+  EXPECT_EQ(j.reads, 1);
+  for (const auto& [series, value] : got) {
+    EXPECT_EQ(series.find("off"), std::string::npos) << series;
+  }
+  EXPECT_EQ(got.at("fake_on_value"), 7);
+  EXPECT_EQ(got.at("sockstate_scrape_source_success{source=\"on\"}"), 1);
+  EXPECT_EQ(j.finishes, 1);  // once per scrape, for the enabled source only
+}
+
+TEST(Pipeline, FinishOncePerSourceAndHostSourcesSeeTheNamespaces) {
+  Journal j;
+  CollectorOptions opts;
+  opts.make_netns_sources = [&j] {
+    std::vector<std::unique_ptr<NetnsSource>> s;
+    s.push_back(std::make_unique<FakeSource>("a", false, true, &j));
+    s.push_back(std::make_unique<FakeSource>("b", true, true, &j));
+    return s;
+  };
+  std::vector<std::unique_ptr<HostSource>> hosts;
+  hosts.push_back(std::make_unique<FakeHost>(&j));
+  Collector c(opts, std::make_shared<Config>(DefaultConfig()), std::move(hosts));
+  const testing::Series got = Scrape(c);
+  EXPECT_EQ(j.finishes, 1);  // "a" only: "b" failed everywhere
+  EXPECT_EQ(j.finish_size, 1u);
+  // A failing host source: success 0 and still its own series.
+  EXPECT_EQ(got.at("sockstate_scrape_source_success{source=\"host\"}"), 0);
+  EXPECT_EQ(got.at("fake_host_available"), 0);
+  ASSERT_EQ(j.host_saw.size(), 1u);
+  EXPECT_TRUE(j.host_saw[0].own);
+  EXPECT_EQ(j.host_saw[0].label, "");
+  struct stat st;
+  ASSERT_EQ(stat("/proc/self/ns/net", &st), 0);
+  EXPECT_EQ(j.host_saw[0].inode, uint64_t(st.st_ino));
 }
 
 }  // namespace

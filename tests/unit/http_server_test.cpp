@@ -11,9 +11,13 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 #include <vector>
 
 #include "config/config.h"
+#include "scrape/collector.h"
 #include "test_util.h"
 
 namespace sockstate {
@@ -153,8 +157,72 @@ TEST(HttpServer, BasicAuthOnEveryPath) {
   auto r = Raw(port, "GET /metrics HTTP/1.0\r\n" + good + "\r\n");
   EXPECT_EQ(r.status, 200);
   EXPECT_NE(r.body.find("sockstate_build_info"), std::string::npos);
+  // The scrape carries the 401s so far: three paths without credentials, one wrong password.
+  EXPECT_NE(r.body.find("sockstate_http_requests_rejected_total{reason=\"unauthorized\"} 4\n"),
+            std::string::npos);
+  EXPECT_NE(r.body.find("sockstate_http_requests_rejected_total{reason=\"scrape_limit\"} 0\n"),
+            std::string::npos);
+  EXPECT_NE(r.body.find("sockstate_http_requests_rejected_total{reason=\"bcrypt_limit\"} 0\n"),
+            std::string::npos);
   EXPECT_EQ(Raw(port, "POST /metrics HTTP/1.0\r\n" + good + "\r\n").status, 405);
-  EXPECT_EQ(s->unauthorized(), 4u);
+  EXPECT_EQ(s->rejected().count(RejectReason::kUnauthorized), 4u);
+  EXPECT_EQ(s->rejected().count(RejectReason::kScrapeLimit), 0u);
+}
+
+// A Collectable whose Collect() waits until released: holds a scrape in progress.
+class BlockingMetrics : public prometheus::Collectable {
+ public:
+  std::vector<prometheus::MetricFamily> Collect() const override {
+    std::unique_lock<std::mutex> lock(mu_);
+    ++entered_;
+    cv_.notify_all();
+    cv_.wait_for(lock, std::chrono::seconds(10), [this] { return released_; });
+    return {};
+  }
+  bool WaitEntered() {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(10), [this] { return entered_ > 0; });
+  }
+  void Release() {
+    std::lock_guard<std::mutex> lock(mu_);
+    released_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  mutable std::mutex mu_;
+  mutable std::condition_variable cv_;
+  mutable int entered_ = 0;
+  bool released_ = false;
+};
+
+TEST(HttpServer, ScrapesOverTheLimitAreRejectedAndCounted) {
+  auto metrics = std::make_shared<BlockingMetrics>();
+  HttpOptions o;
+  o.max_requests = 1;
+  const int port = FreeLoopbackPort();
+  o.listen_address = "127.0.0.1:" + std::to_string(port);
+  auto s = HttpServer::Start(o, metrics);
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  testing::HttpResponse first;
+  std::thread t([&] { first = HttpGet("127.0.0.1", port, "/metrics", std::chrono::seconds(15)); });
+  ASSERT_TRUE(metrics->WaitEntered());
+  for (int i = 0; i < 2; ++i) {
+    auto r = HttpGet("127.0.0.1", port, "/metrics");
+    EXPECT_EQ(r.status, 503);
+    EXPECT_NE(r.headers.find("Retry-After: 1"), std::string::npos);
+  }
+  metrics->Release();
+  t.join();
+  EXPECT_EQ(first.status, 200) << first.error;
+  // Collected after the two 503s: exactly 2, and nothing else but this family.
+  EXPECT_EQ(first.body, "# HELP sockstate_http_requests_rejected_total " +
+                            s.value()->rejected().Collect()[0].help +
+                            "\n# TYPE sockstate_http_requests_rejected_total counter\n"
+                            "sockstate_http_requests_rejected_total{reason=\"unauthorized\"} 0\n"
+                            "sockstate_http_requests_rejected_total{reason=\"scrape_limit\"} 2\n"
+                            "sockstate_http_requests_rejected_total{reason=\"bcrypt_limit\"} 0\n");
+  EXPECT_EQ(s.value()->rejected().count(RejectReason::kScrapeLimit), 2u);
 }
 
 TEST(HttpServer, IdleConnectionsDoNotStarveScrapes) {

@@ -1,0 +1,162 @@
+#pragma once
+// The hot path of the aggregation: per (source address, destination address, destination
+// port) tuple, the sockets by state, the ephemeral ports they use and their TIME_WAIT
+// remaining lifetimes. Open addressing with linear probing in a power-of-two table that is
+// reused across scrapes: counting a socket is O(1) and allocates nothing unless the table
+// grows past its largest size so far (memory follows tuples, not sockets).
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "config/config.h"
+
+namespace sockstate {
+
+/// Number of exported states (kExportedStates).
+inline constexpr int kNumStates = 12;
+/// Most TIME_WAIT histogram bounds supported (config validation enforces it).
+inline constexpr int kMaxTwBuckets = int(kMaxTimeWaitBuckets);
+
+/// Socket counters of one tuple (Count = uint16_t, Sum = uint32_t: a tuple holds at most
+/// 65535 sockets since the local port makes the 4-tuple unique; increments saturate anyway)
+/// or of the sockets beyond the table's capacity (uint64_t). Value type.
+template <typename Count, typename Sum>
+struct SocketCounters {
+  Sum tw_sum_ms;  // TIME_WAIT remaining lifetimes summed, ms (saturating)
+  std::array<Count, kNumStates> states;
+  Count used;        // sockets on a local port inside the ephemeral range
+  uint8_t occupied;  // tuple table slot in use (unused outside the table)
+  uint8_t pad;
+  std::array<Count, kMaxTwBuckets + 1> tw;  // per bucket, not cumulative; last = above the top
+
+  /// Zeroes every counter (and `occupied`).
+  void Clear() { std::memset(this, 0, sizeof(*this)); }
+  /// Counts one socket in exported state `state_idx`; `tw_bucket` >= 0 for TIME_WAIT.
+  void Add(int state_idx, bool in_range, int tw_bucket, uint32_t expires_ms) {
+    SatInc(states[state_idx]);
+    if (in_range) SatInc(used);
+    if (tw_bucket < 0) return;
+    SatInc(tw[tw_bucket]);
+    const Sum add = expires_ms < 3600000 ? expires_ms : 3600000;  // a bogus value saturates
+    tw_sum_ms = tw_sum_ms > std::numeric_limits<Sum>::max() - add ? std::numeric_limits<Sum>::max()
+                                                                  : Sum(tw_sum_ms + add);
+  }
+  /// Adds all of `o`'s counters (for wide sums: no saturation).
+  template <typename C, typename S>
+  void AddAll(const SocketCounters<C, S>& o) {
+    for (int i = 0; i < kNumStates; ++i) states[i] += o.states[i];
+    used += o.used;
+    for (size_t i = 0; i < tw.size(); ++i) tw[i] += o.tw[i];
+    tw_sum_ms += o.tw_sum_ms;
+  }
+  static void SatInc(Count& v) {
+    if (v != std::numeric_limits<Count>::max()) ++v;
+  }
+};
+
+/// The tuple table. Not thread-safe: one dump at a time.
+class TupleTable {
+ public:
+  /// Destination of a tuple plus its source address; 36 bytes, compared as words.
+  struct Key {
+    std::array<uint8_t, 16> src;
+    std::array<uint8_t, 16> dst;
+    uint16_t dport;
+    uint8_t family;  // 0 = IPv4, 1 = IPv6
+    uint8_t pad = 0;
+  };
+  using Counters = SocketCounters<uint16_t, uint32_t>;
+  using Overflow = SocketCounters<uint64_t, uint64_t>;
+  struct Entry {
+    Key key;
+    Counters c;
+  };
+  // The memory bound documented for destinations.max_tuples depends on this size.
+  static_assert(sizeof(Entry) == 92, "update docs/configuration.md (destinations.max_tuples)");
+
+  /// Empties the table for a scrape tracking at most `max_tuples` tuples (beyond: Overflow).
+  void Reset(size_t max_tuples);
+
+  /// Counts one socket of tuple `key` (see SocketCounters::Add). O(1) amortised; allocates
+  /// only when the table grows past its largest size so far. Inlined into the caller's
+  /// per-socket loop (an out-of-line call costs ~15 instructions per socket).
+  [[gnu::always_inline]] void Add(const Key& key, int state_idx, bool in_range, int tw_bucket, uint32_t expires_ms) {
+    Counters* c = FindOrInsert(key, Hash(key));
+    if (c != nullptr) {
+      c->Add(state_idx, in_range, tw_bucket, expires_ms);
+    } else {
+      overflow_.Add(state_idx, in_range, tw_bucket, expires_ms);
+      ++overflow_sockets_;
+    }
+  }
+
+  /// Calls fn(const Entry&) for every tuple, in slot order.
+  template <typename Fn>
+  void ForEach(Fn fn) const {
+    for (const Entry& e : slots_) {
+      if (e.c.occupied) fn(e);
+    }
+  }
+  /// Slot index of an entry handed out by ForEach (valid until the next Add or Reset).
+  uint32_t SlotOf(const Entry& e) const { return uint32_t(&e - slots_.data()); }
+  /// The tuple in slot `slot` (from SlotOf).
+  const Entry& slot(uint32_t slot) const { return slots_[slot]; }
+  /// Tuples tracked.
+  size_t size() const { return count_; }
+  /// Counters of the sockets of tuples beyond max_tuples, and how many sockets they are.
+  const Overflow& overflow() const { return overflow_; }
+  uint64_t overflow_sockets() const { return overflow_sockets_; }
+  /// Bytes held by the table.
+  size_t Bytes() const { return slots_.capacity() * sizeof(Entry); }
+
+ private:
+  static uint64_t Load64(const uint8_t* p) {
+    uint64_t v;
+    std::memcpy(&v, p, 8);
+    return v;
+  }
+  // Multiply each word by its own odd constant, fold, finalise.
+  static uint64_t Hash(const Key& key) {
+    const uint8_t* k = reinterpret_cast<const uint8_t*>(&key);
+    uint64_t h = Load64(k) * 0x9E3779B97F4A7C15ULL;
+    h ^= Load64(k + 8) * 0xC2B2AE3D27D4EB4FULL;
+    h ^= Load64(k + 16) * 0x165667B19E3779F9ULL;
+    h ^= Load64(k + 24) * 0xD6E8FEB86659FD93ULL;
+    h ^= Load64(k + 28) * 0xFF51AFD7ED558CCDULL;
+    h ^= h >> 32;
+    h *= 0xC4CEB9FE1A85EC53ULL;
+    h ^= h >> 29;
+    return h;
+  }
+  // Five word compares (a defaulted operator== calls memcmp out of line: +45% per socket).
+  static bool Equal(const Key& x, const Key& y) {
+    const uint8_t* a = reinterpret_cast<const uint8_t*>(&x);
+    const uint8_t* b = reinterpret_cast<const uint8_t*>(&y);
+    return Load64(a) == Load64(b) && Load64(a + 8) == Load64(b + 8) &&
+           Load64(a + 16) == Load64(b + 16) && Load64(a + 24) == Load64(b + 24) &&
+           Load64(a + 28) == Load64(b + 28);
+  }
+  [[gnu::always_inline]] Counters* FindOrInsert(const Key& key, uint64_t hash) {
+    size_t i = hash & mask_;
+    while (slots_[i].c.occupied) {
+      if (Equal(slots_[i].key, key)) return &slots_[i].c;
+      i = (i + 1) & mask_;
+    }
+    return Insert(key, hash, i);
+  }
+  Counters* Insert(const Key& key, uint64_t hash, size_t free_slot);
+  void Grow();
+
+  std::vector<Entry> slots_;  // power-of-two size, load <= 3/4
+  size_t mask_ = 0;
+  size_t count_ = 0;
+  size_t max_tuples_ = 0;
+  Overflow overflow_{};
+  uint64_t overflow_sockets_ = 0;
+};
+
+}  // namespace sockstate

@@ -1,0 +1,131 @@
+#include "scrape/namespace_set.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include "scrape/cgroup.h"
+#include "util/log.h"
+
+namespace sockstate {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double Since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+uint64_t OwnInode(const std::string& procfs) {
+  struct stat st;
+  return stat((procfs + "/self/ns/net").c_str(), &st) == 0 ? uint64_t(st.st_ino) : 0;
+}
+
+}  // namespace
+
+NamespaceSet::NamespaceSet(const SourceEnv& env, NetnsSourceFactory make_sources)
+    : env_(env), make_sources_(std::move(make_sources)) {}
+
+NamespaceSet::~NamespaceSet() = default;
+
+std::unique_ptr<Namespace> NamespaceSet::Make(std::unique_ptr<NetnsTarget> target, uint64_t inode) {
+  auto ns = std::make_unique<Namespace>();
+  ns->info.label = target->label();
+  ns->info.own = target->own();
+  ns->info.inode = inode;
+  ns->target = std::move(target);
+  ns->sources = make_sources_();
+  return ns;
+}
+
+/// The container (and pod) of the process holding the namespace. Retried on every scrape while
+/// unknown: a pinned namespace (/var/run/netns/cni-...) is often found before a process is in it.
+void NamespaceSet::FillContainerInfo(Namespace& ns, pid_t pid) const {
+  if (pid == 0 || !ns.container_id.empty() || !ns.pod_uid.empty()) return;
+  ContainerInfo ci = ReadContainerInfo(env_.procfs, pid);
+  ns.container_id = std::move(ci.container_id);
+  ns.pod_uid = std::move(ci.pod_uid);
+}
+
+void NamespaceSet::Refresh(const Config& config) {
+  const NamespaceConfig& nc = config.namespaces;
+  list_.clear();
+  if (nc.mode == NetnsMode::kOwn) {
+    others_.clear();
+    if (!own_) own_ = Make(NetnsTarget::Own(), OwnInode(env_.procfs));
+    discovered_ = 1;
+    skipped_ = 0;
+    list_.push_back(own_.get());
+    return;
+  }
+  own_.reset();
+  std::vector<NetnsRef> refs = DiscoverNamespaces(nc, env_.procfs, env_.netns_dir);
+  discovered_ = refs.size();
+  skipped_ = refs.size() > nc.max_namespaces ? refs.size() - nc.max_namespaces : 0;
+  if (refs.size() > nc.max_namespaces) refs.resize(nc.max_namespaces);
+  std::map<std::pair<dev_t, ino_t>, std::unique_ptr<Namespace>> next;
+  for (const NetnsRef& r : refs) {
+    auto key = std::make_pair(r.dev, r.ino);
+    auto it = others_.find(key);
+    if (it == others_.end()) {
+      auto t = NetnsTarget::Enter(r);
+      if (!t.ok()) {
+        Log(LogLevel::kWarn, t.status().message());
+        continue;
+      }
+      it = others_.emplace(key, Make(std::move(*t), uint64_t(r.ino))).first;
+    }
+    FillContainerInfo(*it->second, r.pid);
+    next.emplace(key, std::move(it->second));
+  }
+  others_.swap(next);  // namespaces that went away are closed here (thread and sources)
+  for (auto& [key, ns] : others_) list_.push_back(ns.get());
+  // The order of discovery (by label), as the series are written in this order.
+  std::stable_sort(list_.begin(), list_.end(), [](const Namespace* a, const Namespace* b) {
+    return a->info.label < b->info.label;
+  });
+}
+
+void NamespaceSet::Run(const Config& config, const std::function<void(Namespace&)>& read) {
+  for (Namespace* ns : list_) {
+    ns->runs.assign(ns->sources.size(), SourceRun{});
+    ns->read = false;
+    ns->ok = false;
+    ns->seconds = 0;
+  }
+  const auto start = Clock::now();
+  const double budget = config.namespaces.scrape_budget_seconds;
+  std::atomic<size_t> next{0};
+  std::atomic<uint64_t> over_budget{0};
+  auto worker = [&] {
+    for (size_t i = next++; i < list_.size(); i = next++) {
+      Namespace& ns = *list_[i];
+      if (list_.size() > 1 && Since(start) > budget) {
+        ++over_budget;
+        continue;
+      }
+      ns.target->Run([&] {
+        const auto t0 = Clock::now();
+        read(ns);
+        ns.read = true;
+        ns.seconds = Since(t0);
+      });
+    }
+  };
+  const size_t parallel =
+      std::max<size_t>(1, std::min<size_t>(config.namespaces.parallel_dumps, list_.size()));
+  if (parallel <= 1) {
+    worker();
+  } else {
+    std::vector<std::thread> threads;
+    for (size_t i = 0; i < parallel; ++i) threads.emplace_back(worker);
+    for (auto& th : threads) th.join();
+  }
+  over_budget_ = over_budget.load();
+}
+
+}  // namespace sockstate

@@ -1,0 +1,290 @@
+#include "scrape/port_overview.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <tuple>
+
+namespace sockstate {
+namespace {
+
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+
+std::string Label(const ClientMetric& m, const char* name) {
+  for (const auto& l : m.label) {
+    if (l.name == name) return l.value;
+  }
+  return "";
+}
+
+double Value(const ClientMetric& m, prometheus::MetricType type) {
+  switch (type) {
+    case prometheus::MetricType::Counter:
+      return m.counter.value;
+    case prometheus::MetricType::Gauge:
+      return m.gauge.value;
+    case prometheus::MetricType::Untyped:
+      return m.untyped.value;
+    default:
+      return NAN;
+  }
+}
+
+const MetricFamily* Find(const std::vector<MetricFamily>& families, const std::string& name) {
+  for (const auto& f : families) {
+    if (f.name == name) return &f;
+  }
+  return nullptr;
+}
+
+// Per-namespace gauge (no labels but netns): netns -> value.
+std::map<std::string, double> PerNamespace(const std::vector<MetricFamily>& families,
+                                           const std::string& name) {
+  std::map<std::string, double> out;
+  if (const MetricFamily* f = Find(families, name)) {
+    for (const auto& m : f->metric) {
+      double v = Value(m, f->type);
+      if (std::isfinite(v)) out[Label(m, "netns")] = v;
+    }
+  }
+  return out;
+}
+
+using Key = std::pair<std::string, std::string>;  // (netns, destination)
+
+// Chooses the TIME_WAIT buckets to show: 10 s, 30 s and 60 s when configured (the defaults),
+// otherwise all finite bounds if three or fewer, otherwise the first, middle and last.
+std::vector<TimeWaitReturn> Returns(const ClientMetric::Histogram& h) {
+  std::vector<TimeWaitReturn> finite;
+  for (const auto& b : h.bucket) {
+    if (std::isfinite(b.upper_bound)) {
+      finite.push_back({b.upper_bound, double(b.cumulative_count)});
+    }
+  }
+  std::vector<TimeWaitReturn> wanted;
+  for (double s : {10.0, 30.0, 60.0}) {
+    for (const auto& r : finite) {
+      if (r.seconds == s) wanted.push_back(r);
+    }
+  }
+  if (wanted.size() == 3) return wanted;
+  if (finite.size() <= 3) return finite;
+  return {finite.front(), finite[finite.size() / 2], finite.back()};
+}
+
+// One setting's value per namespace -> grouped by value, namespaces in sorted order.
+SettingRow Group(std::string name, std::string meaning,
+                 const std::map<std::string, std::string>& by_netns) {
+  SettingRow row{std::move(name), std::move(meaning), {}};
+  for (const auto& [netns, value] : by_netns) {
+    auto it = std::find_if(row.values.begin(), row.values.end(),
+                           [&](const auto& v) { return v.first == value; });
+    if (it == row.values.end()) {
+      row.values.push_back({value, {netns}});
+    } else {
+      it->second.push_back(netns);
+    }
+  }
+  return row;
+}
+
+std::string TwReuse(double v) {
+  std::string s = FormatNumber(v);
+  if (v == 0) return s + " (off)";
+  if (v == 1) return s + " (on)";
+  if (v == 2) return s + " (loopback only)";
+  return s;
+}
+
+}  // namespace
+
+std::string FormatNumber(double v) {
+  if (!std::isfinite(v)) return std::isnan(v) ? "NaN" : (v > 0 ? "+Inf" : "-Inf");
+  char buf[64];
+  if (v == std::floor(v) && std::fabs(v) < 1e15) {
+    std::snprintf(buf, sizeof buf, "%.0f", v);
+  } else {
+    std::snprintf(buf, sizeof buf, "%.3f", v);
+    std::string s = buf;
+    while (!s.empty() && s.back() == '0') s.pop_back();
+    if (!s.empty() && s.back() == '.') s.pop_back();
+    return s;
+  }
+  return buf;
+}
+
+std::string FormatPercent(double ratio) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.1f%%", ratio * 100.0);
+  return buf;
+}
+
+std::string NamespaceName(const std::string& netns) { return netns.empty() ? "(own)" : netns; }
+
+std::string NamespaceList(const std::vector<std::string>& netns, size_t max) {
+  std::string out;
+  for (size_t i = 0; i < netns.size() && i < max; ++i) {
+    out += (i ? ", " : "") + NamespaceName(netns[i]);
+  }
+  if (netns.size() > max) out += " and " + std::to_string(netns.size() - max) + " more";
+  return out;
+}
+
+PortOverview BuildPortOverview(const std::vector<MetricFamily>& families, size_t max_rows) {
+  PortOverview out;
+  std::map<Key, DestinationRow> rows;
+  auto row = [&](const ClientMetric& m) -> DestinationRow& {
+    Key k{Label(m, "netns"), Label(m, "destination")};
+    DestinationRow& r = rows[k];
+    r.netns = k.first;
+    r.destination = k.second;
+    return r;
+  };
+  auto gauge_into = [&](const char* name, auto set) {
+    if (const MetricFamily* f = Find(families, name)) {
+      for (const auto& m : f->metric) {
+        double v = Value(m, f->type);
+        if (std::isfinite(v)) set(row(m), v);
+      }
+    }
+  };
+  gauge_into("sockstate_destination_occupancy_ratio",
+             [](DestinationRow& r, double v) { r.occupancy = v; });
+  gauge_into("sockstate_destination_ephemeral_ports_used_max",
+             [](DestinationRow& r, double v) { r.ports_used_max = v; });
+  gauge_into("sockstate_destination_ephemeral_ports_used",
+             [](DestinationRow& r, double v) { r.ports_used = v; });
+  gauge_into("sockstate_destination_tuples", [](DestinationRow& r, double v) { r.tuples = v; });
+  if (const MetricFamily* f = Find(families, "sockstate_destination_sockets")) {
+    for (const auto& m : f->metric) {
+      double v = Value(m, f->type);
+      if (std::isfinite(v) && v != 0) row(m).states.push_back({Label(m, "state"), v});
+    }
+  }
+  if (const MetricFamily* f = Find(families, "sockstate_destination_time_wait_remaining_seconds")) {
+    for (const auto& m : f->metric) {
+      DestinationRow& r = row(m);
+      r.time_wait = double(m.histogram.sample_count);
+      r.time_wait_returns = Returns(m.histogram);
+    }
+  }
+  const auto usable = PerNamespace(families, "sockstate_ephemeral_port_usable_ports");
+  for (auto& [k, r] : rows) {
+    auto it = usable.find(k.first);
+    if (it != usable.end()) r.usable = it->second;
+  }
+  // Destinations without a socket (a configured group at 0, an empty "other") answer nothing.
+  std::vector<DestinationRow> sorted;
+  sorted.reserve(rows.size());
+  for (auto& [k, r] : rows) {
+    if (r.ports_used > 0 || r.occupancy.value_or(0) > 0 || !r.states.empty()) {
+      sorted.push_back(std::move(r));
+    }
+  }
+  out.destinations_total = sorted.size();
+  std::stable_sort(sorted.begin(), sorted.end(),
+                   [](const DestinationRow& a, const DestinationRow& b) {
+                     auto key = [](const DestinationRow& r) {
+                       return std::make_tuple(r.occupancy.value_or(-1),
+                                              r.ports_used_max.value_or(-1), r.ports_used);
+                     };
+                     if (key(a) != key(b)) return key(a) > key(b);
+                     return std::tie(a.netns, a.destination) < std::tie(b.netns, b.destination);
+                   });
+  if (sorted.size() > max_rows) sorted.resize(max_rows);
+  out.rows = std::move(sorted);
+
+  // Namespaces: every netns value of the per-namespace families.
+  std::map<std::string, bool> namespaces;
+  for (const char* name : {"sockstate_tcp_sockets", "sockstate_ephemeral_port_usable_ports",
+                           "sockstate_sysctl_ip_local_port_range_low"}) {
+    if (const MetricFamily* f = Find(families, name)) {
+      for (const auto& m : f->metric) namespaces[Label(m, "netns")] = true;
+    }
+  }
+  out.namespaces = namespaces.size();
+
+  // Settings, in the order an on-call engineer reads them: the budget, then TIME_WAIT.
+  auto text = [&](const std::string& metric, auto fmt) {
+    std::map<std::string, std::string> by;
+    for (const auto& [netns, v] : PerNamespace(families, metric)) by[netns] = fmt(netns, v);
+    return by;
+  };
+  auto add = [&](std::string name, std::string meaning, std::map<std::string, std::string> by) {
+    if (!by.empty()) out.settings.push_back(Group(std::move(name), std::move(meaning), by));
+  };
+  const auto low = PerNamespace(families, "sockstate_sysctl_ip_local_port_range_low");
+  const auto high = PerNamespace(families, "sockstate_sysctl_ip_local_port_range_high");
+  {
+    std::map<std::string, std::string> by;
+    for (const auto& [netns, lo] : low) {
+      auto hi = high.find(netns);
+      if (hi == high.end()) continue;
+      by[netns] = FormatNumber(lo) + "-" + FormatNumber(hi->second) + " (" +
+                  FormatNumber(hi->second - lo + 1) + " ports)";
+    }
+    add("net.ipv4.ip_local_port_range",
+        "Local ports connect() picks from; its size caps every destination tuple.", by);
+  }
+  const auto reserved_in_range = PerNamespace(families, "sockstate_ephemeral_port_reserved_ports");
+  add("net.ipv4.ip_local_reserved_ports",
+      "Ports connect() never picks; those inside the range shrink every tuple's budget.",
+      text("sockstate_sysctl_ip_local_reserved_ports", [&](const std::string& netns, double v) {
+        auto it = reserved_in_range.find(netns);
+        return FormatNumber(v) + " reserved" +
+               (it == reserved_in_range.end() ? "" : ", " + FormatNumber(it->second) + " in range");
+      }));
+  add("ports held by bind()",
+      "Ports inside the range held by listeners and bound sockets: connect() skips them for "
+      "every destination.",
+      text("sockstate_ephemeral_port_bind_held_ports",
+           [](const std::string&, double v) { return FormatNumber(v); }));
+  add("usable ports per tuple",
+      "range - reserved - bind-held: what one (source, destination, port) tuple can use; "
+      "occupancy divides by it.",
+      text("sockstate_ephemeral_port_usable_ports",
+           [](const std::string&, double v) { return FormatNumber(v); }));
+  add("net.ipv4.tcp_tw_reuse",
+      "1 lets connect() reuse TIME_WAIT ports (needs timestamps); 2 only towards loopback; 0 "
+      "never.",
+      text("sockstate_sysctl_tcp_tw_reuse",
+           [](const std::string&, double v) { return TwReuse(v); }));
+  add("net.ipv4.tcp_tw_reuse_delay",
+      "How old a TIME_WAIT socket must be before tcp_tw_reuse may take its port (Linux 6.14+).",
+      text("sockstate_sysctl_tcp_tw_reuse_delay_seconds",
+           [](const std::string&, double v) { return FormatNumber(v) + " s"; }));
+  add("net.ipv4.tcp_timestamps", "TCP timestamps; tcp_tw_reuse works only when they are on.",
+      text("sockstate_sysctl_tcp_timestamps",
+           [](const std::string&, double v) { return FormatNumber(v); }));
+  const auto tw_usage = PerNamespace(families, "sockstate_time_wait_bucket_usage_ratio");
+  add("net.ipv4.tcp_max_tw_buckets",
+      "Most TIME_WAIT sockets the namespace keeps; beyond it connections close without "
+      "TIME_WAIT.",
+      text("sockstate_sysctl_tcp_max_tw_buckets", [&](const std::string& netns, double v) {
+        auto it = tw_usage.find(netns);
+        return FormatNumber(v) +
+               (it == tw_usage.end() ? "" : " (" + FormatPercent(it->second) + " used)");
+      }));
+  add("net.ipv4.tcp_fin_timeout",
+      "Lifetime of orphaned FIN_WAIT2 sockets; it does not shorten TIME_WAIT (always 60 s).",
+      text("sockstate_sysctl_tcp_fin_timeout_seconds",
+           [](const std::string&, double v) { return FormatNumber(v) + " s"; }));
+
+  if (const MetricFamily* f = Find(families, "sockstate_scrape_source_success")) {
+    for (const auto& m : f->metric) {
+      if (Value(m, f->type) != 0) continue;
+      std::string netns = Label(m, "netns");
+      out.failing.push_back(Label(m, "source") + (netns.empty() ? "" : " (netns " + netns + ")"));
+    }
+  }
+  if (const MetricFamily* f = Find(families, "sockstate_netns_scrape_success")) {
+    for (const auto& m : f->metric) {
+      if (Value(m, f->type) == 0) out.failing.push_back("netns " + Label(m, "netns"));
+    }
+  }
+  return out;
+}
+
+}  // namespace sockstate

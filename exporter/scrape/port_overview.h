@@ -1,0 +1,78 @@
+#pragma once
+// The incident view's data: which destinations are fullest, and the kernel settings behind
+// them, extracted from one scrape's metric families. One extraction, two renderers: the
+// landing page (http/landing_page.h) and the terminal view (scrape/terminal_view.h).
+// Pure: reads only the families it is given, never throws on missing or odd series.
+
+#include <prometheus/metric_family.h>
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace sockstate {
+
+/// Destinations shown by default: the fullest ten.
+inline constexpr size_t kOverviewRows = 10;
+
+/// How many TIME_WAIT sockets of a destination are back (expired) within `seconds`.
+struct TimeWaitReturn {
+  double seconds = 0;
+  double sockets = 0;
+};
+
+/// One destination of one namespace. Value type.
+struct DestinationRow {
+  std::string netns;                     // "" when namespace discovery is off
+  std::string destination;               // group name, addr:port or "other"
+  std::optional<double> occupancy;       // sockstate_destination_occupancy_ratio
+  std::optional<double> ports_used_max;  // fullest tuple (absent for an untracked "other")
+  std::optional<double> usable;          // the namespace's sockstate_ephemeral_port_usable_ports
+  double ports_used = 0;                 // summed over tuples
+  double tuples = 0;
+  std::vector<std::pair<std::string, double>> states;  // non-zero states, in exported order
+  double time_wait = 0;                                // TIME_WAIT sockets (histogram count)
+  std::vector<TimeWaitReturn> time_wait_returns;       // up to three cumulative buckets
+};
+
+/// One kernel setting (or port-budget figure) with what it does, and its value per namespace
+/// grouped by value: {"32768-60999", {"", "pod-a"}} means those namespaces share the value.
+struct SettingRow {
+  std::string name;     // e.g. "net.ipv4.ip_local_port_range"
+  std::string meaning;  // one line: what it does
+  std::vector<std::pair<std::string, std::vector<std::string>>> values;
+};
+
+/// Everything the incident view shows. Value type.
+struct PortOverview {
+  std::vector<DestinationRow> rows;  // fullest first, at most the requested number
+  size_t destinations_total = 0;     // destinations with sockets (all namespaces)
+  size_t namespaces = 0;             // namespaces seen in the scrape
+  std::vector<SettingRow> settings;  // in a fixed order; settings absent everywhere omitted
+  std::vector<std::string> failing;  // "netlink" or "netlink (netns pod-a)": sources at 0
+};
+
+/// Extracts the overview from a scrape's families. Destinations without any socket are left
+/// out (a configured group at 0 says nothing about exhaustion). Rows are sorted by occupancy
+/// (descending), then ports used by the fullest tuple, then ports used, then netns and destination
+/// (ascending), and cut to `max_rows`. Pure; thread-safe.
+PortOverview BuildPortOverview(const std::vector<prometheus::MetricFamily>& families,
+                               size_t max_rows = kOverviewRows);
+
+/// A number as the page and the terminal show it: integers without decimals ("28232"),
+/// others with up to 3 significant decimals ("0.5", "1.25"). Pure.
+std::string FormatNumber(double v);
+
+/// A ratio as a percentage with one decimal ("50.0%"). Pure.
+std::string FormatPercent(double ratio);
+
+/// "" -> "(own)", other netns labels unchanged: how a namespace is named in both views. Pure.
+std::string NamespaceName(const std::string& netns);
+
+/// Namespaces as both views list them: "(own), pod-a, pod-b", at most `max` names then
+/// " and N more". Pure.
+std::string NamespaceList(const std::vector<std::string>& netns, size_t max = 6);
+
+}  // namespace sockstate

@@ -1,0 +1,242 @@
+#include "sources/conntrack_source.h"
+
+#include <sys/utsname.h>
+
+#include <array>
+#include <span>
+
+#include "util/log.h"
+
+namespace sockstate {
+namespace {
+
+// /proc/net/stat/nf_conntrack columns exported as counters: column, metric, help.
+struct StatColumn {
+  const char* column;
+  const char* metric;
+  const char* help;
+};
+constexpr std::array<StatColumn, 14> kStatColumns = {{
+    {"found", "sockstate_conntrack_found_total",
+     "Lookups that found an existing conntrack entry (/proc/net/stat/nf_conntrack, summed over "
+     "CPUs)."},
+    {"invalid", "sockstate_conntrack_invalid_total",
+     "Packets conntrack could not track (invalid)."},
+    {"ignore", "sockstate_conntrack_ignore_total",
+     "Packets that already had a conntrack entry or were untracked."},
+    {"insert", "sockstate_conntrack_insert_total", "Entries inserted into the table."},
+    {"insert_failed", "sockstate_conntrack_insert_failed_total",
+     "Entries that could not be inserted (a clash, e.g. no free NAT port): the packet is "
+     "dropped."},
+    {"drop", "sockstate_conntrack_drop_total",
+     "Packets dropped because conntrack failed (insert failed or table full)."},
+    {"early_drop", "sockstate_conntrack_early_drop_total",
+     "Entries evicted to make room when the table was full."},
+    {"icmp_error", "sockstate_conntrack_icmp_error_total",
+     "ICMP errors that did not match a known connection."},
+    {"expect_new", "sockstate_conntrack_expect_new_total", "Expectations that matched."},
+    {"expect_create", "sockstate_conntrack_expect_create_total", "Expectations created."},
+    {"expect_delete", "sockstate_conntrack_expect_delete_total", "Expectations deleted."},
+    {"search_restart", "sockstate_conntrack_search_restart_total",
+     "Table lookups restarted because of a concurrent resize."},
+    {"clashres", "sockstate_conntrack_clash_resolve_total",
+     "Insert clashes that were resolved (e.g. parallel UDP packets)."},
+    {"chainlength", "sockstate_conntrack_chaintoolong_total",
+     "Inserts refused because a hash chain was too long."},
+}};
+
+constexpr std::array<const char*, kCtTcpStates + 1> kTcpStateNames = {
+    "none",     "syn_sent",  "syn_recv", "established", "fin_wait", "close_wait",
+    "last_ack", "time_wait", "close",    "syn_sent2",   "unknown"};
+
+std::string UnameRelease() {
+  utsname u{};
+  if (uname(&u) != 0) return "";
+  return u.release;
+}
+
+void ResetModel(void* arg);
+
+struct RestartCtx {
+  NatModel* model;
+  const NatConfig* config;
+  bool takeover;
+};
+
+void ResetModel(void* arg) {
+  auto* r = static_cast<RestartCtx*>(arg);
+  r->model->Reset(*r->config, r->takeover);
+}
+
+}  // namespace
+
+ConntrackSource::ConntrackSource(ConntrackSourceOptions options) : options_(std::move(options)) {
+  if (options_.kernel_release.empty()) options_.kernel_release = UnameRelease();
+}
+
+ConntrackSource::~ConntrackSource() = default;
+
+bool ConntrackSource::Enabled(const Config& config) const {
+  return config.nat.enabled != NatToggle::kOff;
+}
+
+Status ConntrackSource::Read(const NetnsReadContext& ctx) {
+  const NatConfig& nat = ctx.config.nat;
+  have_dump_ = false;
+  Result<ConntrackTable> t = ReadConntrackTable(ctx.paths);
+  if (!t.ok()) return t.status().WithContext("conntrack");
+  table_ = std::move(*t);
+  available_ = table_.count.has_value();
+  if (!available_) {
+    const std::string why = "no " + ctx.paths.root +
+                            "/sys/net/netfilter/nf_conntrack_count (no conntrack in this kernel)";
+    if (nat.enabled == NatToggle::kOn) {
+      return Status::Error("conntrack: nat.enabled is on but there is " + why);
+    }
+    if (!said_unavailable_) {
+      Log(LogLevel::kInfo, "conntrack: " + why + "; NAT metrics are off (nat.enabled: auto)" +
+                               (ctx.netns.empty() ? "" : " in namespace " + ctx.netns));
+      said_unavailable_ = true;
+    }
+    return Status::Ok();
+  }
+  switch (nat.time_wait_takeover) {
+    case NatToggle::kOn:
+      takeover_ = true;
+      break;
+    case NatToggle::kOff:
+      takeover_ = false;
+      break;
+    case NatToggle::kAuto:
+      takeover_ = KernelHasTimeWaitTakeover(options_.kernel_release);
+      break;
+  }
+  model_.Reset(nat, takeover_);
+  if (!options_.replay_dump.empty()) {
+    Status s = ReplayConntrackFile(options_.replay_dump, model_);
+    if (!s.ok()) return s.WithContext("conntrack");
+  } else {
+    if (socket_ == nullptr) {
+      Result<std::unique_ptr<ConntrackSocket>> sock = ConntrackSocket::Open();
+      if (!sock.ok()) return sock.status().WithContext("conntrack");
+      socket_ = std::move(*sock);
+    }
+    std::unique_ptr<ConntrackRecorder> recorder;
+    if (!options_.record_dump.empty()) {
+      Result<std::unique_ptr<ConntrackRecorder>> r = ConntrackRecorder::Open(options_.record_dump);
+      if (!r.ok()) return r.status().WithContext("conntrack");
+      recorder = std::move(*r);
+    }
+    RestartCtx restart{&model_, &nat, takeover_};
+    Status s = socket_->Dump(model_, recorder.get(), &dump_stats_, &ResetModel, &restart);
+    if (!s.ok()) return s;
+  }
+  model_.Finish();
+  have_dump_ = true;
+  return Status::Ok();
+}
+
+void ConntrackSource::FinishAcrossNamespaces(const std::vector<NetnsSource*>& all,
+                                             const Config& config) {
+  std::vector<DestinationLabels*> lists;
+  for (NetnsSource* s : all) {
+    auto* c = dynamic_cast<ConntrackSource*>(s);
+    if (c == nullptr || !c->have_dump_) continue;
+    for (int p = 0; p < kNatProtocols; ++p) {
+      if (c->model_.entries(p) > 0) lists.push_back(&c->model_.labels(p));
+    }
+  }
+  if (lists.empty()) return;
+  CapAcrossNamespaces(std::span<DestinationLabels* const>(lists), config.nat.max_series);
+}
+
+void ConntrackSource::AddFamilies(FamilySet& fs, const Labels& base,
+                                  const ExportContext& ctx) const {
+  if (!available_) return;
+  if (table_.count) {
+    fs.Gauge("sockstate_conntrack_entries",
+             "Conntrack entries in the namespace (nf_conntrack_count).", base,
+             double(*table_.count));
+  }
+  if (table_.max) {
+    fs.Gauge("sockstate_conntrack_entries_limit",
+             "Most conntrack entries (nf_conntrack_max, host-wide); when full, new connections "
+             "are dropped.",
+             base, double(*table_.max));
+  }
+  if (table_.buckets) {
+    fs.Gauge("sockstate_conntrack_buckets", "Buckets of the conntrack hash table (host-wide).",
+             base, double(*table_.buckets));
+  }
+  if (table_.stat) {
+    for (const StatColumn& c : kStatColumns) {
+      if (std::optional<uint64_t> v = table_.stat->Get(c.column)) {
+        fs.Counter(c.metric, c.help, base, double(*v));
+      }
+    }
+  }
+  if (!have_dump_) return;
+  const char* kEntriesHelp = "Conntrack entries in the last dump by protocol.";
+  fs.Gauge("sockstate_conntrack_dump_entries", kEntriesHelp, With(base, {{"protocol", "tcp"}}),
+           double(model_.entries(kNatTcp)));
+  fs.Gauge("sockstate_conntrack_dump_entries", kEntriesHelp, With(base, {{"protocol", "udp"}}),
+           double(model_.entries(kNatUdp)));
+  fs.Gauge("sockstate_conntrack_dump_entries", kEntriesHelp, With(base, {{"protocol", "icmp"}}),
+           double(model_.icmp_entries()));
+  fs.Gauge("sockstate_conntrack_dump_entries", kEntriesHelp, With(base, {{"protocol", "other"}}),
+           double(model_.other_entries()));
+  const auto& tcp = model_.tcp_states();
+  for (int s = 0; s <= kCtTcpStates; ++s) {
+    if (s == kCtTcpStates && tcp[s] == 0) continue;
+    fs.Gauge("sockstate_conntrack_tcp_entries",
+             "TCP conntrack entries in the last dump by conntrack state.",
+             With(base, {{"state", kTcpStateNames[s]}}), double(tcp[s]));
+  }
+  fs.Gauge("sockstate_nat_time_wait_takeover",
+           "1 when the model assumes SNAT takes over ports of TIME_WAIT/CLOSE entries (Linux "
+           "6.5+ or nat.time_wait_takeover: on), else 0.",
+           base, takeover_ ? 1 : 0);
+  fs.Gauge("sockstate_nat_untracked_entries",
+           "TCP/UDP entries of tuples beyond nat.max_tuples, counted only in destination "
+           "\"other\".",
+           base, double(model_.untracked_entries()));
+  static constexpr std::array<const char*, 2> kKinds = {"snat", "direct"};
+  static constexpr std::array<const char*, 2> kStates = {"blocking", "reclaimable"};
+  for (int p = 0; p < kNatProtocols; ++p) {
+    if (model_.entries(p) == 0) continue;  // nothing of this protocol: no series
+    const std::string proto(NatProtocolName(p));
+    const std::vector<NatSlotStats> slots = model_.Summarize(p);
+    for (const NatSlotStats& s : slots) {
+      const Labels l = With(base, {{"destination", s.label}, {"protocol", proto}});
+      for (int k = 0; k < 2; ++k) {
+        for (int st = 0; st < 2; ++st) {
+          fs.Gauge("sockstate_nat_ports_used",
+                   "Local (NAT) ports held toward the destination, summed over local addresses: "
+                   "conntrack entries by kind (snat: IPS_SRC_NAT, direct: the host's own or "
+                   "forwarded unNATed) and state (blocking, or reclaimable by a new SNAT "
+                   "mapping).",
+                   With(l, {{"kind", kKinds[k]}, {"state", kStates[st]}}), double(s.ports[k][st]));
+        }
+      }
+      fs.Gauge("sockstate_nat_ports_blocking_max",
+               "Blocking ports of the fullest (local address, destination) tuple.", l,
+               double(s.fullest_blocking));
+      fs.Gauge("sockstate_nat_usable_ports",
+               "NAT ports usable per (local address, destination) tuple (config nat.usable_ports "
+               "or the group's).",
+               l, double(s.usable));
+      fs.Gauge("sockstate_nat_occupancy_ratio",
+               "Blocking ports of the fullest (local address, destination) tuple over the usable "
+               "NAT ports: 1 means the next new connection to it through the NAT is dropped.",
+               l, s.Occupancy());
+      fs.Gauge("sockstate_nat_tuples", "(local address, destination) tuples with entries.", l,
+               double(s.tuples));
+    }
+    fs.Gauge("sockstate_nat_destinations_folded",
+             "Destinations folded into \"other\" (beyond top_k or the series cap).",
+             With(base, {{"protocol", proto}}), double(model_.labels(p).folded));
+  }
+  (void)ctx;
+}
+
+}  // namespace sockstate

@@ -1,0 +1,66 @@
+#pragma once
+// The conntrack source (docs/nat.md): per namespace, the conntrack table's fill and per-CPU
+// statistics from /proc, and a ctnetlink dump folded into the NAT port model
+// (sources/conntrack_model.h). Config: the `nat` section (off / on / auto).
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sources/conntrack_model.h"
+#include "sources/conntrack_netlink.h"
+#include "sources/conntrack_proc.h"
+#include "sources/source.h"
+
+namespace sockstate {
+
+/// Options of one ConntrackSource (tests and benchmarks; the exporter uses the defaults).
+struct ConntrackSourceOptions {
+  /// Replay this recorded dump (SSCTRK01) instead of dumping the kernel (/proc is still read).
+  std::string replay_dump;
+  /// Record every dump's raw buffers here (overwritten on every Read).
+  std::string record_dump;
+  /// The kernel release deciding nat.time_wait_takeover: auto; empty = uname -r.
+  std::string kernel_release;
+};
+
+/// One namespace's conntrack source. Read() and AddFamilies() never overlap (NetnsSource
+/// contract); not thread-safe otherwise.
+class ConntrackSource : public NetnsSource {
+ public:
+  explicit ConntrackSource(ConntrackSourceOptions options = {});
+  ~ConntrackSource() override;
+
+  std::string_view name() const override { return "conntrack"; }
+  /// False when nat.enabled is off.
+  bool Enabled(const Config& config) const override;
+  /// Reads the table files, then dumps the table into the model. auto: a kernel without
+  /// conntrack (no nf_conntrack_count) is success with no series, said once in the log; on:
+  /// that is an error. A failed or refused dump fails the source with the reason.
+  Status Read(const NetnsReadContext& ctx) override;
+  /// The destination series cap (nat.max_series) across namespaces and both protocols.
+  void FinishAcrossNamespaces(const std::vector<NetnsSource*>& all, const Config& config) override;
+  void AddFamilies(FamilySet& fs, const Labels& base, const ExportContext& ctx) const override;
+
+  /// The model of the last successful Read() (tests).
+  const NatModel& model() const { return model_; }
+  /// Whether the last Read() found conntrack in the kernel.
+  bool available() const { return available_; }
+  /// Whether SNAT takeover of TIME_WAIT/CLOSE entries was assumed in the last Read().
+  bool takeover() const { return takeover_; }
+
+ private:
+  ConntrackSourceOptions options_;
+  std::unique_ptr<ConntrackSocket> socket_;
+  NatModel model_;
+  ConntrackTable table_;
+  CtDumpStats dump_stats_;
+  bool available_ = false;
+  bool takeover_ = false;
+  bool said_unavailable_ = false;
+  bool have_dump_ = false;
+};
+
+}  // namespace sockstate

@@ -1,0 +1,27 @@
+// The registration lines: every kernel source the exporter reads. Adding a source is one line
+// here (see docs/architecture.md for the rest of what it touches).
+
+#include "sources/proc_sources.h"
+#include "sources/sock_diag_source.h"
+#include "sources/source.h"
+#include "sources/sysctl_source.h"
+
+namespace sockstate {
+
+std::vector<std::unique_ptr<NetnsSource>> MakeNetnsSources() {
+  std::vector<std::unique_ptr<NetnsSource>> s;
+  s.push_back(std::make_unique<SysctlSource>());  // first: sock_diag needs the port range
+  s.push_back(std::make_unique<SockDiagSource>());
+  s.push_back(MakeSockstatSource());
+  s.push_back(MakeSockstat6Source());
+  s.push_back(MakeNetstatSource());
+  s.push_back(MakeSnmpSource());
+  return s;
+}
+
+Result<std::vector<std::unique_ptr<HostSource>>> MakeHostSources(const HostSourceOptions&) {
+  std::vector<std::unique_ptr<HostSource>> s;
+  return s;
+}
+
+}  // namespace sockstate

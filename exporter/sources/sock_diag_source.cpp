@@ -1,0 +1,202 @@
+#include "sources/sock_diag_source.h"
+
+#include <string>
+
+#include "sources/sysctl_source.h"
+#include "util/log.h"
+
+namespace sockstate {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+const char kStateHelp[] =
+    "TCP sockets by address family and state, from a netlink sock_diag dump. IPv4-mapped IPv6 "
+    "sockets count as ipv4.";
+
+/// The per-state series of one destination or service: established and time_wait always,
+/// other states when non-zero.
+void AddStateSeries(FamilySet& fs, const char* name, const char* help, const Labels& labels,
+                    const DestinationStats& d) {
+  for (int s = 0; s < kNumStates; ++s) {
+    const uint8_t st = kExportedStates[s];
+    if (d.sockets[s] == 0 && st != kTcpEstablished && st != kTcpTimeWait) continue;
+    fs.Gauge(name, help, With(labels, {{"state", std::string(TcpStateName(st))}}),
+             double(d.sockets[s]));
+  }
+}
+
+void AddDestination(FamilySet& fs, const AggregateResult& a, const DestinationStats& d,
+                    const Labels& base) {
+  const PortBudget& b = a.budget;
+  Labels dl = With(base, {{"destination", d.label}});
+  AddStateSeries(fs, "sockstate_destination_sockets",
+                 "Outgoing TCP sockets per destination and state (inbound connections excluded).",
+                 dl, d);
+  fs.Gauge("sockstate_destination_ephemeral_ports_used",
+           "Ephemeral ports used by the destination: sockets of its tuples in any non-LISTEN "
+           "state whose local port is inside the range, summed over its tuples.",
+           dl, double(d.ports_used));
+  if (d.label != "other" || a.sockets_untracked == 0) {
+    fs.Gauge("sockstate_destination_ephemeral_ports_used_max",
+             "Ephemeral ports used by the destination's fullest (src addr, dst addr, dst port) "
+             "tuple.",
+             dl, double(d.ports_used_max));
+  }
+  if (b.known) {
+    double ratio =
+        b.usable > 0 ? double(d.ports_used_max) / b.usable : (d.ports_used_max > 0 ? 1.0 : 0.0);
+    fs.Gauge("sockstate_destination_occupancy_ratio",
+             "Occupancy of the destination's fullest tuple: ports used / usable ports. At 1.0 "
+             "connect() to it fails with EADDRNOTAVAIL.",
+             dl, ratio);
+  }
+  fs.Gauge("sockstate_destination_tuples",
+           "Distinct (src addr, dst addr, dst port) tuples of the destination.", dl,
+           double(d.tuples));
+  fs.Histogram("sockstate_destination_time_wait_remaining_seconds",
+               "Remaining TIME_WAIT lifetime of the destination's sockets: how soon their ports "
+               "come back.",
+               dl, a.tw_bounds, d.tw_buckets, d.tw_count, d.tw_sum_seconds);
+}
+
+void AddBudget(FamilySet& fs, const PortBudget& b, const Labels& base) {
+  fs.Gauge("sockstate_ephemeral_port_range_ports",
+           "Ports in net.ipv4.ip_local_port_range (high - low + 1).", base, b.range);
+  fs.Gauge("sockstate_ephemeral_port_reserved_ports",
+           "Ports of ip_local_reserved_ports inside the ephemeral range.", base, b.reserved);
+  fs.Gauge("sockstate_ephemeral_port_bind_held_ports",
+           "Distinct ports inside the range, not reserved, held by bind() (listeners, "
+           "bound-inactive sockets): connect() skips them for every destination.",
+           base, b.bind_held);
+  fs.Gauge("sockstate_ephemeral_port_usable_ports",
+           "Ephemeral ports connect() can use per destination tuple: range - reserved - "
+           "bind_held.",
+           base, b.usable);
+}
+
+}  // namespace
+
+void SockDiagSource::ResetAggregator() { aggregator_.Reset(*config_, range_, reserved_); }
+
+Status SockDiagSource::Read(const NetnsReadContext& ctx) {
+  // The port range drives the aggregation: it comes from this scrape's sysctl source.
+  const SysctlSource* sysctl = ctx.Earlier<SysctlSource>();
+  const NetSysctls* s = sysctl ? &sysctl->sysctls() : nullptr;
+  config_ = &ctx.config;
+  range_ = s && s->port_range ? &*s->port_range : nullptr;
+  reserved_ = s && s->reserved_ports ? &*s->reserved_ports : nullptr;
+  ResetAggregator();
+  Status st;
+  if (!ctx.env.replay_dump.empty() && ctx.own) {
+    st = ReplayDumpFile(ctx.env.replay_dump, aggregator_);
+    ctx.mutable_env.netlink_dumps++;
+  } else {
+    st = DumpLive(ctx);
+  }
+  if (st.ok()) {
+    aggregator_.Finish(&snap_.agg);
+    snap_.dump_sockets = snap_.agg.sockets;
+    snap_.max_tw_buckets = s ? s->tcp_max_tw_buckets : std::nullopt;
+  }
+  config_ = nullptr;
+  range_ = nullptr;
+  reserved_ = nullptr;
+  return st;
+}
+
+Status SockDiagSource::DumpLive(const NetnsReadContext& ctx) {
+  if (!socket_) {
+    auto sock = SockDiagSocket::Open();
+    if (!sock.ok()) return sock.status();
+    socket_ = std::move(*sock);
+  }
+  std::unique_ptr<DumpRecorder> recorder;
+  if (!ctx.env.record_dump.empty() && ctx.own) {
+    auto rec = DumpRecorder::Open(ctx.env.record_dump);
+    if (rec.ok()) {
+      recorder = std::move(*rec);
+    } else {
+      Log(LogLevel::kWarn, rec.status().message());
+    }
+  }
+  // bound_inactive (bit 13) is left out of the per-scrape dump: asking for it makes the kernel
+  // walk the host-wide bind hash. It has its own, rarer dump below.
+  Status st = socket_->DumpTcp(kAllStatesMask & ~(1u << kTcpBoundInactive), aggregator_,
+                               recorder.get(), nullptr, [this] { ResetAggregator(); });
+  ctx.mutable_env.netlink_dumps++;
+  const auto now = Clock::now();
+  const double interval = ctx.config.collector.bound_inactive_interval_seconds;
+  if (st.ok() && (!bound_inactive_ || interval <= 0 ||
+                  now - bound_inactive_at_ >= std::chrono::duration<double>(interval))) {
+    BoundInactiveSink bi;
+    st = socket_->DumpTcp(1u << kTcpBoundInactive, bi);
+    if (st.ok()) {
+      bound_inactive_ = bi.snapshot;
+      bound_inactive_at_ = now;
+    } else {
+      st = st.WithContext("bound_inactive dump");
+    }
+  }
+  if (st.ok() && bound_inactive_) aggregator_.AddBoundInactive(*bound_inactive_);
+  if (!st.ok()) socket_.reset();  // reopen on the next scrape
+  return st;
+}
+
+void SockDiagSource::FinishAcrossNamespaces(const std::vector<NetnsSource*>& all,
+                                            const Config& config) {
+  std::vector<AggregateResult*> aggs;
+  for (NetnsSource* s : all) {
+    if (auto* d = dynamic_cast<SockDiagSource*>(s)) aggs.push_back(&d->snap_.agg);
+  }
+  FoldAcrossNamespaces(aggs, config.destinations.max_series, /*inbound=*/false);
+  FoldAcrossNamespaces(aggs, config.inbound.max_series, /*inbound=*/true);
+}
+
+void SockDiagSource::AddFamilies(FamilySet& fs, const Labels& base, const ExportContext&) const {
+  const AggregateResult& a = snap_.agg;
+  for (int fam = 0; fam < 2; ++fam) {
+    for (int s = 0; s < kNumStates; ++s) {
+      fs.Gauge("sockstate_tcp_sockets", kStateHelp,
+               With(base, {{"family", fam ? "ipv6" : "ipv4"},
+                           {"state", std::string(TcpStateName(kExportedStates[s]))}}),
+               double(a.states[fam][s]));
+    }
+  }
+  fs.Gauge("sockstate_netlink_dump_sockets", "Sockets in the last sock_diag dump (both families).",
+           base, double(snap_.dump_sockets));
+  if (a.budget.known) AddBudget(fs, a.budget, base);
+  for (const DestinationStats& d : a.destinations) AddDestination(fs, a, d, base);
+  if (a.budget.known) {
+    fs.Histogram("sockstate_tuple_occupancy_ratio",
+                 "Occupancy (ports used / usable) of every outgoing tuple, folded ones included.",
+                 base, a.occupancy_bounds, a.occupancy_buckets, a.occupancy_count, a.occupancy_sum);
+  }
+  fs.Gauge("sockstate_destinations_folded",
+           "Distinct unmatched destinations (addr:port) beyond top_k, folded into "
+           "destination=\"other\".",
+           base, double(a.destinations_folded));
+  fs.Gauge("sockstate_destination_untracked_sockets",
+           "Sockets of tuples beyond destinations.max_tuples, counted only in "
+           "destination=\"other\" (its used_max is then not reported).",
+           base, double(a.sockets_untracked));
+  for (const DestinationStats& d : a.inbound) {
+    AddStateSeries(fs, "sockstate_inbound_sockets",
+                   "Inbound (accepted) TCP sockets per local service port and state.",
+                   With(base, {{"service", d.label}}), d);
+  }
+  fs.Gauge("sockstate_inbound_services_folded",
+           "Listening ports beyond inbound.top_k, folded into service=\"other\".", base,
+           double(a.services_folded));
+  if (snap_.max_tw_buckets && *snap_.max_tw_buckets > 0) {
+    const int tw = ExportedStateIndex(kTcpTimeWait);
+    const double tws = double(a.states[0][tw] + a.states[1][tw]);
+    fs.Gauge("sockstate_time_wait_bucket_usage_ratio",
+             "TIME_WAIT sockets (both families) / tcp_max_tw_buckets. At 1.0 new TIME_WAIT "
+             "sockets are dropped (TCPTimeWaitOverflow).",
+             base, tws / double(*snap_.max_tw_buckets));
+  }
+}
+
+}  // namespace sockstate

@@ -1,0 +1,60 @@
+#pragma once
+// Source "netlink": a sock_diag dump of every TCP socket of the namespace, aggregated into
+// states, the ephemeral port budget, per-destination occupancy and inbound services. Keeps its
+// netlink socket (reopened on the next scrape after a failure), the aggregation tables and the
+// bound-inactive dump cache (collector.bound_inactive_interval_seconds) across scrapes. In the
+// own namespace it replays or records dumps (--debug.replay-dump / --debug.record-dump).
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "aggregate/aggregator.h"
+#include "sources/sock_diag.h"
+#include "sources/source.h"
+
+namespace sockstate {
+
+/// What one dump of one namespace produced. Value type.
+struct SockDiagSnapshot {
+  AggregateResult agg;
+  uint64_t dump_sockets = 0;  // sockets in the dump (both families)
+  /// net.ipv4.tcp_max_tw_buckets from the sysctl source of this scrape, when it was read.
+  std::optional<int64_t> max_tw_buckets;
+};
+
+/// One namespace's sock_diag source. Not thread-safe (the pipeline never overlaps its calls).
+class SockDiagSource : public NetnsSource {
+ public:
+  SockDiagSource() = default;
+  /// A source holding `snapshot` as if read (tests).
+  explicit SockDiagSource(SockDiagSnapshot snapshot) : snap_(std::move(snapshot)) {}
+
+  std::string_view name() const override { return "netlink"; }
+  Status Read(const NetnsReadContext& ctx) override;
+  /// Applies destinations.max_series and inbound.max_series across namespaces.
+  void FinishAcrossNamespaces(const std::vector<NetnsSource*>& all, const Config& config) override;
+  void AddFamilies(FamilySet& fs, const Labels& base, const ExportContext& ctx) const override;
+
+  /// The snapshot of the last successful Read().
+  const SockDiagSnapshot& snapshot() const { return snap_; }
+
+ private:
+  Status DumpLive(const NetnsReadContext& ctx);
+  void ResetAggregator();  // with the range and reserved ports of the Read() in progress
+
+  std::unique_ptr<SockDiagSocket> socket_;
+  Aggregator aggregator_;
+  std::optional<BoundInactiveSnapshot> bound_inactive_;  // cached between their dumps
+  std::chrono::steady_clock::time_point bound_inactive_at_;
+  SockDiagSnapshot snap_;
+  // Valid during Read() only (the restart callback resets the aggregator with them).
+  const Config* config_ = nullptr;
+  const PortRange* range_ = nullptr;
+  const PortSet* reserved_ = nullptr;
+};
+
+}  // namespace sockstate

@@ -1,0 +1,18 @@
+#include "source_test_util.h"
+
+#include <prometheus/text_serializer.h>
+
+namespace sockstate::testing {
+
+Series SeriesOf(FamilySet& fs) {
+  return ParseExposition(prometheus::TextSerializer().Serialize(fs.Take()));
+}
+
+Series ExportSource(const NetnsSource& source, const Config& config, const Labels& base) {
+  FamilySet fs;
+  const ExportContext ctx{config, !base.empty(), 4096};
+  source.AddFamilies(fs, base, ctx);
+  return SeriesOf(fs);
+}
+
+}  // namespace sockstate::testing

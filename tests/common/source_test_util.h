@@ -1,0 +1,20 @@
+#pragma once
+// Helpers for the unit tests of the kernel sources: export one source's families into the
+// exact series -> value map of test_util.h.
+
+#include <string>
+
+#include "scrape/family_set.h"
+#include "sources/source.h"
+#include "test_util.h"
+
+namespace sockstate::testing {
+
+/// The series `source` adds with `base` labels (ExportContext: label_netns from base, page
+/// size 4096).
+Series ExportSource(const NetnsSource& source, const Config& config, const Labels& base = {});
+
+/// The series of a FamilySet after Take(), as the exposition text says them.
+Series SeriesOf(FamilySet& fs);
+
+}  // namespace sockstate::testing

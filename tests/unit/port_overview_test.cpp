@@ -1,0 +1,367 @@
+// The incident view: one extraction (BuildPortOverview) from a scrape's metric families, two
+// renderers (the landing page's HTML and --once's text). Families are built here the way the
+// scrape builds them (FamilySet), so every expected number below is traceable to an input.
+
+#include "scrape/port_overview.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "http/landing_page.h"
+#include "scrape/family_set.h"
+#include "scrape/terminal_view.h"
+
+namespace sockstate {
+namespace {
+
+const std::vector<double> kTwBounds = {1, 5, 10, 20, 30, 40, 50, 60};
+
+struct Dest {
+  std::string name;
+  double used_max, used, tuples;
+  std::vector<std::pair<std::string, double>> states;  // in exported order
+  std::vector<uint64_t> tw_cumulative;                 // per kTwBounds
+  uint64_t tw_count;
+  bool report_used_max = true;
+};
+
+void AddDestinations(FamilySet& fs, const Labels& base, double usable,
+                     const std::vector<Dest>& dests) {
+  for (const Dest& d : dests) {
+    Labels dl = With(base, {{"destination", d.name}});
+    for (const auto& [state, n] : d.states) {
+      fs.Gauge("sockstate_destination_sockets", "h", With(dl, {{"state", state}}), n);
+    }
+    fs.Gauge("sockstate_destination_ephemeral_ports_used", "h", dl, d.used);
+    if (d.report_used_max) {
+      fs.Gauge("sockstate_destination_ephemeral_ports_used_max", "h", dl, d.used_max);
+    }
+    fs.Gauge("sockstate_destination_occupancy_ratio", "h", dl, d.used_max / usable);
+    fs.Gauge("sockstate_destination_tuples", "h", dl, d.tuples);
+    fs.Histogram("sockstate_destination_time_wait_remaining_seconds", "h", dl, kTwBounds,
+                 d.tw_cumulative, d.tw_count, 0);
+  }
+}
+
+void AddNamespace(FamilySet& fs, const Labels& base, double low, double high, double reserved,
+                  double reserved_in_range, double bind_held, double tw_reuse, double tw_usage) {
+  const double range = high - low + 1;
+  const double usable = range - reserved_in_range - bind_held;
+  fs.Gauge("sockstate_tcp_sockets", "h", With(base, {{"family", "ipv4"}, {"state", "listen"}}), 1);
+  fs.Gauge("sockstate_ephemeral_port_range_ports", "h", base, range);
+  fs.Gauge("sockstate_ephemeral_port_reserved_ports", "h", base, reserved_in_range);
+  fs.Gauge("sockstate_ephemeral_port_bind_held_ports", "h", base, bind_held);
+  fs.Gauge("sockstate_ephemeral_port_usable_ports", "h", base, usable);
+  fs.Gauge("sockstate_sysctl_ip_local_port_range_low", "h", base, low);
+  fs.Gauge("sockstate_sysctl_ip_local_port_range_high", "h", base, high);
+  fs.Gauge("sockstate_sysctl_ip_local_reserved_ports", "h", base, reserved);
+  fs.Gauge("sockstate_sysctl_tcp_tw_reuse", "h", base, tw_reuse);
+  fs.Gauge("sockstate_sysctl_tcp_timestamps", "h", base, 1);
+  fs.Gauge("sockstate_sysctl_tcp_max_tw_buckets", "h", base, 4096);
+  fs.Gauge("sockstate_time_wait_bucket_usage_ratio", "h", base, tw_usage);
+  fs.Gauge("sockstate_sysctl_tcp_fin_timeout_seconds", "h", base, 60);
+}
+
+// The own namespace: range 32768-33777 (1010 ports), 5 reserved inside it (7 in all), 5 held
+// by listeners: 1000 usable.
+std::vector<prometheus::MetricFamily> OwnNamespace() {
+  FamilySet fs;
+  AddNamespace(fs, {}, 32768, 33777, 7, 5, 5, 2, 0.1953125);
+  AddDestinations(
+      fs, {}, 1000,
+      {
+          {"api:443",
+           600,
+           1200,
+           2,
+           {{"established", 1200}, {"time_wait", 0}},
+           {0, 0, 0, 0, 0, 0, 0, 0},
+           0},
+          {"db:5432",
+           900,
+           900,
+           1,
+           {{"established", 100}, {"time_wait", 800}},
+           {10, 50, 100, 200, 300, 500, 700, 800},
+           800},
+          {"empty-group",
+           0,
+           0,
+           0,
+           {{"established", 0}, {"time_wait", 0}},
+           {0, 0, 0, 0, 0, 0, 0, 0},
+           0},
+          {"cache:6379",
+           500,
+           500,
+           1,
+           {{"established", 0}, {"time_wait", 0}, {"close_wait", 500}},
+           {0, 0, 0, 0, 0, 0, 0, 0},
+           0},
+          {"other", 1, 3, 3, {{"established", 0}, {"time_wait", 3}}, {0, 0, 3, 3, 3, 3, 3, 3}, 3},
+      });
+  for (const char* s : {"netlink", "sysctl", "snmp"}) {
+    fs.Gauge("sockstate_scrape_source_success", "h", {{"source", s}}, 1);
+  }
+  return fs.Take();
+}
+
+TEST(PortOverview, RowsSortedFullestFirstWithoutEmptyDestinations) {
+  PortOverview o = BuildPortOverview(OwnNamespace());
+  ASSERT_EQ(o.rows.size(), 4u);
+  EXPECT_EQ(o.destinations_total, 4u);  // empty-group has no socket: left out
+  EXPECT_EQ(o.namespaces, 1u);
+  EXPECT_TRUE(o.failing.empty());
+  const DestinationRow& db = o.rows[0];
+  EXPECT_EQ(db.destination, "db:5432");
+  EXPECT_EQ(db.netns, "");
+  EXPECT_DOUBLE_EQ(*db.occupancy, 0.9);
+  EXPECT_DOUBLE_EQ(*db.ports_used_max, 900);
+  EXPECT_DOUBLE_EQ(*db.usable, 1000);
+  EXPECT_DOUBLE_EQ(db.tuples, 1);
+  ASSERT_EQ(db.states.size(), 2u);
+  EXPECT_EQ(db.states[0], (std::pair<std::string, double>{"established", 100}));
+  EXPECT_EQ(db.states[1], (std::pair<std::string, double>{"time_wait", 800}));
+  EXPECT_DOUBLE_EQ(db.time_wait, 800);
+  ASSERT_EQ(db.time_wait_returns.size(), 3u);  // the 10, 30 and 60 s buckets
+  EXPECT_DOUBLE_EQ(db.time_wait_returns[0].seconds, 10);
+  EXPECT_DOUBLE_EQ(db.time_wait_returns[0].sockets, 100);
+  EXPECT_DOUBLE_EQ(db.time_wait_returns[1].sockets, 300);
+  EXPECT_DOUBLE_EQ(db.time_wait_returns[2].sockets, 800);
+  EXPECT_EQ(o.rows[1].destination, "api:443");
+  EXPECT_EQ(o.rows[1].states.size(), 1u);  // time_wait 0 is not listed
+  EXPECT_EQ(o.rows[2].destination, "cache:6379");
+  EXPECT_EQ(o.rows[3].destination, "other");
+  EXPECT_DOUBLE_EQ(*o.rows[3].occupancy, 0.001);
+}
+
+TEST(PortOverview, CutsToTenAndBreaksTiesByNamespaceAndName) {
+  FamilySet fs;
+  AddNamespace(fs, {{"netns", "red"}}, 10000, 10999, 0, 0, 0, 1, 0);
+  AddNamespace(fs, {{"netns", "blue"}}, 32768, 60999, 0, 0, 0, 2, 0);
+  std::vector<Dest> dests;
+  for (int i = 0; i < 12; ++i) {
+    dests.push_back({"10.0.0." + std::to_string(i) + ":80",
+                     100,
+                     100,
+                     1,
+                     {{"established", 100}},
+                     {0, 0, 0, 0, 0, 0, 0, 0},
+                     0});
+  }
+  AddDestinations(fs, {{"netns", "red"}}, 1000, dests);
+  AddDestinations(fs, {{"netns", "blue"}}, 28232,
+                  {{"10.0.0.1:80",
+                    28232,
+                    28232,
+                    1,
+                    {{"time_wait", 28232}},
+                    {28232, 28232, 28232, 28232, 28232, 28232, 28232, 28232},
+                    28232}});
+  PortOverview o = BuildPortOverview(fs.Take());
+  EXPECT_EQ(o.destinations_total, 13u);
+  EXPECT_EQ(o.namespaces, 2u);
+  ASSERT_EQ(o.rows.size(), 10u);
+  EXPECT_EQ(o.rows[0].netns, "blue");  // 100% beats 10%
+  EXPECT_DOUBLE_EQ(*o.rows[0].occupancy, 1.0);
+  // Equal occupancy and ports: by name as text, so "10.0.0.10:80" sorts before "10.0.0.1:80".
+  EXPECT_EQ(o.rows[1].destination, "10.0.0.0:80");
+  EXPECT_EQ(o.rows[2].destination, "10.0.0.10:80");
+  EXPECT_EQ(o.rows[3].destination, "10.0.0.11:80");
+  EXPECT_EQ(o.rows[4].destination, "10.0.0.1:80");
+  EXPECT_EQ(o.rows[9].destination, "10.0.0.6:80");
+  // Settings grouped by value across namespaces, namespaces in name order.
+  ASSERT_FALSE(o.settings.empty());
+  EXPECT_EQ(o.settings[0].name, "net.ipv4.ip_local_port_range");
+  ASSERT_EQ(o.settings[0].values.size(), 2u);
+  EXPECT_EQ(o.settings[0].values[0].first, "32768-60999 (28232 ports)");
+  EXPECT_EQ(o.settings[0].values[0].second, std::vector<std::string>{"blue"});
+  EXPECT_EQ(o.settings[0].values[1].first, "10000-10999 (1000 ports)");
+  const SettingRow* timestamps = nullptr;
+  for (const auto& s : o.settings) {
+    if (s.name == "net.ipv4.tcp_timestamps") timestamps = &s;
+    EXPECT_NE(s.name, "net.ipv4.tcp_tw_reuse_delay");  // absent everywhere: omitted
+  }
+  ASSERT_NE(timestamps, nullptr);
+  ASSERT_EQ(timestamps->values.size(), 1u);
+  EXPECT_EQ(timestamps->values[0].second, (std::vector<std::string>{"blue", "red"}));
+}
+
+TEST(PortOverview, ReportsFailingSourcesAndNamespaces) {
+  FamilySet fs;
+  fs.Gauge("sockstate_scrape_source_success", "h", {{"netns", "red"}, {"source", "netlink"}}, 0);
+  fs.Gauge("sockstate_scrape_source_success", "h", {{"netns", "red"}, {"source", "sysctl"}}, 1);
+  fs.Gauge("sockstate_scrape_source_success", "h", {{"source", "snmp"}}, 0);
+  fs.Gauge("sockstate_netns_scrape_success", "h", {{"netns", "green"}}, 0);
+  fs.Gauge("sockstate_netns_scrape_success", "h", {{"netns", "red"}}, 1);
+  PortOverview o = BuildPortOverview(fs.Take());
+  EXPECT_EQ(o.failing, (std::vector<std::string>{"netlink (netns red)", "snmp", "netns green"}));
+  EXPECT_TRUE(o.rows.empty());
+  EXPECT_TRUE(o.settings.empty());
+}
+
+TEST(PortOverview, Formatting) {
+  EXPECT_EQ(FormatNumber(28232), "28232");
+  EXPECT_EQ(FormatNumber(0.5), "0.5");
+  EXPECT_EQ(FormatNumber(1.25), "1.25");
+  EXPECT_EQ(FormatNumber(-3), "-3");
+  EXPECT_EQ(FormatPercent(0.9), "90.0%");
+  EXPECT_EQ(FormatPercent(0.001), "0.1%");
+  EXPECT_EQ(NamespaceList({"", "a", "b"}), "(own), a, b");
+  EXPECT_EQ(NamespaceList({"a", "b", "c", "d"}, 2), "a, b and 2 more");
+}
+
+TEST(TerminalView, ExactTableForOwnNamespace) {
+  const std::string expected =
+      "Fullest destinations: 4 of 4. Occupancy = ports used by the fullest (source, "
+      "destination, port) tuple / usable ports;\n"
+      "connect() slows past 50%, the alert pages at 85%, connect() fails at 100%.\n"
+      "\n"
+      "#  DESTINATION  OCCUPANCY                      PORTS USED  OF USABLE  TUPLES  SOCKETS BY "
+      "STATE                TIME_WAIT PORTS BACK WITHIN\n"
+      "1  db:5432      [##################--]  90.0%         900       1000       1  established "
+      "100, time_wait 800  100 in 10s, 300 in 30s, 800 in 60s\n"
+      "2  api:443      [############--------]  60.0%         600       1000       2  established "
+      "1200                -\n"
+      "3  cache:6379   [##########----------]  50.0%         500       1000       1  close_wait "
+      "500                  -\n"
+      "4  other        [--------------------]   0.1%           1       1000       3  time_wait 3"
+      "                     3 in 10s, 3 in 30s, 3 in 60s\n"
+      "\n"
+      "Kernel settings (value, then what it does)\n"
+      "\n"
+      "net.ipv4.ip_local_port_range      32768-33777 (1010 ports)\n"
+      "    Local ports connect() picks from; its size caps every destination tuple.\n"
+      "net.ipv4.ip_local_reserved_ports  7 reserved, 5 in range\n"
+      "    Ports connect() never picks; those inside the range shrink every tuple's budget.\n"
+      "ports held by bind()              5\n"
+      "    Ports inside the range held by listeners and bound sockets: connect() skips them for "
+      "every destination.\n"
+      "usable ports per tuple            1000\n"
+      "    range - reserved - bind-held: what one (source, destination, port) tuple can use; "
+      "occupancy divides by it.\n"
+      "net.ipv4.tcp_tw_reuse             2 (loopback only)\n"
+      "    1 lets connect() reuse TIME_WAIT ports (needs timestamps); 2 only towards loopback; 0 "
+      "never.\n"
+      "net.ipv4.tcp_timestamps           1\n"
+      "    TCP timestamps; tcp_tw_reuse works only when they are on.\n"
+      "net.ipv4.tcp_max_tw_buckets       4096 (19.5% used)\n"
+      "    Most TIME_WAIT sockets the namespace keeps; beyond it connections close without "
+      "TIME_WAIT.\n"
+      "net.ipv4.tcp_fin_timeout          60 s\n"
+      "    Lifetime of orphaned FIN_WAIT2 sockets; it does not shorten TIME_WAIT (always 60 s).\n";
+  EXPECT_EQ(RenderTerminalView(OwnNamespace()), expected);
+}
+
+TEST(TerminalView, NamespacesAndFailures) {
+  FamilySet fs;
+  AddNamespace(fs, {{"netns", "red"}}, 10000, 10999, 0, 0, 0, 1, 0);
+  AddNamespace(fs, {{"netns", "blue"}}, 10000, 10999, 0, 0, 0, 2, 0);
+  AddDestinations(fs, {{"netns", "red"}}, 1000,
+                  {{"db:5432", 250, 250, 1, {{"established", 250}}, {0, 0, 0, 0, 0, 0, 0, 0}, 0}});
+  fs.Gauge("sockstate_scrape_source_success", "h", {{"netns", "blue"}, {"source", "netlink"}}, 0);
+  const std::string out = RenderTerminalView(fs.Take());
+  EXPECT_EQ(out.substr(0, out.find('\n') + 1),
+            "Could not read: netlink (netns blue) (their numbers are missing below; the log says "
+            "why)\n");
+  EXPECT_NE(out.find("Fullest destinations: 1 of 1 in 2 network namespaces."), std::string::npos);
+  EXPECT_NE(out.find("#  DESTINATION  NETNS  OCCUPANCY"), std::string::npos) << out;
+  EXPECT_NE(out.find("1  db:5432      red    [#####---------------]  25.0%         250       "
+                     "1000       1  established 250   -\n"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("net.ipv4.ip_local_port_range      10000-10999 (1000 ports) [blue, red]\n"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("net.ipv4.tcp_tw_reuse             2 (loopback only) [blue]; 1 (on) [red]\n"),
+            std::string::npos)
+      << out;
+}
+
+TEST(TerminalView, NothingToShow) {
+  EXPECT_EQ(RenderTerminalView({}),
+            "Fullest destinations: 0 of 0. Occupancy = ports used by the fullest (source, "
+            "destination, port) tuple / usable ports;\n"
+            "connect() slows past 50%, the alert pages at 85%, connect() fails at 100%.\n\n"
+            "No outgoing destinations in this scrape.\n\n"
+            "Kernel settings (value, then what it does)\n\n"
+            "No kernel settings in this scrape.\n");
+}
+
+std::string Between(const std::string& s, const std::string& from, const std::string& to) {
+  size_t a = s.find(from);
+  if (a == std::string::npos) return "<no " + from + ">";
+  a += from.size();
+  size_t b = s.find(to, a);
+  return b == std::string::npos ? "<no " + to + ">" : s.substr(a, b - a);
+}
+
+TEST(LandingPage, ExactDestinationRows) {
+  const std::string html = RenderLandingPage(OwnNamespace(), {"/metrics", "1.2.3", "abc"});
+  EXPECT_EQ(
+      Between(html, "<tbody>\n", "</tbody>"),
+      "<tr class=\"crit\"><td class=\"num rank\">1</td><td class=\"dest\">db:5432</td>"
+      "<td class=\"occ\"><span class=\"bar\"><span class=\"fill\" style=\"width:90.0%\"></span>"
+      "</span>90.0%</td><td class=\"num ports\">900 of 1000</td><td class=\"num tuples\">1</td>"
+      "<td class=\"states\">established 100 · time_wait 800</td>"
+      "<td class=\"tw\">100 in 10 s · 300 in 30 s · 800 in 60 s</td></tr>\n"
+      "<tr class=\"warn\"><td class=\"num rank\">2</td><td class=\"dest\">api:443</td>"
+      "<td class=\"occ\"><span class=\"bar\"><span class=\"fill\" style=\"width:60.0%\"></span>"
+      "</span>60.0%</td><td class=\"num ports\">600 of 1000</td><td class=\"num tuples\">2</td>"
+      "<td class=\"states\">established 1200</td><td class=\"tw\">none in TIME_WAIT</td></tr>\n"
+      "<tr class=\"warn\"><td class=\"num rank\">3</td><td class=\"dest\">cache:6379</td>"
+      "<td class=\"occ\"><span class=\"bar\"><span class=\"fill\" style=\"width:50.0%\"></span>"
+      "</span>50.0%</td><td class=\"num ports\">500 of 1000</td><td class=\"num tuples\">1</td>"
+      "<td class=\"states\">close_wait 500</td><td class=\"tw\">none in TIME_WAIT</td></tr>\n"
+      "<tr class=\"ok\"><td class=\"num rank\">4</td><td class=\"dest\">other</td>"
+      "<td class=\"occ\"><span class=\"bar\"><span class=\"fill\" style=\"width:0.1%\"></span>"
+      "</span>0.1%</td><td class=\"num ports\">1 of 1000</td><td class=\"num tuples\">3</td>"
+      "<td class=\"states\">time_wait 3</td><td class=\"tw\">3 in 10 s · 3 in 30 s · 3 in 60 s</td>"
+      "</tr>\n");
+  // The settings table: one row per setting, with what it does.
+  EXPECT_NE(html.find("<tr><td class=\"name\">net.ipv4.tcp_tw_reuse</td><td class=\"value\">2 "
+                      "(loopback only)</td><td class=\"meaning\">1 lets connect() reuse TIME_WAIT "
+                      "ports (needs timestamps); 2 only towards loopback; 0 never.</td></tr>"),
+            std::string::npos);
+  EXPECT_NE(html.find("<td class=\"value\">4096 (19.5% used)</td>"), std::string::npos);
+  EXPECT_NE(html.find("<a href=\"/metrics\">/metrics</a>. Version 1.2.3 (abc)."),
+            std::string::npos);
+  // No script, no external resource: nothing is loaded from anywhere.
+  for (const char* banned :
+       {"<script", "src=", "<link", "@import", "url(", "http://", "https://"}) {
+    EXPECT_EQ(html.find(banned), std::string::npos) << banned;
+  }
+  EXPECT_EQ(html.find("id=\"failing\""), std::string::npos);
+}
+
+TEST(LandingPage, EscapesLabelsAndShowsNamespacesAndFailures) {
+  FamilySet fs;
+  AddNamespace(fs, {{"netns", "<b>"}}, 10000, 10999, 0, 0, 0, 1, 0);
+  AddDestinations(fs, {{"netns", "<b>"}}, 1000,
+                  {{"a\"&'", 10, 10, 1, {{"syn_sent", 10}}, {0, 0, 0, 0, 0, 0, 0, 0}, 0}});
+  fs.Gauge("sockstate_scrape_source_success", "h", {{"netns", "<b>"}, {"source", "snmp"}}, 0);
+  const std::string html = RenderLandingPage(fs.Take(), {"/m<x>", "v", "r"});
+  EXPECT_NE(html.find("<th>Namespace</th>"), std::string::npos);
+  EXPECT_NE(
+      html.find("<td class=\"dest\">a&quot;&amp;&#39;</td><td class=\"netns\">&lt;b&gt;</td>"),
+      std::string::npos)
+      << html;
+  EXPECT_NE(
+      html.find("<p class=\"failing\" id=\"failing\">Could not read: snmp (netns &lt;b&gt;)."),
+      std::string::npos);
+  EXPECT_NE(html.find("<a href=\"/m&lt;x&gt;\">"), std::string::npos);
+  EXPECT_EQ(html.find("<b>"), std::string::npos);
+}
+
+TEST(LandingPage, NothingToShow) {
+  const std::string html = RenderLandingPage({}, {"/metrics", "v", "r"});
+  EXPECT_NE(html.find("<p id=\"no-destinations\">No outgoing destinations in this scrape.</p>"),
+            std::string::npos);
+  EXPECT_NE(html.find("<p id=\"no-settings\">"), std::string::npos);
+  EXPECT_EQ(html.find("<table"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace sockstate
