@@ -19,7 +19,8 @@
 #              the unit's user, no capability, no_new_privs, seccomp; with 3 loopback
 #              connections held to 127.0.0.1:5432 the scrape counts exactly those;
 #              `systemctl reload` reloads; each drop-in grants exactly its capabilities and
-#              the all-namespaces one sees a second network namespace
+#              the all-namespaces one sees a second network namespace; TLS works with only
+#              --web.config.file (the packaged compat library is found by itself)
 #   8. remove  `apt-get remove` stops it and keeps only the conffiles; `apt-get purge` leaves no
 #              file of the package, no /etc/sockstate_exporter, no enablement state, no user,
 #              no group
@@ -76,7 +77,7 @@ step() {
 # ---------------------------------------------------------------------------------------------
 ((EUID == 0)) || cannot_run "must run as root (debootstrap, chroot, ip netns)"
 for tool in cmake cpack dpkg-deb dpkg-shlibdeps file systemd-analyze curl python3 ip chroot nsenter \
-  unshare findmnt pgrep tar flock timeout mount umount ldd gzip; do
+  unshare findmnt pgrep tar flock timeout mount umount ldd gzip openssl; do
   command -v "$tool" >/dev/null 2>&1 || cannot_run "$tool not found"
 done
 mkdir -p "$cache_dir"
@@ -162,6 +163,7 @@ inspect_package() {
   want=$(
     printf '%s\n' /usr/bin/sockstate_exporter \
       /usr/lib/sockstate_exporter/libsockstate_ssl_compat.so \
+      /usr/lib/sockstate_exporter/libcrypto.so \
       /etc/sockstate_exporter/sockstate.yml /etc/default/sockstate_exporter \
       /usr/lib/systemd/system/$unit \
       /usr/share/sockstate_exporter/systemd/bpf.conf \
@@ -176,6 +178,10 @@ inspect_package() {
     || die "packaged defaults file differs from packaging/default/sockstate_exporter"
   cmp -s "$x/usr/lib/systemd/system/$unit" "$src_dir/packaging/systemd/$unit" \
     || die "packaged unit differs from packaging/systemd/$unit"
+  local crypto
+  crypto=$(readlink "$x/usr/lib/sockstate_exporter/libcrypto.so")
+  [[ "$crypto" == /usr/lib/*/libcrypto.so.3 && -f "$crypto" ]] \
+    || die "/usr/lib/sockstate_exporter/libcrypto.so links to '$crypto', not a libcrypto.so.3"
   [[ -z "$(file "$x/usr/bin/sockstate_exporter" | grep -v stripped)" ]] \
     || die "binary is not stripped: $(file "$x/usr/bin/sockstate_exporter")"
 
@@ -500,6 +506,8 @@ install_package() {
   in_root /usr/bin/sockstate_exporter --config.check --config.file=/etc/sockstate_exporter/sockstate.yml \
     >"$work/config-check.log" 2>&1 || { cat "$work/config-check.log" >&2; die "installed config does not check"; }
   [[ -s "$root/usr/share/man/man1/sockstate_exporter.1.gz" ]] || die "man page not installed"
+  in_root test -f /usr/lib/sockstate_exporter/libcrypto.so || die "libcrypto.so link dangles in the root"
+  ! in_root dpkg-query -W libssl-dev >/dev/null 2>&1 || die "libssl-dev is installed in the root"
   log "install: user $uid:$gid, $unit enabled and active, $(wc -l <<<"$installed_files") paths, config checks"
 }
 
@@ -555,6 +563,7 @@ time.sleep(300)' >"$work/holder.log" 2>&1 &
   grep -q ready "$work/holder.log" || die "connection holder did not start: $(cat "$work/holder.log")"
 
   # Started by systemd with the flags of /etc/default/sockstate_exporter, in the sandbox.
+  wait_scrape
   local args want
   args=$(sed -n 's/^ARGS="\(.*\)"$/\1/p' "$root/etc/default/sockstate_exporter")
   want="/usr/bin/sockstate_exporter${args:+ $args}"
@@ -566,7 +575,7 @@ time.sleep(300)' >"$work/holder.log" 2>&1 &
     || die "service NoNewPrivs=$(main_status NoNewPrivs) Seccomp=$(main_status Seccomp), want 1 and 2"
   log "run: '$want' as uid $svc_uid, no capabilities (effective, bounding), no_new_privs, seccomp filter"
 
-  wait_scrape
+  scrape
   local source
   for source in sysctl netlink sockstat sockstat6 netstat snmp; do
     expect "sockstate_scrape_source_success{source=\"$source\"}" 1
@@ -602,6 +611,8 @@ with_dropin() {  # $1 = drop-in name, $2 = wanted CapEff = CapBnd (hex)
   cp "$root/usr/share/sockstate_exporter/systemd/$1.conf" "$d/"
   in_root systemctl daemon-reload
   in_root systemctl restart $unit || die "$1 drop-in: restart failed: $(in_root systemctl status --no-pager $unit | tail -5)"
+  # Type=simple: the restart job ends at fork; once it serves, the sandbox is in place.
+  wait_scrape
   [[ "$(main_status CapEff)" == "$2" && "$(main_status CapBnd)" == "$2" ]] \
     || die "$1 drop-in: capabilities effective $(main_status CapEff) bounding $(main_status CapBnd), want $2"
   [[ "$(main_status Uid)" == "$svc_uid" && "$(main_status NoNewPrivs)" == 1 ]] \
@@ -615,7 +626,6 @@ without_dropins() {
 check_dropins() {
   # BPF: CAP_BPF (39) + CAP_PERFMON (38), nothing else.
   with_dropin bpf 000000c000000000
-  wait_scrape
   expect 'sockstate_scrape_source_success{source="netlink"}' 1
   without_dropins
   # Every namespace: CAP_SYS_ADMIN (21) + CAP_SYS_PTRACE (19), with namespaces.mode: all, and a
@@ -626,7 +636,6 @@ check_dropins() {
   printf '[Service]\nExecStart=\nExecStart=/usr/bin/sockstate_exporter --config.file=/etc/sockstate_exporter/test-all.yml\n' \
     >"$root/etc/systemd/system/$unit.d/zz-test.conf"
   with_dropin all-namespaces 0000000000280000
-  wait_scrape
   expect 'sockstate_netns_discovered' 2
   expect 'sockstate_netns_skipped' 0
   local ok
@@ -636,6 +645,40 @@ check_dropins() {
   in_root pkill -x sleep || true
   without_dropins
   log "drop-ins: bpf and all-namespaces grant exactly their capabilities; every namespace seen"
+}
+
+# TLS with nothing but --web.config.file: the installed binary finds the installed compat
+# library (/usr/lib/sockstate_exporter) by itself, on a host without libssl-dev, in the sandbox.
+check_tls() {
+  local d=$root/etc/sockstate_exporter gid
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
+    -subj /CN=localhost -addext subjectAltName=IP:127.0.0.1 \
+    -keyout "$work/server.key" -out "$work/server.crt" >/dev/null 2>&1 || die "openssl req failed"
+  gid=$(in_root getent group sockstate_exporter | cut -d: -f3)
+  install -m 0644 "$work/server.crt" "$d/test-server.crt"
+  install -m 0640 -o 0 -g "$gid" "$work/server.key" "$d/test-server.key"
+  printf 'tls_server_config:\n  cert_file: test-server.crt\n  key_file: test-server.key\n' >"$d/test-web.yml"
+  mkdir -p "$root/etc/systemd/system/$unit.d"
+  printf '[Service]\nExecStart=\nExecStart=/usr/bin/sockstate_exporter --config.file=/etc/sockstate_exporter/sockstate.yml --web.config.file=/etc/sockstate_exporter/test-web.yml\n' \
+    >"$root/etc/systemd/system/$unit.d/zz-test.conf"
+  in_root systemctl daemon-reload
+  in_root systemctl restart $unit || die "TLS: restart failed"
+  local i
+  metrics=""
+  for ((i = 0; i < 100; i++)); do
+    metrics=$(ip netns exec "$ns" curl -fsS --max-time 5 --cacert "$work/server.crt" \
+      https://127.0.0.1:9798/metrics 2>/dev/null) && break
+    metrics=""
+    [[ "$(in_root systemctl is-active $unit)" != failed ]] || break
+    sleep 0.1
+  done
+  [[ -n "$metrics" ]] || die "TLS: no /metrics over https: $(in_root journalctl -u $unit --no-pager -n 5)"
+  expect 'sockstate_scrape_source_success{source="netlink"}' 1
+  ! ip netns exec "$ns" curl -fsS --max-time 5 http://127.0.0.1:9798/metrics >/dev/null 2>&1 \
+    || die "TLS: plain http still answers"
+  rm -f "$d"/test-server.* "$d/test-web.yml"
+  without_dropins
+  log "tls: https with the packaged compat library found by itself; plain http refused"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -684,6 +727,7 @@ step boot boot
 step install install_package
 step run run_service
 step drop-ins check_dropins
+step tls check_tls
 step purge remove_and_purge
 step shutdown shutdown_root
 log "PASS"
