@@ -4,7 +4,7 @@
 # Build the package with one command (it configures a Release tree with prefix /usr):
 #   scripts/build-deb.sh                 -> build-deb/sockstate-exporter_<version>-1_<arch>.deb
 #
-# Layout with prefix /usr (GNUInstallDirs puts the configuration in /etc for that prefix):
+# Layout with prefix /usr (configuration in /etc for that prefix, else in <prefix>/etc):
 #   /usr/bin/sockstate_exporter
 #   /usr/lib/sockstate_exporter/libsockstate_ssl_compat.so
 #   /usr/lib/sockstate_exporter/libcrypto.so -> /usr/lib/<multiarch>/libcrypto.so.3 (TLS)
@@ -44,11 +44,17 @@ if(SOCKSTATE_LIBCRYPTO3)
   install(FILES ${CMAKE_BINARY_DIR}/packaging/libcrypto.so DESTINATION lib/sockstate_exporter)
 endif()
 
-# Configuration and the service's flags.
+# Configuration and the service's flags: /etc for prefix /usr (the package), else <prefix>/etc
+# (relative, so `cmake --install --prefix DIR` keeps them under DIR).
+if(CMAKE_INSTALL_PREFIX STREQUAL "/usr")
+  set(SOCKSTATE_SYSCONF_DIR /etc)
+else()
+  set(SOCKSTATE_SYSCONF_DIR ${CMAKE_INSTALL_SYSCONFDIR})
+endif()
 install(FILES ${CMAKE_SOURCE_DIR}/config/sockstate.yml
-  DESTINATION ${CMAKE_INSTALL_FULL_SYSCONFDIR}/sockstate_exporter)
+  DESTINATION ${SOCKSTATE_SYSCONF_DIR}/sockstate_exporter)
 install(FILES ${SOCKSTATE_PKG_DIR}/default/sockstate_exporter
-  DESTINATION ${CMAKE_INSTALL_FULL_SYSCONFDIR}/default)
+  DESTINATION ${SOCKSTATE_SYSCONF_DIR}/default)
 
 # systemd: the unit and the drop-ins for the privileged modes.
 # (lib, not CMAKE_INSTALL_LIBDIR: that is lib/<multiarch> on Debian; units live in lib/systemd.)
