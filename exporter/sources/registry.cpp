@@ -1,6 +1,7 @@
 // The registration lines: every kernel source the exporter reads. Adding a source is one line
 // here (see docs/architecture.md for the rest of what it touches).
 
+#include "sources/conntrack_source.h"
 #include "sources/proc_sources.h"
 #include "sources/sock_diag_source.h"
 #include "sources/source.h"
@@ -16,6 +17,7 @@ std::vector<std::unique_ptr<NetnsSource>> MakeNetnsSources() {
   s.push_back(MakeSockstat6Source());
   s.push_back(MakeNetstatSource());
   s.push_back(MakeSnmpSource());
+  s.push_back(std::make_unique<ConntrackSource>());  // nat: off / on / auto
   return s;
 }
 

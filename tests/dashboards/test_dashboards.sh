@@ -40,6 +40,7 @@ required=(
   sockstate_sysctl_tcp_max_tw_buckets
   sockstate_scrape_source_success sockstate_scrape_source_duration_seconds
   sockstate_destinations_folded
+  sockstate_connect_failures_total sockstate_workload_connect_failures_total  # per destination, per workload
 )
 req_args=()
 for m in "${required[@]}"; do req_args+=(--require "$m"); done

@@ -296,5 +296,34 @@ if [[ -x ${SOCKSTATE_EXPORTER_BIN:-} ]]; then
     || fail "the overlay's exporter config does not pass --config.check"
 fi
 
+# The connect-failures overlay (docs/connect-failures.md): CAP_BPF + CAP_PERFMON as uid 0,
+# --collector.connect-failures=on appended to the base args, and no hostPID.
+cf_overlay="$kdir/../overlays/connect-failures"
+python3 - "$kdir" "$cf_overlay" <<'PY' || fail "overlay connect-failures"
+import os, sys, yaml
+kdir, ov = sys.argv[1:3]
+k = yaml.safe_load(open(os.path.join(ov, "kustomization.yaml")))
+assert k["resources"] == ["../../kubernetes"], k["resources"]
+ds_patch = yaml.safe_load(open(os.path.join(ov, k["patches"][0]["path"])))
+assert ds_patch["kind"] == "DaemonSet" and ds_patch["metadata"]["name"] == "sockstate-exporter"
+pod = ds_patch["spec"]["template"]["spec"]
+assert not pod.get("hostPID"), "hostPID is not needed for connect failures"
+c = pod["containers"][0]
+assert sorted(c["securityContext"]["capabilities"]["add"]) == ["BPF", "PERFMON"]
+assert c["securityContext"]["capabilities"]["drop"] == ["ALL"]
+assert c["securityContext"]["runAsUser"] == 0
+ops = yaml.safe_load(k["patches"][1]["patch"])
+assert ops == [{"op": "add", "path": "/spec/template/spec/containers/0/args/-",
+                "value": "--collector.connect-failures=on"}], ops
+print("ok: overlay connect-failures adds CAP_BPF + CAP_PERFMON and the flag, no hostPID")
+PY
+if command -v kubectl >/dev/null 2>&1; then
+  kubectl kustomize "$cf_overlay" >"$tmp/cf-overlay.yaml" 2>"$tmp/cf-overlay.err" \
+    && grep -q -- '- --collector.connect-failures=on' "$tmp/cf-overlay.yaml" \
+    && grep -q -- '- PERFMON' "$tmp/cf-overlay.yaml" \
+    && ! grep -q 'hostPID: true' "$tmp/cf-overlay.yaml" \
+    || { cat "$tmp/cf-overlay.err" >&2; fail "kubectl kustomize $cf_overlay"; }
+fi
+
 ((fails == 0)) || die "$fails check(s) failed"
 echo "PASS"

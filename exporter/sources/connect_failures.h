@@ -1,0 +1,168 @@
+#pragma once
+// connect() failures counted by the kernel (docs/connect-failures.md): a host-wide source fed
+// by a BPF program on the tracepoint sock:inet_sock_set_state (exporter/bpf/). The program
+// counts failures in a bounded kernel map keyed by (netns inode, family, destination address
+// and port, reason, cgroup id); every scrape drains that map (each entry read and deleted
+// once) and user space adds the counts to totals it owns. So counters never go backwards:
+// they do not depend on the kernel map surviving, only on this process.
+//
+// Labels: `destination` through the same groups / top-K / "other" as the occupancy series, a
+// `netns` label when namespace discovery is on (mode own counts only the exporter's own
+// namespace), and a per-workload counter labelled with the failing socket's systemd unit,
+// container id or pod UID, resolved from its cgroup id through cgroupfs (cgroup v2).
+// Labels come from aggregate/plan.h (DestinationPlan::MatchGroup, DestinationLabel) with the
+// plan's top K and cap (aggregate/rank.h IndividualRoom), but not from the per-scrape
+// re-ranking of LabelDestinations(): counters must never go backwards, so individually
+// labelled destinations and workloads are sticky. Once a value has its own series it keeps
+// it, and a value that arrives when the top K are taken goes to "other" for good, so "other"
+// never loses counts to a promotion. Within one drain, free slots go to the heaviest first.
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "sources/socket_record.h"
+#include "sources/source.h"
+#include "util/status.h"
+
+namespace sockstate {
+
+class DestinationPlan;
+
+/// Why a connect() failed. The values are the BPF program's (exporter/bpf/connect_failures.h).
+enum class ConnectFailureReason : uint8_t {
+  kNoLocalPort = 0,       // inet_hash_connect() found no free local port: EADDRNOTAVAIL
+  kRefusedOrTimeout = 1,  // SYN_SENT -> CLOSE with a local port: RST, timeout or abandoned
+};
+inline constexpr size_t kNumConnectFailureReasons = 2;
+
+/// "no_local_port" / "refused_or_timeout" (the `reason` label). Thread-safe.
+std::string_view ConnectFailureReasonName(size_t reason);
+
+/// One drained kernel map entry: failures counted for one key since the previous drain. IPv4
+/// (and IPv4-mapped) destinations are kIpv4 with the address in daddr[0..3]. Value type.
+struct FailureRecord {
+  uint64_t cgroup_id = 0;
+  uint64_t netns_inode = 0;
+  std::array<uint8_t, 16> daddr{};
+  uint16_t dport = 0;
+  Family family = Family::kIpv4;
+  uint8_t reason = 0;  // ConnectFailureReason; other values are ignored
+  uint64_t count = 0;
+};
+
+/// The kernel side, behind a seam so that the accounting is tested without BPF.
+class ConnectFailureProbe {
+ public:
+  virtual ~ConnectFailureProbe() = default;
+  /// Appends every failure counted since the last call to `out` (each kernel entry is read and
+  /// deleted atomically, so each failure is returned once) and sets `*overflow_total` to the
+  /// kernel's running count of failures dropped because the map was full. Not thread-safe.
+  virtual Status Drain(std::vector<FailureRecord>* out, uint64_t* overflow_total) = 0;
+};
+
+/// Who failed: the `workload` and `workload_kind` label values of a cgroup. Value type.
+struct Workload {
+  std::string kind;  // "pod", "container", "systemd_unit", "cgroup", "unknown" or "other"
+  std::string name;  // pod UID, container id, unit name, cgroup path, or the kind again
+  bool operator==(const Workload&) const = default;
+};
+
+/// The workload of a cgroup v2 path relative to the hierarchy's root ("/system.slice/x.service"):
+/// a pod UID when the path names a Kubernetes pod, else a container id (containerd, CRI-O,
+/// Docker, podman; scope/cgroup/exporter parsing of scrape/cgroup.h), else the deepest
+/// component ending in ".service" or ".scope" (systemd_unit), else the path itself (cgroup).
+/// Pure; thread-safe.
+Workload WorkloadFromCgroupPath(std::string_view path);
+
+/// The mount point of the first cgroup2 filesystem in /proc/<pid>/mountinfo text ("" when
+/// there is none: a cgroup v1-only host). Octal escapes (\040) are decoded. Pure; thread-safe.
+std::string FindCgroup2Mount(std::string_view mountinfo);
+
+/// Resolves cgroup ids to workloads by walking a cgroup v2 tree (a cgroup's id is its
+/// directory's inode number). Caches answers (bounded); one bounded walk per Resolve() that
+/// has unknown ids. Not thread-safe.
+class CgroupResolver {
+ public:
+  /// `root`: the cgroup2 mount point; "" resolves every id to kind "unknown".
+  explicit CgroupResolver(std::string root) : root_(std::move(root)) {}
+  /// Looks up the ids of `records` not cached yet with one walk of the tree.
+  void Resolve(const std::vector<FailureRecord>& records);
+  /// The workload of an id passed to Resolve() (kind "unknown" when it was not found: the
+  /// cgroup was removed before the scrape, or lies outside the mounted tree).
+  const Workload& Find(uint64_t id) const;
+  const std::string& root() const { return root_; }
+  /// Most directories one walk visits, most ids cached (then the cache starts over).
+  static constexpr size_t kMaxWalk = 65536;
+  static constexpr size_t kMaxCached = 16384;
+
+ private:
+  std::string root_;
+  std::unordered_map<uint64_t, Workload> cache_;
+};
+
+/// The host-wide source "connect_failures". Holds monotonic totals for its process lifetime;
+/// unavailable (no probe) it only exports sockstate_connect_failures_available 0. Read() and
+/// AddFamilies() never overlap (the pipeline's contract); not thread-safe otherwise.
+class ConnectFailuresSource : public HostSource {
+ public:
+  /// `probe` null: unavailable. `resolver` null: workloads are all "unknown".
+  ConnectFailuresSource(std::unique_ptr<ConnectFailureProbe> probe,
+                        std::unique_ptr<CgroupResolver> resolver);
+  std::string_view name() const override { return "connect_failures"; }
+  Status Read(const HostReadContext& ctx) override;
+  void AddFamilies(FamilySet& fs, const ExportContext& ctx) const override;
+
+  /// Individually labelled workloads (then "other").
+  static constexpr size_t kWorkloadTopK = 20;
+  /// A namespace's totals are forgotten after it was absent from this many scrapes in a row.
+  static constexpr int kForgetAfterScrapes = 10;
+
+ private:
+  using Counts = std::array<uint64_t, kNumConnectFailureReasons>;
+  struct Individual {
+    Family family;
+    std::array<uint8_t, 16> addr;
+    uint16_t port;
+    std::string label;
+    Counts counts{};
+  };
+  struct NsTotals {
+    std::string label;
+    int absent = 0;                                     // scrapes in a row without it
+    std::map<std::string, Counts, std::less<>> groups;  // by group name (survives reloads)
+    std::vector<Individual> individuals;                // sticky top K
+    Counts other{};
+  };
+  struct WorkloadTotals {
+    Workload workload;
+    Counts counts{};
+  };
+
+  void AddDestination(const FailureRecord& r, NsTotals& ns, const DestinationPlan& plan);
+  void AddWorkload(const FailureRecord& r);
+
+  std::unique_ptr<ConnectFailureProbe> probe_;
+  std::unique_ptr<CgroupResolver> resolver_;
+  std::vector<FailureRecord> drained_;       // reused across scrapes
+  std::map<uint64_t, NsTotals> namespaces_;  // by netns inode
+  size_t individuals_ = 0;                   // across namespaces
+  std::vector<WorkloadTotals> workloads_;    // sticky top K, then "other" and "unknown"
+  uint64_t overflow_seen_ = 0;               // the kernel's last overflow total
+  uint64_t overflow_total_ = 0;  // ours: never goes backwards when the kernel's restarts
+  bool label_netns_ = false;
+};
+
+/// Creates the source for --collector.connect-failures=`mode` (auto|on|off). off: nullptr.
+/// auto: the source, unavailable when the BPF program cannot be loaded (one log line says
+/// why). on: an error naming what is missing (kernel BTF, CAP_BPF/CAP_PERFMON, the
+/// tracepoint). `procfs` finds the cgroup2 mount (<procfs>/self/mountinfo).
+Result<std::unique_ptr<HostSource>> MakeConnectFailuresSource(std::string_view mode,
+                                                              const std::string& procfs);
+
+}  // namespace sockstate
