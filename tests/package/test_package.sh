@@ -18,8 +18,9 @@
 #   7. run     the service as systemd runs it: the flags of /etc/default/sockstate_exporter,
 #              the unit's user, no capability, no_new_privs, seccomp; with 3 loopback
 #              connections held to 127.0.0.1:5432 the scrape counts exactly those;
-#              `systemctl reload` reloads; each drop-in grants exactly its capabilities and
-#              the all-namespaces one sees a second network namespace; TLS works with only
+#              `systemctl reload` reloads; each drop-in grants exactly its capabilities, the
+#              BPF one enough to attach the connect-failures program, the all-namespaces one
+#              to see a second network namespace; TLS works with only
 #              --web.config.file (the packaged compat library is found by itself)
 #   8. remove  `apt-get remove` stops it and keeps only the conffiles; `apt-get purge` leaves no
 #              file of the package, no /etc/sockstate_exporter, no enablement state, no user,
@@ -581,6 +582,7 @@ time.sleep(300)' >"$work/holder.log" 2>&1 &
     expect "sockstate_scrape_source_success{source=\"$source\"}" 1
   done
   expect 'sockstate_tcp_sockets{family="ipv4",state="listen"}' 2           # exporter + holder
+  expect 'sockstate_connect_failures_available' 0    # auto, and the default unit grants no CAP_BPF
   expect 'sockstate_destination_ephemeral_ports_used{destination="127.0.0.1:5432"}' 3
   expect 'sockstate_destination_sockets{destination="127.0.0.1:5432",state="established"}' 3
   expect 'sockstate_inbound_sockets{service="5432",state="established"}' 3
@@ -624,9 +626,14 @@ without_dropins() {
   in_root systemctl restart $unit
 }
 check_dropins() {
-  # BPF: CAP_BPF (39) + CAP_PERFMON (38), nothing else.
+  # BPF: CAP_BPF (39) + CAP_PERFMON (38), nothing else; enough to load and attach the
+  # connect-failures program (--collector.connect-failures=on exits 1 when it cannot).
+  mkdir -p "$root/etc/systemd/system/$unit.d"
+  printf '[Service]\nExecStart=\nExecStart=/usr/bin/sockstate_exporter --config.file=/etc/sockstate_exporter/sockstate.yml --collector.connect-failures=on\n' \
+    >"$root/etc/systemd/system/$unit.d/zz-test.conf"
   with_dropin bpf 000000c000000000
   expect 'sockstate_scrape_source_success{source="netlink"}' 1
+  expect 'sockstate_connect_failures_available' 1
   without_dropins
   # Every namespace: CAP_SYS_ADMIN (21) + CAP_SYS_PTRACE (19), with namespaces.mode: all, and a
   # root process of the booted system in a network namespace of its own: 2 namespaces.
@@ -644,7 +651,7 @@ check_dropins() {
   log "check: both namespaces scraped (sockstate_netns_scrape_success = 1 twice)"
   in_root pkill -x sleep || true
   without_dropins
-  log "drop-ins: bpf and all-namespaces grant exactly their capabilities; every namespace seen"
+  log "drop-ins: bpf and all-namespaces grant exactly their capabilities; BPF program attached; every namespace seen"
 }
 
 # TLS with nothing but --web.config.file: the installed binary finds the installed compat
