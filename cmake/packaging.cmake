@@ -7,7 +7,7 @@
 # Layout with prefix /usr (configuration in /etc for that prefix, else in <prefix>/etc):
 #   /usr/bin/sockstate_exporter
 #   /usr/lib/sockstate_exporter/libsockstate_ssl_compat.so
-#   /usr/lib/sockstate_exporter/libcrypto.so -> /usr/lib/<multiarch>/libcrypto.so.3 (TLS)
+#   /usr/lib/sockstate_exporter/libsockstate_crypto_compat.so
 #   /etc/sockstate_exporter/sockstate.yml                     (conffile)
 #   /etc/default/sockstate_exporter                           (conffile: the service's flags)
 #   /usr/lib/systemd/system/sockstate_exporter.service
@@ -31,18 +31,6 @@ add_custom_command(OUTPUT ${SOCKSTATE_MAN_PAGE}
   COMMENT "Generating the man page from sockstate_exporter --help" VERBATIM)
 add_custom_target(sockstate_manpage ALL DEPENDS ${SOCKSTATE_MAN_PAGE})
 install(FILES ${SOCKSTATE_MAN_PAGE} DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
-
-# TLS on a host without libssl-dev: civetweb (and the exporter's TLS setup) dlopen()
-# "libcrypto.so", a name only libssl-dev provides. The package ships that name as a link to
-# the real libcrypto.so.3 in its own library directory, and the unit puts that directory on
-# LD_LIBRARY_PATH (packaging/systemd/sockstate_exporter.service). libssl.so itself is the compat
-# library's SONAME.
-find_library(SOCKSTATE_LIBCRYPTO3 NAMES libcrypto.so.3)
-if(SOCKSTATE_LIBCRYPTO3)
-  file(MAKE_DIRECTORY ${CMAKE_BINARY_DIR}/packaging)
-  file(CREATE_LINK ${SOCKSTATE_LIBCRYPTO3} ${CMAKE_BINARY_DIR}/packaging/libcrypto.so SYMBOLIC)
-  install(FILES ${CMAKE_BINARY_DIR}/packaging/libcrypto.so DESTINATION lib/sockstate_exporter)
-endif()
 
 # Configuration and the service's flags: /etc for prefix /usr (the package), else <prefix>/etc
 # (relative, so `cmake --install --prefix DIR` keeps them under DIR).
