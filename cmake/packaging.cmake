@@ -11,7 +11,7 @@
 #   /etc/sockstate_exporter/sockstate.yml                     (conffile)
 #   /etc/default/sockstate_exporter                           (conffile: the service's flags)
 #   /usr/lib/systemd/system/sockstate_exporter.service
-#   /usr/share/sockstate_exporter/systemd/{bpf,all-namespaces}.conf   (drop-in examples)
+#   /usr/share/sockstate_exporter/systemd/{bpf,all-namespaces,conntrack}.conf   (drop-ins)
 #   /usr/share/sockstate_exporter/{dashboards,prometheus,alertmanager,examples}/
 #   /usr/share/man/man1/sockstate_exporter.1.gz               (OPTIONS generated from --help)
 include(GNUInstallDirs)
@@ -49,7 +49,7 @@ install(FILES ${SOCKSTATE_PKG_DIR}/default/sockstate_exporter
 install(FILES ${SOCKSTATE_PKG_DIR}/systemd/sockstate_exporter.service
   DESTINATION lib/systemd/system)
 install(FILES ${SOCKSTATE_PKG_DIR}/systemd/bpf.conf ${SOCKSTATE_PKG_DIR}/systemd/all-namespaces.conf
-  DESTINATION ${SOCKSTATE_SHARE_DIR}/systemd)
+  ${SOCKSTATE_PKG_DIR}/systemd/conntrack.conf DESTINATION ${SOCKSTATE_SHARE_DIR}/systemd)
 
 # Dashboards, alerting rules, scrape and Alertmanager examples, example configurations.
 install(DIRECTORY ${CMAKE_SOURCE_DIR}/dashboards/ DESTINATION ${SOCKSTATE_SHARE_DIR}/dashboards)

@@ -20,7 +20,8 @@
 #              connections held to 127.0.0.1:5432 the scrape counts exactly those;
 #              `systemctl reload` reloads; each drop-in grants exactly its capabilities, the
 #              BPF one enough to attach the connect-failures program, the all-namespaces one
-#              to see a second network namespace; TLS works with only
+#              to see a second network namespace, the conntrack one to dump conntrack; TLS
+#              works with only
 #              --web.config.file (the packaged compat library is found by itself)
 #   8. remove  `apt-get remove` stops it and keeps only the conffiles; `apt-get purge` leaves no
 #              file of the package, no /etc/sockstate_exporter, no enablement state, no user,
@@ -169,6 +170,7 @@ inspect_package() {
       /usr/lib/systemd/system/$unit \
       /usr/share/sockstate_exporter/systemd/bpf.conf \
       /usr/share/sockstate_exporter/systemd/all-namespaces.conf \
+      /usr/share/sockstate_exporter/systemd/conntrack.conf \
       /usr/share/man/man1/sockstate_exporter.1.gz
     (cd "$src_dir/dashboards" && find . -type f | sed 's|^\.|/usr/share/sockstate_exporter/dashboards|')
     for d in prometheus alertmanager examples; do
@@ -230,7 +232,7 @@ exposure() {  # $1 = root -> "N.N LEVEL"
 }
 check_unit() {
   local variant r out e published
-  for variant in "" bpf all-namespaces; do
+  for variant in "" bpf all-namespaces conntrack; do
     r=$(unit_root "$variant")
     if ! out=$(systemd-analyze verify --man=no --root="$r" "$unit" 2>&1) || [[ -n "$out" ]]; then
       die "systemd-analyze verify ${variant:-default}: $out"
@@ -649,12 +651,16 @@ check_dropins() {
   expect 'sockstate_netns_discovered' 2
   expect 'sockstate_netns_skipped' 0
   local ok
-  ok=$(grep -cE '^sockstate_netns_scrape_success\{.*\} 1$' <<<"$metrics" || true)
-  [[ "$ok" == 2 ]] || die "all-namespaces: $ok namespaces scraped successfully, want 2: $(grep '^sockstate_netns_scrape_success' <<<"$metrics")"
-  log "check: both namespaces scraped (sockstate_netns_scrape_success = 1 twice)"
+  ok=$(grep -cE '^sockstate_scrape_source_success\{netns="[^"]*",source="netlink"\} 1$' <<<"$metrics" || true)
+  [[ "$ok" == 2 ]] || die "all-namespaces: netlink succeeded in $ok namespaces, want 2: $(grep '^sockstate_scrape_source_success' <<<"$metrics")"
+  log "check: sockstate_scrape_source_success{netns=...,source=\"netlink\"} = 1 in both namespaces"
   in_root pkill -x sleep || true
   without_dropins
-  log "drop-ins: bpf and all-namespaces grant exactly their capabilities; BPF program attached; every namespace seen"
+  # conntrack (NAT): CAP_NET_ADMIN (12), enough for a ctnetlink dump.
+  with_dropin conntrack 0000000000001000
+  expect 'sockstate_scrape_source_success{source="conntrack"}' 1
+  without_dropins
+  log "drop-ins: bpf, all-namespaces and conntrack grant exactly their capabilities, enough for their sources"
 }
 
 # TLS with nothing but --web.config.file: the installed binary finds the installed compat
