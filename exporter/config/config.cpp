@@ -129,105 +129,119 @@ class Parser : public YamlWalker {
     }
   }
 
-  void ParseDestinations(const YAML::Node& n, const std::string& path, DestinationConfig& out) {
+  // A ranked section's groups (parsed by `groups`), top_k and max_series (checked against the
+  // groups and top_k); its other keys go to `other`.
+  template <typename Out, typename GroupsFn, typename OtherFn>
+  void ParseRanked(const YAML::Node& n, const std::string& path,
+                   std::initializer_list<std::string_view> allowed, Out& out, GroupsFn&& groups,
+                   OtherFn&& other) {
     YAML::Mark series_mark = n.Mark();
-    std::string series_path = Child(path, "max_series");
-    ForEachKey(n, path, {"groups", "top_k", "max_series", "max_tuples"},
+    ForEachKey(n, path, allowed,
                [&](const std::string& key, const YAML::Node& v, const std::string& p) {
                  if (key == "groups") {
-                   if (!v.IsNull()) ParseDestinationGroups(v, p, out.groups);
+                   if (!v.IsNull()) groups(v, p, out.groups);
                  } else if (key == "top_k") {
                    out.top_k = Integer(v, p, 0, kMaxTopK);
                  } else if (key == "max_series") {
                    out.max_series = Integer(v, p, 1, kMaxSeries);
                    series_mark = v.Mark();
-                 } else if (key == "max_tuples") {
-                   out.max_tuples = Integer(v, p, kMinTuples, kMaxTuples);
+                 } else {
+                   other(key, v, p);
                  }
                });
-    CheckSeries(series_mark, series_path, out.groups.size(), out.top_k, out.max_series);
+    CheckSeries(series_mark, Child(path, "max_series"), out.groups.size(), out.top_k,
+                out.max_series);
+  }
+
+  void ParseDestinations(const YAML::Node& n, const std::string& path, DestinationConfig& out) {
+    ParseRanked(
+        n, path, {"groups", "top_k", "max_series", "max_tuples"}, out,
+        [&](const YAML::Node& v, const std::string& p, auto& groups) {
+          ParseDestinationGroups(v, p, groups);
+        },
+        [&](const std::string& key, const YAML::Node& v, const std::string& p) {
+          out.max_tuples = Integer(v, p, kMinTuples, kMaxTuples);  // key == "max_tuples"
+        });
+  }
+
+  // Each entry of a groups list: a map of `allowed` keys, each handed to
+  // key_fn(key, value, path, names, group); missing(group) names a required key it lacks.
+  template <typename Group, typename KeyFn, typename MissingFn>
+  void ParseGroupList(const YAML::Node& n, const std::string& path,
+                      std::initializer_list<std::string_view> allowed, std::vector<Group>& out,
+                      KeyFn&& key_fn, MissingFn&& missing) {
+    std::map<std::string, std::string> names;
+    for (const auto& [g, gpath] : Items(n, path)) {
+      Group group;
+      ForEachKey(g, gpath, allowed,
+                 [&](const std::string& key, const YAML::Node& v, const std::string& p) {
+                   key_fn(key, v, p, names, group);
+                 });
+      if (const char* key = missing(group)) {
+        Fail(g, gpath, "missing required key \"" + std::string(key) + "\"");
+      }
+      out.push_back(std::move(group));
+    }
+  }
+
+  // name, cidrs and ports of a destination group (also a nat group's destination).
+  void DestinationGroupKey(const std::string& key, const YAML::Node& v, const std::string& p,
+                           std::map<std::string, std::string>& names, DestinationGroup& group) {
+    if (key == "name") {
+      group.name = GroupName(v, p, /*numeric_ok=*/true, names);
+    } else if (key == "cidrs") {
+      if (v.IsNull()) return;
+      for (const auto& [c, cpath] : Items(v, p)) {
+        std::string text = String(c, cpath);
+        Result<Cidr> cidr = ParseCidr(text);
+        if (!cidr.ok()) {
+          Fail(c, cpath, "invalid CIDR " + QuoteText(text) + ": " + cidr.status().message());
+        }
+        group.cidrs.push_back(*cidr);
+      }
+    } else if (key == "ports") {
+      if (v.IsNull()) return;
+      group.ports = Ports(v, p);
+      group.any_port = group.ports.none();
+    }
   }
 
   void ParseDestinationGroups(const YAML::Node& n, const std::string& path,
                               std::vector<DestinationGroup>& out) {
-    std::map<std::string, std::string> names;
-    const YAML::Node& list = List(n, path);
-    for (size_t i = 0; i < list.size(); ++i) {
-      const YAML::Node& g = list[i];
-      const std::string gpath = Index(path, i);
-      DestinationGroup group;
-      bool has_name = false;
-      ForEachKey(g, gpath, {"name", "cidrs", "ports"},
-                 [&](const std::string& key, const YAML::Node& v, const std::string& p) {
-                   if (key == "name") {
-                     group.name = GroupName(v, p, /*numeric_ok=*/true, names);
-                     has_name = true;
-                   } else if (key == "cidrs") {
-                     if (v.IsNull()) return;
-                     const YAML::Node& cidrs = List(v, p);
-                     for (size_t j = 0; j < cidrs.size(); ++j) {
-                       const std::string cpath = Index(p, j);
-                       std::string text = String(cidrs[j], cpath);
-                       Result<Cidr> c = ParseCidr(text);
-                       if (!c.ok()) {
-                         Fail(cidrs[j], cpath,
-                              "invalid CIDR " + QuoteText(text) + ": " + c.status().message());
-                       }
-                       group.cidrs.push_back(*c);
-                     }
-                   } else if (key == "ports") {
-                     if (v.IsNull()) return;
-                     group.ports = Ports(v, p);
-                     group.any_port = group.ports.none();
-                   }
-                 });
-      if (!has_name) Fail(g, gpath, "missing required key \"name\"");
-      out.push_back(std::move(group));
-    }
+    ParseGroupList(
+        n, path, {"name", "cidrs", "ports"}, out,
+        [&](const std::string& key, const YAML::Node& v, const std::string& p,
+            std::map<std::string, std::string>& names,
+            DestinationGroup& group) { DestinationGroupKey(key, v, p, names, group); },
+        [](const DestinationGroup& group) { return group.name.empty() ? "name" : nullptr; });
   }
 
   void ParseInbound(const YAML::Node& n, const std::string& path, InboundConfig& out) {
-    YAML::Mark series_mark = n.Mark();
-    std::string series_path = Child(path, "max_series");
-    ForEachKey(n, path, {"groups", "top_k", "max_series"},
-               [&](const std::string& key, const YAML::Node& v, const std::string& p) {
-                 if (key == "groups") {
-                   if (!v.IsNull()) ParseInboundGroups(v, p, out.groups);
-                 } else if (key == "top_k") {
-                   out.top_k = Integer(v, p, 0, kMaxTopK);
-                 } else if (key == "max_series") {
-                   out.max_series = Integer(v, p, 1, kMaxSeries);
-                   series_mark = v.Mark();
-                 }
-               });
-    CheckSeries(series_mark, series_path, out.groups.size(), out.top_k, out.max_series);
+    ParseRanked(
+        n, path, {"groups", "top_k", "max_series"}, out,
+        [&](const YAML::Node& v, const std::string& p, auto& groups) {
+          ParseInboundGroups(v, p, groups);
+        },
+        [](const std::string&, const YAML::Node&, const std::string&) {});
   }
 
   void ParseInboundGroups(const YAML::Node& n, const std::string& path,
                           std::vector<InboundGroup>& out) {
-    std::map<std::string, std::string> names;
-    const YAML::Node& list = List(n, path);
-    for (size_t i = 0; i < list.size(); ++i) {
-      const YAML::Node& g = list[i];
-      const std::string gpath = Index(path, i);
-      InboundGroup group;
-      bool has_name = false;
-      bool has_ports = false;
-      ForEachKey(g, gpath, {"name", "ports"},
-                 [&](const std::string& key, const YAML::Node& v, const std::string& p) {
-                   if (key == "name") {
-                     group.name = GroupName(v, p, /*numeric_ok=*/false, names);
-                     has_name = true;
-                   } else if (key == "ports") {
-                     if (!v.IsNull()) group.ports = Ports(v, p);
-                     if (group.ports.none()) Fail(v, p, "must list at least one port");
-                     has_ports = true;
-                   }
-                 });
-      if (!has_name) Fail(g, gpath, "missing required key \"name\"");
-      if (!has_ports) Fail(g, gpath, "missing required key \"ports\"");
-      out.push_back(std::move(group));
-    }
+    ParseGroupList(
+        n, path, {"name", "ports"}, out,
+        [&](const std::string& key, const YAML::Node& v, const std::string& p,
+            std::map<std::string, std::string>& names, InboundGroup& group) {
+          if (key == "name") {
+            group.name = GroupName(v, p, /*numeric_ok=*/false, names);
+          } else if (key == "ports") {
+            if (!v.IsNull()) group.ports = Ports(v, p);
+            if (group.ports.none()) Fail(v, p, "must list at least one port");
+          }
+        },
+        [](const InboundGroup& group) -> const char* {
+          if (group.name.empty()) return "name";
+          return group.ports.none() ? "ports" : nullptr;
+        });
   }
 
   std::vector<double> Buckets(const YAML::Node& n, const std::string& path, double max,
@@ -360,81 +374,50 @@ class Parser : public YamlWalker {
   }
 
   void ParseNat(const YAML::Node& n, const std::string& path, NatConfig& out) {
-    YAML::Mark series_mark = n.Mark();
-    std::string series_path = Child(path, "max_series");
-    ForEachKey(n, path,
-               {"enabled", "time_wait_takeover", "usable_ports", "groups", "top_k", "max_series",
-                "max_tuples"},
-               [&](const std::string& key, const YAML::Node& v, const std::string& p) {
-                 if (key == "enabled") {
-                   out.enabled = Toggle(v, p);
-                 } else if (key == "time_wait_takeover") {
-                   out.time_wait_takeover = Toggle(v, p);
-                 } else if (key == "usable_ports") {
-                   out.usable_ports = UsablePorts(v, p);
-                 } else if (key == "groups") {
-                   if (!v.IsNull()) ParseNatGroups(v, p, out.groups);
-                 } else if (key == "top_k") {
-                   out.top_k = Integer(v, p, 0, kMaxTopK);
-                 } else if (key == "max_series") {
-                   out.max_series = Integer(v, p, 1, kMaxSeries);
-                   series_mark = v.Mark();
-                 } else if (key == "max_tuples") {
-                   out.max_tuples = Integer(v, p, kMinTuples, kMaxTuples);
-                 }
-               });
-    CheckSeries(series_mark, series_path, out.groups.size(), out.top_k, out.max_series);
+    ParseRanked(
+        n, path,
+        {"enabled", "time_wait_takeover", "usable_ports", "groups", "top_k", "max_series",
+         "max_tuples"},
+        out,
+        [&](const YAML::Node& v, const std::string& p, auto& groups) {
+          ParseNatGroups(v, p, groups);
+        },
+        [&](const std::string& key, const YAML::Node& v, const std::string& p) {
+          if (key == "enabled") {
+            out.enabled = Toggle(v, p);
+          } else if (key == "time_wait_takeover") {
+            out.time_wait_takeover = Toggle(v, p);
+          } else if (key == "usable_ports") {
+            out.usable_ports = UsablePorts(v, p);
+          } else if (key == "max_tuples") {
+            out.max_tuples = Integer(v, p, kMinTuples, kMaxTuples);
+          }
+        });
   }
 
   void ParseNatGroups(const YAML::Node& n, const std::string& path, std::vector<NatGroup>& out) {
-    std::map<std::string, std::string> names;
-    const YAML::Node& list = List(n, path);
-    for (size_t i = 0; i < list.size(); ++i) {
-      const YAML::Node& g = list[i];
-      const std::string gpath = Index(path, i);
-      NatGroup group;
-      bool has_name = false;
-      ForEachKey(g, gpath, {"name", "cidrs", "ports", "protocol", "usable_ports"},
-                 [&](const std::string& key, const YAML::Node& v, const std::string& p) {
-                   if (key == "name") {
-                     group.destination.name = GroupName(v, p, /*numeric_ok=*/true, names);
-                     has_name = true;
-                   } else if (key == "cidrs") {
-                     if (v.IsNull()) return;
-                     const YAML::Node& cidrs = List(v, p);
-                     for (size_t j = 0; j < cidrs.size(); ++j) {
-                       const std::string cpath = Index(p, j);
-                       std::string text = String(cidrs[j], cpath);
-                       Result<Cidr> c = ParseCidr(text);
-                       if (!c.ok()) {
-                         Fail(cidrs[j], cpath,
-                              "invalid CIDR " + QuoteText(text) + ": " + c.status().message());
-                       }
-                       group.destination.cidrs.push_back(*c);
-                     }
-                   } else if (key == "ports") {
-                     if (v.IsNull()) return;
-                     group.destination.ports = Ports(v, p);
-                     group.destination.any_port = group.destination.ports.none();
-                   } else if (key == "protocol") {
-                     const std::string proto = String(v, p);
-                     if (proto == "tcp") {
-                       group.protocol = 6;
-                     } else if (proto == "udp") {
-                       group.protocol = 17;
-                     } else if (proto == "any") {
-                       group.protocol = 0;
-                     } else {
-                       Fail(v, p,
-                            "invalid protocol " + QuoteText(proto) + " (allowed: tcp, udp, any)");
-                     }
-                   } else if (key == "usable_ports") {
-                     group.usable_ports = UsablePorts(v, p);
-                   }
-                 });
-      if (!has_name) Fail(g, gpath, "missing required key \"name\"");
-      out.push_back(std::move(group));
-    }
+    ParseGroupList(
+        n, path, {"name", "cidrs", "ports", "protocol", "usable_ports"}, out,
+        [&](const std::string& key, const YAML::Node& v, const std::string& p,
+            std::map<std::string, std::string>& names, NatGroup& group) {
+          if (key == "protocol") {
+            const std::string proto = String(v, p);
+            if (proto == "tcp") {
+              group.protocol = 6;
+            } else if (proto == "udp") {
+              group.protocol = 17;
+            } else if (proto == "any") {
+              group.protocol = 0;
+            } else {
+              Fail(v, p, "invalid protocol " + QuoteText(proto) + " (allowed: tcp, udp, any)");
+            }
+          } else if (key == "usable_ports") {
+            group.usable_ports = UsablePorts(v, p);
+          } else {
+            DestinationGroupKey(key, v, p, names, group.destination);
+          }
+        },
+        [](const NatGroup& group) { return group.destination.name.empty() ? "name" : nullptr; });
   }
 };
 

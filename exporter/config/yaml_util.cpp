@@ -5,7 +5,7 @@
 #include <cmath>
 #include <cstring>
 
-#include "sources/procfs.h"
+#include "util/file_util.h"
 #include "util/text_util.h"
 
 namespace sockstate {
@@ -116,6 +116,14 @@ double YamlWalker::Number(const YAML::Node& n, const std::string& path) const {
 const YAML::Node& YamlWalker::List(const YAML::Node& n, const std::string& path) const {
   if (!n.IsSequence()) Fail(n, path, std::string("expected a list, got ") + KindName(n));
   return n;
+}
+
+std::vector<std::pair<YAML::Node, std::string>> YamlWalker::Items(const YAML::Node& n,
+                                                                  const std::string& path) const {
+  const YAML::Node& list = List(n, path);
+  std::vector<std::pair<YAML::Node, std::string>> out;
+  for (size_t i = 0; i < list.size(); ++i) out.emplace_back(list[i], Index(path, i));
+  return out;
 }
 
 }  // namespace sockstate

@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "util/status.h"
 
@@ -94,6 +95,9 @@ class YamlWalker {
   double Number(const YAML::Node& n, const std::string& path) const;
   /// A sequence.
   const YAML::Node& List(const YAML::Node& n, const std::string& path) const;
+  /// The entries of sequence `n`, each with its path ("path[i]").
+  std::vector<std::pair<YAML::Node, std::string>> Items(const YAML::Node& n,
+                                                        const std::string& path) const;
 
  private:
   static std::string Quote(const std::string& s);

@@ -48,7 +48,7 @@ struct HttpOptions {
 };
 
 /// Default worker threads: enough that a few hundred idle connections do not starve scrapes
-/// for longer than request_timeout_ms (see the Security section of README.md).
+/// for longer than request_timeout_ms (docs/security.md, HTTP limits).
 inline constexpr int kDefaultThreads = 256;
 
 /// Converts a Prometheus-style listen address to civetweb's listening_ports syntax:

@@ -82,6 +82,17 @@ std::vector<std::string> LoadCompat(Ssl& s, const std::string& override_path) {
   Log(LogLevel::kInfo,
       "TLS: loaded compat library " + lib +
           (override_path.empty() ? " (found by itself)" : " (--web.tls-compat-lib)"));
+  const size_t slash = lib.rfind('/');
+  const std::string crypto =
+      (slash == std::string::npos ? std::string(".") : lib.substr(0, slash)) + "/" +
+      kCryptoCompatLibName;
+  if (FileExists(crypto)) {
+    if (dlopen(crypto.c_str(), RTLD_NOW | RTLD_GLOBAL) == nullptr) {
+      s.error = "cannot load " + QuoteText(crypto) + ": " + DlError();
+      return {};
+    }
+    Log(LogLevel::kInfo, "TLS: loaded " + crypto + " for civetweb's libcrypto.so");
+  }
   return {};
 }
 
@@ -108,8 +119,9 @@ const Ssl& LoadSsl() {
     }
     if (dlopen(kCryptoLibrary, RTLD_NOW | RTLD_LOCAL) == nullptr) {
       s.error = std::string("cannot load ") + kCryptoLibrary + " (" + DlError() +
-                "): civetweb loads it at run time by this name; install libssl-dev (or link "
-                "libcrypto.so -> libcrypto.so.3 in the library directory)";
+                "): civetweb loads it at run time by this name; put " +
+                std::string(kCryptoCompatLibName) +
+                " beside the compat library, or install libssl-dev";
       return s;
     }
     Sym(s, s.TLS_server_method, "TLS_server_method");
@@ -237,15 +249,21 @@ Status Apply(const Ssl& s, SSL_CTX* ctx, const TlsServerConfig& tls, const std::
 std::vector<std::string> CompatLibCandidates(const std::string& exe_path,
                                              const std::string& installed) {
   std::vector<std::string> out;
+  auto add = [&out](const std::string& path) {
+    if (!path.empty() && std::find(out.begin(), out.end(), path) == out.end()) {
+      out.push_back(path);
+    }
+  };
   const size_t slash = exe_path.rfind('/');
   if (slash != std::string::npos) {
-    const std::string dir = exe_path.substr(0, slash);
-    out.push_back(dir + "/" + kCompatLibName);
-    out.push_back(dir + "/../lib/sockstate_exporter/" + kCompatLibName);
+    const std::string dir = exe_path.substr(0, slash);  // "" for a binary in /
+    add(dir + "/" + kCompatLibName);
+    const size_t up = dir.rfind('/');
+    if (up != std::string::npos) {  // <prefix>/bin -> <prefix>/lib/sockstate_exporter
+      add(dir.substr(0, up) + "/lib/sockstate_exporter/" + kCompatLibName);
+    }
   }
-  if (!installed.empty() && std::find(out.begin(), out.end(), installed) == out.end()) {
-    out.push_back(installed);
-  }
+  add(installed);
   return out;
 }
 

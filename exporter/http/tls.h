@@ -16,11 +16,14 @@ namespace sockstate {
 
 /// File name of the compatibility library.
 inline constexpr const char* kCompatLibName = "libsockstate_ssl_compat.so";
+/// File name of its libcrypto stand-in (SONAME libcrypto.so), loaded from the same directory
+/// when it is there, so that civetweb's dlopen("libcrypto.so") works without libssl-dev.
+inline constexpr const char* kCryptoCompatLibName = "libsockstate_crypto_compat.so";
 
 /// Where the compatibility library is looked for, in order, for a binary at `exe_path`: next
-/// to the binary, <binary dir>/../lib/sockstate_exporter/, then `installed` (the install
-/// prefix's path, baked in at build time; skipped when empty or already listed). Pure;
-/// thread-safe.
+/// to the binary, <prefix>/lib/sockstate_exporter/ for a binary in <prefix>/bin (any parent
+/// directory), then `installed` (the install prefix's path, baked in at build time). Empty and
+/// repeated paths are dropped. Pure; thread-safe.
 std::vector<std::string> CompatLibCandidates(const std::string& exe_path,
                                              const std::string& installed);
 

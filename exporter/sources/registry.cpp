@@ -2,6 +2,7 @@
 // here (see docs/architecture.md for the rest of what it touches).
 
 #include "sources/connect_failures.h"
+#include "sources/conntrack_source.h"
 #include "sources/proc_sources.h"
 #include "sources/sock_diag_source.h"
 #include "sources/source.h"
@@ -17,6 +18,7 @@ std::vector<std::unique_ptr<NetnsSource>> MakeNetnsSources() {
   s.push_back(MakeSockstat6Source());
   s.push_back(MakeNetstatSource());
   s.push_back(MakeSnmpSource());
+  s.push_back(std::make_unique<ConntrackSource>());  // nat: off / on / auto
   return s;
 }
 

@@ -7,7 +7,12 @@
 #   2. `buildah bud --pull=never` builds the repository's Dockerfile against it;
 #   3. the image runs with `podman run --network=host`; /metrics is scraped and must carry
 #      sockstate_tcp_sockets{family="ipv4",state="listen"} >= 1 (its own listener), and the
-#      exporter must run as uid 65534.
+#      exporter must run as uid 65534;
+#   4. TLS from the image with nothing but --web.config.file (docs/security.md): certificates
+#      and a bcrypt hash made here are mounted read-only; over https with --cacert and the
+#      password /metrics answers, without credentials or with a wrong password 401 (counted
+#      exactly in sockstate_http_requests_rejected_total{reason="unauthorized"}), and the log
+#      names the compat library the image ships.
 # The container is always removed; the base tarball, the base image and buildah's layer cache
 # are kept so a warm run only recompiles.
 #
@@ -61,7 +66,7 @@ step() {
   log "step: $name done in ${dt}s"
 }
 step_name="" step_t0=0
-tmp_rootfs=""
+tmp_rootfs="" tls_dir=""
 
 # ---------------------------------------------------------------------------------------------
 # Preconditions
@@ -271,6 +276,7 @@ cleanup() {
   local rc=$?
   stop_container "$rc"
   [[ -z "$tmp_rootfs" ]] || rm -rf "$tmp_rootfs"
+  [[ -z "$tls_dir" ]] || rm -rf "$tls_dir"
   [[ -z "$step_name" ]] || timings+=("$(printf '%-12s %4ss (failed)' "$step_name" "$(($(date +%s) - step_t0))")")
   if [[ "${SOCKSTATE_KEEP_IMAGE:-1}" == 0 ]]; then
     podman "${S[@]}" rmi -f "$image_ref" >/dev/null 2>&1 || true
@@ -321,7 +327,7 @@ free_port() {
 }
 
 start_podman() {  # $1 = port
-  timeout 60 podman "${S[@]}" run -d --network=host --name "$ctr_name" "$image_ref" \
+  timeout 60 podman "${S[@]}" run -d --network=host --name "$ctr_name" "${mount_args[@]}" "$image_ref" \
     --web.listen-address="127.0.0.1:$1" "${exporter_args[@]}" >/dev/null 2>"$run_log" 9>&- && return 0
   cat "$run_log" >&2
   timeout 30 podman "${S[@]}" rm -f "$ctr_name" >/dev/null 2>&1 || true
@@ -334,7 +340,7 @@ start_buildah() {  # $1 = port
   mapfile -t entry < <(python3 -c 'import json,sys; print("\n".join(json.loads(sys.argv[1]) or []))' "$entry")
   ((${#entry[@]})) || die "image has no ENTRYPOINT"
   run_wc=$(timeout 60 buildah "${S[@]}" from --pull=never --name "$ctr_name" "$image_ref")
-  buildah "${S[@]}" run --isolation=chroot --network=host --user "${user:-0}" "$run_wc" -- \
+  buildah "${S[@]}" run --isolation=chroot --network=host --user "${user:-0}" "${mount_args[@]}" "$run_wc" -- \
     "${entry[@]}" --web.listen-address="127.0.0.1:$1" "${exporter_args[@]}" >"$run_log" 2>&1 9>&- &
   run_pid=$!
 }
@@ -346,7 +352,7 @@ running() {
 }
 
 # The image's default configuration, as shipped in /etc/sockstate, must load too.
-declare -a exporter_args=()
+declare -a exporter_args=() mount_args=()
 if [[ -f "$src_dir/config/sockstate.yml" ]]; then
   exporter_args=(--config.file=/etc/sockstate/sockstate.yml)
 fi
@@ -442,9 +448,84 @@ check_metrics() {
   log "check: all 24 family/state series present, own listener seen"
 }
 
+# ---------------------------------------------------------------------------------------------
+# Step d: TLS + basic auth with nothing but --web.config.file.
+# ---------------------------------------------------------------------------------------------
+container_log() {
+  case $runner in
+    podman) timeout 20 podman "${S[@]}" logs "$ctr_name" 2>&1 || true ;;
+    buildah) cat "$run_log" 2>/dev/null || true ;;
+  esac
+}
+run_tls_and_scrape() {
+  command -v openssl >/dev/null 2>&1 || cannot_run "openssl not found"
+  local use=$runner  # the runner that worked for the plain run
+  stop_container 0
+  runner="" run_pid="" run_wc="" exporter_pid=""
+  ctr_name=sockstate-test-tls-$$
+  tls_dir=$(mktemp -d /tmp/sockstate-container-tls.XXXXXX)
+  chmod 0755 "$tls_dir"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+    -subj /CN=localhost -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+    -keyout "$tls_dir/server.key" -out "$tls_dir/server.crt" 2>/dev/null
+  # The image runs as nobody: the key is its own, readable by it alone.
+  chown 65534 "$tls_dir/server.key"
+  chmod 0400 "$tls_dir/server.key"
+  local hash
+  hash=$(python3 -c 'import ctypes; l = ctypes.CDLL("libcrypt.so.1"); l.crypt_gensalt.restype = l.crypt.restype = ctypes.c_char_p; print(l.crypt(b"s3cret", l.crypt_gensalt(b"$2y$", 10, None, 0)).decode())')
+  printf 'tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\nbasic_auth_users:\n  prometheus: %s\n' \
+    "'$hash'" >"$tls_dir/web.yml"
+  chmod 0644 "$tls_dir/web.yml" "$tls_dir/server.crt"
+  mount_args=(--volume "$tls_dir:/etc/sockstate-tls:ro")
+  exporter_args+=(--web.config.file=/etc/sockstate-tls/web.yml)
+
+  local port url i code body want
+  port=$(free_port)
+  url=https://127.0.0.1:$port/metrics
+  if [[ $use == podman ]]; then
+    start_podman "$port" || die "podman run failed for the TLS run (see above)"
+    runner=podman
+  else
+    runner=buildah
+    start_buildah "$port"
+  fi
+  log "tls: started with $runner, https://127.0.0.1:$port, web config mounted from $tls_dir"
+  body=""
+  for ((i = 0; i < 60; i++)); do
+    running || { container_log >&2; die "the TLS container exited before serving /metrics"; }
+    if body=$(curl -fsS --max-time 5 --cacert "$tls_dir/server.crt" -u prometheus:s3cret "$url" 2>/dev/null); then break; fi
+    body=""
+    sleep 0.5
+  done
+  [[ -n "$body" ]] || { container_log >&2; die "no /metrics over TLS with basic auth at $url after 30s"; }
+  exporter_pid=$(listener_pid "$port")
+  grep -q '^sockstate_tcp_sockets{' <<<"$body" || die "TLS scrape has no sockstate_tcp_sockets"
+  log "tls: scraped $url with --cacert and user/password ($(wc -l <<<"$body") lines)"
+
+  want='TLS: loaded compat library /usr/lib/sockstate_exporter/libsockstate_ssl_compat.so (found by itself)'
+  container_log | grep -qF "$want" || { container_log >&2; die "the log does not say: $want"; }
+  log "tls: log says: $want"
+  # No libssl-dev in the image: civetweb's dlopen("libcrypto.so") gets the shipped stand-in.
+  want="TLS: loaded /usr/lib/sockstate_exporter/libsockstate_crypto_compat.so for civetweb's libcrypto.so"
+  container_log | grep -qF "$want" || { container_log >&2; die "the log does not say: $want"; }
+
+  code=$(curl -sS --max-time 5 --cacert "$tls_dir/server.crt" -o /dev/null -w '%{http_code}' "$url")
+  [[ "$code" == 401 ]] || die "TLS without credentials: want 401, got $code"
+  code=$(curl -sS --max-time 5 --cacert "$tls_dir/server.crt" -u prometheus:wrong -o /dev/null -w '%{http_code}' "$url")
+  [[ "$code" == 401 ]] || die "TLS with a wrong password: want 401, got $code"
+  if curl -sS --max-time 5 -o /dev/null "http://127.0.0.1:$port/metrics" 2>/dev/null; then
+    die "plain HTTP got an answer from the TLS port"
+  fi
+  body=$(curl -fsS --max-time 5 --cacert "$tls_dir/server.crt" -u prometheus:s3cret "$url")
+  grep -qx 'sockstate_http_requests_rejected_total{reason="unauthorized"} 2' <<<"$body" \
+    || die "want exactly 2 unauthorized after two 401s: $(grep rejected_total <<<"$body")"
+  log "tls: 401 without credentials and with a wrong password (counted: 2), plain HTTP refused"
+}
+
 step storage select_driver
 step base-image import_base
 step build build_image
 step run run_and_scrape
 step check check_metrics
+step tls run_tls_and_scrape
 log "PASS"

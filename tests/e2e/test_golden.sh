@@ -48,5 +48,5 @@ if ! diff -u "$golden" "$tmp/masked"; then
 fi
 # The replayed dump has 118 sockets; the fixture /proc tree is read by every source.
 grep -q '^sockstate_netlink_dump_sockets 118$' "$tmp/metrics"
-grep -c '^sockstate_scrape_source_success{source="[a-z0-9]*"} 1$' "$tmp/metrics" | grep -qx 6
+grep -c '^sockstate_scrape_source_success{source="[a-z0-9]*"} 1$' "$tmp/metrics" | grep -qx 7
 echo "golden end-to-end: OK ($(wc -l < "$tmp/metrics") lines)"

@@ -35,7 +35,7 @@ exit_1_with() {
 note "installed layout: <prefix>/bin/sockstate_exporter finds <prefix>/lib/sockstate_exporter/"
 mkdir -p "$work/prefix/bin" "$work/prefix/lib/sockstate_exporter"
 cp "$bin" "$work/prefix/bin/sockstate_exporter"
-cp "$compat" "$work/prefix/lib/sockstate_exporter/libsockstate_ssl_compat.so"
+cp "$compat" "$(dirname "$compat")/libsockstate_crypto_compat.so" "$work/prefix/lib/sockstate_exporter/"
 port="$(free_port)"
 url="https://127.0.0.1:$port/metrics"
 "$work/prefix/bin/sockstate_exporter" --web.listen-address="127.0.0.1:$port" \
@@ -43,8 +43,10 @@ url="https://127.0.0.1:$port/metrics"
 pids+=("$!")
 wait_http "$url" --cacert "$work/ca.crt" -u prometheus:s3cret ||
   { cat "$work/prefix.log"; fail "installed layout: no TLS scrape"; }
-want="TLS: loaded compat library $work/prefix/bin/../lib/sockstate_exporter/libsockstate_ssl_compat.so (found by itself)"
+want="TLS: loaded compat library $work/prefix/lib/sockstate_exporter/libsockstate_ssl_compat.so (found by itself)"
 grep -qF "$want" "$work/prefix.log" || fail "log does not say '$want': $(cat "$work/prefix.log")"
+want2="TLS: loaded $work/prefix/lib/sockstate_exporter/libsockstate_crypto_compat.so for civetweb's libcrypto.so"
+grep -qF "$want2" "$work/prefix.log" || fail "log does not say '$want2': $(cat "$work/prefix.log")"
 code="$(curl -sS --cacert "$work/ca.crt" -o /dev/null -w '%{http_code}' "$url")"
 [[ "$code" == 401 ]] || fail "installed layout without credentials: want 401, got $code"
 echo "   served TLS; $want"
@@ -73,7 +75,7 @@ if [[ -e "$installed" ]]; then
     fail "lone binary: log does not name $installed"
   echo "   $installed is installed here: the lone binary loaded it"
 else
-  exit_1_with none-found "needs the TLS compat library libsockstate_ssl_compat.so with OpenSSL 3 and it was not found (looked for $work/lonely/libsockstate_ssl_compat.so, $work/lonely/../lib/sockstate_exporter/libsockstate_ssl_compat.so, $installed)" \
+  exit_1_with none-found "needs the TLS compat library libsockstate_ssl_compat.so with OpenSSL 3 and it was not found (looked for $work/lonely/libsockstate_ssl_compat.so, $work/lib/sockstate_exporter/libsockstate_ssl_compat.so, $installed)" \
     "$work/lonely/sockstate_exporter" --web.config.file="$work/web.yml"
 fi
 

@@ -16,7 +16,7 @@ TEST(CompatLibCandidates, NextToBinaryThenRelativePrefixThenInstalled) {
                                 "/usr/local/lib/sockstate_exporter/libsockstate_ssl_compat.so"),
             (std::vector<std::string>{
                 "/opt/se/bin/libsockstate_ssl_compat.so",
-                "/opt/se/bin/../lib/sockstate_exporter/libsockstate_ssl_compat.so",
+                "/opt/se/lib/sockstate_exporter/libsockstate_ssl_compat.so",
                 "/usr/local/lib/sockstate_exporter/libsockstate_ssl_compat.so",
             }));
 }
@@ -25,8 +25,19 @@ TEST(CompatLibCandidates, InstalledPathNotRepeatedAndEmptyIgnored) {
   EXPECT_EQ(CompatLibCandidates("/usr/bin/sockstate_exporter", ""),
             (std::vector<std::string>{
                 "/usr/bin/libsockstate_ssl_compat.so",
-                "/usr/bin/../lib/sockstate_exporter/libsockstate_ssl_compat.so",
+                "/usr/lib/sockstate_exporter/libsockstate_ssl_compat.so",
             }));
+  // The image and the Debian package: prefix /usr, the installed path is the relative one.
+  EXPECT_EQ(CompatLibCandidates("/usr/bin/sockstate_exporter",
+                                "/usr/lib/sockstate_exporter/libsockstate_ssl_compat.so"),
+            (std::vector<std::string>{
+                "/usr/bin/libsockstate_ssl_compat.so",
+                "/usr/lib/sockstate_exporter/libsockstate_ssl_compat.so",
+            }));
+  // A binary in /: next to it, then the installed path.
+  EXPECT_EQ(
+      CompatLibCandidates("/sockstate_exporter", "/i/libsockstate_ssl_compat.so"),
+      (std::vector<std::string>{"/libsockstate_ssl_compat.so", "/i/libsockstate_ssl_compat.so"}));
   EXPECT_EQ(CompatLibCandidates("/x/sockstate_exporter", "/x/libsockstate_ssl_compat.so").size(),
             2u);
   // No /proc/self/exe: only the installed path.
