@@ -19,6 +19,7 @@
 #include "scrape/collector.h"
 #include "scrape/port_overview.h"
 #include "scrape/terminal_view.h"
+#include "sources/conntrack_source.h"
 #include "util/log.h"
 #include "version.h"
 
@@ -89,6 +90,15 @@ int main(int argc, char** argv) {
       std::printf("%s: web configuration OK\n", web_config_file.c_str());
     }
     return 0;
+  }
+
+  // nat.enabled: on that cannot work is a start-up error (docs/nat.md); auto just runs without.
+  if (config->nat.enabled == sockstate::NatToggle::kOn) {
+    sockstate::Status st = sockstate::ProbeConntrack(flags.procfs);
+    if (!st.ok()) {
+      std::fprintf(stderr, "sockstate_exporter: nat.enabled is on but %s\n", st.message().c_str());
+      return 1;
+    }
   }
 
   sockstate::CollectorOptions copts;

@@ -1,5 +1,7 @@
 #include "aggregate/plan.h"
 
+#include <sys/socket.h>
+
 #include <cstring>
 
 #include "aggregate/rank.h"
@@ -13,6 +15,21 @@ std::string DestinationLabel(Family family, const uint8_t addr[16], uint16_t por
   const std::string text = FormatAddress(family, a);
   if (family == Family::kIpv6) return "[" + text + "]:" + std::to_string(port);
   return text + ":" + std::to_string(port);
+}
+
+bool NormalizeDestination(int af, const uint8_t addr[16], Family* family,
+                          std::array<uint8_t, 16>* out) {
+  static constexpr uint8_t kMappedPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (af != AF_INET && af != AF_INET6) return false;
+  out->fill(0);
+  if (af == AF_INET6 && std::memcmp(addr, kMappedPrefix, 12) != 0) {
+    *family = Family::kIpv6;
+    std::memcpy(out->data(), addr, 16);
+    return true;
+  }
+  *family = Family::kIpv4;
+  std::memcpy(out->data(), af == AF_INET ? addr : addr + 12, 4);
+  return true;
 }
 
 DestinationPlan::DestinationPlan(const DestinationConfig& config)

@@ -25,6 +25,13 @@ inline constexpr const char* kOtherLabel = "other";
 /// `addr` is in SocketRecord layout (IPv4 in addr[0..3]). Allocates the string; thread-safe.
 std::string DestinationLabel(Family family, const uint8_t addr[16], uint16_t port);
 
+/// Brings a kernel address into the layout MatchGroup and DestinationLabel take, as sock_diag
+/// records have it: `af` AF_INET (4 bytes at addr[0..3]) or AF_INET6 (16 bytes); an
+/// IPv4-mapped IPv6 address (::ffff:a.b.c.d) becomes kIpv4 a.b.c.d. Writes `family` and
+/// `out` (the rest zeroed); false (outputs untouched) for another family. Pure; thread-safe.
+bool NormalizeDestination(int af, const uint8_t addr[16], Family* family,
+                          std::array<uint8_t, 16>* out);
+
 /// The immutable labelling plan of outgoing destinations (config `destinations`): groups in
 /// file order (first match wins), the individual top K and the label cap. Value type; all
 /// const methods are thread-safe.

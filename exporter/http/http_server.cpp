@@ -81,8 +81,9 @@ class Handler : public CivetHandler {
   // Returns false when the method is not allowed (405 is sent by the caller).
   virtual bool Serve(mg_connection* c, Method m) = 0;
 
-  // For "/": scrapes (bounded by --web.max-requests like /metrics: 503 at once beyond it) and
-  // answers with render(families). HEAD answers the headers without scraping.
+  // For /metrics and "/": scrapes (bounded by --web.max-requests: 503 at once beyond it,
+  // counted as scrape_limit) and answers with render(families). HEAD answers the headers
+  // without scraping.
   template <typename Render>
   bool ServeScrape(mg_connection* c, bool head, const std::string& type, Render render) {
     if (head) {
@@ -157,36 +158,11 @@ class MetricsHandler : public Handler {
     if (m != Method::kGet && m != Method::kHead) return false;
     const bool head = m == Method::kHead;
     if (s_->options.telemetry_path != Uri(c)) return NotFound(c, head);
-    static const std::string kType = "text/plain; version=0.0.4; charset=utf-8";
-    if (head) {
-      Respond(c, 200, "OK", kType, "", "", true);
-      return true;
-    }
-    const int limit = s_->options.max_requests;
-    if (limit > 0 && s_->in_progress.fetch_add(1) >= limit) {
-      s_->in_progress.fetch_sub(1);
-      s_->rejected.Add(RejectReason::kScrapeLimit);
-      Respond(c, 503, "Service Unavailable", "text/plain; charset=utf-8",
-              "too many scrapes in progress, try again\n", "Retry-After: 1\r\n");
-      return true;
-    }
-    if (limit <= 0) s_->in_progress.fetch_add(1);
-    std::string body;
-    try {
-      body = OnFullStack([this] {
-        std::vector<prometheus::MetricFamily> families = s_->metrics->Collect();
-        MergeFamilies(families, s_->rejected.Collect());
-        return prometheus::TextSerializer().Serialize(families);
-      });
-    } catch (const std::exception& e) {
-      s_->in_progress.fetch_sub(1);
-      Log(LogLevel::kError, std::string("serializing metrics: ") + e.what());
-      Respond(c, 500, "Internal Server Error", "text/plain; charset=utf-8", "internal error\n");
-      return true;
-    }
-    s_->in_progress.fetch_sub(1);
-    Respond(c, 200, "OK", kType, body);
-    return true;
+    return ServeScrape(c, head, "text/plain; version=0.0.4; charset=utf-8",
+                       [this](std::vector<prometheus::MetricFamily> families) {
+                         MergeFamilies(families, s_->rejected.Collect());
+                         return prometheus::TextSerializer().Serialize(families);
+                       });
   }
 };
 

@@ -19,7 +19,7 @@ const char kStyle[] =
     ".warn .fill{background:#e8902a}.crit .fill{background:#d23c3c}"
     "tr.crit td.occ{font-weight:bold;color:#b00}"
     "p.failing{background:#fde8e8;border:1px solid #d23c3c;padding:.5em}"
-    "span.ns{color:#666;font-size:.9em}td.meaning{color:#444}";
+    "span.ns{color:#666;font-size:.9em}td.meaning{color:#444}td.value{white-space:nowrap}";
 
 // Occupancy class: the alert thresholds (50% warning, 85% page).
 const char* Level(const DestinationRow& r) {

@@ -76,6 +76,7 @@ void NatModel::Reset(const NatConfig& config, bool takeover) {
     for (auto& e : table_) e.occupied = 0;
   }
   count_ = 0;
+  npending_ = 0;
   max_tuples_ = config.max_tuples;
   entries_.fill(0);
   icmp_entries_ = 0;
@@ -149,24 +150,36 @@ void NatModel::OnEntry(const ConntrackRecord& r) {
       return;
   }
   ++entries_[p];
-  Key key;
+  Pending& q = pending_[npending_];
+  Key& key = q.key;
   key.local = r.reply.dst;
   key.remote = r.reply.src;
   key.remote_port = r.reply.src_port;
   key.family = r.family == Family::kIpv6 ? 1 : 0;
   key.protocol = uint8_t(p);
-  const int kind = (r.status & kIpsSrcNat) != 0 ? kNatSnat : kNatDirect;
-  const int state = NatPortReclaimable(r, takeover_) ? kNatReclaimable : kNatBlocking;
-  Entry* e = FindOrInsert(key, HashKey(reinterpret_cast<const uint8_t*>(&key)));
-  if (e == nullptr) {
-    ++untracked_[p][kind][state];
-    ++untracked_entries_;
-    return;
+  q.kind = (r.status & kIpsSrcNat) != 0 ? kNatSnat : kNatDirect;
+  q.state = NatPortReclaimable(r, takeover_) ? kNatReclaimable : kNatBlocking;
+  q.hash = HashKey(reinterpret_cast<const uint8_t*>(&key));
+  __builtin_prefetch(&table_[q.hash & mask_]);
+  if (++npending_ == kPending) Flush();
+}
+
+void NatModel::Flush() {
+  for (size_t i = 0; i < npending_; ++i) {
+    const Pending& q = pending_[i];
+    Entry* e = FindOrInsert(q.key, q.hash);
+    if (e == nullptr) {
+      ++untracked_[q.key.protocol][q.kind][q.state];
+      ++untracked_entries_;
+      continue;
+    }
+    SatInc(e->ports[q.kind][q.state]);
   }
-  SatInc(e->ports[kind][state]);
+  npending_ = 0;
 }
 
 void NatModel::Finish() {
+  Flush();
   const NatConfig& cfg = *config_;
   for (int p = 0; p < kNatProtocols; ++p) {
     const uint8_t proto = p == kNatTcp ? IPPROTO_TCP : IPPROTO_UDP;

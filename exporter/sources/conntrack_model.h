@@ -125,6 +125,20 @@ class NatModel : public ConntrackSink {
 
   Entry* FindOrInsert(const Key& key, uint64_t hash);
   void Grow();
+  // Counts the pending entries into the table. OnEntry() queues entries and prefetches their
+  // slots, so that up to kPending cache misses on the table overlap instead of following one
+  // another (the kernel's dump work between two buffers evicts the table from the cache).
+  void Flush();
+
+  struct Pending {
+    Key key;
+    uint64_t hash;
+    uint8_t kind;
+    uint8_t state;
+  };
+  static constexpr size_t kPending = 32;
+  std::array<Pending, kPending> pending_;
+  size_t npending_ = 0;
 
   const NatConfig* config_ = nullptr;
   bool takeover_ = false;

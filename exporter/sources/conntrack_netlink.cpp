@@ -594,6 +594,37 @@ Status ConntrackSocket::Dump(ConntrackSink& sink, ConntrackRecorder* recorder, C
   }
 }
 
+Status ConntrackSocket::Probe() {
+  DrainPending();
+  alignas(nlmsghdr) uint8_t request[NLMSG_SPACE(sizeof(nfgenmsg))];
+  nlmsghdr* nlh = mnl_nlmsg_put_header(request);
+  nlh->nlmsg_type = kCtGetType;
+  nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+  nlh->nlmsg_seq = ++seq_;
+  auto* g = static_cast<nfgenmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(nfgenmsg)));
+  g->nfgen_family = AF_INET;
+  g->version = NFNETLINK_V0;
+  g->res_id = 0;
+  if (mnl_socket_sendto(nl_, nlh, nlh->nlmsg_len) < 0) {
+    return Status::Error("ctnetlink probe: sendto: " + ErrnoText(errno));
+  }
+  ssize_t n = 0;
+  if (Status s = Receive(nl_, buf_.get(), buf_size_, &n); !s.ok()) {
+    return s.WithContext("ctnetlink probe");
+  }
+  nlmsghdr h;
+  if (size_t(n) < sizeof(h) + sizeof(int32_t)) return Status::Error("ctnetlink probe: short reply");
+  std::memcpy(&h, buf_.get(), sizeof(h));
+  if (h.nlmsg_type != NLMSG_ERROR) return Status::Ok();
+  int32_t err = 0;
+  std::memcpy(&err, buf_.get() + NLMSG_HDRLEN, sizeof(err));
+  if (err == -EPERM) return DumpError(EPERM, "", 0);
+  if (err == -EOPNOTSUPP || err == -EPROTONOSUPPORT) {
+    return Status::Error("ctnetlink not available: " + NegatedErrnoText(err));
+  }
+  return Status::Ok();  // EINVAL (no tuple) or ENOENT: ctnetlink answered
+}
+
 Result<uint64_t> ConntrackSocket::DumpDiscard() {
   uint32_t seq = 0;
   if (Status s = SendRequest(&seq); !s.ok()) return s.WithContext("conntrack dump");

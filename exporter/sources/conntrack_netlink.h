@@ -157,6 +157,12 @@ class ConntrackSocket {
               CtDumpStats* stats = nullptr, void (*on_restart)(void*) = nullptr,
               void* restart_arg = nullptr);
 
+  /// Checks that ctnetlink answers and allows dumps, without dumping: sends an
+  /// IPCTNL_MSG_CT_GET without a tuple (the kernel answers EINVAL once past its permission
+  /// check). Errors: "ctnetlink dump refused: ... (needs CAP_NET_ADMIN in the namespace)",
+  /// "ctnetlink not available: ...".
+  Status Probe();
+
   /// Reads the whole dump and throws the bytes away (no parsing): the floor a parsed dump is
   /// compared with in the benchmark. Returns the bytes received.
   Result<uint64_t> DumpDiscard();

@@ -70,6 +70,18 @@ void ResetModel(void* arg) {
 
 }  // namespace
 
+Status ProbeConntrack(const std::string& procfs) {
+  const std::string count = procfs + "/sys/net/netfilter/nf_conntrack_count";
+  FileRead r = ReadProcFile(count);
+  if (r.outcome == ReadOutcome::kNotFound) {
+    return Status::Error("there is no " + count + " (no conntrack in this kernel)");
+  }
+  if (r.outcome == ReadOutcome::kError) return Status::Error(r.error);
+  Result<std::unique_ptr<ConntrackSocket>> sock = ConntrackSocket::Open();
+  if (!sock.ok()) return sock.status();
+  return (*sock)->Probe();
+}
+
 ConntrackSource::ConntrackSource(ConntrackSourceOptions options) : options_(std::move(options)) {
   if (options_.kernel_release.empty()) options_.kernel_release = UnameRelease();
 }

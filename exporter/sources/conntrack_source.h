@@ -26,6 +26,11 @@ struct ConntrackSourceOptions {
   std::string kernel_release;
 };
 
+/// The start-up check of `nat.enabled: on` in the calling thread's namespace: conntrack exists
+/// (`procfs`/sys/net/netfilter/nf_conntrack_count) and ctnetlink lets this process dump
+/// (ConntrackSocket::Probe). An error says why not; main() exits 1 with it. Thread-safe.
+Status ProbeConntrack(const std::string& procfs);
+
 /// One namespace's conntrack source. Read() and AddFamilies() never overlap (NetnsSource
 /// contract); not thread-safe otherwise.
 class ConntrackSource : public NetnsSource {

@@ -10,6 +10,8 @@
 # Checks: the critical alert fires and is delivered for destination "db" in the test netns;
 # the connect() failures the load causes are counted by the kernel and their page
 # (SockstateConnectFailuresNoLocalPort) is delivered too;
+# the conntrack source reports NAT occupancy 1 for it (a ct rule in the netns tracks the load)
+# and SockstateNatPortsOccupancyCritical fires;
 # every query of every dashboard panel evaluates without error against the live Prometheus
 # and returns data; `promtool check metrics` accepts a scrape.
 #
@@ -37,6 +39,8 @@ step_delay=0.25                 # one connect() per 0.25 s: ~8 s ramp after a ba
 alert_for="5s"                  # replaces the shipped `for:` (2m for critical) in a copy
 critical_alert="SockstateEphemeralPortsOccupancyCritical"
 warning_alert="SockstateEphemeralPortsOccupancyHigh"
+nat_critical_alert="SockstateNatPortsOccupancyCritical"
+nat_warning_alert="SockstateNatPortsOccupancyHigh"
 payload_timeout=120             # seconds from the end of the ramp to the delivered payload
 
 log() { echo "test_live_chain: $*"; }
@@ -174,6 +178,18 @@ else
   ehash="shared with the host"
 fi
 ip -n "$ns" link set lo up
+# Conntrack in the namespace (a ct rule makes it track), so the NAT port model (source
+# conntrack, docs/nat.md) sees the load's connections: no NAT here, so they are the host's own
+# ("direct") entries, which hold reply tuples exactly like NATed ones. With the group's usable
+# ports equal to the 40-port range, the NAT occupancy of db reaches 1.0 with the load.
+ip netns exec "$ns" nft -f - <<'NFT' || fail "nft: conntrack rule in $ns"
+table inet sst_chain {
+  chain out {
+    type filter hook output priority 0;
+    ct state new counter
+  }
+}
+NFT
 mark "netns $ns created (established hash $ehash)"
 
 start receiver python3 "$here/webhook_receiver.py" --port-file "$tmp/receiver.port" \
@@ -196,6 +212,13 @@ destinations:
     - name: $dest_name
       cidrs: [$dest_addr/32]
       ports: [$dest_port]
+nat:
+  groups:
+    - name: $dest_name
+      cidrs: [$dest_addr/32]
+      ports: [$dest_port]
+      protocol: tcp
+      usable_ports: "$port_range"
 namespaces:
   mode: list
   names: [$ns]
@@ -288,6 +311,9 @@ for attempt in 1 2 3 4 5; do
 $(grep -E '^sockstate_destination_(occupancy|ephemeral|sockets)|^sockstate_ephemeral' "$tmp/scrape1.txt")"
   sleep 1
 done
+grep -q "^sockstate_nat_occupancy_ratio{netns=\"$ns\",destination=\"$dest_name\",protocol=\"tcp\"} 1$" "$tmp/scrape1.txt" ||
+  fail "exporter does not report NAT occupancy 1 for $dest_name (40 conntrack entries, 40 usable):
+$(grep -E '^sockstate_(nat_|conntrack_(entries|dump|tcp))' "$tmp/scrape1.txt")"
 promtool check metrics <"$tmp/scrape1.txt" || fail "promtool check metrics on a scrape of the exporter"
 # Every metric family of the live scrape is named in docs/metrics-spec.md (the dashboards and
 # rules are checked against the spec, so an undocumented family is invisible to them).
@@ -336,6 +362,12 @@ assert rec["body"]["receiver"] == rec["path"].lstrip("/")
 print("test_live_chain: payload annotations OK")
 PY
 
+# The NAT port model of the same load (conntrack source): its critical alert fires too.
+checks wait-query --prom "$prom_url" --timeout 60 \
+  --expr "ALERTS{alertname=\"$nat_critical_alert\",alertstate=\"firing\",severity=\"critical\",protocol=\"tcp\",$sel}" >/dev/null ||
+  fail "$nat_critical_alert not firing in prometheus"
+mark "prometheus: $nat_critical_alert firing"
+
 # The warning (>= 50%) fires too in Prometheus; Alertmanager inhibits it (shipped inhibit
 # rule) once the critical one is there, so its delivery is not asserted.
 checks wait-query --prom "$prom_url" --timeout 20 \
@@ -368,7 +400,7 @@ mark "webhook: $cf_alert delivered"
 # (SockstateExporterDown, SourceFailing, NetnsScrapeFailing), no CLOSE_WAIT or TIME_WAIT
 # overflow. Only the occupancy alerts and the exhaustion forecast (the ramp extrapolated
 # over 1 h) are expected.
-expected_alerts="$critical_alert|$warning_alert|SockstateEphemeralPortsExhaustionForecast|$cf_alert"
+expected_alerts="$critical_alert|$warning_alert|SockstateEphemeralPortsExhaustionForecast|$nat_critical_alert|$nat_warning_alert|$cf_alert"
 unexpected="$(checks value --prom "$prom_url" \
   --expr "count(ALERTS{alertstate=\"firing\",alertname!~\"$expected_alerts\"})")"
 [[ "$unexpected" == none ]] || fail "unexpected alerts firing: $(checks wait-query --prom "$prom_url" --timeout 1 \

@@ -403,6 +403,25 @@ TEST(ConntrackKernel, RefusedDumpFailsClearlyAndTheNextReadWorks) {
   EXPECT_EQ(refused.status.message(),
             "conntrack dump: ctnetlink dump refused: Operation not permitted (needs CAP_NET_ADMIN "
             "in the namespace)");
+  // The start-up check of nat.enabled: on says the same, without dumping.
+  Status probe_refused, probe_ok;
+  t.router().Run([&] {
+    probe_ok = ProbeConntrack("/proc");
+    __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct data[2]{};
+    if (syscall(SYS_capget, &hdr, data) != 0) throw std::runtime_error("capget");
+    data[0].effective &= ~(1u << CAP_NET_ADMIN);
+    data[0].permitted &= ~(1u << CAP_NET_ADMIN);
+    if (syscall(SYS_capset, &hdr, data) != 0) throw std::runtime_error("capset");
+    probe_refused = ProbeConntrack("/proc");
+  });
+  EXPECT_TRUE(probe_ok.ok()) << probe_ok.message();
+  EXPECT_EQ(probe_refused.message(),
+            "ctnetlink dump refused: Operation not permitted (needs CAP_NET_ADMIN in the "
+            "namespace)");
+  EXPECT_EQ(ProbeConntrack("/nonexistent").message(),
+            "there is no /nonexistent/sys/net/netfilter/nf_conntrack_count (no conntrack in this "
+            "kernel)");
   // A new instance (the refused one keeps its socket opened without the capability) reads fine.
   ConntrackSource again;
   ReadResult ok = ReadIn(t.router(), again, config);

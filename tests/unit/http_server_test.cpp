@@ -225,6 +225,37 @@ TEST(HttpServer, ScrapesOverTheLimitAreRejectedAndCounted) {
   EXPECT_EQ(s.value()->rejected().count(RejectReason::kScrapeLimit), 2u);
 }
 
+TEST(HttpServer, PasswordChecksOverTheCapAreRejectedAndCounted) {
+  // Cost 11: one bcrypt takes long enough (about 1 s here) for a second request to arrive while
+  // it runs; with max_bcrypt 1 that one is answered 503 at once.
+  char salt[64];
+  crypt_gensalt_rn("$2y$", 11, nullptr, 0, salt, sizeof(salt));
+  crypt_data data{};
+  auto auth = std::make_shared<BasicAuthenticator>(
+      std::map<std::string, std::string>{{"prom", crypt_rn("s3cret", salt, &data, sizeof(data))}},
+      /*max_bcrypt=*/1);
+  HttpOptions o;
+  o.auth = auth;
+  int port;
+  auto s = StartServer(o, &port);
+  ASSERT_TRUE(s);
+  const std::string wrong =
+      "GET /metrics HTTP/1.0\r\nAuthorization: Basic cHJvbTp3cm9uZw==\r\n\r\n";
+  testing::HttpResponse first;
+  std::thread t([&] { first = Raw(port, wrong); });
+  // The first check is in bcrypt once it is counted.
+  for (int i = 0; i < 500 && auth->bcrypt_calls() == 0; ++i) usleep(2000);
+  ASSERT_EQ(auth->bcrypt_calls(), 1u);
+  auto second = Raw(port, wrong);
+  t.join();
+  EXPECT_EQ(second.status, 503);
+  EXPECT_NE(second.headers.find("Retry-After: 1"), std::string::npos);
+  EXPECT_EQ(first.status, 401);
+  EXPECT_EQ(s->rejected().count(RejectReason::kBcryptLimit), 1u);
+  EXPECT_EQ(s->rejected().count(RejectReason::kUnauthorized), 1u);
+  EXPECT_EQ(auth->bcrypt_calls(), 1u);
+}
+
 TEST(HttpServer, IdleConnectionsDoNotStarveScrapes) {
   HttpOptions o;
   o.threads = 64;

@@ -1,6 +1,7 @@
 #include "aggregate/plan.h"
 
 #include <gtest/gtest.h>
+#include <sys/socket.h>
 
 #include "test_util.h"
 
@@ -24,6 +25,27 @@ TEST(DestinationLabel, FormatsLikeTheOccupancySeries) {
   EXPECT_EQ(DestinationLabel(Family::kIpv4, V4("10.0.0.2").data(), 80), "10.0.0.2:80");
   EXPECT_EQ(DestinationLabel(Family::kIpv6, V6("fd00::2").data(), 443), "[fd00::2]:443");
   EXPECT_EQ(DestinationLabel(Family::kIpv6, V6("::1").data(), 65535), "[::1]:65535");
+}
+
+TEST(NormalizeDestination, MappedIpv4BecomesIpv4LikeSockDiagRecords) {
+  Family f = Family::kIpv6;
+  std::array<uint8_t, 16> out;
+  out.fill(0xaa);
+  std::array<uint8_t, 16> in = V6("::ffff:10.0.3.5");
+  ASSERT_TRUE(NormalizeDestination(AF_INET6, in.data(), &f, &out));
+  EXPECT_EQ(f, Family::kIpv4);
+  EXPECT_EQ(out, V4("10.0.3.5"));
+  in = V6("fd00::2");
+  ASSERT_TRUE(NormalizeDestination(AF_INET6, in.data(), &f, &out));
+  EXPECT_EQ(f, Family::kIpv6);
+  EXPECT_EQ(out, V6("fd00::2"));
+  in = V4("192.0.2.7");
+  in[7] = 0x55;  // bytes beyond an AF_INET address are ignored
+  ASSERT_TRUE(NormalizeDestination(AF_INET, in.data(), &f, &out));
+  EXPECT_EQ(f, Family::kIpv4);
+  EXPECT_EQ(out, V4("192.0.2.7"));
+  EXPECT_FALSE(NormalizeDestination(AF_UNIX, in.data(), &f, &out));
+  EXPECT_EQ(out, V4("192.0.2.7"));  // untouched
 }
 
 TEST(DestinationPlan, FirstMatchingGroupInFileOrderByCidrAndPort) {
