@@ -298,7 +298,8 @@ class Parser : public YamlWalker {
     YAML::Node pattern_node;
     ForEachKey(
         n, path,
-        {"mode", "names", "pattern", "max_namespaces", "parallel_dumps", "scrape_budget_seconds"},
+        {"mode", "names", "pattern", "max_namespaces", "parallel_dumps", "scrape_budget_seconds",
+         "detail_threshold"},
         [&](const std::string& key, const YAML::Node& v, const std::string& p) {
           if (key == "mode") {
             const std::string mode = String(v, p);
@@ -337,6 +338,11 @@ class Parser : public YamlWalker {
           } else if (key == "scrape_budget_seconds") {
             out.scrape_budget_seconds = Number(v, p);
             if (out.scrape_budget_seconds <= 0) Fail(v, p, v.Scalar() + " must be > 0");
+          } else if (key == "detail_threshold") {
+            out.detail_threshold = Number(v, p);
+            if (!(out.detail_threshold >= 0 && out.detail_threshold <= 1)) {
+              Fail(v, p, v.Scalar() + " must be between 0 and 1");
+            }
           }
         });
     if (out.mode != NetnsMode::kList) {

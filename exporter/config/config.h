@@ -63,7 +63,15 @@ struct NamespaceConfig {
   uint32_t max_namespaces = 64;
   uint32_t parallel_dumps = 1;
   double scrape_budget_seconds = 10;
+  /// Other namespaces get the exact sock_diag dump only when their occupancy bound reaches
+  /// this (0 = every namespace, as before); once detailed, until the bound falls below
+  /// kDetailHysteresis times it. See docs/namespaces.md.
+  double detail_threshold = 0.25;
 };
+
+/// A detailed namespace stays detailed until its bound falls below this fraction of
+/// namespaces.detail_threshold.
+inline constexpr double kDetailHysteresis = 0.8;
 
 /// The whole validated configuration. Value type; not synchronized.
 /// How sockets are collected.

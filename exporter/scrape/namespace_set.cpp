@@ -30,12 +30,18 @@ uint64_t OwnInode(const std::string& procfs) {
 NamespaceSet::NamespaceSet(const SourceEnv& env, NetnsSourceFactory make_sources)
     : env_(env), make_sources_(std::move(make_sources)) {}
 
+void NamespaceSet::NoteOwnInode() {
+  if (own_inode_ == 0) own_inode_ = OwnInode(env_.procfs);
+}
+
 NamespaceSet::~NamespaceSet() = default;
 
 std::unique_ptr<Namespace> NamespaceSet::Make(std::unique_ptr<NetnsTarget> target, uint64_t inode) {
   auto ns = std::make_unique<Namespace>();
   ns->info.label = target->label();
-  ns->info.own = target->own();
+  // In mode all/list the exporter's own namespace is found by discovery; it is still "own"
+  // (read through <procfs>/net, always dumped exactly).
+  ns->info.own = target->own() || (inode != 0 && inode == own_inode_);
   ns->info.inode = inode;
   ns->target = std::move(target);
   ns->sources = make_sources_();
@@ -54,9 +60,10 @@ void NamespaceSet::FillContainerInfo(Namespace& ns, pid_t pid) const {
 void NamespaceSet::Refresh(const Config& config) {
   const NamespaceConfig& nc = config.namespaces;
   list_.clear();
+  NoteOwnInode();
   if (nc.mode == NetnsMode::kOwn) {
     others_.clear();
-    if (!own_) own_ = Make(NetnsTarget::Own(), OwnInode(env_.procfs));
+    if (!own_) own_ = Make(NetnsTarget::Own(), own_inode_);
     discovered_ = 1;
     skipped_ = 0;
     list_.push_back(own_.get());

@@ -67,6 +67,7 @@ class NamespaceSet {
 
  private:
   std::unique_ptr<Namespace> Make(std::unique_ptr<NetnsTarget> target, uint64_t inode);
+  void NoteOwnInode();  // the nsfs inode of the exporter's namespace, once
   void FillContainerInfo(Namespace& ns, pid_t pid) const;
 
   const SourceEnv& env_;
@@ -77,6 +78,7 @@ class NamespaceSet {
   uint64_t discovered_ = 0;
   uint64_t skipped_ = 0;
   uint64_t over_budget_ = 0;
+  uint64_t own_inode_ = 0;
 };
 
 }  // namespace sockstate

@@ -3,6 +3,7 @@
 
 #include "sources/connect_failures.h"
 #include "sources/conntrack_source.h"
+#include "sources/occupancy_bound_source.h"
 #include "sources/proc_sources.h"
 #include "sources/sock_diag_source.h"
 #include "sources/source.h"
@@ -12,7 +13,9 @@ namespace sockstate {
 
 std::vector<std::unique_ptr<NetnsSource>> MakeNetnsSources() {
   std::vector<std::unique_ptr<NetnsSource>> s;
-  s.push_back(std::make_unique<SysctlSource>());  // first: sock_diag needs the port range
+  // Order matters: the bound and sock_diag take the port range, sock_diag the bound.
+  s.push_back(std::make_unique<SysctlSource>());
+  s.push_back(std::make_unique<OccupancyBoundSource>());
   s.push_back(std::make_unique<SockDiagSource>());
   s.push_back(MakeSockstatSource());
   s.push_back(MakeSockstat6Source());

@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "sources/occupancy_bound_source.h"
 #include "sources/sysctl_source.h"
 #include "util/log.h"
 
@@ -81,6 +82,10 @@ void AddBudget(FamilySet& fs, const PortBudget& b, const Labels& base) {
 void SockDiagSource::ResetAggregator() { aggregator_.Reset(*config_, range_, reserved_); }
 
 Status SockDiagSource::Read(const NetnsReadContext& ctx) {
+  // A namespace whose occupancy bound is below the threshold is not dumped.
+  const OccupancyBoundSource* bound = ctx.Earlier<OccupancyBoundSource>();
+  snap_.dumped = bound == nullptr || bound->detailed();
+  if (!snap_.dumped) return Status::Ok();
   // The port range drives the aggregation: it comes from this scrape's sysctl source.
   const SysctlSource* sysctl = ctx.Earlier<SysctlSource>();
   const NetSysctls* s = sysctl ? &sysctl->sysctls() : nullptr;
@@ -148,13 +153,15 @@ void SockDiagSource::FinishAcrossNamespaces(const std::vector<NetnsSource*>& all
                                             const Config& config) {
   std::vector<AggregateResult*> aggs;
   for (NetnsSource* s : all) {
-    if (auto* d = dynamic_cast<SockDiagSource*>(s)) aggs.push_back(&d->snap_.agg);
+    auto* d = dynamic_cast<SockDiagSource*>(s);
+    if (d != nullptr && d->snap_.dumped) aggs.push_back(&d->snap_.agg);
   }
   FoldAcrossNamespaces(aggs, config.destinations.max_series, /*inbound=*/false);
   FoldAcrossNamespaces(aggs, config.inbound.max_series, /*inbound=*/true);
 }
 
 void SockDiagSource::AddFamilies(FamilySet& fs, const Labels& base, const ExportContext&) const {
+  if (!snap_.dumped) return;
   const AggregateResult& a = snap_.agg;
   for (int fam = 0; fam < 2; ++fam) {
     for (int s = 0; s < kNumStates; ++s) {

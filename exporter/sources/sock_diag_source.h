@@ -24,6 +24,8 @@ struct SockDiagSnapshot {
   uint64_t dump_sockets = 0;  // sockets in the dump (both families)
   /// net.ipv4.tcp_max_tw_buckets from the sysctl source of this scrape, when it was read.
   std::optional<int64_t> max_tw_buckets;
+  /// False when the occupancy bound of this scrape cleared the namespace: no dump, no series.
+  bool dumped = true;
 };
 
 /// One namespace's sock_diag source. Not thread-safe (the pipeline never overlaps its calls).

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Tier "docs": every relative link of README.md and docs/*.md resolves (file and heading
-# anchor), the README stays a front page (starts with the two commands, under 16 KB: the
-# reference lives in docs/), and nothing points outside the repository. The alerts'
+# anchor), every flag of --help is in docs/configuration.md, the README stays a front page
+# (starts with the two commands, under 16 KB: the reference lives in docs/), and nothing
+# points outside the repository. The alerts'
 # runbook_url anchors are checked against docs/runbook.md by tests/rules (lint_rules.py); this
 # tier proves that check fails on a missing anchor.
 # Run by ctest (SOCKSTATE_SOURCE_DIR=<repo root>) or by hand: bash tests/docs/test_docs.sh
@@ -69,6 +70,16 @@ echo "== README.md is a front page: under 16 KB, the reference lives in docs/"
 size=$(wc -c <README.md)
 ((size < 16000)) || fail "README.md is $size bytes (limit 16000): move reference material to docs/"
 echo "README.md: $size bytes"
+
+echo "== every flag of --help is in docs/configuration.md"
+bin="${SOCKSTATE_EXPORTER_BIN:-$src/build/exporter/sockstate_exporter}"
+[[ -x "$bin" ]] || fail "no exporter binary at $bin to read --help from (build it first)"
+flags=$("$bin" --help | grep -oE '^[[:space:]]+--[a-z0-9.-]+' | tr -d ' ' | sort -u)
+[[ -n "$flags" ]] || fail "--help lists no flags"
+for f in $flags; do
+  grep -qF -- "\`$f\`" docs/configuration.md || fail "flag $f is not documented in docs/configuration.md"
+done
+echo "$(wc -w <<<"$flags") flags documented"
 
 echo "== nothing points outside the repository (../shared, absolute /work paths)"
 if grep -nE '\.\./shared/|/work/' README.md docs/*.md; then

@@ -28,8 +28,9 @@ const char* kStates[] = {"established", "syn_sent",  "syn_recv", "fin_wait1",
                          "fin_wait2",   "time_wait", "close",    "close_wait",
                          "last_ack",    "listen",    "closing",  "bound_inactive"};
 
+// detail_threshold 0: every namespace gets the exact dump (these tests compare exact counts).
 std::string ListConfig(const std::string& ns, const std::string& extra = "") {
-  return "namespaces:\n  mode: list\n  names: [" + ns + "]\n" + extra;
+  return "namespaces:\n  mode: list\n  detail_threshold: 0\n  names: [" + ns + "]\n" + extra;
 }
 
 double Tcp(const Series& s, const std::string& ns, const std::string& family,
@@ -233,8 +234,8 @@ TEST(ExporterKernel, SeriesCapHoldsAcrossNamespaces) {
       for (int i = 0; i < d; ++i) ns->Connect(l, "127.0.0.5", uint16_t(8000 + d));
     }
   }
-  ExporterProcess exp("namespaces:\n  mode: list\n  names: [" + a.name() + ", " + b.name() +
-                      "]\ndestinations:\n  top_k: 3\n  max_series: 5\n");
+  ExporterProcess exp("namespaces:\n  mode: list\n  detail_threshold: 0\n  names: [" + a.name() +
+                      ", " + b.name() + "]\ndestinations:\n  top_k: 3\n  max_series: 5\n");
   Series s = exp.Scrape();
   int series = 0;
   double used = 0;

@@ -433,7 +433,7 @@ TEST_F(NetnsMultiTest, ModeAllNamedAndUnnamedExactPerNamespace) {
   // Other namespaces on this host (other tests, benchmarks) are read too: generous budget.
   Exporter ex;
   ASSERT_TRUE(
-      ex.Start("namespaces:\n  mode: all\n  max_namespaces: 4096\n"
+      ex.Start("namespaces:\n  mode: all\n  max_namespaces: 4096\n  detail_threshold: 0\n"
                "  scrape_budget_seconds: 200\n"))
       << ex.Log();
 
@@ -467,7 +467,7 @@ TEST_F(NetnsMultiTest, ModeAllPinnedNamespaceGetsContainerWhenAProcessJoins) {
   ASSERT_TRUE(pinned.ok());
   Exporter ex;
   ASSERT_TRUE(
-      ex.Start("namespaces:\n  mode: all\n  max_namespaces: 4096\n"
+      ex.Start("namespaces:\n  mode: all\n  max_namespaces: 4096\n  detail_threshold: 0\n"
                "  scrape_budget_seconds: 200\n"))
       << ex.Log();
   Series s = ex.Scrape();
@@ -496,7 +496,7 @@ TEST_F(NetnsMultiTest, ModeAllPinnedNamespaceGetsContainerWhenAProcessJoins) {
 
 TEST_F(NetnsMultiTest, ModeListPatternExactAndFdBaseline) {
   Exporter ex;
-  ASSERT_TRUE(ex.Start("namespaces:\n  mode: list\n  pattern: \"" + prefix_ +
+  ASSERT_TRUE(ex.Start("namespaces:\n  mode: list\n  detail_threshold: 0\n  pattern: \"" + prefix_ +
                        "-*\"\n  scrape_budget_seconds: 200\n"))
       << ex.Log();
   // Baseline: no namespace matches yet.
@@ -549,7 +549,8 @@ TEST_F(NetnsMultiTest, CostPerNamespace) {
   std::vector<std::unique_ptr<Exporter>> ex;
   for (auto& [k, pattern] : ks) {
     ex.emplace_back(std::make_unique<Exporter>());
-    ASSERT_TRUE(ex.back()->Start("namespaces:\n  mode: list\n  pattern: \"" + pattern +
+    ASSERT_TRUE(ex.back()->Start("namespaces:\n  mode: list\n  detail_threshold: 0\n  pattern: \"" +
+                                 pattern +
                                  "\"\n  max_namespaces: 100\n  scrape_budget_seconds: 200\n"))
         << ex.back()->Log();
     Series s = ex.back()->Scrape();  // enters the namespaces

@@ -54,6 +54,7 @@ void ExpectDefaults(const Config& c) {
   EXPECT_EQ(c.namespaces.max_namespaces, 64u);
   EXPECT_EQ(c.namespaces.parallel_dumps, 1u);
   EXPECT_EQ(c.namespaces.scrape_budget_seconds, 10.0);
+  EXPECT_EQ(c.namespaces.detail_threshold, 0.25);
 }
 
 TEST(ConfigTest, DefaultConfig) { ExpectDefaults(DefaultConfig()); }
@@ -97,6 +98,7 @@ namespaces:
   max_namespaces: 4096
   parallel_dumps: 64
   scrape_budget_seconds: 2.5
+  detail_threshold: 0.5
 )");
   ASSERT_EQ(c.destinations.groups.size(), 3u);
   const DestinationGroup& pg = c.destinations.groups[0];
@@ -138,6 +140,7 @@ namespaces:
   EXPECT_EQ(c.namespaces.max_namespaces, 4096u);
   EXPECT_EQ(c.namespaces.parallel_dumps, 64u);
   EXPECT_EQ(c.namespaces.scrape_budget_seconds, 2.5);
+  EXPECT_EQ(c.namespaces.detail_threshold, 0.5);
 }
 
 TEST(ConfigTest, PortBoundsAndBlockStyle) {
@@ -197,7 +200,7 @@ TEST(ConfigErrorTest, UnknownKeys) {
             "time_wait_remaining_seconds, occupancy_ratio)");
   EXPECT_EQ(Err("namespaces:\n  modes: all\n"),
             "t.yml:2:3: namespaces.modes: unknown key \"modes\" (allowed: mode, names, pattern, "
-            "max_namespaces, parallel_dumps, scrape_budget_seconds)");
+            "max_namespaces, parallel_dumps, scrape_budget_seconds, detail_threshold)");
 }
 
 TEST(ConfigErrorTest, DuplicateKey) {
@@ -339,6 +342,10 @@ TEST(ConfigErrorTest, Limits) {
             "t.yml:2:19: namespaces.parallel_dumps: 0 out of range 1..64");
   EXPECT_EQ(Err("namespaces:\n  scrape_budget_seconds: 0\n"),
             "t.yml:2:26: namespaces.scrape_budget_seconds: 0 must be > 0");
+  EXPECT_EQ(Err("namespaces:\n  detail_threshold: 1.5\n"),
+            "t.yml:2:21: namespaces.detail_threshold: 1.5 must be between 0 and 1");
+  EXPECT_EQ(Err("namespaces:\n  detail_threshold: -0.1\n"),
+            "t.yml:2:21: namespaces.detail_threshold: -0.1 must be between 0 and 1");
 }
 
 TEST(ConfigErrorTest, MaxSeriesTooSmall) {
