@@ -124,7 +124,15 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  auto collector = std::make_shared<sockstate::Collector>(copts, config);
+  // Host-wide sources (kernel events): an explicit `on` that cannot work is fatal.
+  sockstate::HostSourceOptions host_options;
+  host_options.connect_failures = flags.connect_failures;
+  auto host_sources = sockstate::MakeHostSources(host_options);
+  if (!host_sources.ok()) {
+    Log(LogLevel::kError, host_sources.status().message());
+    return 1;
+  }
+  auto collector = std::make_shared<sockstate::Collector>(copts, config, std::move(*host_sources));
   auto auth = std::make_shared<sockstate::BasicAuthenticator>(web_config->basic_auth_users);
   const std::optional<sockstate::TlsServerConfig> startup_tls = web_config->tls;
 

@@ -5,10 +5,10 @@
 #   scripts/install-deps.sh --test   also what the test suite needs
 set -euo pipefail
 build_pkgs=(build-essential cmake pkg-config prometheus-cpp-dev libmnl-dev libyaml-cpp-dev
-  libcrypt-dev libssl-dev iproute2 curl ca-certificates
+  libcrypt-dev libssl-dev iproute2 curl ca-certificates file
   libbpf-dev clang bpftool)  # the connect-failures BPF program (docs/connect-failures.md)
 test_pkgs=(googletest libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev
-  prometheus prometheus-alertmanager buildah podman debootstrap fuse-overlayfs uidmap
+  prometheus prometheus-alertmanager buildah podman debootstrap fuse-overlayfs uidmap systemd
   python3 python3-yaml jq procps psmisc openssl nftables conntrack chromium fonts-dejavu-core)
 pkgs=("${build_pkgs[@]}")
 [[ "${1:-}" == "--test" ]] && pkgs+=("${test_pkgs[@]}")

@@ -37,8 +37,8 @@ const FlagSpec kFlags[] = {
      "Replay this recorded sock_diag dump instead of dumping the kernel (tests, bug reports)."},
     {"debug.record-dump", "",
      "Record every sock_diag dump of the own namespace to this file (overwritten per scrape)."},
-    {"once", "false", "Print the fullest destinations of this namespace as a table and exit.",
-     true},
+    {"once", "false",
+     "Print the fullest destinations of the configured namespaces as a table and exit.", true},
     {"version", "false", "Print the version and exit.", true},
     {"help", "false", "Print this help and exit.", true},
 };

@@ -259,6 +259,9 @@ void ConnectFailuresSource::AddFamilies(FamilySet& fs, const ExportContext& ctx)
     }
   };
   for (const auto& [inode, ns] : namespaces_) {
+    // Only namespaces read in this scrape are exported (a deleted namespace disappears at
+    // once); one missing for a few scrapes keeps its totals and comes back with them.
+    if (ns.absent > 0) continue;
     // Groups of the current config first (0 when none failed yet), then groups of an earlier
     // config that counted something (their totals are kept), individuals, "other".
     for (const DestinationGroup& g : ctx.config.destinations.groups) {

@@ -120,7 +120,8 @@ class ConnectFailuresSource : public HostSource {
 
   /// Individually labelled workloads (then "other").
   static constexpr size_t kWorkloadTopK = 20;
-  /// A namespace's totals are forgotten after it was absent from this many scrapes in a row.
+  /// A namespace not read in a scrape has no series in it, but its totals are kept (and it
+  /// still counts) until it was absent from this many scrapes in a row; then they are dropped.
   static constexpr int kForgetAfterScrapes = 10;
 
  private:

@@ -574,13 +574,15 @@ Status ConntrackSocket::DumpOnce(ConntrackSink* sink, ConntrackRecorder* recorde
         return Status::Ok();
       case CtParseState::kError:
         if (nl_errno != 0) dump_open_ = false;  // an error reply ends the dump
+        last_errno_ = nl_errno;
         return DumpError(nl_errno, error, stats->buffers);
     }
   }
 }
 
 Status ConntrackSocket::Dump(ConntrackSink& sink, ConntrackRecorder* recorder, CtDumpStats* stats,
-                             void (*on_restart)(void*), void* restart_arg) {
+                             const std::function<void()>& on_restart) {
+  last_errno_ = 0;
   CtDumpStats local;
   CtDumpStats* st = stats != nullptr ? stats : &local;
   *st = CtDumpStats{};
@@ -590,7 +592,7 @@ Status ConntrackSocket::Dump(ConntrackSink& sink, ConntrackRecorder* recorder, C
     if (status.ok()) return status;
     if (!interrupted || attempt > 0) return status.WithContext("conntrack dump");
     ++st->retries;
-    if (on_restart != nullptr) on_restart(restart_arg);
+    if (on_restart) on_restart();
   }
 }
 

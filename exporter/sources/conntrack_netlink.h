@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -148,14 +149,17 @@ class ConntrackSocket {
 
   /// Dumps the namespace's whole conntrack table (nfgen_family AF_UNSPEC: IPv4 and IPv6 in one
   /// dump), streaming every entry to `sink`. On NLM_F_DUMP_INTR the dump is restarted once,
-  /// after calling `on_restart(restart_arg)` (the sink must reset). EINTR is retried. If
+  /// after calling `on_restart` (the sink must reset). EINTR is retried. If
   /// `recorder` is set every raw buffer is also written to it. `stats` (optional) is reset,
   /// then filled. No allocation unless there is an error. Errors carry context; a refused dump
   /// (no CAP_NET_ADMIN) reads "ctnetlink dump refused: Operation not permitted (needs
   /// CAP_NET_ADMIN in the namespace)".
   Status Dump(ConntrackSink& sink, ConntrackRecorder* recorder = nullptr,
-              CtDumpStats* stats = nullptr, void (*on_restart)(void*) = nullptr,
-              void* restart_arg = nullptr);
+              CtDumpStats* stats = nullptr, const std::function<void()>& on_restart = {});
+
+  /// The netlink errno of the last Dump() that the kernel answered with an error (EPERM when
+  /// it was refused for lack of CAP_NET_ADMIN), 0 after a successful one.
+  int last_errno() const { return last_errno_; }
 
   /// Checks that ctnetlink answers and allows dumps, without dumping: sends an
   /// IPCTNL_MSG_CT_GET without a tuple (the kernel answers EINVAL once past its permission
@@ -176,6 +180,7 @@ class ConntrackSocket {
   mnl_socket* nl_;
   uint32_t seq_ = 0;
   bool dump_open_ = false;
+  int last_errno_ = 0;
   std::unique_ptr<uint8_t[]> buf_;
   size_t buf_size_;
 };

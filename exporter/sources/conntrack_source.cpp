@@ -3,6 +3,7 @@
 #include <sys/utsname.h>
 
 #include <array>
+#include <cerrno>
 #include <span>
 
 #include "util/log.h"
@@ -55,19 +56,6 @@ std::string UnameRelease() {
   return u.release;
 }
 
-void ResetModel(void* arg);
-
-struct RestartCtx {
-  NatModel* model;
-  const NatConfig* config;
-  bool takeover;
-};
-
-void ResetModel(void* arg) {
-  auto* r = static_cast<RestartCtx*>(arg);
-  r->model->Reset(*r->config, r->takeover);
-}
-
 }  // namespace
 
 Status ProbeConntrack(const std::string& procfs) {
@@ -95,6 +83,7 @@ bool ConntrackSource::Enabled(const Config& config) const {
 Status ConntrackSource::Read(const NetnsReadContext& ctx) {
   const NatConfig& nat = ctx.config.nat;
   have_dump_ = false;
+  dump_refused_ = false;
   Result<ConntrackTable> t = ReadConntrackTable(ctx.paths);
   if (!t.ok()) return t.status().WithContext("conntrack");
   table_ = std::move(*t);
@@ -139,8 +128,19 @@ Status ConntrackSource::Read(const NetnsReadContext& ctx) {
       if (!r.ok()) return r.status().WithContext("conntrack");
       recorder = std::move(*r);
     }
-    RestartCtx restart{&model_, &nat, takeover_};
-    Status s = socket_->Dump(model_, recorder.get(), &dump_stats_, &ResetModel, &restart);
+    Status s = socket_->Dump(model_, recorder.get(), &dump_stats_,
+                             [this, &nat] { model_.Reset(nat, takeover_); });
+    if (!s.ok() && socket_->last_errno() == EPERM && nat.enabled == NatToggle::kAuto) {
+      // auto: no CAP_NET_ADMIN is not a failure. The table fill is still exported; say once.
+      dump_refused_ = true;
+      if (!said_refused_) {
+        Log(LogLevel::kInfo, s.message() +
+                                 "; per-destination NAT metrics are off (nat.enabled: auto)" +
+                                 (ctx.netns.empty() ? "" : " in namespace " + ctx.netns));
+        said_refused_ = true;
+      }
+      return Status::Ok();
+    }
     if (!s.ok()) return s;
   }
   model_.Finish();
@@ -187,6 +187,10 @@ void ConntrackSource::AddFamilies(FamilySet& fs, const Labels& base,
       }
     }
   }
+  fs.Gauge("sockstate_conntrack_dump_permitted",
+           "0 when the ctnetlink dump was refused (no CAP_NET_ADMIN, nat.enabled: auto): no "
+           "per-destination NAT series then; 1 otherwise.",
+           base, dump_refused_ ? 0 : 1);
   if (!have_dump_) return;
   const char* kEntriesHelp = "Conntrack entries in the last dump by protocol.";
   fs.Gauge("sockstate_conntrack_dump_entries", kEntriesHelp, With(base, {{"protocol", "tcp"}}),

@@ -43,7 +43,9 @@ class ConntrackSource : public NetnsSource {
   bool Enabled(const Config& config) const override;
   /// Reads the table files, then dumps the table into the model. auto: a kernel without
   /// conntrack (no nf_conntrack_count) is success with no series, said once in the log; on:
-  /// that is an error. A failed or refused dump fails the source with the reason.
+  /// that is an error. A dump refused for lack of CAP_NET_ADMIN is, in auto, success without
+  /// per-destination series (said once; sockstate_conntrack_dump_permitted 0); in on, and any
+  /// other failed dump, fails the source with the reason.
   Status Read(const NetnsReadContext& ctx) override;
   /// The destination series cap (nat.max_series) across namespaces and both protocols.
   void FinishAcrossNamespaces(const std::vector<NetnsSource*>& all, const Config& config) override;
@@ -65,6 +67,8 @@ class ConntrackSource : public NetnsSource {
   bool available_ = false;
   bool takeover_ = false;
   bool said_unavailable_ = false;
+  bool dump_refused_ = false;  // auto and ctnetlink refused the last dump (no CAP_NET_ADMIN)
+  bool said_refused_ = false;
   bool have_dump_ = false;
 };
 

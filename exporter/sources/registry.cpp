@@ -1,6 +1,7 @@
 // The registration lines: every kernel source the exporter reads. Adding a source is one line
 // here (see docs/architecture.md for the rest of what it touches).
 
+#include "sources/connect_failures.h"
 #include "sources/conntrack_source.h"
 #include "sources/occupancy_bound_source.h"
 #include "sources/proc_sources.h"
@@ -24,8 +25,12 @@ std::vector<std::unique_ptr<NetnsSource>> MakeNetnsSources() {
   return s;
 }
 
-Result<std::vector<std::unique_ptr<HostSource>>> MakeHostSources(const HostSourceOptions&) {
+Result<std::vector<std::unique_ptr<HostSource>>> MakeHostSources(const HostSourceOptions& options) {
   std::vector<std::unique_ptr<HostSource>> s;
+  // connect() failures from a BPF program (docs/connect-failures.md); null when off.
+  auto cf = MakeConnectFailuresSource(options.connect_failures, "/proc");
+  if (!cf.ok()) return cf.status();
+  if (*cf) s.push_back(std::move(*cf));
   return s;
 }
 

@@ -8,6 +8,8 @@
 #   (SHIPPED routing, webhook URLs -> the test)  ->  webhook_receiver.py (this test)
 #
 # Checks: the critical alert fires and is delivered for destination "db" in the test netns;
+# the connect() failures the load causes are counted by the kernel and their page
+# (SockstateConnectFailuresNoLocalPort) is delivered too;
 # the conntrack source reports NAT occupancy 1 for it (a ct rule in the netns tracks the load)
 # and SockstateNatPortsOccupancyCritical fires;
 # every query of every dashboard panel evaluates without error against the live Prometheus
@@ -371,11 +373,34 @@ mark "prometheus: $nat_critical_alert firing"
 checks wait-query --prom "$prom_url" --timeout 20 \
   --expr "ALERTS{alertname=\"$warning_alert\",alertstate=\"firing\",$sel}" >/dev/null ||
   fail "$warning_alert not firing in prometheus"
+# connect() failures counted by the kernel (--collector.connect-failures, default auto; root
+# here): the load's own EADDRNOTAVAIL failures towards db are counted, and the page for them
+# (SockstateConnectFailuresNoLocalPort, critical) fires and is delivered to the pager too.
+cf_alert="SockstateConnectFailuresNoLocalPort"
+checks wait-query --prom "$prom_url" --timeout 20 \
+  --expr "sockstate_connect_failures_available{instance=\"$instance\"} == 1" >/dev/null ||
+  fail "the exporter does not count connect() failures (sockstate_connect_failures_available != 1):
+$(grep -E 'connect' "$tmp/exporter.log" | head -5)"
+checks wait-query --prom "$prom_url" --timeout 20 \
+  --expr "sockstate_connect_failures_total{$sel,reason=\"no_local_port\"} >= 1" >/dev/null ||
+  fail "no no_local_port failure counted for $dest_name although the load hit EADDRNOTAVAIL"
+checks wait-query --prom "$prom_url" --timeout 60 \
+  --expr "ALERTS{alertname=\"$cf_alert\",alertstate=\"firing\",severity=\"critical\",reason=\"no_local_port\",$sel}" >/dev/null ||
+  fail "$cf_alert not firing in prometheus"
+mark "prometheus: $cf_alert firing"
+checks wait-payload "$tmp/payloads.jsonl" --timeout "$payload_timeout" \
+  --alertname "$cf_alert" --path "/$critical_receiver" \
+  --label severity=critical --label job=sockstate --label instance="$instance" \
+  --label netns="$ns" --label destination="$dest_name" --label reason=no_local_port \
+  --mention "$dest_name" --mention "$instance" >/dev/null ||
+  fail "$cf_alert for destination $dest_name was not delivered to the webhook"
+mark "webhook: $cf_alert delivered"
+
 # No other alert fires: the exporter is up and every source and the namespace are read
 # (SockstateExporterDown, SourceFailing, NetnsScrapeFailing), no CLOSE_WAIT or TIME_WAIT
 # overflow. Only the occupancy alerts and the exhaustion forecast (the ramp extrapolated
 # over 1 h) are expected.
-expected_alerts="$critical_alert|$warning_alert|SockstateEphemeralPortsExhaustionForecast|$nat_critical_alert|$nat_warning_alert"
+expected_alerts="$critical_alert|$warning_alert|SockstateEphemeralPortsExhaustionForecast|$nat_critical_alert|$nat_warning_alert|$cf_alert"
 unexpected="$(checks value --prom "$prom_url" \
   --expr "count(ALERTS{alertstate=\"firing\",alertname!~\"$expected_alerts\"})")"
 [[ "$unexpected" == none ]] || fail "unexpected alerts firing: $(checks wait-query --prom "$prom_url" --timeout 1 \

@@ -411,10 +411,10 @@ TEST(ConntrackKernel, EmptyTableIsSuccessWithoutDestinationSeries) {
   }
 }
 
-TEST(ConntrackKernel, RefusedDumpFailsClearlyAndTheNextReadWorks) {
+TEST(ConntrackKernel, RefusedDumpFailsClearlyWhenOnIsQuietWhenAutoAndTheNextReadWorks) {
   SKIP_IF_CANNOT_RUN();
   NatTopology t;
-  const Config config = BackendConfig();
+  const Config config = BackendConfig();  // nat.enabled: on
   ConntrackSource source;
   const int listener = t.server().Listen(kServer, 8080);
   ASSERT_GE(t.client().TryConnect(kServer, 8080), 0);
@@ -423,6 +423,20 @@ TEST(ConntrackKernel, RefusedDumpFailsClearlyAndTheNextReadWorks) {
   EXPECT_EQ(refused.status.message(),
             "conntrack dump: ctnetlink dump refused: Operation not permitted (needs CAP_NET_ADMIN "
             "in the namespace)");
+  // nat.enabled: auto (the default): a refused dump is success with the table fill and no
+  // per-destination series, and sockstate_conntrack_dump_permitted says why.
+  Config auto_config = config;
+  auto_config.nat.enabled = NatToggle::kAuto;
+  ConntrackSource auto_source;
+  ReadResult quiet = ReadIn(t.router(), auto_source, auto_config, /*drop_net_admin=*/true);
+  ASSERT_TRUE(quiet.status.ok()) << quiet.status.message();
+  EXPECT_EQ(Get(quiet.series, "sockstate_conntrack_dump_permitted"), 0);
+  EXPECT_GE(Get(quiet.series, "sockstate_conntrack_entries"), 1);
+  EXPECT_GT(Get(quiet.series, "sockstate_conntrack_entries_limit"), 0);
+  for (const auto& [key, value] : quiet.series) {
+    EXPECT_EQ(key.find("destination="), std::string::npos) << key;
+    EXPECT_EQ(key.find("sockstate_conntrack_dump_entries"), std::string::npos) << key;
+  }
   // The start-up check of nat.enabled: on says the same, without dumping.
   Status probe_refused, probe_ok;
   t.router().Run([&] {
@@ -447,6 +461,7 @@ TEST(ConntrackKernel, RefusedDumpFailsClearlyAndTheNextReadWorks) {
   ReadResult ok = ReadIn(t.router(), again, config);
   ASSERT_TRUE(ok.status.ok()) << ok.status.message();
   EXPECT_EQ(Get(ok.series, Ports("backend", "tcp", "snat", "blocking")), 1);
+  EXPECT_EQ(Get(ok.series, "sockstate_conntrack_dump_permitted"), 1);
 }
 
 }  // namespace

@@ -181,15 +181,23 @@ TEST(ConnectFailures, OnlyNamespacesTheExporterReadsAreCounted) {
   EXPECT_EQ(Dest(s1, "10.0.0.1:80", "no_local_port", "b"), 4);
   EXPECT_EQ(Dest(s1, "other", "no_local_port", "a"), 0);
   EXPECT_EQ(CountSeries(s1, "sockstate_connect_failures_total{"), 8u);  // 2 ns x 2 labels x 2
-  // b missing from a few scrapes (a failed read): its totals stay and it still counts.
+  // b missing from a few scrapes (a failed read): no series for it meanwhile, but its totals
+  // stay and it still counts, so it comes back without a reset.
   h.namespaces = {{"a", 100, true}};
   for (int i = 0; i < ConnectFailuresSource::kForgetAfterScrapes - 2; ++i) h.Scrape();
   Series s2 = h.Scrape({V4(1, 80, kNoPort, 1, 200)});
-  EXPECT_EQ(Dest(s2, "10.0.0.1:80", "no_local_port", "b"), 5);
-  // Gone for kForgetAfterScrapes scrapes in a row: forgotten (memory follows namespaces).
+  EXPECT_TRUE(std::isnan(Dest(s2, "10.0.0.1:80", "no_local_port", "b")));
+  EXPECT_TRUE(std::isnan(Dest(s2, "other", "no_local_port", "b")));
+  h.namespaces = {{"a", 100, true}, {"b", 200, false}};
+  EXPECT_EQ(Dest(h.Scrape(), "10.0.0.1:80", "no_local_port", "b"), 5);
+  // Gone for kForgetAfterScrapes scrapes in a row: forgotten (memory follows namespaces); a
+  // namespace with that inode later starts from 0.
+  h.namespaces = {{"a", 100, true}};
   for (int i = 0; i < ConnectFailuresSource::kForgetAfterScrapes; ++i) h.Scrape();
+  h.namespaces = {{"a", 100, true}, {"b", 200, false}};
   Series s3 = h.Scrape();
   EXPECT_TRUE(std::isnan(Dest(s3, "10.0.0.1:80", "no_local_port", "b")));
+  EXPECT_EQ(Dest(s3, "other", "no_local_port", "b"), 0);
   EXPECT_EQ(Dest(s3, "10.0.0.1:80", "no_local_port", "a"), 3);
 }
 

@@ -138,8 +138,8 @@ TEST(FlagsTest, HelpListsEveryFlagWithItsDefault) {
                       "      Address to listen on: host:port, :port or [v6]:port. "
                       "(default \":9798\")\n"),
             std::string::npos);
-  EXPECT_NE(help.find("  --once\n      Print the fullest destinations of this namespace as a "
-                      "table and exit.\n"),
+  EXPECT_NE(help.find("  --once\n      Print the fullest destinations of the configured "
+                      "namespaces as a table and exit.\n"),
             std::string::npos);
   // Flags without a default print none; bools never print theirs.
   EXPECT_NE(help.find("Built-in defaults when empty.\n"), std::string::npos);
