@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cmath>
 #include <csignal>
 #include <cstdint>
@@ -398,8 +399,15 @@ TEST(ConnectFailuresExporter, CounterSurvivesReloadAnd1000ScrapesWithoutFdOrMemo
   ASSERT_EQ(scrapes, 1000) << "1000 scrapes did not finish in 200 s";
   const ProcessUsage after = Usage(exp.pid());
   EXPECT_EQ(SettledFds(exp.pid()), fds_before);
+#if defined(__SANITIZE_ADDRESS__)
+  // AddressSanitizer keeps freed memory in its quarantine (256 MB by default), so RSS grows
+  // by design there; the plain build checks the bound.
+  std::printf("RSS not checked under AddressSanitizer: %zu -> %zu kB\n", size_t(before.rss_kb),
+              size_t(after.rss_kb));
+#else
   EXPECT_LE(after.rss_kb, before.rss_kb + 1024)
       << "RSS " << before.rss_kb << " -> " << after.rss_kb;
+#endif
   EXPECT_EQ(ExporterFailures(exp.Scrape(), "127.0.0.1:5000", "no_local_port", ns.name()), 4);
 }
 

@@ -133,7 +133,7 @@ TEST(NatModel, TimeWaitIsReclaimableFrom65AndBlockingBefore) {
     }
     m.OnEntry(Snat("198.18.2.1", 61009, "198.18.2.2", 8080, kCtTcpEstablished));
     m.Finish();
-    const NatSlotStats& g = m.Summarize(kNatTcp)[0];
+    const NatSlotStats g = m.Summarize(kNatTcp)[0];  // a copy: Summarize returns by value
     if (takeover) {
       EXPECT_EQ(g.ports[kNatSnat][kNatBlocking], 1u);
       EXPECT_EQ(g.ports[kNatSnat][kNatReclaimable], 9u);
@@ -156,7 +156,7 @@ TEST(NatModel, DirectEntriesShareTheTupleAndAreReportedApart) {
   own.status = 0x18e;  // no IPS_SRC_NAT: the router's own connection
   m.OnEntry(own);
   m.Finish();
-  const NatSlotStats& g = m.Summarize(kNatTcp)[0];
+  const NatSlotStats g = m.Summarize(kNatTcp)[0];  // a copy: Summarize returns by value
   EXPECT_EQ(g.ports[kNatSnat][kNatBlocking], 4u);
   EXPECT_EQ(g.ports[kNatDirect][kNatBlocking], 1u);  // SNAT cannot evict an unNATed entry
   EXPECT_EQ(g.ports[kNatDirect][kNatReclaimable], 0u);
