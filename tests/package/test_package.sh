@@ -79,7 +79,7 @@ step() {
 # ---------------------------------------------------------------------------------------------
 ((EUID == 0)) || cannot_run "must run as root (debootstrap, chroot, ip netns)"
 for tool in cmake cpack dpkg-deb dpkg-shlibdeps file systemd-analyze curl python3 ip chroot nsenter \
-  unshare findmnt pgrep tar flock timeout mount umount ldd gzip openssl; do
+  unshare findmnt pgrep tar flock timeout mount umount ldd objdump gzip openssl; do
   command -v "$tool" >/dev/null 2>&1 || cannot_run "$tool not found"
 done
 mkdir -p "$cache_dir"
@@ -147,11 +147,15 @@ inspect_package() {
   depends=$(dpkg-deb -f "$deb" Depends)
   log "inspect: Depends: $depends"
 
-  # Depends (names) = packages owning the libraries the packaged ELF files load, + passwd.
+  # Depends (names) = packages owning the libraries the packaged ELF files link directly
+  # (their DT_NEEDED entries, what dpkg-shlibdeps reads; a library's own dependencies, such as
+  # libbpf's libelf and zlib, come with its package), + passwd and procps.
   dpkg-deb -x "$deb" "$x"
   local -a libs=()
   mapfile -t libs < <(for f in "$x/usr/bin/sockstate_exporter" "$x"/usr/lib/sockstate_exporter/*.so; do
-      ldd "$f" | awk '$2 == "=>" && $3 ~ /^\// {print $3}'
+      ldd "$f" | awk -v needed="$(objdump -p "$f" | awk '$1 == "NEEDED" {printf "%s ", $2}')" '
+        BEGIN { n = split(needed, a, " "); for (i = 1; i <= n; i++) want[a[i]] = 1 }
+        $2 == "=>" && $3 ~ /^\// && ($1 in want) {print $3}'
     done | sort -u | while read -r lib; do echo "$lib"; readlink -f "$lib"; done | sort -u)
   ((${#libs[@]} >= 5)) || die "ldd found only ${#libs[@]} libraries: ${libs[*]}"
   # Each library by its path or its resolved path (dpkg knows one of them).
