@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "util/key36.h"
 
 namespace sockstate {
 
@@ -84,7 +85,8 @@ class TupleTable {
   /// Counts one socket of tuple `key` (see SocketCounters::Add). O(1) amortised; allocates
   /// only when the table grows past its largest size so far. Inlined into the caller's
   /// per-socket loop (an out-of-line call costs ~15 instructions per socket).
-  [[gnu::always_inline]] void Add(const Key& key, int state_idx, bool in_range, int tw_bucket, uint32_t expires_ms) {
+  [[gnu::always_inline]] void Add(const Key& key, int state_idx, bool in_range, int tw_bucket,
+                                  uint32_t expires_ms) {
     Counters* c = FindOrInsert(key, Hash(key));
     if (c != nullptr) {
       c->Add(state_idx, in_range, tw_bucket, expires_ms);
@@ -114,31 +116,12 @@ class TupleTable {
   size_t Bytes() const { return slots_.capacity() * sizeof(Entry); }
 
  private:
-  static uint64_t Load64(const uint8_t* p) {
-    uint64_t v;
-    std::memcpy(&v, p, 8);
-    return v;
-  }
-  // Multiply each word by its own odd constant, fold, finalise.
   static uint64_t Hash(const Key& key) {
-    const uint8_t* k = reinterpret_cast<const uint8_t*>(&key);
-    uint64_t h = Load64(k) * 0x9E3779B97F4A7C15ULL;
-    h ^= Load64(k + 8) * 0xC2B2AE3D27D4EB4FULL;
-    h ^= Load64(k + 16) * 0x165667B19E3779F9ULL;
-    h ^= Load64(k + 24) * 0xD6E8FEB86659FD93ULL;
-    h ^= Load64(k + 28) * 0xFF51AFD7ED558CCDULL;
-    h ^= h >> 32;
-    h *= 0xC4CEB9FE1A85EC53ULL;
-    h ^= h >> 29;
-    return h;
+    static_assert(sizeof(Key) >= 36);
+    return HashKey36(reinterpret_cast<const uint8_t*>(&key));
   }
-  // Five word compares (a defaulted operator== calls memcmp out of line: +45% per socket).
   static bool Equal(const Key& x, const Key& y) {
-    const uint8_t* a = reinterpret_cast<const uint8_t*>(&x);
-    const uint8_t* b = reinterpret_cast<const uint8_t*>(&y);
-    return Load64(a) == Load64(b) && Load64(a + 8) == Load64(b + 8) &&
-           Load64(a + 16) == Load64(b + 16) && Load64(a + 24) == Load64(b + 24) &&
-           Load64(a + 28) == Load64(b + 28);
+    return KeyEquals36(reinterpret_cast<const uint8_t*>(&x), reinterpret_cast<const uint8_t*>(&y));
   }
   [[gnu::always_inline]] Counters* FindOrInsert(const Key& key, uint64_t hash) {
     size_t i = hash & mask_;

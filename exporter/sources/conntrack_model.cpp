@@ -7,33 +7,10 @@
 #include <cstring>
 #include <span>
 
+#include "util/key36.h"
+
 namespace sockstate {
 namespace {
-
-inline uint64_t Load64(const uint8_t* p) {
-  uint64_t v;
-  std::memcpy(&v, p, 8);
-  return v;
-}
-
-// Hash of a 36-byte key: multiply each word by its own odd constant, fold, finalise.
-inline uint64_t HashKey(const uint8_t* k) {
-  uint64_t h = Load64(k) * 0x9E3779B97F4A7C15ULL;
-  h ^= Load64(k + 8) * 0xC2B2AE3D27D4EB4FULL;
-  h ^= Load64(k + 16) * 0x165667B19E3779F9ULL;
-  h ^= Load64(k + 24) * 0xD6E8FEB86659FD93ULL;
-  h ^= Load64(k + 28) * 0xFF51AFD7ED558CCDULL;
-  h ^= h >> 32;
-  h *= 0xC4CEB9FE1A85EC53ULL;
-  h ^= h >> 29;
-  return h;
-}
-
-inline bool KeyEquals(const uint8_t* a, const uint8_t* b) {
-  return Load64(a) == Load64(b) && Load64(a + 8) == Load64(b + 8) &&
-         Load64(a + 16) == Load64(b + 16) && Load64(a + 24) == Load64(b + 24) &&
-         Load64(a + 28) == Load64(b + 28);
-}
 
 inline void SatInc(uint32_t& v) {
   if (v != UINT32_MAX) ++v;
@@ -101,7 +78,7 @@ void NatModel::Grow() {
   mask_ = table_.size() - 1;
   for (const auto& e : old) {
     if (!e.occupied) continue;
-    size_t i = HashKey(reinterpret_cast<const uint8_t*>(&e.key)) & mask_;
+    size_t i = HashKey36(reinterpret_cast<const uint8_t*>(&e.key)) & mask_;
     while (table_[i].occupied) i = (i + 1) & mask_;
     table_[i] = e;
   }
@@ -113,7 +90,7 @@ NatModel::Entry* NatModel::FindOrInsert(const Key& key, uint64_t hash) {
   while (true) {
     Entry& e = table_[i];
     if (!e.occupied) break;
-    if (KeyEquals(reinterpret_cast<const uint8_t*>(&e.key), k)) return &e;
+    if (KeyEquals36(reinterpret_cast<const uint8_t*>(&e.key), k)) return &e;
     i = (i + 1) & mask_;
   }
   if (count_ >= max_tuples_) return nullptr;
@@ -159,7 +136,7 @@ void NatModel::OnEntry(const ConntrackRecord& r) {
   key.protocol = uint8_t(p);
   q.kind = (r.status & kIpsSrcNat) != 0 ? kNatSnat : kNatDirect;
   q.state = NatPortReclaimable(r, takeover_) ? kNatReclaimable : kNatBlocking;
-  q.hash = HashKey(reinterpret_cast<const uint8_t*>(&key));
+  q.hash = HashKey36(reinterpret_cast<const uint8_t*>(&key));
   __builtin_prefetch(&table_[q.hash & mask_]);
   if (++npending_ == kPending) Flush();
 }

@@ -97,8 +97,8 @@ Status OccupancyBoundSource::Read(const NetnsReadContext& ctx) {
   counts_ = c;
   bound_ = OccupancyBound(c);
   const bool own_hash = ehash->has_value() && **ehash > 0;
-  reason_ = DecideDetail(ctx.own, own_hash, bound_, ctx.config.namespaces.detail_threshold,
-                         was_detailed);
+  reason_ =
+      DecideDetail(ctx.own, own_hash, bound_, ctx.config.namespaces.detail_threshold, was_detailed);
   was_detailed_ = detailed();
   return Status::Ok();
 }

@@ -44,9 +44,9 @@ class NetnsSource;
 struct NetnsReadContext {
   const Config& config;
   const SourceEnv& env;
-  SourceEnv& mutable_env;   // for the counters
-  const ProcPaths& paths;   // this namespace's /proc (own: root/net; other: root/thread-self/net)
-  bool own = false;         // the exporter's own namespace
+  SourceEnv& mutable_env;    // for the counters
+  const ProcPaths& paths;    // this namespace's /proc (own: root/net; other: root/thread-self/net)
+  bool own = false;          // the exporter's own namespace
   const std::string& netns;  // the namespace's label ("" in mode own)
   /// The sources of this namespace that already read successfully in this scrape, in
   /// registration order (so sock_diag finds sysctl's port range).
@@ -91,7 +91,7 @@ class NetnsSource {
 
 /// A namespace the exporter reads this scrape, as host-wide sources see it.
 struct NamespaceInfo {
-  std::string label;  // "" for the exporter's own namespace in mode own
+  std::string label;   // "" for the exporter's own namespace in mode own
   uint64_t inode = 0;  // of its nsfs file: what the kernel (and BPF) calls the netns
   bool own = false;
 };
