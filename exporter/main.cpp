@@ -2,9 +2,11 @@
 // Prometheus. This file only acts on the parsed flags (config/flags.h), loads the config, starts
 // the HTTP server and waits for signals; everything else lives in the sockstate_core library.
 
+#include <malloc.h>
 #include <signal.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -34,9 +36,22 @@ sockstate::Result<sockstate::WebConfig> LoadWeb(const std::string& path) {
   return sockstate::LoadWebConfigFile(path);
 }
 
+// glibc gives threads up to 8 x cores malloc arenas, and each keeps the memory freed into it.
+// Scrapes run on short-lived threads and civetweb answers each request on one of its workers,
+// so a scrape's transient memory (families, text) ends up in another arena each time: with 200
+// namespaces RSS grew 6-12 MB per scrape until 16 arenas held a copy each. One arena is enough
+// for a process whose hot path does not allocate. MALLOC_ARENA_MAX or GLIBC_TUNABLES win.
+void LimitMallocArenas() {
+  if (std::getenv("MALLOC_ARENA_MAX") != nullptr) return;
+  const char* tunables = std::getenv("GLIBC_TUNABLES");
+  if (tunables != nullptr && std::strstr(tunables, "arena_max") != nullptr) return;
+  mallopt(M_ARENA_MAX, 1);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  LimitMallocArenas();
   auto parsed = sockstate::ParseFlags({argv + 1, static_cast<size_t>(argc - 1)});
   if (!parsed.ok()) {
     std::fprintf(stderr, "sockstate_exporter: %s (see --help)\n",

@@ -1,13 +1,17 @@
 #include "scrape/namespace_set.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <thread>
 
 #include "scrape/cgroup.h"
+#include "util/file_util.h"
 #include "util/log.h"
 
 namespace sockstate {
@@ -106,32 +110,65 @@ void NamespaceSet::Run(const Config& config, const std::function<void(Namespace&
   }
   const auto start = Clock::now();
   const double budget = config.namespaces.scrape_budget_seconds;
+  auto read_one = [&](Namespace& ns) {
+    const auto t0 = Clock::now();
+    read(ns);
+    ns.read = true;
+    ns.seconds = Since(t0);
+  };
+  // Only the own namespace (mode own): read on the calling thread, nothing to enter.
+  if (list_.size() == 1 && list_.front()->target->own()) {
+    read_one(*list_.front());
+    over_budget_ = 0;
+    return;
+  }
+  // A few worker threads of this scrape (namespaces.parallel_dumps), not one per namespace:
+  // each setns()es itself into the namespace of its next job, and goes back to the namespace
+  // it started in (the exporter's) for the own one. They end with the scrape, so no thread
+  // outlives it in another namespace.
   std::atomic<size_t> next{0};
   std::atomic<uint64_t> over_budget{0};
   auto worker = [&] {
+    int home = -1;  // the exporter's namespace, opened when first left
+    bool at_home = true;
     for (size_t i = next++; i < list_.size(); i = next++) {
       Namespace& ns = *list_[i];
       if (list_.size() > 1 && Since(start) > budget) {
         ++over_budget;
         continue;
       }
-      ns.target->Run([&] {
-        const auto t0 = Clock::now();
-        read(ns);
-        ns.read = true;
-        ns.seconds = Since(t0);
-      });
+      if (ns.target->own()) {
+        if (!at_home) {
+          Status s = SetThreadNetns(home, "back to the exporter's namespace");
+          if (!s.ok()) {
+            Log(LogLevel::kWarn, s.message());
+            continue;
+          }
+          at_home = true;
+        }
+      } else {
+        if (at_home && home < 0) home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+        if (home < 0) {
+          Log(LogLevel::kWarn,
+              "netns " + ns.info.label + ": open /proc/thread-self/ns/net: " + ErrnoText(errno));
+          continue;
+        }
+        Status s = ns.target->EnterOnThisThread();
+        at_home = false;  // or unknown after a failed setns: go back explicitly next time
+        if (!s.ok()) {
+          Log(LogLevel::kWarn, s.message());
+          continue;
+        }
+      }
+      read_one(ns);
     }
+    if (home >= 0) close(home);
   };
   const size_t parallel =
       std::max<size_t>(1, std::min<size_t>(config.namespaces.parallel_dumps, list_.size()));
-  if (parallel <= 1) {
-    worker();
-  } else {
-    std::vector<std::thread> threads;
-    for (size_t i = 0; i < parallel; ++i) threads.emplace_back(worker);
-    for (auto& th : threads) th.join();
-  }
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < parallel; ++i) threads.emplace_back(worker);
+  for (auto& th : threads) th.join();
   over_budget_ = over_budget.load();
 }
 

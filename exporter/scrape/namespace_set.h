@@ -1,7 +1,7 @@
 #pragma once
 // The network namespaces the exporter reads: discovery (namespaces.mode), the lifetime of each
-// namespace's runner thread and source instances (kept across scrapes, closed when the
-// namespace goes away), and the budgeted parallel run of one scrape.
+// namespace's source instances (kept across scrapes, closed when the namespace goes away), and
+// the budgeted run of one scrape on namespaces.parallel_dumps worker threads.
 
 #include <sys/types.h>
 
@@ -54,9 +54,11 @@ class NamespaceSet {
   /// that went away are closed; one that cannot be entered is logged and left out.
   void Refresh(const Config& config);
 
-  /// Runs `read` for every namespace on its own thread (inside the namespace), at most
-  /// namespaces.parallel_dumps at once. With more than one namespace, those not started within
-  /// namespaces.scrape_budget_seconds are not read (read = false) and counted as skipped.
+  /// Runs `read` for every namespace inside it: on the calling thread for mode own, else on
+  /// namespaces.parallel_dumps worker threads of this scrape that setns() into each namespace
+  /// in turn (a namespace that cannot be entered any more is logged and not read). With more
+  /// than one namespace, those not started within namespaces.scrape_budget_seconds are not
+  /// read (read = false) and counted as skipped.
   void Run(const Config& config, const std::function<void(Namespace&)>& read);
 
   /// The namespaces, in order (own first, then by label).

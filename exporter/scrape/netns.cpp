@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstring>
 #include <map>
+#include <thread>
 #include <utility>
 
 #include "util/file_util.h"
@@ -103,77 +104,43 @@ std::unique_ptr<NetnsTarget> NetnsTarget::Own(std::string label) {
   return t;
 }
 
-Result<std::unique_ptr<NetnsTarget>> NetnsTarget::Enter(const NetnsRef& ref) {
-  int fd = open(ref.path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    return Status::Error("netns " + ref.label + ": open " + ref.path + ": " + ErrnoText(errno));
+Status SetThreadNetns(int fd, const std::string& what) {
+  if (setns(fd, CLONE_NEWNET) != 0) return Status::Error(what + ": setns: " + ErrnoText(errno));
+  return Status::Ok();
+}
+
+Status NetnsTarget::EnterOnThisThread() const {
+  const std::string what = "netns " + label_;
+  if (own_) return Status::Error(what + ": the own namespace is not entered by path");
+  int fd = open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Status::Error(what + ": open " + path_ + ": " + ErrnoText(errno));
+  struct stat st;
+  Status s = Status::Ok();
+  if (fstat(fd, &st) != 0) {
+    s = Status::Error(what + ": fstat " + path_ + ": " + ErrnoText(errno));
+  } else if (st.st_dev != dev_ || st.st_ino != ino_) {
+    s = Status::Error(what + ": " + path_ + " is another namespace now (inode " +
+                      std::to_string(st.st_ino) + ", was " + std::to_string(ino_) + ")");
+  } else {
+    s = SetThreadNetns(fd, what);
   }
+  close(fd);
+  return s;
+}
+
+Result<std::unique_ptr<NetnsTarget>> NetnsTarget::Enter(const NetnsRef& ref) {
   std::unique_ptr<NetnsTarget> t(new NetnsTarget());
   t->own_ = false;
   t->label_ = ref.label;
-  t->thread_ = std::thread(&NetnsTarget::ThreadMain, t.get(), fd);
-  std::unique_lock<std::mutex> lock(t->mu_);
-  t->cv_.wait(lock, [&] { return t->entered_ || !t->enter_error_.empty(); });
-  if (!t->enter_error_.empty()) {
-    std::string err = t->enter_error_;
-    lock.unlock();
-    return Status::Error("netns " + ref.label + ": setns: " + err);  // ~NetnsTarget joins
-  }
+  t->path_ = ref.path;
+  t->dev_ = ref.dev;
+  t->ino_ = ref.ino;
+  // A thread of its own, so that the caller's namespace does not change; it ends right away.
+  Status s = Status::Ok();
+  std::thread probe([&] { s = t->EnterOnThisThread(); });
+  probe.join();
+  if (!s.ok()) return s;
   return t;
-}
-
-void NetnsTarget::ThreadMain(int fd) {
-  int rc = setns(fd, CLONE_NEWNET);
-  int err = errno;
-  close(fd);
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (rc != 0) {
-      enter_error_ = ErrnoText(err);
-      cv_.notify_all();
-      return;
-    }
-    entered_ = true;
-    cv_.notify_all();
-  }
-  std::unique_lock<std::mutex> lock(mu_);
-  while (true) {
-    cv_.wait(lock, [&] { return stop_ || (job_ != nullptr && !job_done_); });
-    if (stop_) break;
-    const std::function<void()>* job = job_;
-    lock.unlock();
-    (*job)();
-    lock.lock();
-    job_done_ = true;
-    cv_.notify_all();
-  }
-}
-
-void NetnsTarget::Run(const std::function<void()>& fn) {
-  if (own_) {
-    std::lock_guard<std::mutex> run_lock(run_mu_);
-    fn();
-    return;
-  }
-  std::lock_guard<std::mutex> run_lock(run_mu_);
-  std::unique_lock<std::mutex> lock(mu_);
-  if (!entered_) return;
-  job_ = &fn;
-  job_done_ = false;
-  cv_.notify_all();
-  cv_.wait(lock, [&] { return job_done_; });
-  job_ = nullptr;
-}
-
-NetnsTarget::~NetnsTarget() {
-  if (thread_.joinable()) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      stop_ = true;
-      cv_.notify_all();
-    }
-    thread_.join();
-  }
 }
 
 }  // namespace sockstate

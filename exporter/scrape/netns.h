@@ -5,12 +5,8 @@
 
 #include <sys/types.h>
 
-#include <condition_variable>
-#include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "config/config.h"
@@ -33,41 +29,41 @@ struct NetnsRef {
 std::vector<NetnsRef> DiscoverNamespaces(const NamespaceConfig& config, const std::string& procfs,
                                          const std::string& netns_dir);
 
-/// Runs work inside one network namespace: inline for the exporter's own, else on a thread of
-/// its own that entered the namespace with setns and stays there. Holds no scrape state (the
-/// namespace's sources live in scrape/namespace_set.h). Run() is thread-safe (calls are
-/// serialised).
+/// One network namespace the exporter reads: the exporter's own, or another one entered by
+/// path. Holds no thread, no fd and no scrape state (the namespace's sources live in
+/// scrape/namespace_set.h, its netlink sockets hold their own reference): work for another
+/// namespace runs on a worker thread of the scrape that calls EnterOnThisThread() first (see
+/// NamespaceSet::Run). Thread-safe (immutable after creation).
 class NetnsTarget {
  public:
-  /// The exporter's own namespace: Run() executes inline.
+  /// The exporter's own namespace: nothing to enter.
   static std::unique_ptr<NetnsTarget> Own(std::string label = "");
-  /// Another namespace: opens `ref.path`, starts a thread that enters it. Fails with context.
+  /// Another namespace: checks that `ref.path` is still (dev, inode) and that setns() into it
+  /// works (on a short-lived thread, so the caller's namespace does not change). Fails with
+  /// context.
   static Result<std::unique_ptr<NetnsTarget>> Enter(const NetnsRef& ref);
-  ~NetnsTarget();
   NetnsTarget(const NetnsTarget&) = delete;
   NetnsTarget& operator=(const NetnsTarget&) = delete;
 
-  /// Runs `fn` inside the namespace and waits for it.
-  void Run(const std::function<void()>& fn);
+  /// Moves the calling thread into the namespace (setns). The path is opened again and its
+  /// (dev, inode) compared with the discovered one, so a name or pid reused by another
+  /// namespace is refused. Not for own(): the caller returns to its home namespace itself.
+  Status EnterOnThisThread() const;
 
   bool own() const { return own_; }
   const std::string& label() const { return label_; }
 
  private:
   NetnsTarget() = default;
-  void ThreadMain(int fd);
 
   bool own_ = true;
   std::string label_;
-  std::thread thread_;
-  std::mutex run_mu_;  // serialises Run()
-  std::mutex mu_;
-  std::condition_variable cv_;
-  const std::function<void()>* job_ = nullptr;
-  bool job_done_ = false;
-  bool stop_ = false;
-  bool entered_ = false;
-  std::string enter_error_;
+  std::string path_;
+  dev_t dev_ = 0;
+  ino_t ino_ = 0;
 };
+
+/// Moves the calling thread into the namespace open at `fd` (setns(CLONE_NEWNET)). Thread-safe.
+Status SetThreadNetns(int fd, const std::string& what);
 
 }  // namespace sockstate

@@ -190,6 +190,10 @@ void NatModel::Finish() {
   for (int p = 0; p < kNatProtocols; ++p) {
     labels_[p] = LabelDestinations(plans_[p], std::span<const WeightedDestination>(weighted_[p]));
   }
+  // An empty table (a namespace without tracked connections: most pods of a node) is not kept
+  // until the next scrape, where every such namespace would hold 1024 slots (56 KiB); Reset()
+  // allocates it again. A table that held tuples is kept (memory follows tuples).
+  if (count_ == 0) std::vector<Entry>().swap(table_);
 }
 
 std::vector<NatSlotStats> NatModel::Summarize(int p) const {

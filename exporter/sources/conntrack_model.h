@@ -18,7 +18,8 @@
 // blocks.
 //
 // Hot path (OnEntry): O(1), no allocation except when the tuple table grows past its largest
-// size so far (memory follows tuples, not entries; the table is reused across scrapes).
+// size so far (memory follows tuples, not entries; the table is reused across scrapes, except
+// an empty one, which Finish() frees).
 // Finish() labels destinations (groups, top K, "other") through aggregate/rank.h, once per
 // scrape, proportional to tuples.
 

@@ -145,6 +145,9 @@ Status ConntrackSource::Read(const NetnsReadContext& ctx) {
   }
   model_.Finish();
   have_dump_ = true;
+  // An empty table (most namespaces of a node): the socket and its 64 KiB reply buffer are not
+  // kept for the next scrape (200 pods would hold 200 of each); it is opened again then.
+  if (dump_stats_.entries == 0) socket_.reset();
   return Status::Ok();
 }
 

@@ -59,8 +59,8 @@ ino_t Inode(const std::string& path) {
   return stat(path.c_str(), &st) == 0 ? st.st_ino : 0;
 }
 
-int CountFds(pid_t pid) {
-  DIR* d = opendir(("/proc/" + std::to_string(pid) + "/fd").c_str());
+int CountEntries(const std::string& dir) {
+  DIR* d = opendir(dir.c_str());
   if (!d) return -1;
   int n = 0;
   while (dirent* e = readdir(d)) {
@@ -69,6 +69,11 @@ int CountFds(pid_t pid) {
   closedir(d);
   return n;
 }
+
+int CountFds(pid_t pid) { return CountEntries("/proc/" + std::to_string(pid) + "/fd"); }
+
+/// Threads of process `pid` (/proc/<pid>/task).
+int CountThreads(pid_t pid) { return CountEntries("/proc/" + std::to_string(pid) + "/task"); }
 
 /// Runs `fn` on a thread that entered the network namespace at `path`. Sockets made there stay
 /// in that namespace and can be used from any thread.
@@ -504,6 +509,7 @@ TEST_F(NetnsMultiTest, ModeListPatternExactAndFdBaseline) {
   EXPECT_EQ(CountSeries(s0, "sockstate_netns_info"), 0);
   EXPECT_EQ(Get(s0, "sockstate_netns_discovered"), 0);
   const int baseline = SettledFds(ex.proc.pid(), -2);
+  const int threads = CountThreads(ex.proc.pid());
 
   ASSERT_NO_FATAL_FAILURE(MakeNamed());
   Series s = ScrapeUntil(ex, expected_);
@@ -512,6 +518,8 @@ TEST_F(NetnsMultiTest, ModeListPatternExactAndFdBaseline) {
   EXPECT_EQ(Get(s, "sockstate_netns_discovered"), 3);
   EXPECT_EQ(Get(s, "sockstate_netns_skipped"), 0);
   EXPECT_GT(CountFds(ex.proc.pid()), baseline);  // one sock_diag socket per namespace
+  // No thread per namespace: the scrape's workers setns() into each one and end with it.
+  EXPECT_EQ(CountThreads(ex.proc.pid()), threads);
 
   // One namespace deleted between scrapes: gone from the next one, the others unchanged.
   fds_[0].Close();

@@ -250,6 +250,37 @@ TEST(NatModel, TopKFoldsIntoOtherAndMaxTuplesCountsUntracked) {
   EXPECT_EQ(m.labels(kNatTcp).folded, 999u);
 }
 
+// Most namespaces of a node have no tracked connection: their model holds no table between
+// scrapes (1024 slots each otherwise), and one that gets entries later counts them exactly.
+TEST(NatModel, EmptyTableIsNotKeptBetweenScrapes) {
+  NatConfig cfg;
+  NatModel m;
+  m.Reset(cfg, true);
+  m.Finish();
+  EXPECT_EQ(m.TableBytes(), 0u);
+  EXPECT_EQ(m.tuples(kNatTcp), 0u);
+  const auto none = m.Summarize(kNatTcp);
+  ASSERT_EQ(none.size(), 1u);
+  EXPECT_EQ(none[0].label, "other");
+  EXPECT_EQ(none[0].tuples, 0u);
+  m.Reset(cfg, true);
+  m.OnEntry(Snat("198.18.2.1", 1024, "198.18.5.1", 80, kCtTcpEstablished));
+  m.OnEntry(Snat("198.18.2.1", 1025, "198.18.5.1", 80, kCtTcpTimeWait));
+  m.Finish();
+  EXPECT_GT(m.TableBytes(), 0u);  // kept: memory follows tuples
+  ASSERT_EQ(m.tuples(kNatTcp), 1u);
+  const auto tcp = m.Summarize(kNatTcp);
+  ASSERT_EQ(tcp.size(), 2u);  // the destination and "other"
+  EXPECT_EQ(tcp[0].label, "198.18.5.1:80");
+  EXPECT_EQ(tcp[1].tuples, 0u);
+  EXPECT_EQ(tcp[0].ports[kNatSnat][kNatBlocking], 1u);
+  EXPECT_EQ(tcp[0].ports[kNatSnat][kNatReclaimable], 1u);
+  m.Reset(cfg, true);
+  m.Finish();
+  EXPECT_EQ(m.TableBytes(), 0u);
+  EXPECT_EQ(m.tuples(kNatTcp), 0u);
+}
+
 TEST(NatModel, NoAllocationPerEntryOnceTheTableHasGrown) {
   if (!NewCountWorks()) GTEST_SKIP() << "operator new is replaced elsewhere in this binary";
   NatConfig cfg;
