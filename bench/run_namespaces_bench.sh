@@ -12,6 +12,10 @@
 #   every     : every namespace, detail_threshold 0 (every namespace dumped: before issue 15)
 # Each is scraped --runs times, interleaved; prints the medians, the ratio every / bounded, the
 # target (1 + detailed) x floor + 50 ms, and the peak RSS (VmHWM) of each exporter.
+# fds: the exporters start before the namespaces exist; their open fd counts (/proc/<pid>/fd)
+# are taken then (after two scrapes), while the namespaces exist, and after every namespace is
+# deleted (loadgens stopped, `ip netns del`, two scrapes so that the set forgets them). Exits 1
+# after the table if bounded or every is not back to its baseline.
 # Loopback only, inside namespaces this script creates; all torn down on exit.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -27,7 +31,7 @@ while [[ $# -gt 0 ]]; do
     --big) BIG=$2; shift 2 ;;
     --runs) RUNS=$2; shift 2 ;;
     --build-dir) BUILD=$2; shift 2 ;;
-    *) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+    *) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
   esac
 done
 [[ $(id -u) -eq 0 ]] || { echo "run as root (ip netns, setns)"; exit 1; }
@@ -37,10 +41,17 @@ EXPORTER=$BUILD/exporter/sockstate_exporter
 
 P=sstnb$$
 TMP=$(mktemp -d)
-PIDS=()
+PIDS=()  # exporters
+LOADGENS=()
+stop_loadgens() {
+  for p in "${LOADGENS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${LOADGENS[@]}"; do wait "$p" 2>/dev/null || true; done
+  LOADGENS=()
+}
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  stop_loadgens
   for n in $(ip netns list | awk '{print $1}' | grep "^$P-" || true); do ip netns del "$n"; done
   rm -rf "$TMP"
 }
@@ -52,15 +63,39 @@ start_loadgen() {  # start_loadgen <netns> <established>; waits for READY (bound
   mkfifo "$TMP/$ns.ctl"
   "$LOADGEN" --netns "$ns" --established "$n" --time-wait 0 --destinations "$3" --sources "$4" \
     --holders "$5" --timeout 600 <"$TMP/$ns.ctl" >"$out" 2>"$TMP/$ns.err" &
-  PIDS+=($!)
+  LOADGENS+=($!)
   exec {fd}>"$TMP/$ns.ctl"  # held open: loadgen holds until this script exits
   local t=0
   until grep -q '^READY' "$out"; do
-    kill -0 "${PIDS[-1]}" 2>/dev/null || { echo "loadgen $ns exited:"; tail -3 "$TMP/$ns.err"; exit 1; }
+    kill -0 "${LOADGENS[-1]}" 2>/dev/null || { echo "loadgen $ns exited:"; tail -3 "$TMP/$ns.err"; exit 1; }
     sleep 0.1; t=$((t + 1))
     ((t < 6000)) || { echo "loadgen $ns not ready"; tail -3 "$TMP/$ns.err"; exit 1; }
   done
 }
+
+run_exporter() {  # run_exporter <name> <config yaml>; prints the port
+  local name=$1 port
+  printf '%s' "$2" >"$TMP/$name.yml"
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  "$EXPORTER" --web.listen-address=127.0.0.1:$port --config.file="$TMP/$name.yml" \
+    >"$TMP/$name.log" 2>&1 &
+  echo "$port $!"
+}  # called in a subshell: the caller adds the pid to PIDS
+common="  max_namespaces: 4096\n  scrape_budget_seconds: 600\n"
+read -r floor_port floor_pid < <(run_exporter floor "$(printf "namespaces:\n  mode: list\n  names: [$P-big]\n  detail_threshold: 0\n$common")")
+read -r bounded_port bounded_pid < <(run_exporter bounded "$(printf "namespaces:\n  mode: list\n  pattern: \"$P-*\"\n$common")")
+read -r every_port every_pid < <(run_exporter every "$(printf "namespaces:\n  mode: list\n  pattern: \"$P-*\"\n  detail_threshold: 0\n$common")")
+PIDS+=("$floor_pid" "$bounded_pid" "$every_pid")
+sleep 1
+scrape() { curl -s -o "$TMP/$1.prom" -w '%{time_total}' --max-time 900 "http://127.0.0.1:$2/metrics"; }
+fds() { ls "/proc/$1/fd" | wc -l; }
+declare -A fd0 fd1 fd2
+for e in floor bounded every; do
+  port_var=${e}_port pid_var=${e}_pid
+  scrape "$e" "${!port_var}" >/dev/null; scrape "$e" "${!port_var}" >/dev/null
+  fd0[$e]=$(fds "${!pid_var}")
+done
+log "fds before the namespaces: floor/bounded/every ${fd0[floor]} / ${fd0[bounded]} / ${fd0[every]}"
 
 log "big namespace: $BIG sockets"
 ip netns add "$P-big"
@@ -77,41 +112,50 @@ for i in $(seq 1 "$NAMESPACES"); do
   fi
 done
 
-run_exporter() {  # run_exporter <name> <config yaml>; prints the port
-  local name=$1 port
-  printf '%s' "$2" >"$TMP/$name.yml"
-  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  "$EXPORTER" --web.listen-address=127.0.0.1:$port --config.file="$TMP/$name.yml" \
-    >"$TMP/$name.log" 2>&1 &
-  PIDS+=($!)
-  echo "$port $!"
-}
-common="  max_namespaces: 4096\n  scrape_budget_seconds: 600\n"
-read -r floor_port floor_pid < <(run_exporter floor "$(printf "namespaces:\n  mode: list\n  names: [$P-big]\n  detail_threshold: 0\n$common")")
-read -r bounded_port bounded_pid < <(run_exporter bounded "$(printf "namespaces:\n  mode: list\n  pattern: \"$P-*\"\n$common")")
-read -r every_port every_pid < <(run_exporter every "$(printf "namespaces:\n  mode: list\n  pattern: \"$P-*\"\n  detail_threshold: 0\n$common")")
-sleep 1
-
 declare -A times
 for r in $(seq 1 "$RUNS"); do
   for e in floor bounded every; do
     port_var=${e}_port
-    t=$(curl -s -o "$TMP/$e.prom" -w '%{time_total}' --max-time 900 "http://127.0.0.1:${!port_var}/metrics")
+    t=$(scrape "$e" "${!port_var}")
     times[$e]+="$t "
   done
   log "run $r: floor/bounded/every ${times[floor]% } / ${times[bounded]% } / ${times[every]% } (cumulative)"
 done
+for e in floor bounded every; do pid_var=${e}_pid; fd1[$e]=$(fds "${!pid_var}"); done
+cp "$TMP/bounded.prom" "$TMP/bounded.last.prom"
+log "namespaces gone: stopping loadgens, deleting namespaces"
+stop_loadgens
+for n in $(ip netns list | awk '{print $1}' | grep "^$P-" || true); do ip netns del "$n"; done
+for e in floor bounded every; do
+  port_var=${e}_port pid_var=${e}_pid
+  scrape "$e" "${!port_var}" >/dev/null; scrape "$e" "${!port_var}" >/dev/null
+  fd2[$e]=$(fds "${!pid_var}")
+done
+log "fds after: floor/bounded/every ${fd2[floor]} / ${fd2[bounded]} / ${fd2[every]}"
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 hwm() { awk '/VmHWM/ {print $2/1024 " MB"}' "/proc/$1/status"; }
-detailed=$(grep -c '^sockstate_netns_detailed{.*} 1$' "$TMP/bounded.prom" || true)
-read_ns=$(grep -c '^sockstate_netns_info{' "$TMP/bounded.prom" || true)
+detailed=$(grep -c '^sockstate_netns_detailed{.*} 1$' "$TMP/bounded.last.prom" || true)
+read_ns=$(grep -c '^sockstate_netns_info{' "$TMP/bounded.last.prom" || true)
 f=$(echo "${times[floor]}" | median)
 b=$(echo "${times[bounded]}" | median)
 v=$(echo "${times[every]}" | median)
 target=$(awk -v f="$f" -v d="$detailed" 'BEGIN {print (1 + d) * f + 0.05}')
 echo
-echo "| namespaces read | detailed | floor s | bounded s | every ns dumped s | every / bounded | target (1+detailed) x floor + 50 ms | RSS bounded | RSS every |"
-echo "|---|---|---|---|---|---|---|---|---|"
-echo "| $read_ns | $detailed | $f | $b | $v | $(awk -v v="$v" -v b="$b" 'BEGIN {printf "%.1fx", v / b}') | $target | $(hwm "$bounded_pid") | $(hwm "$every_pid") |"
+fdcheck() {  # fdcheck <exporter>: "before / with namespaces / after, ok|NOT BACK"
+  local e=$1 verdict=ok
+  [[ ${fd2[$e]} -eq ${fd0[$e]} ]] || verdict="NOT BACK"
+  echo "${fd0[$e]} / ${fd1[$e]} / ${fd2[$e]} $verdict"
+}
+echo "| namespaces read | detailed | floor s | bounded s | every ns dumped s | every / bounded | target (1+detailed) x floor + 50 ms | RSS bounded | RSS every | fds bounded before / with / after | fds every before / with / after |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|"
+echo "| $read_ns | $detailed | $f | $b | $v | $(awk -v v="$v" -v b="$b" 'BEGIN {printf "%.1fx", v / b}') | $target | $(hwm "$bounded_pid") | $(hwm "$every_pid") | $(fdcheck bounded) | $(fdcheck every) |"
 echo
 echo "kernel $(uname -r), $(nproc) CPUs, big namespace $BIG sockets, runs $RUNS (medians)"
+echo "detailed: $(grep '^sockstate_netns_detailed{.*} 1$' "$TMP/bounded.last.prom" | grep -o 'reason="[a-z_]*"' | sort | uniq -c | tr -s ' ' | tr '\n' ' ')"
+for e in floor bounded every; do
+  if [[ ${fd2[$e]} -ne ${fd0[$e]} ]]; then
+    echo "FAIL: $e exporter holds ${fd2[$e]} fds after the namespaces went away, ${fd0[$e]} before"
+    ls -l "/proc/$(eval echo \$${e}_pid)/fd" >&2
+    exit 1
+  fi
+done
