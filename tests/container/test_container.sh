@@ -305,7 +305,7 @@ build_image() {
     tail -40 "$build_log" >&2
     die "buildah bud failed (rc=$rc, full log: $build_log)"
   fi
-  log "build: runtime packages (from the binary's ldd): $(sed -n '/^runtime packages:$/,/^-->/p' \
+  log "build: runtime packages (the package's library Depends): $(sed -n '/^runtime packages:$/,/^-->/p' \
     "$build_log" | sed '1d;/^-->/d' | tr '\n' ' ')"
   log "build: $image_ref $(podman "${S[@]}" image inspect --format '{{.Size}}' "$image_ref" \
     | awk '{printf "%.1f MB", $1/1e6}')"
