@@ -269,11 +269,11 @@ void ConnectFailuresSource::AddFamilies(FamilySet& fs, const ExportContext& ctx)
       auto it = ns.groups.find(g.name);
       add(ns, g.name, it == ns.groups.end() ? Counts{} : it->second);
     }
-    for (const auto& [name, counts] : ns.groups) {
+    for (const auto& group : ns.groups) {  // not a structured binding: clang 14 cannot capture one
       const auto& groups = ctx.config.destinations.groups;
       if (std::none_of(groups.begin(), groups.end(),
-                       [&](const DestinationGroup& g) { return g.name == name; })) {
-        add(ns, name, counts);
+                       [&](const DestinationGroup& g) { return g.name == group.first; })) {
+        add(ns, group.first, group.second);
       }
     }
     for (const Individual& i : ns.individuals) add(ns, i.label, i.counts);
