@@ -24,8 +24,9 @@ usage:
       apart: a failed scrape leaves the target's series stale until the next one). Prints one line per query.
   live_checks.py variables --prom URL --dashboard JSON --var NAME=VALUE... --expect NAME=VALUE...
       Evaluate the dashboard's label_values(SELECTOR, LABEL) template variables through
-      /api/v1/series, with earlier variables substituted by --var, and check each --expect
-      value is offered.
+      /api/v1/series and its query_result(EXPR) ones as instant queries (with the variable's
+      regex applied as Grafana does), with earlier variables substituted by --var, and check
+      each --expect value is offered.
 """
 import argparse
 import json
@@ -213,6 +214,43 @@ def cmd_queries(a):
 LABEL_VALUES_RE = re.compile(r"^\s*label_values\(\s*(.*)\s*,\s*([A-Za-z_]\w*)\s*\)\s*$", re.S)
 
 
+QUERY_RESULT_RE = re.compile(r"^\s*query_result\((.*)\)\s*$", re.S)
+
+
+def query_result_variable(prom, v, expr, values, expect):
+    """A query_result(EXPR) variable: the instant query, each series printed as Grafana prints
+    it, then the variable's regex (named groups text/value, else group 1, else the line)."""
+    expr = re.sub(r"\$\{?([A-Za-z_]\w*)\}?", lambda mm: values.get(mm.group(1), mm.group(0)), expr)
+    r = api(prom, "/api/v1/query", {"query": expr})
+    if r.get("status") != "success":
+        print(f"FAIL  variable {v['name']}: query_result({expr}): {r.get('error', r)}")
+        return 1
+    rx = None
+    js = v.get("regex") or ""
+    if js:
+        rx = re.compile(re.sub(r"\(\?<(\w+)>", r"(?P<\1>", js.strip("/")))
+    offered = set()
+    for s in r["data"]["result"]:
+        labels = {k: val for k, val in s["metric"].items() if k != "__name__"}
+        line = (s["metric"].get("__name__", "") + "{" +
+                ",".join(f'{k}="{val}"' for k, val in sorted(labels.items())) + "}" +
+                f" {s['value'][1]} {int(float(s['value'][0]) * 1000)}")
+        if rx is None:
+            offered.add(line)
+            continue
+        mm = rx.search(line)
+        if not mm:
+            continue
+        gd = mm.groupdict()
+        offered.add(gd.get("value") or gd.get("text") or (mm.group(1) if mm.groups() else mm.group(0)))
+    ok = v["name"] not in expect or expect[v["name"]] in offered
+    print(f"{'ok   ' if ok else 'FAIL '} variable {v['name']} = query_result({expr}) -> "
+          f"{sorted(offered)}")
+    if not ok:
+        print(f"      expected {expect[v['name']]!r} among the values")
+    return 0 if ok else 1
+
+
 def cmd_variables(a):
     with open(a.dashboard, encoding="utf-8") as f:
         dash = json.load(f)
@@ -224,9 +262,14 @@ def cmd_variables(a):
             continue
         q = v.get("query")
         q = q.get("query") if isinstance(q, dict) else q
+        qr = QUERY_RESULT_RE.match(q or "")
+        if qr:
+            rc |= query_result_variable(a.prom, v, qr.group(1), values, expect)
+            continue
         m = LABEL_VALUES_RE.match(q or "")
         if not m:
-            print(f"FAIL  variable {v['name']}: query {q!r} is not label_values(selector, label)")
+            print(f"FAIL  variable {v['name']}: query {q!r} is neither label_values(selector, "
+                  "label) nor query_result(expr)")
             rc = 1
             continue
         selector = re.sub(r"\$\{?(\w+)\}?", lambda mm: values.get(mm.group(1), mm.group(0)),

@@ -447,7 +447,7 @@ dashboards=("$src"/dashboards/*.json)
 rc=0
 for dash in "${dashboards[@]}"; do
   checks variables --prom "$prom_url" --dashboard "$dash" --var instance="$instance" \
-    --expect instance="$instance" --expect destination="$dest_name" || rc=1
+    --expect instance="$instance" --expect destination="$dest_name" --expect netns="$ns" || rc=1
   # Grafana's "All" (allValue .*) and a single selected destination.
   for destination in '.*' "$dest_name"; do
     log "== $(basename "$dash"): every panel query, instance=$instance destination=$destination"

@@ -3,8 +3,8 @@
 
 usage:
   check_dashboard.py [--spec docs/metrics-spec.md] [--require METRIC]... DASHBOARD.json...
-  check_dashboard.py --print-queries [--instance I] [--destination D] [--rate-interval 1m]
-                     [--interval 15s] [--range 1h] DASHBOARD.json...
+  check_dashboard.py --print-queries [--instance I] [--destination D] [--netns N] [--pod P]
+                     [--rate-interval 1m] [--interval 15s] [--range 1h] DASHBOARD.json...
 
 Checks: stable uid; unique panel ids; gridPos present, integral, inside 24 columns, no
 overlaps; every $var / ${var} / [[var]] used is defined in templating (and defined before a
@@ -232,7 +232,8 @@ def substitute(expr, values):
         if name not in values:
             raise KeyError(name)
         return values[name]
-    return re.sub(r"\$\{(\w+)(?::[^}]*)?\}|\[\[(\w+)(?::[^\]]*)?\]\]|\$(\w+)", repl, expr)
+    # Variable names start with a letter or _: "$1" in label_replace() is PromQL's, not Grafana's.
+    return VAR_RE.sub(repl, expr)
 
 
 def duration_seconds(d):
@@ -248,6 +249,7 @@ def print_queries(paths, a):
     ivl = duration_seconds(a.interval)
     values = {
         "instance": a.instance, "destination": a.destination, "datasource": "prometheus",
+        "netns": a.netns, "pod": a.pod,
         "__rate_interval": a.rate_interval, "__interval": a.interval,
         "__interval_ms": str(int(ivl * 1000)), "__range": a.range,
         "__range_s": str(int(rng)), "__range_ms": str(int(rng * 1000)),
@@ -282,6 +284,9 @@ def main():
     ap.add_argument("--print-queries", action="store_true")
     ap.add_argument("--instance", default="localhost:9798")
     ap.add_argument("--destination", default=".*")
+    ap.add_argument("--netns", default=".*", help="value of $netns (a regex, like Grafana's)")
+    ap.add_argument("--pod", default=".*",
+                    help="value of $pod: the netns label(s) of the selected pods, as a regex")
     ap.add_argument("--rate-interval", default="1m")
     ap.add_argument("--interval", default="15s")
     ap.add_argument("--range", default="1h")

@@ -41,6 +41,7 @@ required=(
   sockstate_scrape_source_success sockstate_scrape_source_duration_seconds
   sockstate_destinations_folded
   sockstate_connect_failures_total sockstate_workload_connect_failures_total  # per destination, per workload
+  sockstate_netns_occupancy_bound_ratio sockstate_netns_detailed  # namespaces by bound, with the reason
 )
 req_args=()
 for m in "${required[@]}"; do req_args+=(--require "$m"); done
@@ -73,28 +74,51 @@ tte = [p for p in find("deriv(sockstate_destination_ephemeral_ports_used_max") ]
 if not tte or not any("> 0" in t["expr"] for p in tte for t in p["targets"]):
     errs.append("no time-to-exhaustion panel clipped to growing destinations (deriv(...) > 0)")
 names = {v["name"]: v for v in d["templating"]["list"]}
-for n in ("datasource", "instance", "destination"):
+for n in ("datasource", "instance", "destination", "netns", "pod"):
     if n not in names:
         errs.append(f"variable {n} missing")
 if names.get("destination") and not (names["destination"].get("multi") and names["destination"].get("includeAll")):
     errs.append("destination variable must be multi-value with All")
 if "sockstate_build_info" not in json.dumps(names.get("instance", {}).get("query", "")):
     errs.append("instance variable must come from label_values(sockstate_build_info, instance)")
+# Per-namespace series honour $netns and $pod (the pod's netns): every selector of a sockstate
+# metric, except the host-wide ones, carries both matchers.
+HOST = {"sockstate_build_info", "sockstate_workload_connect_failures_total",
+        "sockstate_connect_failures_available", "sockstate_connect_failures_map_overflow_total"}
+import re
+for p in panels:
+    for t in p.get("targets", []):
+        for m in re.finditer(r"(sockstate_[a-z0-9_]+)\{([^}]*)\}", t.get("expr", "")):
+            if m.group(1) in HOST or "$instance" not in m.group(2):
+                continue
+            if m.group(1) in ("sockstate_netns_detailed", "sockstate_netns_info") and p["title"] == "Namespaces by occupancy bound":
+                continue  # joined on (instance, netns) with the filtered bound
+            if 'netns=~"$netns"' not in m.group(2) or 'netns=~"$pod"' not in m.group(2):
+                errs.append(f"panel {p['id']} ({p['title']}): {m.group(1)} does not honour $netns and $pod")
+bound = [p for p in panels if p.get("title") == "Namespaces by occupancy bound"]
+if len(bound) != 1 or bound[0]["type"] != "table" or not all(t.get("instant") for t in bound[0]["targets"]):
+    errs.append("one table panel 'Namespaces by occupancy bound' with instant queries")
+elif "group_left (reason)" not in bound[0]["targets"][0]["expr"]:
+    errs.append("'Namespaces by occupancy bound' must show the detail reason")
 for e in errs:
     print("test_dashboards: " + e, file=sys.stderr)
 sys.exit(1 if errs else 0)
 PY
 
+echo "== namespace variables and panel: exact results on a known population (promtool)"
+python3 tests/dashboards/netns_queries_test.py dashboards/sockstate.json "$tmp" || fail "namespace queries"
+
 echo "== --print-queries and PromQL syntax (promtool check rules on the concrete queries)"
 python3 "$checker" --print-queries "${dashboards[@]}" >"$tmp/queries.jsonl" || fail "--print-queries"
 python3 - "$tmp/queries.jsonl" "$tmp/queries-rules.yml" <<'PY' || fail "printed queries"
-import json, sys
+import json, re, sys
 rules = []
 n = 0
 for line in open(sys.argv[1]):
     q = json.loads(line)
     assert set(q) == {"panel_id", "title", "refId", "expr"}, q
-    assert "$" not in q["expr"] and "[[" not in q["expr"], f"variable left in {q}"
+    # "$1" in label_replace() is PromQL's; a Grafana variable starts with a letter or _.
+    assert not re.search(r"\$\{|\$[A-Za-z_]|\[\[", q["expr"]), f"variable left in {q}"
     rules.append({"record": f"dashboard_query:panel_{q['panel_id']}_{q['refId']}", "expr": q["expr"]})
     n += 1
 assert n > 0, "no queries printed"
