@@ -112,6 +112,7 @@ int main(int argc, char** argv) {
     sockstate::Collector once(copts, config);
     const auto families = once.Collect();
     std::fputs(sockstate::RenderTerminalView(families).c_str(), stdout);
+    std::fputs(sockstate::OnceConnectFailuresNote(flags.connect_failures).c_str(), stdout);
     return sockstate::BuildPortOverview(families).failing.empty() ? 0 : 1;
   }
 

@@ -30,7 +30,8 @@ class Parser : public GroupSectionParser {
     if (!root.IsMap())
       Fail(root, "top level", std::string("expected a map, got ") + KindName(root));
     ForEachKey(root, "",
-               {"collector", "destinations", "inbound", "histograms", "namespaces", "nat"},
+               {"collector", "destinations", "inbound", "histograms", "namespaces", "nat",
+                "connect_failures"},
                [&](const std::string& key, const YAML::Node& value, const std::string& path) {
                  if (value.IsNull()) return;  // "destinations:" alone = defaults
                  if (key == "destinations") ParseDestinations(value, path, config.destinations);
@@ -39,6 +40,9 @@ class Parser : public GroupSectionParser {
                  if (key == "namespaces") ParseNamespaces(value, path, config.namespaces);
                  if (key == "collector") ParseCollector(value, path, config.collector);
                  if (key == "nat") ParseNat(value, path, config.nat);
+                 if (key == "connect_failures") {
+                   ParseConnectFailures(value, path, config.connect_failures);
+                 }
                });
     return config;
   }
@@ -89,6 +93,16 @@ class Parser : public GroupSectionParser {
                        out.bound_inactive_interval_seconds > 86400) {
                      Fail(v, p, v.Scalar() + " out of range 0..86400");
                    }
+                 }
+               });
+  }
+
+  void ParseConnectFailures(const YAML::Node& n, const std::string& path,
+                            ConnectFailuresConfig& out) {
+    ForEachKey(n, path, {"workloads_top_k"},
+               [&](const std::string& key, const YAML::Node& v, const std::string& p) {
+                 if (key == "workloads_top_k") {
+                   out.workloads_top_k = Integer(v, p, 0, kMaxWorkloadsTopK);
                  }
                });
   }

@@ -107,6 +107,16 @@ struct NatConfig {
   uint32_t max_tuples = 65536;
 };
 
+/// Most individually labelled workloads of the connect-failures source.
+inline constexpr uint32_t kMaxWorkloadsTopK = 1000;
+
+/// The `connect_failures` section (docs/connect-failures.md). Value type.
+struct ConnectFailuresConfig {
+  /// Workloads that get their own sockstate_workload_connect_failures_total series, first come
+  /// (sticky); later ones are counted in "other". 0..kMaxWorkloadsTopK.
+  uint32_t workloads_top_k = 20;
+};
+
 struct Config {
   CollectorConfig collector;
   DestinationConfig destinations;
@@ -114,6 +124,7 @@ struct Config {
   HistogramConfig histograms;
   NamespaceConfig namespaces;
   NatConfig nat;
+  ConnectFailuresConfig connect_failures;
 };
 
 /// The built-in defaults (used when --config.file is not given); equal to parsing an empty

@@ -78,7 +78,8 @@ std::vector<TimeWaitReturn> Returns(const ClientMetric::Histogram& h) {
 SettingRow Group(std::string name, std::string meaning,
                  const std::map<std::string, std::string>& by_netns) {
   SettingRow row{std::move(name), std::move(meaning), {}};
-  for (const auto& [netns, value] : by_netns) {
+  for (const auto& [netns, value_ref] : by_netns) {
+    const std::string& value = value_ref;  // clang 14 cannot capture a structured binding
     auto it = std::find_if(row.values.begin(), row.values.end(),
                            [&](const auto& v) { return v.first == value; });
     if (it == row.values.end()) {

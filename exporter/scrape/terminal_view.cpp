@@ -128,4 +128,12 @@ std::string RenderTerminalView(const std::vector<prometheus::MetricFamily>& fami
   return out;
 }
 
+std::string OnceConnectFailuresNote(std::string_view mode) {
+  if (mode == "off") return "";
+  return "\nconnect() failures (EADDRNOTAVAIL, refused, timed out): not counted by --once.\n"
+         "    The kernel keeps no count of them; a running exporter counts them from its start,\n"
+         "    by destination and reason: curl -s http://localhost:9798/metrics | grep "
+         "'^sockstate_connect_failures_total'\n";
+}
+
 }  // namespace sockstate

@@ -7,6 +7,7 @@
 #include <prometheus/metric_family.h>
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace sockstate {
@@ -15,5 +16,11 @@ namespace sockstate {
 /// table of kernel settings with one line each saying what it does, and the sources that
 /// failed, if any. ASCII only, columns aligned. Pure; thread-safe.
 std::string RenderTerminalView(const std::vector<prometheus::MetricFamily>& families);
+
+/// What `--once` prints about connect() failures with --collector.connect-failures=`mode`
+/// (docs/connect-failures.md): --once loads no BPF program, since a count that starts with a
+/// one-shot run is always 0, so the text says where the counts are (a running exporter's
+/// /metrics); "" for mode off. Pure; thread-safe.
+std::string OnceConnectFailuresNote(std::string_view mode);
 
 }  // namespace sockstate

@@ -167,7 +167,7 @@ Status ConnectFailuresSource::Read(const HostReadContext& ctx) {
     auto it = namespaces_.find(r.netns_inode);
     if (it == namespaces_.end()) continue;  // a namespace the exporter does not read
     AddDestination(r, it->second, plan);
-    AddWorkload(r);
+    AddWorkload(r, ctx.config.connect_failures.workloads_top_k);
   }
   for (auto it = namespaces_.begin(); it != namespaces_.end();) {
     if (it->second.absent >= kForgetAfterScrapes) {
@@ -209,7 +209,7 @@ void ConnectFailuresSource::AddDestination(const FailureRecord& r, NsTotals& ns,
   ns.other[r.reason] += r.count;
 }
 
-void ConnectFailuresSource::AddWorkload(const FailureRecord& r) {
+void ConnectFailuresSource::AddWorkload(const FailureRecord& r, size_t top_k) {
   const Workload& w = resolver_ ? resolver_->Find(r.cgroup_id) : UnknownWorkload();
   for (WorkloadTotals& t : workloads_) {
     if (t.workload == w) {
@@ -217,12 +217,13 @@ void ConnectFailuresSource::AddWorkload(const FailureRecord& r) {
       return;
     }
   }
-  // Sticky top K; beyond, "other" (the unknown workload always has its own series).
+  // Sticky top K (connect_failures.workloads_top_k of the config in force: a reload that lowers
+  // it keeps the series already named); beyond, "other" (unknown always has its own series).
   size_t named = 0;
   for (const WorkloadTotals& t : workloads_) {
     if (t.workload.kind != "other" && t.workload.kind != "unknown") ++named;
   }
-  const bool own = w.kind == "unknown" || named < kWorkloadTopK;
+  const bool own = w.kind == "unknown" || named < top_k;
   const Workload& target = own ? w : Workload{"other", "other"};
   for (WorkloadTotals& t : workloads_) {
     if (t.workload == target) {
@@ -263,11 +264,11 @@ void ConnectFailuresSource::AddFamilies(FamilySet& fs, const ExportContext& ctx)
       auto it = ns.groups.find(g.name);
       add(ns, g.name, it == ns.groups.end() ? Counts{} : it->second);
     }
-    for (const auto& [name, counts] : ns.groups) {
+    for (const auto& group : ns.groups) {  // not a structured binding: clang 14 cannot capture one
       const auto& groups = ctx.config.destinations.groups;
       if (std::none_of(groups.begin(), groups.end(),
-                       [&](const DestinationGroup& g) { return g.name == name; })) {
-        add(ns, name, counts);
+                       [&](const DestinationGroup& g) { return g.name == group.first; })) {
+        add(ns, group.first, group.second);
       }
     }
     for (const Individual& i : ns.individuals) add(ns, i.label, i.counts);

@@ -118,8 +118,6 @@ class ConnectFailuresSource : public HostSource {
   Status Read(const HostReadContext& ctx) override;
   void AddFamilies(FamilySet& fs, const ExportContext& ctx) const override;
 
-  /// Individually labelled workloads (then "other").
-  static constexpr size_t kWorkloadTopK = 20;
   /// A namespace not read in a scrape has no series in it, but its totals are kept (and it
   /// still counts) until it was absent from this many scrapes in a row; then they are dropped.
   static constexpr int kForgetAfterScrapes = 10;
@@ -146,7 +144,7 @@ class ConnectFailuresSource : public HostSource {
   };
 
   void AddDestination(const FailureRecord& r, NsTotals& ns, const DestinationPlan& plan);
-  void AddWorkload(const FailureRecord& r);
+  void AddWorkload(const FailureRecord& r, size_t top_k);
 
   std::unique_ptr<ConnectFailureProbe> probe_;
   std::unique_ptr<CgroupResolver> resolver_;

@@ -73,6 +73,25 @@ std::string MissingCapabilities() {
   return missing;
 }
 
+/// Why bpf() said EPERM although the capabilities are there: a seccomp filter (the default
+/// profile of podman, buildah and CRI-O as in Debian 12, and Docker's before 23.0, allow it
+/// only with CAP_SYS_ADMIN) or something else (a security module).
+std::string DeniedDespiteCapabilities() {
+  std::string status;
+  bool seccomp = false;
+  if (ReadSmallFile("/proc/self/status", &status) == 0) {
+    size_t at = status.find("\nSeccomp:");  // 0 none, 1 strict, 2 filter
+    if (at != std::string::npos) at = status.find_first_not_of(" \t", at + 9);
+    seccomp = at != std::string::npos && status[at] == '2';
+  }
+  if (seccomp) {
+    return "; the process has CAP_BPF and CAP_PERFMON, so its seccomp filter denies bpf() (a "
+           "container runtime's default profile that allows it only with CAP_SYS_ADMIN: use "
+           "a profile that allows it with CAP_BPF, see docs/connect-failures.md)";
+  }
+  return "; denied although the process has CAP_BPF and CAP_PERFMON (a security module?)";
+}
+
 class BpfProbe : public ConnectFailureProbe {
  public:
   explicit BpfProbe(connect_failures_bpf* skel) : skel_(skel) {
@@ -151,7 +170,7 @@ Result<std::unique_ptr<ConnectFailureProbe>> OpenBpfProbe() {
     std::string detail = LastLibbpfLine();
     return Status::Error(std::string("loading the BPF program: ") + strerror(err) +
                          (detail.empty() ? "" : " (libbpf: " + detail + ")") +
-                         (err == EPERM ? "; needs CAP_BPF and CAP_PERFMON, or root" : ""));
+                         (err == EPERM ? DeniedDespiteCapabilities() : ""));
   }
   if (connect_failures_bpf__attach(skel) != 0) {
     const int err = errno;

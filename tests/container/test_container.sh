@@ -13,6 +13,19 @@
 #      password /metrics answers, without credentials or with a wrong password 401 (counted
 #      exactly in sockstate_http_requests_rejected_total{reason="unauthorized"}), and the log
 #      names the compat library the image ships.
+#   5. connect() failures (docs/connect-failures.md): the plain run of step 3 (nobody, no
+#      capabilities, --collector.connect-failures=auto) exports exactly
+#      sockstate_connect_failures_available 0 and logs that CAP_BPF and CAP_PERFMON are missing;
+#      `on` without them exits 1 naming both. Then the image's exporter runs as uid 0 with exactly
+#      CAP_BPF + CAP_PERFMON (checked in /proc/<pid>/status: every other capability dropped, the
+#      bounding set too) and `on`, in a network namespace this test creates, under the default
+#      seccomp profile of podman/buildah with bpf()/perf_event_open() allowed to those
+#      capabilities (deploy/seccomp/allow-bpf.py); under the profile as shipped (Debian 12: bpf()
+#      only with CAP_SYS_ADMIN) `on` exits 1 saying the seccomp filter is why. Always `buildah run --isolation=chroot`
+#      (entered into the namespace with nsenter), whatever runner step 3 used. A client placed in
+#      a cgroup this test creates makes 1 refused connect and 13 connects into a 10-port range;
+#      a scrape must show exactly refused_or_timeout 1 and no_local_port 3 for those two
+#      destinations, 4 failures in all, and the same under that cgroup's workload series.
 # The container is always removed; the base tarball, the base image and buildah's layer cache
 # are kept so a warm run only recompiles.
 #
@@ -277,6 +290,7 @@ cleanup() {
   stop_container "$rc"
   [[ -z "$tmp_rootfs" ]] || rm -rf "$tmp_rootfs"
   [[ -z "$tls_dir" ]] || rm -rf "$tls_dir"
+  declare -F bpf_cleanup >/dev/null && bpf_cleanup "$rc"
   [[ -z "$step_name" ]] || timings+=("$(printf '%-12s %4ss (failed)' "$step_name" "$(($(date +%s) - step_t0))")")
   if [[ "${SOCKSTATE_KEEP_IMAGE:-1}" == 0 ]]; then
     podman "${S[@]}" rmi -f "$image_ref" >/dev/null 2>&1 || true
@@ -441,6 +455,12 @@ check_metrics() {
     done
   done
   ((${#missing[@]} == 0)) || die "sockstate_tcp_sockets lacks states: ${missing[*]}"
+  # Without CAP_BPF/CAP_PERFMON (nobody, no capabilities), mode auto: runs, says so, exports 0.
+  grep -qx 'sockstate_connect_failures_available 0' <<<"$metrics" \
+    || die "want sockstate_connect_failures_available 0 without capabilities: $(grep connect_failures_available <<<"$metrics")"
+  want='connect() failures are not counted (--collector.connect-failures=auto): missing capability CAP_BPF and CAP_PERFMON'
+  container_log | grep -qF "$want" || { container_log >&2; die "the log does not say: $want"; }
+  log "check: no capabilities, auto: sockstate_connect_failures_available 0, log: $want"
   value=$(awk '/^sockstate_tcp_sockets\{/ && /family="ipv4"/ && /state="listen"/ {print $NF; exit}' <<<"$series")
   log "check: sockstate_tcp_sockets{family=\"ipv4\",state=\"listen\"} = $value"
   awk -v v="$value" 'BEGIN {exit !(v + 0 >= 1)}' \
@@ -522,10 +542,178 @@ run_tls_and_scrape() {
   log "tls: 401 without credentials and with a wrong password (counted: 2), plain HTTP refused"
 }
 
+# ---------------------------------------------------------------------------------------------
+# Step e: connect() failures counted by the image's exporter with CAP_BPF + CAP_PERFMON only.
+# ---------------------------------------------------------------------------------------------
+bpf_ns="" bpf_cg="" bpf_wc="" bpf_wc_default="" bpf_run_pid="" bpf_pid="" bpf_dir="" bpf_log=$cache_dir/container-bpf.log
+bpf_cleanup() {  # $1 = the script's exit code so far (0: no logs)
+  local i
+  if [[ ${1:-0} != 0 && -n "$bpf_run_pid" ]]; then
+    echo "--- connect-failures container log ($bpf_log) ---" >&2
+    tail -30 "$bpf_log" >&2 || true
+  fi
+  [[ -z "$bpf_pid" ]] || kill -TERM "$bpf_pid" 2>/dev/null || true
+  if [[ -n "$bpf_run_pid" ]]; then
+    for ((i = 0; i < 20; i++)); do kill -0 "$bpf_run_pid" 2>/dev/null || break; sleep 0.25; done
+    kill -KILL "$bpf_run_pid" 2>/dev/null || true
+    wait "$bpf_run_pid" 2>/dev/null || true
+  fi
+  [[ -z "$bpf_wc" ]] || timeout 60 buildah "${S[@]}" rm "$bpf_wc" >/dev/null 2>&1 || true
+  [[ -z "$bpf_wc_default" ]] || timeout 60 buildah "${S[@]}" rm "$bpf_wc_default" >/dev/null 2>&1 || true
+  [[ -z "$bpf_ns" ]] || ip netns del "$bpf_ns" 2>/dev/null || true
+  [[ -z "$bpf_cg" ]] || rmdir "$bpf_cg" 2>/dev/null || true
+  [[ -z "$bpf_dir" ]] || rm -rf "$bpf_dir"
+  bpf_ns="" bpf_cg="" bpf_wc="" bpf_wc_default="" bpf_run_pid="" bpf_pid="" bpf_dir=""
+}
+# The cgroup2 mount point (pure v2: /sys/fs/cgroup; hybrid: /sys/fs/cgroup/unified).
+cgroup2_mount() { awk '{for (i = 7; i <= NF; i++) if ($i == "-") {if ($(i + 1) == "cgroup2") {print $5; exit} break}}' /proc/self/mountinfo; }
+bpf_scrape() { nsenter --net="/run/netns/$bpf_ns" curl -fsS --max-time 5 "http://127.0.0.1:9798/metrics" 2>/dev/null; }
+run_connect_failures() {
+  command -v nsenter >/dev/null 2>&1 || cannot_run "nsenter not found"
+  local profile=/usr/share/containers/seccomp.json user entry out rc=0 i body cg2 want c p
+  local -a args=()  # the shipped configuration, as in step c (not the TLS run's web config)
+  [[ ! -f "$src_dir/config/sockstate.yml" ]] || args=(--config.file=/etc/sockstate/sockstate.yml)
+  [[ -f "$profile" ]] || cannot_run "no default seccomp profile $profile (containers-common)"
+  [[ -r /sys/kernel/btf/vmlinux ]] || die "no kernel BTF (/sys/kernel/btf/vmlinux): the connect-failures source cannot run here"
+  bpf_dir=$(mktemp -d /tmp/sockstate-container-bpf.XXXXXX)
+  python3 "$src_dir/deploy/seccomp/allow-bpf.py" "$profile" >"$bpf_dir/seccomp.json"
+  entry=$(podman "${S[@]}" image inspect --format '{{json .Config.Entrypoint}}' "$image_ref")
+  mapfile -t entry < <(python3 -c 'import json,sys; print("\n".join(json.loads(sys.argv[1]) or []))' "$entry")
+  user=$(podman "${S[@]}" image inspect --format '{{.Config.User}}' "$image_ref")
+  bpf_wc=$(timeout 60 buildah "${S[@]}" from --pull=never --name "sockstate-test-bpf-$$" \
+    --security-opt "seccomp=$bpf_dir/seccomp.json" "$image_ref")
+
+  # 1. The image's own user (nobody, no capabilities) with `on`: exit 1, naming both.
+  out=$(timeout 60 buildah "${S[@]}" run --isolation=chroot --network=host --user "${user:-0}" "$bpf_wc" -- \
+    "${entry[@]}" --web.listen-address=127.0.0.1:0 --collector.connect-failures=on 2>&1 9>&-) || rc=$?
+  ((rc == 1)) || die "on without capabilities: want exit 1, got $rc: $out"
+  want='--collector.connect-failures=on: missing capability CAP_BPF and CAP_PERFMON'
+  grep -qF -- "$want" <<<"$out" || die "on without capabilities: the error does not say '$want': $out"
+  log "bpf: no capabilities, on: exit 1, says: $want"
+
+  # buildah's defaults are 11 capabilities; drop each (its --cap-drop ALL also drops added ones).
+  local -a caps=(--cap-add CAP_BPF --cap-add CAP_PERFMON)
+  for c in CHOWN DAC_OVERRIDE FOWNER FSETID KILL SETGID SETUID SETPCAP NET_BIND_SERVICE SYS_CHROOT SETFCAP; do
+    caps+=(--cap-drop "CAP_$c")
+  done
+  # 2. The capabilities under the runtime's unmodified default profile: where it allows bpf()
+  # only with CAP_SYS_ADMIN (Debian 12's containers-common), exit 1 saying seccomp is why.
+  if python3 - "$profile" <<'PY'
+import json, sys
+rules = json.load(open(sys.argv[1]))["syscalls"]
+ok = any("bpf" in (r.get("names") or []) and r.get("action") == "SCMP_ACT_ALLOW"
+         and (r.get("includes") or {}).get("caps") == ["CAP_BPF"] for r in rules)
+sys.exit(0 if ok else 1)
+PY
+  then
+    log "bpf: this runtime's default seccomp profile already allows bpf() with CAP_BPF"
+  else
+    bpf_wc_default=$(timeout 60 buildah "${S[@]}" from --pull=never --name "sockstate-test-bpf-default-$$" "$image_ref")
+    rc=0
+    out=$(timeout 60 buildah "${S[@]}" run --isolation=chroot --network=host --user 0 "${caps[@]}" \
+      "$bpf_wc_default" -- "${entry[@]}" --web.listen-address=127.0.0.1:0 \
+      --collector.connect-failures=on 2>&1 9>&-) || rc=$?
+    timeout 60 buildah "${S[@]}" rm "$bpf_wc_default" >/dev/null 2>&1 || true
+    bpf_wc_default=""
+    ((rc == 1)) || die "on under the default seccomp profile: want exit 1, got $rc: $out"
+    want='the process has CAP_BPF and CAP_PERFMON, so its seccomp filter denies bpf()'
+    grep -qF -- "$want" <<<"$out" || die "on under the default seccomp profile: the error does not say '$want': $out"
+    log "bpf: CAP_BPF + CAP_PERFMON under $profile as shipped, on: exit 1, says: $want"
+  fi
+
+  # 3. uid 0 with exactly CAP_BPF + CAP_PERFMON, `on`, in a network namespace of its own.
+  bpf_ns=sockstate-ctr-$$
+  ip netns add "$bpf_ns"
+  ip -n "$bpf_ns" link set lo up
+  cg2=$(cgroup2_mount)
+  [[ -n "$cg2" ]] || die "no cgroup2 mount on this host (the workload check needs one)"
+  bpf_cg=$cg2/sockstate-ctr-$$
+  mkdir "$bpf_cg"
+  nsenter --net="/run/netns/$bpf_ns" buildah "${S[@]}" run --isolation=chroot --network=host --user 0 \
+    "${caps[@]}" "$bpf_wc" -- "${entry[@]}" --web.listen-address=127.0.0.1:9798 \
+    --collector.connect-failures=on "${args[@]}" >"$bpf_log" 2>&1 9>&- &
+  bpf_run_pid=$!
+  body=""
+  for ((i = 0; i < 60; i++)); do
+    kill -0 "$bpf_run_pid" 2>/dev/null || { cat "$bpf_log" >&2; die "the exporter with CAP_BPF + CAP_PERFMON exited"; }
+    if body=$(bpf_scrape); then break; fi
+    body=""
+    sleep 0.5
+  done
+  [[ -n "$body" ]] || { cat "$bpf_log" >&2; die "no /metrics in namespace $bpf_ns after 30s"; }
+  for p in $(descendants "$bpf_run_pid"); do
+    [[ "$(cat "/proc/$p/comm" 2>/dev/null)" == sockstate_expor ]] && { bpf_pid=$p; break; }
+  done
+  [[ -n "$bpf_pid" ]] || die "no sockstate_exporter process under buildah run (pid $bpf_run_pid)"
+  local status
+  status=$(grep -E '^(Uid|CapEff|CapPrm|CapBnd|CapAmb):' "/proc/$bpf_pid/status" | tr -s '\t ' ' ')
+  for want in 'Uid: 0 0 0 0' 'CapEff: 000000c000000000' 'CapPrm: 000000c000000000' \
+      'CapBnd: 000000c000000000' 'CapAmb: 0000000000000000'; do
+    grep -qx "$want" <<<"$status" || die "exporter pid $bpf_pid: want '$want' (CAP_BPF + CAP_PERFMON only), have: $(tr '\n' ';' <<<"$status")"
+  done
+  grep -qx 'sockstate_connect_failures_available 1' <<<"$body" \
+    || { cat "$bpf_log" >&2; die "want sockstate_connect_failures_available 1 with CAP_BPF + CAP_PERFMON"; }
+  log "bpf: uid 0, CapEff=CapBnd=000000c000000000 (cap_perfmon,cap_bpf), on: available 1 in netns $bpf_ns"
+
+  # A client in the test's cgroup: 1 refused connect, then 13 connects into a 10-port range.
+  out=$(nsenter --net="/run/netns/$bpf_ns" timeout 30 python3 - "$bpf_cg" <<'PY'
+import errno, os, socket, sys
+with open(sys.argv[1] + "/cgroup.procs", "w") as f:  # sockets created from here on are its
+    f.write(str(os.getpid()))
+c = socket.socket()
+try:
+    c.connect(("127.0.0.1", 5001))
+    sys.exit("connect to 127.0.0.1:5001 (no listener) succeeded")
+except ConnectionRefusedError:
+    pass
+c.close()
+srv = socket.socket()
+srv.bind(("127.0.0.1", 5000))
+srv.listen(64)
+rng = "/proc/sys/net/ipv4/ip_local_port_range"
+old = open(rng).read()
+open(rng, "w").write("40000 40009")
+held, ok, no_port = [], 0, 0
+try:
+    for _ in range(13):
+        s = socket.socket()
+        try:
+            s.connect(("127.0.0.1", 5000))
+            held.append(s)
+            ok += 1
+        except OSError as e:
+            if e.errno != errno.EADDRNOTAVAIL:
+                raise
+            no_port += 1
+            s.close()
+finally:
+    open(rng, "w").write(old)
+print(ok, no_port)
+PY
+) || die "the failing client did not run: $out"
+  [[ "$out" == "10 3" ]] || die "client: want 10 connected and 3 EADDRNOTAVAIL, got '$out'"
+  body=$(bpf_scrape) || die "scrape after the failures failed"
+  for want in \
+      'sockstate_connect_failures_total{destination="127.0.0.1:5000",reason="no_local_port"} 3' \
+      'sockstate_connect_failures_total{destination="127.0.0.1:5000",reason="refused_or_timeout"} 0' \
+      'sockstate_connect_failures_total{destination="127.0.0.1:5001",reason="no_local_port"} 0' \
+      'sockstate_connect_failures_total{destination="127.0.0.1:5001",reason="refused_or_timeout"} 1' \
+      "sockstate_workload_connect_failures_total{workload=\"/sockstate-ctr-$$\",workload_kind=\"cgroup\",reason=\"no_local_port\"} 3" \
+      "sockstate_workload_connect_failures_total{workload=\"/sockstate-ctr-$$\",workload_kind=\"cgroup\",reason=\"refused_or_timeout\"} 1"; do
+    grep -qxF "$want" <<<"$body" || die "want '$want', have: $(grep -E '^sockstate_(workload_)?connect_failures_total' <<<"$body" | tr '\n' ';')"
+  done
+  local sums
+  sums=$(awk '/^sockstate_connect_failures_total\{/ {d += $NF} /^sockstate_workload_connect_failures_total\{/ {w += $NF} END {print d + 0, w + 0}' <<<"$body")
+  [[ "$sums" == "4 4" ]] || die "want 4 failures in all (by destination, by workload), have '$sums'"
+  log "bpf: 127.0.0.1:5000 no_local_port 3, 127.0.0.1:5001 refused_or_timeout 1, 4 in all; workload /sockstate-ctr-$$ the same"
+  bpf_cleanup
+}
+
 step storage select_driver
 step base-image import_base
 step build build_image
 step run run_and_scrape
 step check check_metrics
 step tls run_tls_and_scrape
+step bpf run_connect_failures
 log "PASS"

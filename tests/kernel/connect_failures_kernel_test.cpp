@@ -258,6 +258,49 @@ TEST(ConnectFailuresKernel, WorkloadNamesTheCgroupOfTheFailingProcess) {
   EXPECT_EQ(Failures(after, "127.0.0.1:5003", "refused_or_timeout"), 1);
 }
 
+TEST(ConnectFailuresKernel, WorkloadsTopKFromTheConfigNamesKAndCountsTheRestInOther) {
+  Loaded l = Load();
+  if (!l.source) GTEST_SKIP() << l.skip;
+  std::string mountinfo;
+  ASSERT_EQ(ReadSmallFile("/proc/self/mountinfo", &mountinfo), 0);
+  const std::string root = FindCgroup2Mount(mountinfo);
+  if (root.empty()) GTEST_SKIP() << "no cgroup v2 hierarchy mounted";
+  Config config = DefaultConfig();
+  config.connect_failures.workloads_top_k = 3;
+  // K + 1 = 4 cgroups; the one with i failures fails i times (refused), all before one scrape:
+  // the 3 heaviest get a series, the lightest goes to "other".
+  std::vector<std::string> rel;
+  for (int i = 1; i <= 4; ++i) {
+    rel.push_back("/sst-cfk-" + std::to_string(getpid()) + "-" + std::to_string(i));
+    ASSERT_EQ(mkdir((root + rel.back()).c_str(), 0755), 0) << rel.back() << ": " << strerror(errno);
+  }
+  TestNetns ns;
+  std::vector<int> errs;
+  for (int i = 1; i <= 4; ++i) {
+    for (int n = 0; n < i; ++n)
+      errs.push_back(ConnectFromCgroup(root + rel[i - 1], ns.path(), 5004));
+  }
+  auto after = Scrape(*l.source, {{"", NetnsInode(ns.path()), true}}, config);
+  for (const std::string& r : rel) rmdir((root + r).c_str());
+  ASSERT_EQ(errs, std::vector<int>(10, ECONNREFUSED));
+  auto wl = [&](const std::string& name, const std::string& kind, const std::string& reason) {
+    return testing::Get(after, "sockstate_workload_connect_failures_total",
+                        {{"reason", reason}, {"workload", name}, {"workload_kind", kind}});
+  };
+  EXPECT_EQ(wl(rel[3], "cgroup", "refused_or_timeout"), 4);
+  EXPECT_EQ(wl(rel[2], "cgroup", "refused_or_timeout"), 3);
+  EXPECT_EQ(wl(rel[1], "cgroup", "refused_or_timeout"), 2);
+  EXPECT_TRUE(std::isnan(wl(rel[0], "cgroup", "refused_or_timeout")));
+  EXPECT_EQ(wl("other", "other", "refused_or_timeout"), 1);
+  EXPECT_EQ(wl("other", "other", "no_local_port"), 0);
+  size_t series = 0;
+  for (const auto& [k, v] : after) {
+    series += k.rfind("sockstate_workload_connect_failures_total{", 0) == 0;
+  }
+  EXPECT_EQ(series, 8u);  // 3 named + other, 2 reasons each
+  EXPECT_EQ(Failures(after, "127.0.0.1:5004", "refused_or_timeout"), 10);
+}
+
 // ---- The real exporter binary --------------------------------------------------------------
 
 /// Open fds and resident memory (kB) of a process.

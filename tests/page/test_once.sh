@@ -3,7 +3,9 @@
 # socket population (population.py: 100-port range, 10 reserved, 1 bind-held -> 89 usable;
 # 60 ESTABLISHED + 20 TIME_WAIT to 127.0.0.2:5432, 50 to .3:443, 5 TIME_WAIT to .4:8080,
 # 3 CLOSE_WAIT to .5:6379). The printed table must be exactly these rows, it must start no
-# server, and it exits 0. Needs root.
+# server, and it exits 0; last it says that it does not count connect() failures and where they
+# are counted (also as nobody without capabilities with --collector.connect-failures=on), and
+# nothing about them with =off. Needs root.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 page_setup once
@@ -42,6 +44,23 @@ done
 max_tw=$(ip netns exec "$ns" sysctl -n net.ipv4.tcp_max_tw_buckets)
 grep -qE "^net\.ipv4\.tcp_max_tw_buckets       $max_tw \([0-9.]+% used\)$" <<<"$out" ||
   fail "settings: tcp_max_tw_buckets $max_tw"
+
+# connect() failures: --once loads no BPF program (a count from its own start is always 0); it
+# says so, last, and where the counts are. With --collector.connect-failures=off it says nothing.
+want_cf="connect() failures (EADDRNOTAVAIL, refused, timed out): not counted by --once.
+    The kernel keeps no count of them; a running exporter counts them from its start,
+    by destination and reason: curl -s http://localhost:9798/metrics | grep '^sockstate_connect_failures_total'"
+[[ "$(tail -n 3 <<<"$out")" == "$want_cf" ]] || fail "the last lines are not the connect() failures note:
+$(diff <(echo "$want_cf") <(tail -n 3 <<<"$out"))"
+off=$(ip netns exec "$ns" timeout 30 "$exporter" --once --collector.connect-failures=off) ||
+  fail "--once --collector.connect-failures=off exited $?"
+if grep -q 'connect() failures' <<<"$off"; then fail "--once with connect failures off mentions them"; fi
+# Without privileges (no CAP_BPF/CAP_PERFMON): --once still works, `on` is not fatal for it.
+nopriv=$(ip netns exec "$ns" setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all \
+  --bounding-set=-all timeout 30 "$exporter" --once --collector.connect-failures=on) ||
+  fail "--once --collector.connect-failures=on as nobody without capabilities exited $?"
+[[ "$(tail -n 3 <<<"$nopriv")" == "$want_cf" ]] || fail "as nobody: no connect() failures note"
+grep -q '^1  127.0.0.2:5432 ' <<<"$nopriv" || fail "as nobody: the rows are missing: $nopriv"
 
 echo "== no server was started (nothing listens on 127.0.0.1:9798 in $ns)"
 if ip netns exec "$ns" ss -Htln 'sport = :9798' | grep -q .; then

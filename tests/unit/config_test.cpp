@@ -185,7 +185,7 @@ TEST(ConfigErrorTest, UnknownKeys) {
   EXPECT_EQ(
       Err("destination:\n  top_k: 1\n"),
       "t.yml:1:1: destination: unknown key \"destination\" (allowed: collector, destinations, "
-      "inbound, histograms, namespaces, nat)");
+      "inbound, histograms, namespaces, nat, connect_failures)");
   EXPECT_EQ(Err("destinations:\n  topk: 1\n"),
             "t.yml:2:3: destinations.topk: unknown key \"topk\" (allowed: groups, top_k, "
             "max_series, max_tuples)");
@@ -368,6 +368,36 @@ TEST(ConfigTest, CollectorSection) {
   EXPECT_EQ(DefaultConfig().collector.bound_inactive_interval_seconds, 60);
   EXPECT_EQ(Err("collector:\n  bound_inactive_interval_seconds: -1\n"),
             "t.yml:2:36: collector.bound_inactive_interval_seconds: -1 out of range 0..86400");
+}
+
+TEST(ConfigTest, ConnectFailuresSection) {
+  EXPECT_EQ(DefaultConfig().connect_failures.workloads_top_k, 20u);
+  auto c = ParseConfig("connect_failures:\n  workloads_top_k: 5\n", "t.yml");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->connect_failures.workloads_top_k, 5u);
+  c = ParseConfig("connect_failures:\n  workloads_top_k: 0\n", "t.yml");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->connect_failures.workloads_top_k, 0u);
+  c = ParseConfig("connect_failures:\n  workloads_top_k: 1000\n", "t.yml");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->connect_failures.workloads_top_k, 1000u);
+  c = ParseConfig("connect_failures:\n", "t.yml");  // the section alone: defaults
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->connect_failures.workloads_top_k, 20u);
+}
+
+TEST(ConfigErrorTest, ConnectFailuresSection) {
+  EXPECT_EQ(Err("connect_failures:\n  workloads_top_k: 1001\n"),
+            "t.yml:2:20: connect_failures.workloads_top_k: 1001 out of range 0..1000");
+  EXPECT_EQ(Err("destinations:\n  top_k: 3\nconnect_failures:\n  workloads_top_k: -1\n"),
+            "t.yml:4:20: connect_failures.workloads_top_k: -1 out of range 0..1000");
+  EXPECT_EQ(Err("connect_failures:\n  workloads_top_k: ten\n"),
+            "t.yml:2:20: connect_failures.workloads_top_k: expected an integer, got \"ten\"");
+  EXPECT_EQ(Err("connect_failures:\n  top_k: 5\n"),
+            "t.yml:2:3: connect_failures.top_k: unknown key \"top_k\" (allowed: "
+            "workloads_top_k)");
+  EXPECT_EQ(Err("connect_failures: 5\n"),
+            "t.yml:1:19: connect_failures: expected a map, got a scalar");
 }
 
 TEST(ConfigErrorTest, Buckets) {

@@ -290,5 +290,53 @@ TEST(ConnectFailuresWorkload, ResolvedThroughATreeAndTopKWithOther) {
   std::filesystem::remove_all(root);
 }
 
+TEST(ConnectFailuresWorkload, TopKComesFromTheConfigAndAReloadKeepsNamedSeries) {
+  const std::string root = ::testing::TempDir() + "/cf-cgroup-k-" + std::to_string(getpid());
+  std::filesystem::remove_all(root);
+  std::vector<uint64_t> ids;
+  for (int i = 0; i < 6; ++i) {
+    std::filesystem::create_directories(root + "/w" + std::to_string(i));
+    ids.push_back(Inode(root + "/w" + std::to_string(i)));
+  }
+  Harness h(std::make_unique<CgroupResolver>(root));
+  h.config.connect_failures.workloads_top_k = 2;
+  auto wl = [](const Series& s, const std::string& kind, const std::string& name,
+               const std::string& reason) {
+    return Get(s, "sockstate_workload_connect_failures_total",
+               {{"reason", reason}, {"workload", name}, {"workload_kind", kind}});
+  };
+  // K = 2: w0 (5) and w1 (4) are named (the heaviest of the drain first), w2 (3) is "other".
+  Series s1 = h.Scrape({V4(1, 80, kNoPort, 3, 100, ids[2]), V4(1, 80, kNoPort, 5, 100, ids[0]),
+                        V4(1, 80, kNoPort, 4, 100, ids[1])});
+  EXPECT_EQ(wl(s1, "cgroup", "/w0", "no_local_port"), 5);
+  EXPECT_EQ(wl(s1, "cgroup", "/w1", "no_local_port"), 4);
+  EXPECT_TRUE(std::isnan(wl(s1, "cgroup", "/w2", "no_local_port")));
+  EXPECT_EQ(wl(s1, "other", "other", "no_local_port"), 3);
+  EXPECT_EQ(CountSeries(s1, "sockstate_workload_connect_failures_total{"), 6u);  // 2 + other
+  // A reload lowers K to 1: w0 and w1 keep their series (counters never go backwards), and a
+  // new workload goes to "other".
+  h.config.connect_failures.workloads_top_k = 1;
+  Series s2 = h.Scrape({V4(1, 80, kRefused, 1, 100, ids[1]), V4(1, 80, kNoPort, 2, 100, ids[3])});
+  EXPECT_EQ(wl(s2, "cgroup", "/w1", "refused_or_timeout"), 1);
+  EXPECT_EQ(wl(s2, "cgroup", "/w1", "no_local_port"), 4);
+  EXPECT_EQ(wl(s2, "other", "other", "no_local_port"), 5);
+  // Raised to 4: the next two new workloads are named, the one after is "other".
+  h.config.connect_failures.workloads_top_k = 4;
+  Series s3 = h.Scrape({V4(1, 80, kNoPort, 9, 100, ids[4]), V4(1, 80, kNoPort, 8, 100, ids[5]),
+                        V4(1, 80, kNoPort, 7, 100, ids[3])});
+  EXPECT_EQ(wl(s3, "cgroup", "/w4", "no_local_port"), 9);
+  EXPECT_EQ(wl(s3, "cgroup", "/w5", "no_local_port"), 8);
+  EXPECT_TRUE(std::isnan(wl(s3, "cgroup", "/w3", "no_local_port")));
+  EXPECT_EQ(wl(s3, "other", "other", "no_local_port"), 12);
+  // K = 0 from the start: everything known goes to "other".
+  Harness z(std::make_unique<CgroupResolver>(root));
+  z.config.connect_failures.workloads_top_k = 0;
+  Series s4 = z.Scrape({V4(1, 80, kNoPort, 2, 100, ids[0]), V4(1, 80, kNoPort, 1, 100, 999999999)});
+  EXPECT_EQ(wl(s4, "other", "other", "no_local_port"), 2);
+  EXPECT_EQ(wl(s4, "unknown", "unknown", "no_local_port"), 1);
+  EXPECT_EQ(CountSeries(s4, "sockstate_workload_connect_failures_total{"), 4u);
+  std::filesystem::remove_all(root);
+}
+
 }  // namespace
 }  // namespace sockstate

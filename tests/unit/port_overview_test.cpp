@@ -290,6 +290,17 @@ TEST(TerminalView, NothingToShow) {
             "No kernel settings in this scrape.\n");
 }
 
+TEST(TerminalView, OnceSaysWhereConnectFailuresAreCounted) {
+  const std::string note =
+      "\nconnect() failures (EADDRNOTAVAIL, refused, timed out): not counted by --once.\n"
+      "    The kernel keeps no count of them; a running exporter counts them from its start,\n"
+      "    by destination and reason: curl -s http://localhost:9798/metrics | grep "
+      "'^sockstate_connect_failures_total'\n";
+  EXPECT_EQ(OnceConnectFailuresNote("auto"), note);
+  EXPECT_EQ(OnceConnectFailuresNote("on"), note);
+  EXPECT_EQ(OnceConnectFailuresNote("off"), "");
+}
+
 std::string Between(const std::string& s, const std::string& from, const std::string& to) {
   size_t a = s.find(from);
   if (a == std::string::npos) return "<no " + from + ">";
