@@ -7,47 +7,46 @@
 # See docs/container.md for what the container needs to see the host's sockets.
 
 # ---------------------------------------------------------------------------------------------
-# Builder: compile the exporter from source with Debian 12's packages.
+# Builder: the Debian package, built from source with Debian 12's packages by
+# scripts/build-deb.sh (the same command as for hosts, docs/install.md), unpacked into /out.
+# --build-arg SOCKSTATE_DEB=<path in the build context> packages an already built .deb instead
+# and skips the compiler (CI builds the package once and tests both artifacts made from it).
 # ---------------------------------------------------------------------------------------------
 FROM debian:bookworm-slim AS builder
 ARG DEBIAN_FRONTEND=noninteractive
-RUN apt-get update \
- && apt-get install -y --no-install-recommends \
-      build-essential cmake pkg-config prometheus-cpp-dev libmnl-dev libyaml-cpp-dev \
-      libcrypt-dev libssl-dev \
-      libbpf-dev clang bpftool \
- && rm -rf /var/lib/apt/lists/*
+ARG SOCKSTATE_DEB=
+RUN if [ -z "$SOCKSTATE_DEB" ]; then \
+      apt-get update \
+      && apt-get install -y --no-install-recommends \
+           build-essential cmake pkg-config prometheus-cpp-dev libmnl-dev libyaml-cpp-dev \
+           libcrypt-dev libssl-dev file \
+           libbpf-dev clang bpftool \
+      && rm -rf /var/lib/apt/lists/*; \
+    fi
 
 WORKDIR /src
 COPY . /src
-# Compile, then stage everything the runtime image gets under /out, in one step so the build
-# tree never lands in a layer:
-#  - the stripped binary,
-#  - the default configuration (config/*.yml, if the source tree has any),
-#  - the Debian packages that provide the binary's shared libraries (ldd + dpkg -S), so the
-#    runtime stage installs exactly what the binary links, no more.
+# Stage everything the runtime image gets under /out, in one step so the build tree never
+# lands in a layer:
+#  - the package's stripped binary and TLS compat libraries,
+#  - the default configuration (config/*.yml),
+#  - the package's library dependencies (its Depends, computed by dpkg-shlibdeps from the ELF
+#    files' DT_NEEDED; minus passwd and procps, which only its maintainer scripts and systemd
+#    unit use), so the runtime stage installs exactly what the binary links, no more.
 RUN set -eu; \
-    cmake -S . -B /build -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=/usr \
-      -DSOCKSTATE_BUILD_TESTS=OFF -DSOCKSTATE_BUILD_BENCH=OFF; \
-    cmake --build /build -j"$(nproc)" \
-      --target sockstate_exporter sockstate_ssl_compat sockstate_crypto_compat; \
+    deb="$SOCKSTATE_DEB"; \
+    if [ -z "$deb" ]; then deb=$(scripts/build-deb.sh /build | tail -1); fi; \
+    test -f "$deb"; \
+    dpkg-deb -x "$deb" /pkg; \
     install -d /out/usr/bin /out/usr/lib/sockstate_exporter /out/etc/sockstate; \
-    install -m 0755 /build/exporter/sockstate_exporter /out/usr/bin/sockstate_exporter; \
-    install -m 0644 /build/exporter/libsockstate_ssl_compat.so \
-      /build/exporter/libsockstate_crypto_compat.so /out/usr/lib/sockstate_exporter/; \
-    rm -rf /build; \
-    strip --strip-unneeded /out/usr/bin/sockstate_exporter /out/usr/lib/sockstate_exporter/*.so; \
-    /out/usr/bin/sockstate_exporter --help | grep -q tls-compat-lib; \
+    cp -a /pkg/usr/bin/sockstate_exporter /out/usr/bin/; \
+    cp -a /pkg/usr/lib/sockstate_exporter/. /out/usr/lib/sockstate_exporter/; \
     for f in config/*.yml config/*.yaml; do \
       if [ -f "$f" ]; then install -m 0644 "$f" /out/etc/sockstate/; fi; \
     done; \
-    elfs="/out/usr/bin/sockstate_exporter $(echo /out/usr/lib/sockstate_exporter/*.so)"; \
-    if ldd $elfs | grep -q 'not found'; then ldd $elfs; exit 1; fi; \
-    ldd $elfs | awk '$2 == "=>" && $3 ~ /^\// {print $3}' | sort -u \
-      | while read -r lib; do \
-          dpkg -S "$(readlink -f "$lib")" 2>/dev/null || dpkg -S "$lib"; \
-        done \
-      | cut -d: -f1 | sort -u > /out/runtime-packages.txt; \
+    dpkg-deb -f "$deb" Depends | tr ',' '\n' | sed 's/([^)]*)//; s/|.*//; s/[[:space:]]//g' \
+      | grep -v -x -e '' -e passwd -e procps | sort -u > /out/runtime-packages.txt; \
+    rm -rf /build /pkg; \
     test -s /out/runtime-packages.txt; \
     echo "runtime packages:"; cat /out/runtime-packages.txt
 
@@ -60,7 +59,7 @@ LABEL org.opencontainers.image.title="sockstate_exporter" \
       org.opencontainers.image.description="Prometheus exporter for TCP socket states, ephemeral port budget and TIME_WAIT pressure" \
       org.opencontainers.image.base.name="debian:bookworm-slim"
 COPY --from=builder /out/runtime-packages.txt /tmp/runtime-packages.txt
-# Today: libprometheus-cpp-core1.0 libcivetweb1 libmnl0 libyaml-cpp0.7 libssl3 libcrypt1
+# Today: libbpf1 libcivetweb1 libcrypt1 libmnl0 libprometheus-cpp-core1.0 libssl3 libyaml-cpp0.7
 # libstdc++6 libgcc-s1 libc6 (the last four are in the base image already).
 RUN apt-get update \
  && xargs -a /tmp/runtime-packages.txt apt-get install -y --no-install-recommends \
@@ -80,6 +79,7 @@ RUN set -eu; \
       exit 1; \
     fi; \
     /usr/bin/sockstate_exporter --version; \
+    /usr/bin/sockstate_exporter --help | grep -q tls-compat-lib; \
     for f in /etc/sockstate/*.yml; do \
       if [ -f "$f" ]; then /usr/bin/sockstate_exporter --config.check --config.file="$f"; fi; \
     done

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# CI: build everything with AddressSanitizer + UndefinedBehaviorSanitizer in build-asan/ and run
+# CI: build the tests with AddressSanitizer + UndefinedBehaviorSanitizer in build-asan/ and run
 # the unit, fuzz (corpus replay) and kernel tiers there. Kernel tests need root and `ip netns`.
-#   scripts/ci-sanitize.sh [extra ctest args]     (JOBS=N to change build parallelism)
+#   scripts/ci-sanitize.sh [extra gtest args, e.g. --gtest_filter=...]   (JOBS=N: build jobs)
+# -O1 -g: what ASan recommends (readable stacks, a third faster to compile than -O2). Each gtest
+# binary runs once, in one process (an ASan process start costs ~0.3 s, times ~370 tests when
+# CTest starts one per test); CTest replays the fuzz corpora.
 set -euo pipefail
 
 src="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -14,13 +17,25 @@ export ASAN_OPTIONS="${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1:strict_stri
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 
 start=$(date +%s)
+launcher=()
+if command -v ccache >/dev/null 2>&1; then
+  launcher=(-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+fi
 cmake -S "$src" -B "$build" -DSOCKSTATE_SANITIZE=ON -DSOCKSTATE_BUILD_BENCH=OFF \
-  -DCMAKE_BUILD_TYPE=RelWithDebInfo
+  -DCMAKE_BUILD_TYPE=None -DCMAKE_C_FLAGS="-O1 -g" -DCMAKE_CXX_FLAGS="-O1 -g" "${launcher[@]}" \
+  >/dev/null
 cmake --build "$build" -j"$jobs"
 built=$(date +%s)
 cd "$build"
 rc=0
-ctest -L 'unit|fuzz|kernel' --output-on-failure --timeout 600 "$@" || rc=$?
+for bin in tests/unit_tests tests/kernel_tests; do
+  echo "=== ASan: $bin"
+  t0=$(date +%s)
+  "./$bin" --gtest_brief=1 "$@" || { echo "ci-sanitize: $bin failed" >&2; rc=1; }
+  echo "ci-sanitize: $bin $(($(date +%s) - t0)) s"
+done
+echo "=== ASan: fuzz corpus replay"
+ctest -L fuzz --output-on-failure --timeout 600 || rc=1
 end=$(date +%s)
 echo "ci-sanitize: build $((built - start)) s, tests $((end - built)) s, exit $rc"
 exit "$rc"

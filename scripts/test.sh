@@ -2,15 +2,51 @@
 # Installs what is missing (Debian 12, root), builds, and runs every test tier:
 #   unit, fuzz corpus replay, kernel (real sockets in namespaces the tests create), e2e (golden
 #   file, source failures), rules (promtool), dashboards, chain (live Prometheus ->
-#   Alertmanager), deploy (Kubernetes manifests), security, container (buildah image), and the
-#   whole unit/fuzz/kernel suite again under ASan+UBSan. A tier that cannot run fails and says why.
+#   Alertmanager), deploy (Kubernetes manifests), docs, page, security, package (the .deb on a
+#   fresh Debian root) and container (buildah image), and the unit/fuzz/kernel tiers again under
+#   ASan+UBSan. A tier that cannot run fails and says why.
+# The Debian package is built once (scripts/build-deb.sh); the package tier installs it and the
+# container tier builds the image from it. The container tier's base image (debootstrap) is
+# made in the background while the code compiles. Each phase prints its duration.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh --test
-scripts/build.sh -DSOCKSTATE_BUILD_TESTS=ON -DSOCKSTATE_BUILD_BENCH=ON
-if [[ -x scripts/ci-sanitize.sh ]]; then
-  echo "=== sanitizer build (ASan + UBSan): unit, fuzz replay, kernel ==="
-  scripts/ci-sanitize.sh
-fi
-echo "=== all tiers ==="
-ctest --test-dir build --output-on-failure --timeout 900
+t0=$(date +%s)
+phases=()
+phase() {  # name, command...
+  local name=$1 t
+  shift
+  t=$(date +%s)
+  echo "=== $name"
+  "$@"
+  phases+=("$(printf '%-34s %5ss' "$name" "$(($(date +%s) - t))")")
+}
+summary() {
+  local rc=$?
+  ((${#phases[@]})) && { echo "=== phases"; printf '  %s\n' "${phases[@]}"; }
+  echo "=== total $(($(date +%s) - t0)) s, exit $rc"
+}
+trap summary EXIT
+
+phase "install dependencies" scripts/install-deps.sh --test
+
+mkdir -p build
+base_log=$PWD/build/prepare-base.log
+echo "=== container base image (background, log: $base_log)"
+tests/container/test_container.sh --prepare-base >"$base_log" 2>&1 &
+base_pid=$!
+
+phase "build (RelWithDebInfo, tests)" \
+  scripts/build.sh -DSOCKSTATE_BUILD_TESTS=ON -DSOCKSTATE_BUILD_BENCH=ON
+deb_out=$(mktemp)
+phase "build the Debian package" bash -c "scripts/build-deb.sh build/package-deb >'$deb_out'"
+SOCKSTATE_DEB=$(tail -1 "$deb_out")
+rm -f "$deb_out"
+export SOCKSTATE_DEB
+phase "sanitizer build + unit, fuzz, kernel (ASan+UBSan)" scripts/ci-sanitize.sh
+
+base_rc=0
+wait "$base_pid" || base_rc=$?
+# Not fatal here: the container tier makes the base again and fails there, saying why.
+((base_rc == 0)) || { echo "container base image failed in the background (rc=$base_rc):"; tail -20 "$base_log"; }
+
+phase "all tiers" ctest --test-dir build --output-on-failure --timeout 900

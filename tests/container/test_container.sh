@@ -4,7 +4,10 @@
 # There is no Docker engine and no registry access here, so:
 #   1. a local debian:bookworm-slim base image is made with debootstrap from this machine's own
 #      Debian mirror (cached as a tarball between runs) and imported into container storage;
-#   2. `buildah bud --pull=never` builds the repository's Dockerfile against it;
+#   2. `buildah bud --pull=never` builds the repository's Dockerfile against it: from source, or,
+#      with SOCKSTATE_DEB (scripts/test.sh sets it), from that already built and tested .deb
+#      (--build-arg SOCKSTATE_DEB); the builder's package list is checked against the build
+#      dependencies scripts/install-deps.sh installs;
 #   3. the image runs with `podman run --network=host`; /metrics is scraped and must carry
 #      sockstate_tcp_sockets{family="ipv4",state="listen"} >= 1 (its own listener), and the
 #      exporter must run as uid 65534;
@@ -29,13 +32,17 @@
 # The container is always removed; the base tarball, the base image and buildah's layer cache
 # are kept so a warm run only recompiles.
 #
+# `test_container.sh --prepare-base` makes the base image only (scripts/test.sh runs it in the
+# background while it compiles; a later run finds it in storage).
 # Environment (set by ctest; defaults are script-relative):
 #   SOCKSTATE_SOURCE_DIR         repository root (build context)
 #   SOCKSTATE_CACHE_DIR          cache for the base rootfs tarball (/var/cache/sockstate-test)
 #   SOCKSTATE_STORAGE_DRIVER     force a containers/storage driver (overlay|vfs); else probed
 #   SOCKSTATE_CONTAINER_TIMEOUT  overall budget in seconds (default 840)
 #   SOCKSTATE_KEEP_IMAGE=0       remove the built test image at the end (default: keep)
-# SOCKSTATE_EXPORTER_BIN is accepted but unused: the image compiles its own binary.
+#   SOCKSTATE_DEB                a .deb from scripts/build-deb.sh: the image packages it instead of
+#                                compiling (one build for the package and the container tiers)
+# SOCKSTATE_EXPORTER_BIN is accepted but unused: the image gets its binary from the package.
 set -euo pipefail
 
 script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -264,19 +271,41 @@ import_base() {
 # Step b: build the real Dockerfile.
 # ---------------------------------------------------------------------------------------------
 build_log=$cache_dir/buildah-bud.log
+prebuilt_dir=""
+# The builder stage compiles with the packages its apt-get line names: every build dependency
+# scripts/install-deps.sh installs must be there (minus the test-only tools iproute2, curl,
+# ca-certificates). Checked here because CI builds the image from the .deb it already built.
+check_builder_packages() {
+  local want have missing
+  want=$(sed -n '/^build_pkgs=(/,/)/p' "$src_dir/scripts/install-deps.sh" | sed 's/#.*//' \
+    | tr -s ' ()=' '\n' | grep -E '^[a-z0-9][a-z0-9.+-]+$' | grep -v -x -e build_pkgs \
+    -e iproute2 -e curl -e ca-certificates | sort -u)
+  have=$(sed -n '/^FROM .* AS builder/,/^FROM /p' "$src_dir/Dockerfile" \
+    | sed -n '/apt-get install/,/rm -rf/p' | tr -s ' \\&' '\n' | sort -u)
+  [[ -n "$want" ]] || die "cannot read build_pkgs from scripts/install-deps.sh"
+  missing=$(comm -23 <(echo "$want") <(echo "$have"))
+  [[ -z "$missing" ]] || die "Dockerfile builder does not install: $(echo $missing)"
+}
 build_image() {
-  # --network=host: the builder stage's apt-get reaches this machine's mirror as the host does.
-  # --layers: keep intermediate layers, so a warm run reuses the apt-get layers.
-  # --isolation=chroot: no nested OCI runtime/cgroup setup needed (works inside containers too).
+  local -a args=()
+  check_builder_packages
+  if [[ -n "${SOCKSTATE_DEB:-}" ]]; then
+    [[ -f "$SOCKSTATE_DEB" ]] || die "SOCKSTATE_DEB=$SOCKSTATE_DEB is not a file"
+    # Into the build context (.dockerignore skips build dirs), removed again by cleanup.
+    prebuilt_dir=$(mktemp -d "$src_dir/.prebuilt.XXXXXX")
+    cp "$SOCKSTATE_DEB" "$prebuilt_dir/"
+    args=(--build-arg "SOCKSTATE_DEB=${prebuilt_dir#"$src_dir/"}/$(basename "$SOCKSTATE_DEB")")
+    log "build: from the package $(basename "$SOCKSTATE_DEB") (no compile in the builder)"
+  fi
   local rc=0
   timeout "$(remaining)" buildah "${S[@]}" bud --pull=never --layers --network=host \
-    --isolation=chroot -t "$image_ref" -f "$src_dir/Dockerfile" "$src_dir" \
+    --isolation=chroot "${args[@]}" -t "$image_ref" -f "$src_dir/Dockerfile" "$src_dir" \
     >"$build_log" 2>&1 || rc=$?
   if ((rc != 0)); then
     tail -40 "$build_log" >&2
     die "buildah bud failed (rc=$rc, full log: $build_log)"
   fi
-  log "build: runtime packages (from the binary's ldd): $(sed -n '/^runtime packages:$/,/^-->/p' \
+  log "build: runtime packages (the package's library Depends): $(sed -n '/^runtime packages:$/,/^-->/p' \
     "$build_log" | sed '1d;/^-->/d' | tr '\n' ' ')"
   log "build: $image_ref $(podman "${S[@]}" image inspect --format '{{.Size}}' "$image_ref" \
     | awk '{printf "%.1f MB", $1/1e6}')"
@@ -289,6 +318,7 @@ cleanup() {
   local rc=$?
   stop_container "$rc"
   [[ -z "$tmp_rootfs" ]] || rm -rf "$tmp_rootfs"
+  [[ -z "$prebuilt_dir" ]] || rm -rf "$prebuilt_dir"
   [[ -z "$tls_dir" ]] || rm -rf "$tls_dir"
   declare -F bpf_cleanup >/dev/null && bpf_cleanup "$rc"
   [[ -z "$step_name" ]] || timings+=("$(printf '%-12s %4ss (failed)' "$step_name" "$(($(date +%s) - step_t0))")")
@@ -711,6 +741,10 @@ PY
 
 step storage select_driver
 step base-image import_base
+if [[ "${1:-}" == --prepare-base ]]; then  # scripts/test.sh: make the base while it compiles
+  log "base image ready"
+  exit 0
+fi
 step build build_image
 step run run_and_scrape
 step check check_metrics

@@ -2,8 +2,8 @@
 // root). Three named namespaces with different ephemeral port ranges and exact socket
 // populations, plus one unnamed namespace held by a process (`unshare -n`): every number is
 // reported per namespace and labelled right; namespaces that go away disappear from the next
-// scrape and the exporter's open fd count returns to its baseline. A last test measures the
-// scrape cost per namespace (numbers for docs/namespaces.md).
+// scrape and the exporter's open fd count returns to its baseline. A last, disabled test measures
+// the scrape cost per namespace (numbers for docs/namespaces.md).
 //
 // The helpers are local on purpose (a shared TestNetns fixture lives on another branch).
 
@@ -536,7 +536,10 @@ TEST_F(NetnsMultiTest, ModeListPatternExactAndFdBaseline) {
 /// kernel's shared established hash, so the cost grows with the number of namespaces. Three
 /// exporters (one per K) are scraped in turn, 11 rounds, so that load from elsewhere on the
 /// machine hits every K alike; min and median are printed.
-TEST_F(NetnsMultiTest, CostPerNamespace) {
+/// A measurement, not a test (it asserts only that the namespaces are read): disabled, so the
+/// suite does not spend 30 s on it. Run it with
+///   kernel_tests --gtest_also_run_disabled_tests --gtest_filter='*CostPerNamespace*'
+TEST_F(NetnsMultiTest, DISABLED_CostPerNamespace) {
   std::vector<std::unique_ptr<NamedNetns>> made;
   for (int i = 0; i < 50; ++i) {
     char name[64];

@@ -35,6 +35,8 @@
 #   SOCKSTATE_CACHE_DIR           cache (/var/cache/sockstate-test, shared with the container tier)
 #   SOCKSTATE_PACKAGE_TIMEOUT     overall budget in seconds (default 1700: a cold run builds the
 #                                 package and debootstraps; a warm one takes about a minute)
+#   SOCKSTATE_DEB                 a .deb already built by scripts/build-deb.sh (scripts/test.sh
+#                                 builds it once for this tier and the container tier)
 # SOCKSTATE_EXPORTER_BIN is accepted but unused: the package builds its own Release binary.
 set -euo pipefail
 
@@ -122,6 +124,12 @@ trap cleanup EXIT
 deb="" has_bpf=0
 build_package() {
   local out
+  if [[ -n "${SOCKSTATE_DEB:-}" ]]; then  # scripts/test.sh built it once for both tiers
+    [[ -f "$SOCKSTATE_DEB" ]] || die "SOCKSTATE_DEB=$SOCKSTATE_DEB is not a file"
+    deb=$SOCKSTATE_DEB
+    log "build: $(basename "$deb") from SOCKSTATE_DEB, built by scripts/build-deb.sh ($(du -k "$deb" | cut -f1) KiB)"
+    return 0
+  fi
   out=$(timeout "$(remaining)" env SOCKSTATE_BUILD_JOBS="${SOCKSTATE_BUILD_JOBS:-2}" \
     "$src_dir/scripts/build-deb.sh" "$pkg_build_dir" 2>"$work/build-deb.log") \
     || { tail -30 "$work/build-deb.log" >&2; die "scripts/build-deb.sh failed"; }
