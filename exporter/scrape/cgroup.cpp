@@ -3,6 +3,7 @@
 #include <string>
 
 #include "util/file_util.h"
+#include "util/text_util.h"
 
 namespace sockstate {
 
@@ -124,10 +125,8 @@ bool PodFromComponent(std::string_view comp, ContainerInfo* out) {
 ContainerInfo ParsePath(std::string_view path) {
   ContainerInfo info;
   size_t pos = 0;
-  while (pos <= path.size()) {
-    size_t end = path.find('/', pos);
-    if (end == std::string_view::npos) end = path.size();
-    std::string_view comp = path.substr(pos, end - pos);
+  std::string_view comp;
+  while (NextPiece(path, '/', &pos, &comp)) {
     if (!comp.empty()) {
       ContainerInfo c;
       if (ContainerFromComponent(comp, &c)) {
@@ -143,7 +142,6 @@ ContainerInfo ParsePath(std::string_view path) {
         if (PodFromComponent(comp.substr(0, comp.find(':')), &p)) info.pod_uid = p.pod_uid;
       }
     }
-    pos = end + 1;
   }
   return info;
 }
@@ -153,11 +151,8 @@ ContainerInfo ParsePath(std::string_view path) {
 ContainerInfo ParseCgroupFile(std::string_view text) {
   ContainerInfo first_pod_only;
   size_t pos = 0;
-  while (pos < text.size()) {
-    size_t end = text.find('\n', pos);
-    if (end == std::string_view::npos) end = text.size();
-    std::string_view line = text.substr(pos, end - pos);
-    pos = end + 1;
+  std::string_view line;
+  while (NextPiece(text, '\n', &pos, &line)) {
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     // "<hierarchy-id>:<controllers>:<path>"; the path may itself contain ':'.
     const size_t c1 = line.find(':');

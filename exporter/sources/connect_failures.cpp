@@ -11,6 +11,7 @@
 #include "aggregate/plan.h"
 #include "aggregate/rank.h"
 #include "scrape/cgroup.h"
+#include "util/text_util.h"
 
 namespace sockstate {
 
@@ -61,12 +62,9 @@ Workload WorkloadFromCgroupPath(std::string_view path) {
   // names x.service.
   std::string_view unit;
   size_t pos = 0;
-  while (pos < path.size()) {
-    size_t end = path.find('/', pos);
-    if (end == std::string_view::npos) end = path.size();
-    std::string_view comp = path.substr(pos, end - pos);
+  std::string_view comp;
+  while (NextPiece(path, '/', &pos, &comp)) {
     if (EndsWith(comp, ".service") || EndsWith(comp, ".scope")) unit = comp;
-    pos = end + 1;
   }
   if (!unit.empty()) return {"systemd_unit", std::string(unit)};
   if (path.empty()) return {"cgroup", "/"};
@@ -75,11 +73,8 @@ Workload WorkloadFromCgroupPath(std::string_view path) {
 
 std::string FindCgroup2Mount(std::string_view text) {
   size_t pos = 0;
-  while (pos < text.size()) {
-    size_t end = text.find('\n', pos);
-    if (end == std::string_view::npos) end = text.size();
-    std::string_view line = text.substr(pos, end - pos);
-    pos = end + 1;
+  std::string_view line;
+  while (NextPiece(text, '\n', &pos, &line)) {
     // "<id> <parent> <maj:min> <root> <mount point> <options> [optional...] - <fstype> ..."
     const size_t sep = line.find(" - ");
     if (sep == std::string_view::npos) continue;

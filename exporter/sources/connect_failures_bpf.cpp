@@ -16,7 +16,7 @@
 
 #include "connect_failures.skel.h"
 #include "sources/connect_failures.h"
-#include "sources/procfs.h"
+#include "util/file_util.h"
 #include "util/log.h"
 
 extern "C" {

@@ -7,16 +7,15 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
 #include <functional>
 #include <memory>
 #include <string>
 #include <utility>
 
 #include "sources/socket_record.h"
+#include "util/netlink_socket.h"
+#include "util/record_file.h"
 #include "util/status.h"
-
-struct mnl_socket;
 
 namespace sockstate {
 
@@ -77,14 +76,10 @@ class ConntrackSink {
 };
 
 /// Outcome of parsing one recvmsg buffer of a ctnetlink dump.
-enum class CtParseState { kMore, kDone, kError };
+using CtParseState = NetlinkParseState;
 
-/// What every reply message must carry: the request's sequence number and our netlink port id.
-/// Plain value; thread-safe.
-struct CtReplyFilter {
-  uint32_t seq = 0;
-  uint32_t portid = 0;
-};
+/// What every reply message must carry (util/netlink_socket.h).
+using CtReplyFilter = NetlinkReplyFilter;
 
 /// Parses one buffer of netlink messages from a ctnetlink dump reply: every
 /// (NFNL_SUBSYS_CTNETLINK << 8 | IPCTNL_MSG_CT_NEW) message becomes a ConntrackRecord handed to
@@ -104,22 +99,18 @@ CtParseState ParseConntrackBuffer(const void* buf, size_t len, ConntrackSink& si
                                   const CtReplyFilter* expect = nullptr,
                                   uint64_t* messages = nullptr, int* nl_errno = nullptr);
 
-/// Writes raw ctnetlink dump buffers to a file (format in conntrack_netlink.cpp: magic
-/// "SSCTRK01", then per buffer a u32 little-endian length and the bytes). Not thread-safe.
-class ConntrackRecorder {
+/// Writes raw ctnetlink dump buffers to a file (util/record_file.h: magic "SSCTRK01", then
+/// per buffer a u32 little-endian length and the bytes). Not thread-safe.
+class ConntrackRecorder : public RecordFileWriter {
  public:
-  /// Creates (truncates) `path` and writes the magic.
+  /// Creates (truncates) `path` and writes the magic. Errors: "conntrack recorder: open ...".
   static Result<std::unique_ptr<ConntrackRecorder>> Open(const std::string& path);
-  ~ConntrackRecorder();
-  ConntrackRecorder(const ConntrackRecorder&) = delete;
-  ConntrackRecorder& operator=(const ConntrackRecorder&) = delete;
   /// Appends one buffer (len < 4 GiB) and flushes it.
-  Status Write(const void* buf, size_t len);
+  Status Write(const void* buf, size_t len) { return WriteRecord(nullptr, 0, buf, len); }
 
  private:
-  ConntrackRecorder(FILE* f, std::string path) : file_(f), path_(std::move(path)) {}
-  FILE* file_;
-  std::string path_;
+  friend class RecordFileWriter;  // constructs it in CreateAs()
+  using RecordFileWriter::RecordFileWriter;
 };
 
 /// Replays a recorded conntrack dump file through ParseConntrackBuffer into `sink`. Errors
@@ -128,24 +119,18 @@ class ConntrackRecorder {
 Status ReplayConntrackFile(const std::string& path, ConntrackSink& sink);
 
 /// Statistics of one dump. Plain value; not synchronized.
-struct CtDumpStats {
+struct CtDumpStats : NetlinkDumpStats {
   uint64_t entries = 0;  // entries handed to the sink
-  uint64_t buffers = 0;  // recvmsg calls that returned data
-  uint64_t bytes = 0;
-  uint32_t retries = 0;  // dumps restarted after NLM_F_DUMP_INTR
 };
 
-/// A NETLINK_NETFILTER socket for ctnetlink dumps. It lives in the network namespace of the
-/// thread that called Open() and may then be used from any thread, one at a time (not
-/// thread-safe). The receive buffer (64 KiB) is allocated once and reused across dumps.
+/// A NETLINK_NETFILTER socket for ctnetlink dumps (a NetlinkSocket, util/netlink_socket.h). It
+/// lives in the network namespace of the thread that called Open() and may then be used from
+/// any thread, one at a time (not thread-safe).
 class ConntrackSocket {
  public:
   /// Opens and binds a NETLINK_NETFILTER socket in the calling thread's network namespace
   /// (SO_RCVBUF 1 MiB, receive timeout 10 s so a dump can never block forever).
   static Result<std::unique_ptr<ConntrackSocket>> Open();
-  ~ConntrackSocket();
-  ConntrackSocket(const ConntrackSocket&) = delete;
-  ConntrackSocket& operator=(const ConntrackSocket&) = delete;
 
   /// Dumps the namespace's whole conntrack table (nfgen_family AF_UNSPEC: IPv4 and IPv6 in one
   /// dump), streaming every entry to `sink`. On NLM_F_DUMP_INTR the dump is restarted once,
@@ -172,17 +157,13 @@ class ConntrackSocket {
   Result<uint64_t> DumpDiscard();
 
  private:
-  ConntrackSocket(mnl_socket* nl, size_t buf_size);
+  explicit ConntrackSocket(std::unique_ptr<NetlinkSocket> nl) : nl_(std::move(nl)) {}
   Status DumpOnce(ConntrackSink* sink, ConntrackRecorder* recorder, CtDumpStats* stats,
                   bool* interrupted);
-  Status SendRequest(uint32_t* seq);
-  void DrainPending();
-  mnl_socket* nl_;
-  uint32_t seq_ = 0;
-  bool dump_open_ = false;
+  // Sends the dump request; *expect is what its replies must carry.
+  Status SendRequest(CtReplyFilter* expect);
+  std::unique_ptr<NetlinkSocket> nl_;
   int last_errno_ = 0;
-  std::unique_ptr<uint8_t[]> buf_;
-  size_t buf_size_;
 };
 
 }  // namespace sockstate

@@ -9,7 +9,6 @@
 #include <string>
 #include <string_view>
 
-#include "util/file_util.h"  // ReadSmallFile (web_config.cpp still reaches it through here)
 #include "util/port_list.h"
 #include "util/port_range.h"
 #include "util/status.h"

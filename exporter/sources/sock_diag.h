@@ -5,16 +5,15 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
 #include <functional>
 #include <memory>
 #include <string>
 #include <utility>
 
 #include "sources/socket_record.h"
+#include "util/netlink_socket.h"
+#include "util/record_file.h"
 #include "util/status.h"
-
-struct mnl_socket;
 
 namespace sockstate {
 
@@ -22,14 +21,10 @@ namespace sockstate {
 const char* AddressFamilyName(uint8_t family);
 
 /// Outcome of parsing one recvmsg buffer.
-enum class ParseState { kMore, kDone, kError };
+using ParseState = NetlinkParseState;
 
-/// Identity every reply message must carry: the request's sequence number and the netlink
-/// port id of our socket (mnl_socket_get_portid). Plain value; thread-safe.
-struct DiagReplyFilter {
-  uint32_t seq = 0;
-  uint32_t portid = 0;
-};
+/// Identity every reply message must carry (util/netlink_socket.h).
+using DiagReplyFilter = NetlinkReplyFilter;
 
 /// Parses one buffer of netlink messages from a sock_diag dump reply: every
 /// SOCK_DIAG_BY_FAMILY message becomes a SocketRecord handed to `sink` (IPv4-mapped IPv6
@@ -46,24 +41,21 @@ ParseState ParseDiagBuffer(const void* buf, size_t len, RecordSink& sink, std::s
                            bool* dump_interrupted = nullptr,
                            const DiagReplyFilter* expect = nullptr, uint64_t* messages = nullptr);
 
-/// Writes raw dump buffers to a file (format in sock_diag_file.cpp: magic "SSDIAG01", then
-/// per buffer: u8 family, u32 little-endian length, bytes). A dump restarted after
-/// NLM_F_DUMP_INTR keeps its interrupted part in the file (replay then stops there with an
-/// error). Not thread-safe.
-class DumpRecorder {
+/// Writes raw dump buffers to a file (util/record_file.h: magic "SSDIAG01", then per buffer:
+/// u8 family, u32 little-endian length, bytes). A dump restarted after NLM_F_DUMP_INTR keeps
+/// its interrupted part in the file (replay then stops there with an error). Not thread-safe.
+class DumpRecorder : public RecordFileWriter {
  public:
-  /// Creates (truncates) `path` and writes the magic.
+  /// Creates (truncates) `path` and writes the magic. Errors: "dump recorder: open <path>: ...".
   static Result<std::unique_ptr<DumpRecorder>> Open(const std::string& path);
-  ~DumpRecorder();
-  DumpRecorder(const DumpRecorder&) = delete;
-  DumpRecorder& operator=(const DumpRecorder&) = delete;
   /// Appends one record (family AF_INET or AF_INET6, len < 4 GiB) and flushes it.
-  Status Write(uint8_t family, const void* buf, size_t len);
+  Status Write(uint8_t family, const void* buf, size_t len) {
+    return WriteRecord(&family, 1, buf, len);
+  }
 
  private:
-  DumpRecorder(FILE* f, std::string path) : file_(f), path_(std::move(path)) {}
-  FILE* file_;
-  std::string path_;
+  friend class RecordFileWriter;  // constructs it in CreateAs()
+  using RecordFileWriter::RecordFileWriter;
 };
 
 /// Replays a recorded dump file through ParseDiagBuffer into `sink`. Errors (bad magic,
@@ -72,25 +64,18 @@ class DumpRecorder {
 Status ReplayDumpFile(const std::string& path, RecordSink& sink);
 
 /// Statistics of one dump, for logs and self-metrics. Plain value; not synchronized.
-struct DumpStats {
+struct DumpStats : NetlinkDumpStats {
   uint64_t messages = 0;  // inet_diag messages parsed
-  uint64_t buffers = 0;   // recvmsg calls that returned data
-  uint64_t bytes = 0;
-  uint32_t retries = 0;  // dumps restarted after NLM_F_DUMP_INTR
 };
 
-/// A NETLINK_SOCK_DIAG socket. It lives in the network namespace of the thread that called
-/// Open() and can then be used from any thread (one at a time: not thread-safe). The receive
-/// buffer is allocated once (64 KiB: above the kernel's ~32 KiB dump skb, the
-/// MNL_SOCKET_DUMP_SIZE of newer libmnl) and reused across dumps.
+/// A NETLINK_SOCK_DIAG socket (a NetlinkSocket, util/netlink_socket.h). It lives in the network
+/// namespace of the thread that called Open() and can then be used from any thread (one at a
+/// time: not thread-safe).
 class SockDiagSocket {
  public:
   /// Opens and binds a NETLINK_SOCK_DIAG socket in the calling thread's network namespace
   /// (SO_RCVBUF 1 MiB, receive timeout 10 s so a dump can never block forever).
   static Result<std::unique_ptr<SockDiagSocket>> Open();
-  ~SockDiagSocket();
-  SockDiagSocket(const SockDiagSocket&) = delete;
-  SockDiagSocket& operator=(const SockDiagSocket&) = delete;
 
   /// Dumps TCP sockets of AF_INET then AF_INET6 whose state is in `state_mask`
   /// (bit 1<<TCP_x), no extensions, streaming every record to `sink`. On NLM_F_DUMP_INTR the
@@ -105,16 +90,10 @@ class SockDiagSocket {
                  DumpStats* stats = nullptr, const std::function<void()>& on_restart = {});
 
  private:
-  SockDiagSocket(mnl_socket* nl, size_t buf_size);
+  explicit SockDiagSocket(std::unique_ptr<NetlinkSocket> nl) : nl_(std::move(nl)) {}
   Status DumpFamily(uint8_t family, uint32_t state_mask, RecordSink& sink, DumpRecorder* recorder,
                     DumpStats* stats, bool* interrupted);
-  // Discards replies left over from an earlier dump that ended early (error, interrupt).
-  void DrainPending();
-  mnl_socket* nl_;
-  uint32_t seq_ = 0;
-  bool dump_open_ = false;  // a request was sent and its NLMSG_DONE not yet read
-  std::unique_ptr<uint8_t[]> buf_;
-  size_t buf_size_;
+  std::unique_ptr<NetlinkSocket> nl_;
 };
 
 }  // namespace sockstate

@@ -1,5 +1,8 @@
 #include "util/text_util.h"
 
+#include <cstdarg>
+#include <cstdio>
+
 namespace sockstate {
 
 namespace {
@@ -50,6 +53,39 @@ std::string QuoteText(std::string_view s) {
     }
   }
   return out + "\"";
+}
+
+namespace {
+std::string VFormat(const char* fmt, va_list ap) {
+  char buf[512];
+  vsnprintf(buf, sizeof(buf), fmt, ap);
+  return buf;
+}
+}  // namespace
+
+std::string StrFormat(const char* fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  std::string out = VFormat(fmt, ap);
+  va_end(ap);
+  return out;
+}
+
+void SetErrorf(std::string* error, const char* fmt, ...) {
+  if (error == nullptr) return;
+  va_list ap;
+  va_start(ap, fmt);
+  *error = VFormat(fmt, ap);
+  va_end(ap);
+}
+
+bool NextPiece(std::string_view text, char sep, size_t* pos, std::string_view* piece) {
+  if (*pos >= text.size()) return false;
+  size_t end = text.find(sep, *pos);
+  if (end == std::string_view::npos) end = text.size();
+  *piece = text.substr(*pos, end - *pos);
+  *pos = end + 1;
+  return true;
 }
 
 }  // namespace sockstate

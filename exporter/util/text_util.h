@@ -17,4 +17,16 @@ std::string QuoteRaw(std::string_view s);
 /// bytes and bytes >= 0x7f as \xNN. Used by the config and CIDR parsers.
 std::string QuoteText(std::string_view s);
 
+/// printf into a string (at most 511 bytes kept). For error messages only: it allocates.
+__attribute__((format(printf, 1, 2))) std::string StrFormat(const char* fmt, ...);
+
+/// Sets *error (when `error` is set) to a printf-formatted message (at most 511 bytes). For the
+/// error paths of the binary parsers: it allocates.
+__attribute__((format(printf, 2, 3))) void SetErrorf(std::string* error, const char* fmt, ...);
+
+/// Splits `text` at `sep` one piece at a time: false once *pos has reached the end of `text`;
+/// else sets *piece to the text from *pos to the next `sep` (or the end) and moves *pos past
+/// that separator. A trailing separator gives no empty last piece. No allocation.
+bool NextPiece(std::string_view text, char sep, size_t* pos, std::string_view* piece);
+
 }  // namespace sockstate

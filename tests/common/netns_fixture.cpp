@@ -24,6 +24,7 @@
 #include <stdexcept>
 
 #include "sources/socket_record.h"
+#include "util/file_util.h"
 
 namespace sockstate::testing {
 namespace {
@@ -32,11 +33,6 @@ using Clock = std::chrono::steady_clock;
 constexpr auto kIoTimeout = std::chrono::seconds(5);
 constexpr auto kStateTimeout = std::chrono::seconds(10);
 constexpr char kNetnsDir[] = "/var/run/netns";
-
-std::string ErrnoText(int err) {
-  char buf[128];
-  return strerror_r(err, buf, sizeof(buf));
-}
 
 [[noreturn]] void ThrowErrno(const std::string& what, int err) {
   throw std::runtime_error(what + ": " + ErrnoText(err));

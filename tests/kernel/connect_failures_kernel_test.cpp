@@ -30,8 +30,8 @@
 #include "netns_fixture.h"
 #include "scrape/family_set.h"
 #include "sources/connect_failures.h"
-#include "sources/procfs.h"
 #include "test_util.h"
+#include "util/file_util.h"
 
 namespace sockstate {
 namespace {
