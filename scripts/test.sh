@@ -5,8 +5,8 @@
 #   Alertmanager), deploy (Kubernetes manifests), docs, page, security, package (the .deb on a
 #   fresh Debian root) and container (buildah image), and the unit/fuzz/kernel tiers again under
 #   ASan+UBSan. A tier that cannot run fails and says why.
-# The Debian package is built once (scripts/build-deb.sh); the package tier installs it and the
-# container tier builds the image from it. The container tier's base image (debootstrap) is
+# One Release tree holds the tests and the Debian package's binaries (scripts/build-deb.sh
+# --tree): the package tier installs that .deb and the container tier builds the image from it. The container tier's base image (debootstrap) is
 # made in the background while the code compiles. Each phase prints its duration.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,10 +35,11 @@ echo "=== container base image (background, log: $base_log)"
 tests/container/test_container.sh --prepare-base >"$base_log" 2>&1 &
 base_pid=$!
 
-phase "build (RelWithDebInfo, tests)" \
-  scripts/build.sh -DSOCKSTATE_BUILD_TESTS=ON -DSOCKSTATE_BUILD_BENCH=ON
+# Release with prefix /usr: the tiers test the very binaries the package ships (build-deb --tree).
+phase "build (Release, tests)" scripts/build.sh -DCMAKE_BUILD_TYPE=Release \
+  -DCMAKE_INSTALL_PREFIX=/usr -DSOCKSTATE_BUILD_TESTS=ON -DSOCKSTATE_BUILD_BENCH=ON
 deb_out=$(mktemp)
-phase "build the Debian package" bash -c "scripts/build-deb.sh build/package-deb >'$deb_out'"
+phase "package the tested tree (.deb)" bash -c "scripts/build-deb.sh --tree build >'$deb_out'"
 SOCKSTATE_DEB=$(tail -1 "$deb_out")
 rm -f "$deb_out"
 export SOCKSTATE_DEB

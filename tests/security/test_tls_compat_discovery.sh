@@ -61,8 +61,13 @@ exit_1_with bad-override-plain "cannot load TLS compat library \"$work/nope/libx
 note "no compat library anywhere: exit 1 naming where it looked"
 mkdir -p "$work/lonely"
 cp "$bin" "$work/lonely/sockstate_exporter"
-installed="$(strings "$bin" | grep -m1 '/lib/sockstate_exporter/libsockstate_ssl_compat.so$' || true)"
-[[ -n "$installed" ]] || fail "the binary has no baked-in install path of the compat library"
+# The baked-in path is <CMAKE_INSTALL_PREFIX>/lib/sockstate_exporter/...: read the prefix from the
+# build tree (`strings` cannot cut it out reliably: at -O3 the literal sits next to others).
+cache="${SOCKSTATE_BUILD_DIR:-$(dirname "$(dirname "$bin")")}/CMakeCache.txt"
+prefix="$(sed -n 's/^CMAKE_INSTALL_PREFIX:PATH=//p' "$cache" 2>/dev/null || true)"
+[[ -n "$prefix" ]] || fail "cannot read CMAKE_INSTALL_PREFIX from $cache"
+installed="$prefix/lib/sockstate_exporter/libsockstate_ssl_compat.so"
+grep -qaF "$installed" "$bin" || fail "the binary has no baked-in install path $installed"
 if [[ -e "$installed" ]]; then
   # Installed on this machine: the lone binary finds it there instead.
   port="$(free_port)"
