@@ -4,6 +4,8 @@
 #   sudo bench/run_bench.sh [--sizes 10000,100000,1000000] [--runs 7] [--no-storm]
 #                           [--storm-scrapers 20] [--storm-timeout 1]
 #                           [--exporter-mode netns-exec|config] [--exporter PATH] [--build-dir DIR]
+#                           [--exporter-arg ARG]   (repeatable: an extra exporter flag, e.g.
+#                                                   --collector.connect-failures=off)
 #                           [--nice N]   (e.g. -10: floor, exporters and curl at a higher priority
 #                                         than other work on a shared machine; default 0)
 #                           [--destinations 1000] [--sources 100] [--time-wait-percent 10]
@@ -42,6 +44,7 @@ IPV6_FRACTION=0.1
 DESTINATIONS=1000
 SOURCES=100
 NICE=0
+EXPORTER_ARGS=()
 
 usage() { sed -n '2,16p' "$ROOT/bench/run_bench.sh" | sed 's/^# \{0,1\}//'; exit 2; }
 while [[ $# -gt 0 ]]; do
@@ -53,6 +56,7 @@ while [[ $# -gt 0 ]]; do
     --storm-timeout) STORM_TIMEOUT=$2; shift 2 ;;
     --exporter-mode) EXPORTER_MODE=$2; shift 2 ;;
     --exporter) EXPORTER=$2; shift 2 ;;
+    --exporter-arg) EXPORTER_ARGS+=("$2"); shift 2 ;;
     --build-dir) BUILD=$2; shift 2 ;;
     --nice) NICE=$2; shift 2 ;;
     --destinations) DESTINATIONS=$2; shift 2 ;;
@@ -187,7 +191,7 @@ for n in "${SIZE_LIST[@]}"; do ((n > LARGEST)) && LARGEST=$n; done
   echo "# sockstate_exporter scale benchmark $STAMP"
   echo "# host: $(uname -r), $(nproc) cpus, $(awk '/MemTotal/ {print $2/1024/1024 " GiB"}' /proc/meminfo)"
   echo "# git: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?') ($(git -C "$ROOT" log -1 --format=%s 2>/dev/null | cut -c1-60))"
-  echo "# sizes=$SIZES runs=$RUNS nice=$NICE exporter_mode=$EXPORTER_MODE exporter=$EXPORTER node_exporter=${NODE_EXPORTER:-none}"
+  echo "# sizes=$SIZES runs=$RUNS nice=$NICE exporter_mode=$EXPORTER_MODE exporter=$EXPORTER exporter_args=${EXPORTER_ARGS[*]:-none} node_exporter=${NODE_EXPORTER:-none}"
   echo "# population: ${TW_PERCENT}% TIME_WAIT, ipv6_fraction=$IPV6_FRACTION destinations=$DESTINATIONS sources=$SOURCES"
 } >"$RAW"
 
@@ -223,10 +227,10 @@ for N in "${SIZE_LIST[@]}"; do
   EXP_OK=0
   if [[ -x $EXPORTER ]]; then
     if [[ $EXPORTER_MODE == netns-exec ]]; then
-      nice -n "$NICE" ip netns exec "$NS" "$EXPORTER" --web.listen-address=127.0.0.1:$EXP_PORT >"$TMP/exporter.log" 2>&1 &
+      nice -n "$NICE" ip netns exec "$NS" "$EXPORTER" --web.listen-address=127.0.0.1:$EXP_PORT "${EXPORTER_ARGS[@]}" >"$TMP/exporter.log" 2>&1 &
     else
       printf 'namespaces:\n  mode: list\n  names: [%s]\n' "$NS" >"$TMP/exporter.yml"
-      nice -n "$NICE" "$EXPORTER" --web.listen-address=127.0.0.1:$EXP_PORT --config.file="$TMP/exporter.yml" >"$TMP/exporter.log" 2>&1 &
+      nice -n "$NICE" "$EXPORTER" --web.listen-address=127.0.0.1:$EXP_PORT --config.file="$TMP/exporter.yml" "${EXPORTER_ARGS[@]}" >"$TMP/exporter.log" 2>&1 &
     fi
     EXPORTER_PID=$!
     if wait_http "$EXP_WHERE" "http://127.0.0.1:$EXP_PORT/metrics" 15 "$EXPORTER_PID"; then
