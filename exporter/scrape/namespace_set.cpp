@@ -89,6 +89,8 @@ void NamespaceSet::Refresh(const Config& config) {
         continue;
       }
       it = others_.emplace(key, Make(std::move(*t), uint64_t(r.ino))).first;
+    } else {
+      it->second->target->Retarget(r);  // the process first seen in it may have exited
     }
     FillContainerInfo(*it->second, r.pid);
     next.emplace(key, std::move(it->second));

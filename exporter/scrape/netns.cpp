@@ -128,6 +128,11 @@ Status NetnsTarget::EnterOnThisThread() const {
   return s;
 }
 
+void NetnsTarget::Retarget(const NetnsRef& ref) {
+  if (own_ || ref.dev != dev_ || ref.ino != ino_) return;  // another namespace: not this one
+  path_ = ref.path;
+}
+
 Result<std::unique_ptr<NetnsTarget>> NetnsTarget::Enter(const NetnsRef& ref) {
   std::unique_ptr<NetnsTarget> t(new NetnsTarget());
   t->own_ = false;

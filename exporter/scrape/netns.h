@@ -33,7 +33,8 @@ std::vector<NetnsRef> DiscoverNamespaces(const NamespaceConfig& config, const st
 /// path. Holds no thread, no fd and no scrape state (the namespace's sources live in
 /// scrape/namespace_set.h, its netlink sockets hold their own reference): work for another
 /// namespace runs on a worker thread of the scrape that calls EnterOnThisThread() first (see
-/// NamespaceSet::Run). Thread-safe (immutable after creation).
+/// NamespaceSet::Run). EnterOnThisThread() is thread-safe; Retarget() must not run at the same
+/// time as it (NamespaceSet calls it in Refresh(), before Run()).
 class NetnsTarget {
  public:
   /// The exporter's own namespace: nothing to enter.
@@ -49,6 +50,10 @@ class NetnsTarget {
   /// (dev, inode) compared with the discovered one, so a name or pid reused by another
   /// namespace is refused. Not for own(): the caller returns to its home namespace itself.
   Status EnterOnThisThread() const;
+
+  /// The path discovery found for the same (dev, inode) this scrape: the process whose
+  /// /proc/<pid>/ns/net was used can exit while other processes keep the namespace.
+  void Retarget(const NetnsRef& ref);
 
   bool own() const { return own_; }
   const std::string& label() const { return label_; }

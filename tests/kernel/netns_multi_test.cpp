@@ -465,6 +465,59 @@ TEST_F(NetnsMultiTest, ModeAllNamedAndUnnamedExactPerNamespace) {
   ASSERT_FALSE(HasFailure()) << ex.Log();
 }
 
+/// Waits (bounded) until /proc/<pid>/ns/net is not the host's namespace any more; its inode.
+ino_t WaitForOwnNetns(pid_t pid) {
+  const ino_t host = Inode("/proc/self/ns/net");
+  const std::string path = "/proc/" + std::to_string(pid) + "/ns/net";
+  for (int i = 0; i < 100; ++i) {
+    std::string comm;
+    std::ifstream("/proc/" + std::to_string(pid) + "/comm") >> comm;
+    const ino_t ino = Inode(path);
+    if (comm == "sleep" && ino != 0 && ino != host) return ino;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return 0;
+}
+
+// An unnamed namespace is entered through /proc/<pid>/ns/net of a process in it. The process
+// discovery found it through exits while another one keeps the namespace: the namespace is
+// still read, exactly, through the other process (the exporter holds no thread or fd in it).
+TEST_F(NetnsMultiTest, ModeAllUnnamedNamespaceOutlivesTheProcessItWasFoundThrough) {
+  ChildProcess a, b;
+  ASSERT_TRUE(
+      a.Start({"/usr/bin/unshare", "-n", "sh", "-c", "ip link set lo up && exec sleep 600"}));
+  const ino_t ino = WaitForOwnNetns(a.pid());
+  ASSERT_NE(ino, 0u);
+  const std::string a_ns = "/proc/" + std::to_string(a.pid()) + "/ns/net";
+  ASSERT_TRUE(b.Start({"/usr/bin/nsenter", "--net=" + a_ns, "sleep", "600"}));
+  ASSERT_EQ(WaitForOwnNetns(b.pid()), ino);
+  bool ok = true;
+  ASSERT_TRUE(InNetns(a_ns, [&] {
+    ok = ok && WriteSysctl("net/ipv4/ip_local_port_range", "44000 44009");
+    ok = ok && MakePairs(6100, 3, &fds_[3]);
+  }));
+  ASSERT_TRUE(ok);
+  const Expected e{std::to_string(ino),     10, {{"established", 6}, {"listen", 1}},
+                   {{"127.0.0.1:6100", 3}}, "", ""};
+
+  Exporter ex;
+  ASSERT_TRUE(
+      ex.Start("namespaces:\n  mode: all\n  max_namespaces: 4096\n  detail_threshold: 0\n"
+               "  scrape_budget_seconds: 200\n"))
+      << ex.Log();
+  Series s = ScrapeUntil(ex, {e});
+  EXPECT_EQ(Diff(s, e), "");
+  // Discovery lists /proc in name order and takes the first process of a namespace for its
+  // path: stop that one, keep the other.
+  ChildProcess& first = std::to_string(a.pid()) < std::to_string(b.pid()) ? a : b;
+  const pid_t kept = &first == &a ? b.pid() : a.pid();
+  first.Stop();
+  ASSERT_EQ(Inode("/proc/" + std::to_string(kept) + "/ns/net"), ino);
+  Series s2 = ex.Scrape();
+  EXPECT_EQ(Diff(s2, e), "") << "namespace not read after the process it was found through exited";
+  ASSERT_FALSE(HasFailure()) << ex.Log();
+}
+
 TEST_F(NetnsMultiTest, ModeAllPinnedNamespaceGetsContainerWhenAProcessJoins) {
   // containerd pins a sandbox's namespace under /var/run/netns before the sandbox process
   // enters it: a scrape in between sees no process. The labels must appear once one is there.
