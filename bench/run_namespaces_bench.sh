@@ -90,11 +90,18 @@ sleep 1
 scrape() { curl -s -o "$TMP/$1.prom" -w '%{time_total}' --max-time 900 "http://127.0.0.1:$2/metrics"; }
 fds() { ls "/proc/$1/fd" | wc -l; }
 declare -A fd0 fd1 fd2
-for e in floor bounded every; do
-  port_var=${e}_port pid_var=${e}_pid
-  scrape "$e" "${!port_var}" >/dev/null; scrape "$e" "${!port_var}" >/dev/null
-  fd0[$e]=$(fds "${!pid_var}")
-done
+# Two scrapes of each exporter (so it has seen the namespaces come or go), then its fd count
+# into the associative array named $1.
+settle_fds() {
+  local -n into=$1
+  local e port_var pid_var
+  for e in floor bounded every; do
+    port_var=${e}_port pid_var=${e}_pid
+    scrape "$e" "${!port_var}" >/dev/null; scrape "$e" "${!port_var}" >/dev/null
+    into[$e]=$(fds "${!pid_var}")
+  done
+}
+settle_fds fd0
 log "fds before the namespaces: floor/bounded/every ${fd0[floor]} / ${fd0[bounded]} / ${fd0[every]}"
 
 log "big namespace: $BIG sockets"
@@ -126,11 +133,7 @@ cp "$TMP/bounded.prom" "$TMP/bounded.last.prom"
 log "namespaces gone: stopping loadgens, deleting namespaces"
 stop_loadgens
 for n in $(ip netns list | awk '{print $1}' | grep "^$P-" || true); do ip netns del "$n"; done
-for e in floor bounded every; do
-  port_var=${e}_port pid_var=${e}_pid
-  scrape "$e" "${!port_var}" >/dev/null; scrape "$e" "${!port_var}" >/dev/null
-  fd2[$e]=$(fds "${!pid_var}")
-done
+settle_fds fd2
 log "fds after: floor/bounded/every ${fd2[floor]} / ${fd2[bounded]} / ${fd2[every]}"
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 hwm() { awk '/VmHWM/ {print $2/1024 " MB"}' "/proc/$1/status"; }

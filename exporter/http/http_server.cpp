@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstring>
 #include <exception>
+#include <functional>
 #include <optional>
 #include <thread>
 
@@ -149,40 +150,28 @@ class Handler : public CivetHandler {
   std::string allow_;
 };
 
-class MetricsHandler : public Handler {
+// A page rendered from a scrape, at one path, for GET and HEAD: /metrics (the text format) and
+// "/" (the fullest destinations and the kernel settings, http/landing_page.h). Both count
+// against --web.max-requests.
+class ScrapePageHandler : public Handler {
  public:
-  explicit MetricsHandler(HttpServer::State* s) : Handler(s, "GET, HEAD") {}
+  using Render = std::function<std::string(std::vector<prometheus::MetricFamily>)>;
+  ScrapePageHandler(HttpServer::State* s, std::string path, std::string type, Render render)
+      : Handler(s, "GET, HEAD"),
+        path_(std::move(path)),
+        type_(std::move(type)),
+        render_(std::move(render)) {}
 
  private:
   bool Serve(mg_connection* c, Method m) override {
     if (m != Method::kGet && m != Method::kHead) return false;
     const bool head = m == Method::kHead;
-    if (s_->options.telemetry_path != Uri(c)) return NotFound(c, head);
-    return ServeScrape(c, head, "text/plain; version=0.0.4; charset=utf-8",
-                       [this](std::vector<prometheus::MetricFamily> families) {
-                         MergeFamilies(families, s_->rejected.Collect());
-                         return prometheus::TextSerializer().Serialize(families);
-                       });
+    if (path_ != Uri(c)) return NotFound(c, head);
+    return ServeScrape(c, head, type_, render_);
   }
-};
-
-// "/": the fullest destinations and the kernel settings, from a scrape (http/landing_page.h).
-// Counts against --web.max-requests like /metrics.
-class LandingHandler : public Handler {
- public:
-  explicit LandingHandler(HttpServer::State* s) : Handler(s, "GET, HEAD") {}
-
- private:
-  bool Serve(mg_connection* c, Method m) override {
-    if (m != Method::kGet && m != Method::kHead) return false;
-    const bool head = m == Method::kHead;
-    if (std::strcmp(Uri(c), "/") != 0) return NotFound(c, head);
-    LandingPageInfo info{s_->options.telemetry_path, kVersion, kRevision};
-    return ServeScrape(c, head, "text/html; charset=utf-8",
-                       [info](std::vector<prometheus::MetricFamily> families) {
-                         return RenderLandingPage(families, info);
-                       });
-  }
+  const std::string path_;
+  const std::string type_;
+  const Render render_;
 };
 
 class ReloadHandler : public Handler {
@@ -309,8 +298,19 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(
     server->handlers_.emplace_back(h);
     server->server_->addHandler(uri, h);
   };
-  add(options.telemetry_path, new MetricsHandler(server->state_.get()));
-  add("/", new LandingHandler(server->state_.get()));
+  HttpServer::State* state = server->state_.get();
+  add(options.telemetry_path,
+      new ScrapePageHandler(state, options.telemetry_path,
+                            "text/plain; version=0.0.4; charset=utf-8",
+                            [state](std::vector<prometheus::MetricFamily> families) {
+                              MergeFamilies(families, state->rejected.Collect());
+                              return prometheus::TextSerializer().Serialize(families);
+                            }));
+  const LandingPageInfo info{options.telemetry_path, kVersion, kRevision};
+  add("/", new ScrapePageHandler(state, "/", "text/html; charset=utf-8",
+                                 [info](std::vector<prometheus::MetricFamily> families) {
+                                   return RenderLandingPage(families, info);
+                                 }));
   if (options.enable_lifecycle) add("/-/reload", new ReloadHandler(server->state_.get()));
   return server;
 }

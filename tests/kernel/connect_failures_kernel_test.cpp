@@ -232,12 +232,17 @@ int ConnectFromCgroup(const std::string& cgroup_dir, const std::string& netns_pa
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+/// Where the cgroup v2 hierarchy is mounted ("" when none is, or /proc cannot be read).
+std::string Cgroup2Root() {
+  std::string mountinfo;
+  if (ReadSmallFile("/proc/self/mountinfo", &mountinfo) != 0) return "";
+  return FindCgroup2Mount(mountinfo);
+}
+
 TEST(ConnectFailuresKernel, WorkloadNamesTheCgroupOfTheFailingProcess) {
   Loaded l = Load();
   if (!l.source) GTEST_SKIP() << l.skip;
-  std::string mountinfo;
-  ASSERT_EQ(ReadSmallFile("/proc/self/mountinfo", &mountinfo), 0);
-  const std::string root = FindCgroup2Mount(mountinfo);
+  const std::string root = Cgroup2Root();
   if (root.empty()) GTEST_SKIP() << "no cgroup v2 hierarchy mounted";
   const std::string rel = "/sst-cf-" + std::to_string(getpid());
   const std::string dir = root + rel;
@@ -261,9 +266,7 @@ TEST(ConnectFailuresKernel, WorkloadNamesTheCgroupOfTheFailingProcess) {
 TEST(ConnectFailuresKernel, WorkloadsTopKFromTheConfigNamesKAndCountsTheRestInOther) {
   Loaded l = Load();
   if (!l.source) GTEST_SKIP() << l.skip;
-  std::string mountinfo;
-  ASSERT_EQ(ReadSmallFile("/proc/self/mountinfo", &mountinfo), 0);
-  const std::string root = FindCgroup2Mount(mountinfo);
+  const std::string root = Cgroup2Root();
   if (root.empty()) GTEST_SKIP() << "no cgroup v2 hierarchy mounted";
   Config config = DefaultConfig();
   config.connect_failures.workloads_top_k = 3;
