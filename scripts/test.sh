@@ -40,7 +40,7 @@ phase "build (Release, tests)" scripts/build.sh -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_INSTALL_PREFIX=/usr -DSOCKSTATE_BUILD_TESTS=ON -DSOCKSTATE_BUILD_BENCH=ON
 deb_out=$(mktemp)
 phase "package the tested tree (.deb)" bash -c "scripts/build-deb.sh --tree build >'$deb_out'"
-SOCKSTATE_DEB=$(tail -1 "$deb_out")
+SOCKSTATE_DEB=$(realpath "$(tail -1 "$deb_out")")  # absolute: ctest runs tiers in build/
 rm -f "$deb_out"
 export SOCKSTATE_DEB
 phase "sanitizer build + unit, fuzz, kernel (ASan+UBSan)" scripts/ci-sanitize.sh
