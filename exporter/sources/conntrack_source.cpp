@@ -113,6 +113,18 @@ Status ConntrackSource::Read(const NetnsReadContext& ctx) {
       break;
   }
   model_.Reset(nat, takeover_);
+  // An empty table (most pods' namespaces) has nothing to dump, but the dump would still walk
+  // the host-wide conntrack hash: ~3 ms per namespace per scrape. Skipped after a dump in this
+  // namespace succeeded (so a refused dump is still found and reported); not when recording or
+  // replaying.
+  if (*table_.count == 0 && last_dump_ok_ && options_.replay_dump.empty() &&
+      options_.record_dump.empty()) {
+    socket_.reset();
+    dump_stats_ = CtDumpStats{};
+    model_.Finish();
+    have_dump_ = true;
+    return Status::Ok();
+  }
   if (!options_.replay_dump.empty()) {
     Status s = ReplayConntrackFile(options_.replay_dump, model_);
     if (!s.ok()) return s.WithContext("conntrack");
@@ -130,6 +142,7 @@ Status ConntrackSource::Read(const NetnsReadContext& ctx) {
     }
     Status s = socket_->Dump(model_, recorder.get(), &dump_stats_,
                              [this, &nat] { model_.Reset(nat, takeover_); });
+    last_dump_ok_ = s.ok();
     if (!s.ok() && socket_->last_errno() == EPERM && nat.enabled == NatToggle::kAuto) {
       // auto: no CAP_NET_ADMIN is not a failure. The table fill is still exported; say once.
       dump_refused_ = true;

@@ -70,6 +70,9 @@ class ConntrackSource : public NetnsSource {
   bool dump_refused_ = false;  // auto and ctnetlink refused the last dump (no CAP_NET_ADMIN)
   bool said_refused_ = false;
   bool have_dump_ = false;
+  // The last dump attempted in this namespace succeeded: while nf_conntrack_count stays 0
+  // the next ones are skipped (a refused or failed dump is tried again every scrape).
+  bool last_dump_ok_ = false;
 };
 
 }  // namespace sockstate

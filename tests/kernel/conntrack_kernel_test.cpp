@@ -411,6 +411,39 @@ TEST(ConntrackKernel, EmptyTableIsSuccessWithoutDestinationSeries) {
   }
 }
 
+// While nf_conntrack_count is 0 the dump (a walk of the host-wide conntrack hash) is skipped
+// after a first one succeeded: the series stay those of an empty table, and the first read
+// after entries appear dumps again and counts them exactly.
+TEST(ConntrackKernel, EmptyTableSkipsTheDumpAndTheNextEntriesAreCountedExactly) {
+  SKIP_IF_CANNOT_RUN();
+  NatTopology t;
+  const Config config = BackendConfig();
+  ConntrackSource source;
+  ReadResult first = ReadIn(t.router(), source, config);  // dumps: count 0, nothing tracked yet
+  ASSERT_TRUE(first.status.ok()) << first.status.message();
+  ReadResult skipped = ReadIn(t.router(), source, config);  // count 0 again: no dump
+  ASSERT_TRUE(skipped.status.ok()) << skipped.status.message();
+  ASSERT_EQ(Get(first.series, "sockstate_conntrack_entries"), 0);
+  for (const auto& [key, value] : first.series) {
+    if (key.rfind("sockstate_conntrack_entries", 0) == 0 || key.rfind("sockstate_nat_", 0) == 0 ||
+        key.rfind("sockstate_conntrack_dump", 0) == 0) {
+      EXPECT_EQ(Get(skipped.series, key), value) << key;
+    }
+  }
+  EXPECT_EQ(skipped.series.size(), first.series.size());
+  const int l8080 = t.server().Listen(kServer, 8080);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_GE(t.client().TryConnect(kServer, 8080), 0);
+    t.server().Accept(l8080);
+  }
+  ReadResult r = ReadIn(t.router(), source, config);
+  ASSERT_TRUE(r.status.ok()) << r.status.message();
+  EXPECT_EQ(Get(r.series, "sockstate_conntrack_entries"), 3);
+  EXPECT_EQ(Get(r.series, Key("sockstate_conntrack_dump_entries", {{"protocol", "tcp"}})), 3);
+  EXPECT_EQ(Get(r.series, Ports("backend", "tcp", "snat", "blocking")), 3);
+  EXPECT_DOUBLE_EQ(Get(r.series, PerDest("sockstate_nat_occupancy_ratio", "backend", "tcp")), 0.3);
+}
+
 TEST(ConntrackKernel, RefusedDumpFailsClearlyWhenOnIsQuietWhenAutoAndTheNextReadWorks) {
   SKIP_IF_CANNOT_RUN();
   NatTopology t;
