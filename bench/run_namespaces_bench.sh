@@ -66,7 +66,7 @@ start_loadgen() {  # start_loadgen <netns> <established>; waits for READY (bound
   LOADGENS+=($!)
   exec {fd}>"$TMP/$ns.ctl"  # held open: loadgen holds until this script exits
   local t=0
-  until grep -q '^READY' "$out"; do
+  until grep -qs '^READY' "$out"; do  # -s: the background redirect may not exist yet
     kill -0 "${LOADGENS[-1]}" 2>/dev/null || { echo "loadgen $ns exited:"; tail -3 "$TMP/$ns.err"; exit 1; }
     sleep 0.1; t=$((t + 1))
     ((t < 6000)) || { echo "loadgen $ns not ready"; tail -3 "$TMP/$ns.err"; exit 1; }
