@@ -43,4 +43,15 @@ CtBytes CtCat(const std::vector<CtBytes>& parts);
 /// A recorded dump file (SSCTRK01) holding `buffers`.
 CtBytes CtDumpFile(const std::vector<CtBytes>& buffers);
 
+/// The `nat.groups` of the tests and of the committed recording
+/// (tests/fixtures/dumps/nat-tcp-udp.ssct): "backend" = 198.18.2.2:8080/tcp with a 10-port
+/// usable range. YAML lines to go under `nat:`.
+inline constexpr const char* kBackendNatGroups = R"(  groups:
+    - name: backend
+      cidrs: [198.18.2.2/32]
+      ports: [8080]
+      protocol: tcp
+      usable_ports: "61000-61009"
+)";
+
 }  // namespace sockstate::testing

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "ct_builder.h"
 #include "netns_fixture.h"
 #include "scrape/family_set.h"
 #include "sources/conntrack_model.h"
@@ -162,19 +163,23 @@ struct ReadResult {
   Scrape series;
 };
 
+// Drops CAP_NET_ADMIN (effective and permitted) from the calling thread: ctnetlink then
+// refuses its dumps with EPERM.
+void DropNetAdmin() {
+  __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2]{};
+  if (syscall(SYS_capget, &hdr, data) != 0) throw std::runtime_error("capget");
+  data[0].effective &= ~(1u << CAP_NET_ADMIN);
+  data[0].permitted &= ~(1u << CAP_NET_ADMIN);
+  if (syscall(SYS_capset, &hdr, data) != 0) throw std::runtime_error("capset");
+}
+
 // Reads `source` inside `ns` (on a thread that entered it) and collects its series.
 ReadResult ReadIn(TestNetns& ns, ConntrackSource& source, const Config& config,
                   bool drop_net_admin = false) {
   ReadResult out;
   ns.Run([&] {
-    if (drop_net_admin) {
-      __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
-      __user_cap_data_struct data[2]{};
-      if (syscall(SYS_capget, &hdr, data) != 0) throw std::runtime_error("capget");
-      data[0].effective &= ~(1u << CAP_NET_ADMIN);
-      data[0].permitted &= ~(1u << CAP_NET_ADMIN);
-      if (syscall(SYS_capset, &hdr, data) != 0) throw std::runtime_error("capset");
-    }
+    if (drop_net_admin) DropNetAdmin();
     SourceEnv env;
     const ProcPaths paths = ProcPaths::ForThreadNetns("/proc");
     const std::vector<const NetnsSource*> earlier;
@@ -212,17 +217,8 @@ std::string PerDest(const std::string& name, const std::string& dest, const std:
 }
 
 Config BackendConfig() {
-  Result<Config> c = ParseConfig(R"(
-nat:
-  enabled: on
-  groups:
-    - name: backend
-      cidrs: [198.18.2.2/32]
-      ports: [8080]
-      protocol: tcp
-      usable_ports: "61000-61009"
-)",
-                                 "test.yml");
+  Result<Config> c =
+      ParseConfig(std::string("nat:\n  enabled: on\n") + testing::kBackendNatGroups, "test.yml");
   if (!c.ok()) throw std::runtime_error(c.status().message());
   return *c;
 }
@@ -474,12 +470,7 @@ TEST(ConntrackKernel, RefusedDumpFailsClearlyWhenOnIsQuietWhenAutoAndTheNextRead
   Status probe_refused, probe_ok;
   t.router().Run([&] {
     probe_ok = ProbeConntrack("/proc");
-    __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
-    __user_cap_data_struct data[2]{};
-    if (syscall(SYS_capget, &hdr, data) != 0) throw std::runtime_error("capget");
-    data[0].effective &= ~(1u << CAP_NET_ADMIN);
-    data[0].permitted &= ~(1u << CAP_NET_ADMIN);
-    if (syscall(SYS_capset, &hdr, data) != 0) throw std::runtime_error("capset");
+    DropNetAdmin();
     probe_refused = ProbeConntrack("/proc");
   });
   EXPECT_TRUE(probe_ok.ok()) << probe_ok.message();

@@ -11,6 +11,7 @@
 
 #include "alloc_count.h"
 #include "config/config.h"
+#include "ct_builder.h"
 
 using sockstate::testing::NewCount;
 using sockstate::testing::NewCountWorks;
@@ -316,16 +317,7 @@ namespace {
 // The committed real-kernel recording (tests/fixtures/dumps/README.md): 3 TCP connections to
 // 198.18.2.2:8080, 2 to :9090 and 4 UDP flows to :5353, all masqueraded by 198.18.2.1.
 TEST(NatModelFixture, RecordedNatDumpReplaysToExactCounts) {
-  Result<Config> c = ParseConfig(R"(
-nat:
-  groups:
-    - name: backend
-      cidrs: [198.18.2.2/32]
-      ports: [8080]
-      protocol: tcp
-      usable_ports: "61000-61009"
-)",
-                                 "t.yml");
+  Result<Config> c = ParseConfig(std::string("nat:\n") + testing::kBackendNatGroups, "t.yml");
   ASSERT_TRUE(c.ok()) << c.status().message();
   NatModel m;
   m.Reset(c->nat, true);

@@ -12,6 +12,8 @@
 #include <map>
 #include <string>
 
+#include "ct_builder.h"
+
 namespace sockstate {
 namespace {
 
@@ -64,15 +66,8 @@ Status ReadWith(ConntrackSource& s, const Config& config, const std::string& roo
 }
 
 Config FixtureConfig(int top_k, int max_series) {
-  Result<Config> c = ParseConfig("nat:\n  top_k: " + std::to_string(top_k) +
-                                     "\n  max_series: " + std::to_string(max_series) + R"(
-  groups:
-    - name: backend
-      cidrs: [198.18.2.2/32]
-      ports: [8080]
-      protocol: tcp
-      usable_ports: "61000-61009"
-)",
+  Result<Config> c = ParseConfig("nat:\n  top_k: " + std::to_string(top_k) + "\n  max_series: " +
+                                     std::to_string(max_series) + "\n" + testing::kBackendNatGroups,
                                  "t.yml");
   EXPECT_TRUE(c.ok()) << c.status().message();
   return *c;
