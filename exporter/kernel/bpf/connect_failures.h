@@ -1,5 +1,5 @@
 /* Shared between the BPF program (connect_failures.bpf.c) and user space
- * (sources/connect_failures_bpf.cpp): the map key and the reasons. Plain C, fixed layout. */
+ * (kernel/connect_failure_probe.cpp): the map key and the reasons. Plain C, fixed layout. */
 #ifndef SOCKSTATE_BPF_CONNECT_FAILURES_H_
 #define SOCKSTATE_BPF_CONNECT_FAILURES_H_
 
