@@ -108,6 +108,7 @@ cleanup() {
   done
   # Only remove the root once nothing is mounted below it.
   if [[ -n "$root" ]] && ! grep -q " $root/" /proc/self/mounts; then rm -rf "$root"; fi
+  declare -F base_tmp_cleanup >/dev/null && base_tmp_cleanup
   rm -rf "$work"
   if ((${#timings[@]})); then
     echo "timings:"
@@ -263,86 +264,11 @@ check_unit() {
 }
 
 # ---------------------------------------------------------------------------------------------
-# 4. A fresh Debian 12 root. The base is the container tier's cached minbase tarball
-#    (tests/container/test_container.sh, same file and stamp); made here the same way if absent.
+# 4. A fresh Debian 12 root: the minbase tarball the container tier imports as its base image
+#    (tests/common/debootstrap_root.sh), made here if it is not cached yet.
 # ---------------------------------------------------------------------------------------------
-host_mirrors() { apt-get indextargets --format '$(REPO_URI) $(RELEASE)' 2>/dev/null | sort -u; }
-find_mirror() {  # $1 = suite -> URI (needs apt lists, as on any machine that ran apt-get update)
-  local uri
-  uri=$(host_mirrors | awk -v s="$1" '$2 == s {print $1; exit}')
-  echo "${uri%/}"
-}
-base_tarball=$cache_dir/$suite-slim-rootfs.tar
-base_stamp=$cache_dir/$suite-slim-rootfs.mirror
-base_format=2   # the container tier's format; both tiers must agree
-base_is_cached() {
-  local mirror
-  mirror=$(find_mirror "$suite")
-  [[ -n "$mirror" && -f "$base_tarball" && -f "$base_stamp" \
-    && "$(cat "$base_stamp")" == "v$base_format $mirror $(find_mirror "$suite-security")" ]]
-}
-make_base_tarball() {
-  local mirror security suites r
-  mirror=$(find_mirror "$suite")
-  [[ -n "$mirror" ]] || die "cannot find this machine's Debian mirror for $suite (apt-get update first)"
-  security=$(find_mirror "$suite-security")
-  suites=$suite
-  [[ "$(find_mirror "$suite-updates")" != "$mirror" ]] || suites+=" $suite-updates"
-  if [[ -f "$base_tarball" && -f "$base_stamp" && "$(cat "$base_stamp")" == "v$base_format $mirror $security" ]]; then
-    log "base: cached rootfs tarball $base_tarball ($(du -h "$base_tarball" | cut -f1))"
-    return 0
-  fi
-  command -v debootstrap >/dev/null 2>&1 || cannot_run "debootstrap not found"
-  log "base: debootstrap --variant=minbase $suite from $mirror (cold cache)"
-  r=$(mktemp -d "$cache_dir/rootfs.XXXXXX")
-  root=$r   # removed by cleanup if this fails
-  timeout "$(remaining)" debootstrap --variant=minbase "$suite" "$r" "$mirror" \
-    >"$cache_dir/debootstrap.log" 2>&1 \
-    || { tail -20 "$cache_dir/debootstrap.log" >&2; die "debootstrap failed (log: $cache_dir/debootstrap.log)"; }
-  rm -f "$r/etc/apt/sources.list"
-  {
-    printf 'Types: deb\nURIs: %s\nSuites: %s\nComponents: main\n' "$mirror" "$suites"
-    printf 'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n'
-    if [[ -n "$security" ]]; then
-      printf '\nTypes: deb\nURIs: %s\nSuites: %s-security\nComponents: main\n' "$security" "$suite"
-      printf 'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n'
-    fi
-  } >"$r/etc/apt/sources.list.d/debian.sources"
-  apt-config dump 2>/dev/null | grep -iE '^Acquire::[a-z]+::Proxy' >"$r/etc/apt/apt.conf.d/01proxy" || true
-  [[ -s "$r/etc/apt/apt.conf.d/01proxy" ]] || rm -f "$r/etc/apt/apt.conf.d/01proxy"
-  cat >"$r/etc/dpkg/dpkg.cfg.d/docker" <<'EOF'
-path-exclude /usr/share/doc/*
-path-include /usr/share/doc/*/copyright
-path-exclude /usr/share/man/*
-path-exclude /usr/share/groff/*
-path-exclude /usr/share/info/*
-path-exclude /usr/share/lintian/*
-path-exclude /usr/share/linda/*
-path-exclude /usr/share/locale/*
-EOF
-  cat >"$r/etc/apt/apt.conf.d/docker-clean" <<'EOF'
-DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
-APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
-Dir::Cache::pkgcache "";
-Dir::Cache::srcpkgcache "";
-EOF
-  printf 'APT::Install-Recommends "false";\nAPT::Install-Suggests "false";\n' \
-    >"$r/etc/apt/apt.conf.d/docker-no-recommends"
-  chroot "$r" apt-get clean
-  find "$r/usr/share/doc" -mindepth 1 -not -name copyright -not -type d -delete
-  find "$r/usr/share/doc" -mindepth 1 -type d -empty -delete
-  rm -rf "$r"/usr/share/{man,info,groff,lintian,linda,locale}/* \
-    "$r"/var/lib/apt/lists/* "$r"/var/cache/apt/* "$r"/var/log/*.log \
-    "$r"/var/log/apt/* "$r"/tmp/* "$r"/var/tmp/* "$r"/debootstrap
-  : >"$r/etc/machine-id"
-  chmod 0755 "$r"
-  tar --numeric-owner --xattrs -C "$r" -cf "$base_tarball.tmp" .
-  mv "$base_tarball.tmp" "$base_tarball"
-  printf 'v%s %s %s\n' "$base_format" "$mirror" "$security" >"$base_stamp"
-  rm -rf "$r"
-  root=""
-  log "base: rootfs tarball $base_tarball ($(du -h "$base_tarball" | cut -f1))"
-}
+# shellcheck source=../common/debootstrap_root.sh
+source "$script_dir/../common/debootstrap_root.sh"
 
 # Commands in the root: with chroot before it boots, inside the booted system after.
 in_chroot() { chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive LANG=C "$@"; }
