@@ -44,7 +44,8 @@ class SchemaWalker : public YamlWalker {
 };
 
 /// How one key's value is read into the section struct S, and how the docs describe it.
-/// Built by Integer(), Number(), OneOf(), Text(), Map(), ListOf() or a section's own builder.
+/// Built by Integer(), Number(), OneOf(), Flag(), Text(), Map(), ListOf() or a section's own
+/// builder.
 template <typename S>
 struct Value {
   using Reader =
@@ -211,6 +212,18 @@ Value<S> OneOf(E S::*field, Choices<E> choices) {
     }
     w.Fail(n, p, choices.what + " " + QuoteText(s) + " (allowed: " + allowed + ")");
   };
+  return v;
+}
+
+/// true or false (on, off also accepted); anything else is "invalid value ...".
+template <typename S>
+Value<S> Flag(bool S::*field) {
+  Value<S> v = OneOf(field, Choices<bool>{"invalid value",
+                                          {{"true", true},
+                                           {"false", false},
+                                           {"on", true, /*listed=*/false},
+                                           {"off", false, /*listed=*/false}}});
+  v.doc.type = "boolean";
   return v;
 }
 

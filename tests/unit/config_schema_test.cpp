@@ -24,6 +24,7 @@ struct Toy {
   uint32_t count = 3;
   double ratio = 0.5;
   NetnsMode mode = NetnsMode::kOwn;
+  bool verbose = false;
   std::string label;
   std::vector<Item> items;
 };
@@ -49,6 +50,7 @@ Section<Toy> ToySection() {
                                                     {{"own", NetnsMode::kOwn},
                                                      {"all", NetnsMode::kAll},
                                                      {"every", NetnsMode::kAll, false}}})},
+      {"verbose", Flag(&Toy::verbose)},
       {"label", Text(&Toy::label)},
       {"items", ListOf(&Toy::items, ItemSection())},
       {"more_items", ListOf(&Toy::items, ItemSection())},
@@ -72,12 +74,14 @@ std::string ToyError(const std::string& yaml) {
 
 TEST(ConfigSchema, ReadsEveryRowIntoItsField) {
   Result<Toy> toy = ParseToy(
-      "count: 7\nratio: 1\nmode: every\nlabel: x\nitems: [{name: a, weight: 2}, {name: b}]\n"
+      "count: 7\nratio: 1\nmode: every\nverbose: on\nlabel: x\nitems: [{name: a, weight: 2}, "
+      "{name: b}]\n"
       "more_items: [{name: a}]\n");
   ASSERT_TRUE(toy.ok()) << toy.status().message();
   EXPECT_EQ(toy->count, 7u);
   EXPECT_EQ(toy->ratio, 1.0);
   EXPECT_EQ(toy->mode, NetnsMode::kAll);
+  EXPECT_TRUE(toy->verbose);
   EXPECT_EQ(toy->label, "x");
   ASSERT_EQ(toy->items.size(), 3u);  // names are unique per list: "a" twice is fine
   EXPECT_EQ(toy->items[0].weight, 2u);
@@ -97,12 +101,14 @@ TEST(ConfigSchema, AbsentKeysAndKeysWithoutValueKeepDefaults) {
 
 TEST(ConfigSchema, ErrorsComeFromTheRows) {
   EXPECT_EQ(ToyError("cuont: 1\n"),
-            "toy.yml:1:1: cuont: unknown key \"cuont\" (allowed: count, ratio, mode, label, "
-            "items, more_items)");
+            "toy.yml:1:1: cuont: unknown key \"cuont\" (allowed: count, ratio, mode, verbose, "
+            "label, items, more_items)");
   EXPECT_EQ(ToyError("count: 11\n"), "toy.yml:1:8: count: 11 out of range 0..10");
   EXPECT_EQ(ToyError("ratio: 2\n"), "toy.yml:1:8: ratio: 2 must be between 0 and 1");
   EXPECT_EQ(ToyError("mode: list\n"),
             "toy.yml:1:7: mode: invalid mode \"list\" (allowed: own, all)");
+  EXPECT_EQ(ToyError("verbose: yes\n"),
+            "toy.yml:1:10: verbose: invalid value \"yes\" (allowed: true, false)");
   EXPECT_EQ(ToyError("items: [{weight: 2}]\n"),
             "toy.yml:1:9: items[0]: missing required key \"name\"");
   EXPECT_EQ(ToyError("items: [{name: a}, {name: a}]\n"), "toy.yml:1:27: items[1].name: used twice");
@@ -117,6 +123,7 @@ TEST(ConfigSchema, DescribesEveryRow) {
                       "count | integer | 3 | 0..10",
                       "ratio | number | 0.5 | 0..1",
                       "mode | string | own | `own`, `all`",
+                      "verbose | boolean | false | `true`, `false`",
                       "label | string | \"\" | ",
                       "items | list of maps | [] | ",
                       "items[].name | string | required | ",
