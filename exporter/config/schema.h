@@ -10,7 +10,9 @@
 //       {"detail_threshold", Number(&NamespaceConfig::detail_threshold, Fraction())},
 //   }};
 //
-// Errors are YamlWalker's ("<file>:<line>:<column>: <key path>: <message>").
+// Errors are YamlWalker's ("<file>:<line>:<column>: <key path>: <message>"). The value
+// builders below (Integer() ... Within()) and the limits (InRange() ...) are pure and
+// thread-safe; what they build is immutable.
 
 #include <yaml-cpp/yaml.h>
 
@@ -45,7 +47,7 @@ class SchemaWalker : public YamlWalker {
 
 /// How one key's value is read into the section struct S, and how the docs describe it.
 /// Built by Integer(), Number(), OneOf(), Flag(), Text(), Map(), ListOf() or a section's own
-/// builder.
+/// builder. Value type; its reader is const and may run on several documents at once.
 template <typename S>
 struct Value {
   using Reader =
@@ -59,7 +61,7 @@ struct Value {
 /// Whether a map must have the key.
 enum class Presence { kOptional, kRequired };
 
-/// One row of a Section: a key and its value.
+/// One row of a Section: a key and its value. Value type.
 template <typename S>
 struct Field {
   Field(std::string_view key, Value<S> value, Presence presence = Presence::kOptional)
@@ -70,7 +72,8 @@ struct Field {
 };
 
 /// The rows of one map, in the order an unknown key's error lists them, and its cross-key
-/// rules (`check`, run after every key was read; may be empty).
+/// rules (`check`, run after every key was read; may be empty). Value type; immutable once
+/// built, so one Section may serve several threads.
 template <typename S>
 struct Section {
   // Implicit: a section is written as a braced list of rows, `return {{rows...}, check};`.
@@ -80,14 +83,15 @@ struct Section {
   typename Value<S>::Reader check;
 };
 
-/// The docs' words for a key's value (the path is the row's).
+/// The docs' words for a key's value (the path is the row's). Pure; thread-safe.
 inline ConfigKeyDoc KeyDoc(std::string type, std::string default_value = "",
                            std::string limits = "") {
   return {"", std::move(type), std::move(default_value), std::move(limits)};
 }
 
 /// Reads map `n` into `out` by `section`: unknown, duplicate and missing required keys are
-/// errors; absent keys keep out's values.
+/// errors; absent keys keep out's values. Throws YamlSchemaError (through `w`, whose
+/// document it reads: one thread at a time per walker).
 template <typename S>
 void ReadSection(SchemaWalker& w, const YAML::Node& n, const std::string& path,
                  const Section<S>& section, S& out) {
@@ -109,7 +113,8 @@ void ReadSection(SchemaWalker& w, const YAML::Node& n, const std::string& path,
   if (section.check) section.check(w, n, path, out);
 }
 
-/// The keys of `section` and of the maps inside it, paths relative to the section.
+/// The keys of `section` and of the maps inside it, paths relative to the section. Pure;
+/// thread-safe.
 template <typename S>
 std::vector<ConfigKeyDoc> DescribeSection(const Section<S>& section) {
   std::vector<ConfigKeyDoc> out;
@@ -126,7 +131,7 @@ std::vector<ConfigKeyDoc> DescribeSection(const Section<S>& section) {
   return out;
 }
 
-/// A number as the docs and errors write it ("0.25", "60").
+/// A number as the docs and errors write it ("0.25", "60"). Pure; thread-safe.
 inline std::string FormatNumber(double v) { return StrFormat("%g", v); }
 
 /// An integer in lo..hi ("<v> out of range lo..hi").
