@@ -1,0 +1,71 @@
+// The record/replay seam of sock_diag dumps (like iproute2's `ss -D` / TCPDIAG_FILE).
+//
+// Dump file format (".ssdiag", util/record_file.h), all integers little-endian:
+//   "SSDIAG01"                      8-byte magic
+//   repeated, one per recvmsg buffer:
+//     u8  family                    AF_INET (2) or AF_INET6 (10): the request it answers
+//     u32 length                    bytes that follow
+//     u8  bytes[length]             the buffer exactly as recvmsg returned it
+// Each family's dump ends with a buffer holding NLMSG_DONE.
+
+#include <sys/socket.h>
+
+#include <string_view>
+
+#include "kernel/sock_diag.h"
+#include "util/text_util.h"
+
+namespace sockstate {
+namespace {
+
+constexpr std::string_view kMagic = "SSDIAG01";
+constexpr size_t kFamilyTagSize = 1;
+
+}  // namespace
+
+Result<std::unique_ptr<DumpRecorder>> DumpRecorder::Open(const std::string& path) {
+  return CreateAs<DumpRecorder>(path, kMagic, "dump recorder");
+}
+
+Status ReplayDumpFile(const std::string& path, RecordSink& sink) {
+  Result<RecordFileReader> file = RecordFileReader::Open(path, kMagic, kFamilyTagSize);
+  if (!file.ok()) return file.status();
+  RecordFileReader& in = *file;
+  int open_family = 0;  // family whose dump has not seen NLMSG_DONE yet, 0 if none
+  while (!in.AtEnd()) {
+    const size_t off = in.offset();
+    uint8_t family = 0;
+    uint32_t n = 0;
+    if (Status s = in.ReadHeader(&family, &n); !s.ok()) return s;
+    if (family != AF_INET && family != AF_INET6) {
+      return in.Error(StrFormat("record at offset %zu: bad family %u", off, unsigned{family}));
+    }
+    const uint8_t* data = nullptr;
+    size_t payload_off = 0;
+    if (Status s = in.ReadPayload(&data, &payload_off); !s.ok()) return s;
+    if (open_family != 0 && open_family != family) {
+      return in.Error(StrFormat("record at offset %zu: %s dump ended without NLMSG_DONE", off,
+                                AddressFamilyName(open_family)));
+    }
+    std::string error;
+    switch (ParseDiagBuffer(data, n, sink, &error)) {
+      case ParseState::kError:
+        return in.Error(StrFormat("record at offset %zu (%s, %u bytes from file offset %zu)", off,
+                                  AddressFamilyName(family), n, payload_off) +
+                        ": " + error);
+      case ParseState::kDone:
+        open_family = 0;
+        break;
+      case ParseState::kMore:
+        open_family = family;
+        break;
+    }
+  }
+  if (open_family != 0) {
+    return in.Error(StrFormat("file ends at offset %zu inside the %s dump (no NLMSG_DONE)",
+                              in.offset(), AddressFamilyName(open_family)));
+  }
+  return Status::Ok();
+}
+
+}  // namespace sockstate

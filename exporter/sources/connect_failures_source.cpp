@@ -1,0 +1,214 @@
+#include "sources/connect_failures_source.h"
+
+#include <algorithm>
+
+#include "aggregate/plan.h"
+#include "aggregate/rank.h"
+#include "util/file_util.h"
+#include "util/log.h"
+
+namespace sockstate {
+
+namespace {
+
+constexpr std::string_view kReasonNames[kNumConnectFailureReasons] = {"no_local_port",
+                                                                      "refused_or_timeout"};
+
+}  // namespace
+
+std::string_view ConnectFailureReasonName(size_t reason) {
+  return reason < kNumConnectFailureReasons ? kReasonNames[reason] : "unknown";
+}
+
+ConnectFailuresSource::ConnectFailuresSource(std::unique_ptr<ConnectFailureProbe> probe,
+                                             std::unique_ptr<CgroupResolver> resolver)
+    : probe_(std::move(probe)), resolver_(std::move(resolver)) {
+  drained_.reserve(1024);
+}
+
+Status ConnectFailuresSource::Read(const HostReadContext& ctx) {
+  if (!probe_) return Status::Ok();  // unavailable: said once at start, exported as a gauge
+  label_netns_ = ctx.label_netns;
+  drained_.clear();
+  uint64_t overflow = 0;
+  Status s = probe_->Drain(&drained_, &overflow);
+  // Whatever was drained is counted even if the drain stopped half way.
+  overflow_total_ += overflow >= overflow_seen_ ? overflow - overflow_seen_ : overflow;
+  overflow_seen_ = overflow;
+
+  for (auto& [inode, ns] : namespaces_) ++ns.absent;
+  for (const NamespaceInfo& n : ctx.namespaces) {
+    NsTotals& ns = namespaces_[n.inode];
+    ns.label = n.label;
+    ns.absent = 0;
+  }
+  const DestinationPlan plan(ctx.config.destinations);  // per scrape: follows reloads
+  if (resolver_) {
+    ids_.clear();
+    for (const FailureRecord& r : drained_) ids_.push_back(r.cgroup_id);
+    resolver_->Resolve(ids_);
+  }
+  // Free top-K slots go to the destinations and workloads that failed most in this drain.
+  std::sort(drained_.begin(), drained_.end(),
+            [](const FailureRecord& a, const FailureRecord& b) { return a.count > b.count; });
+  for (const FailureRecord& r : drained_) {
+    if (r.reason >= kNumConnectFailureReasons || r.count == 0) continue;
+    auto it = namespaces_.find(r.netns_inode);
+    if (it == namespaces_.end()) continue;  // a namespace the exporter does not read
+    AddDestination(r, it->second, plan);
+    AddWorkload(r, ctx.config.connect_failures.workloads_top_k);
+  }
+  for (auto it = namespaces_.begin(); it != namespaces_.end();) {
+    if (it->second.absent >= kForgetAfterScrapes) {
+      individuals_ -= it->second.individuals.size();
+      it = namespaces_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return s.WithContext("connect_failures: draining the BPF map");
+}
+
+void ConnectFailuresSource::AddDestination(const FailureRecord& r, NsTotals& ns,
+                                           const DestinationPlan& plan) {
+  const int g = plan.MatchGroup(r.family, r.daddr.data(), r.dport);
+  if (g >= 0) {
+    const std::string& name = plan.group_name(size_t(g));
+    auto it = ns.groups.find(name);
+    if (it == ns.groups.end()) it = ns.groups.emplace(name, Counts{}).first;
+    it->second[r.reason] += r.count;
+    return;
+  }
+  for (Individual& i : ns.individuals) {
+    if (i.family == r.family && i.port == r.dport && i.addr == r.daddr) {
+      i.counts[r.reason] += r.count;
+      return;
+    }
+  }
+  // Per namespace the plan's top K; across namespaces the cap (max_series) holds too.
+  const size_t room = IndividualRoom(plan.max_series(), plan.max_series(), plan.group_count());
+  if (ns.individuals.size() < plan.top_k() && individuals_ < room) {
+    Individual i{
+        r.family, r.daddr, r.dport, DestinationLabel(r.family, r.daddr.data(), r.dport), {}};
+    i.counts[r.reason] = r.count;
+    ns.individuals.push_back(std::move(i));
+    ++individuals_;
+    return;
+  }
+  ns.other[r.reason] += r.count;
+}
+
+void ConnectFailuresSource::AddWorkload(const FailureRecord& r, size_t top_k) {
+  const Workload& w = resolver_ ? resolver_->Find(r.cgroup_id) : UnknownWorkload();
+  for (WorkloadTotals& t : workloads_) {
+    if (t.workload == w) {
+      t.counts[r.reason] += r.count;
+      return;
+    }
+  }
+  // Sticky top K (connect_failures.workloads_top_k of the config in force: a reload that lowers
+  // it keeps the series already named); beyond, "other" (unknown always has its own series).
+  size_t named = 0;
+  for (const WorkloadTotals& t : workloads_) {
+    if (t.workload.kind != "other" && t.workload.kind != "unknown") ++named;
+  }
+  const bool own = w.kind == "unknown" || named < top_k;
+  const Workload& target = own ? w : Workload{"other", "other"};
+  for (WorkloadTotals& t : workloads_) {
+    if (t.workload == target) {
+      t.counts[r.reason] += r.count;
+      return;
+    }
+  }
+  workloads_.push_back(WorkloadTotals{target, {}});
+  workloads_.back().counts[r.reason] = r.count;
+}
+
+void ConnectFailuresSource::AddFamilies(FamilySet& fs, const ExportContext& ctx) const {
+  fs.Gauge("sockstate_connect_failures_available",
+           "1 when connect() failures are counted by the kernel (BPF program loaded and "
+           "attached), 0 when not (see the exporter's start-up log for why).",
+           {}, probe_ ? 1 : 0);
+  if (!probe_) return;
+  const char* kHelp =
+      "Failed TCP connect()s counted by the kernel, by destination and reason: no_local_port "
+      "(EADDRNOTAVAIL, no free ephemeral port for that destination) or refused_or_timeout "
+      "(SYN_SENT -> CLOSE: refused, timed out, or closed while connecting).";
+  auto add = [&](const NsTotals& ns, const std::string& dest, const Counts& c) {
+    for (size_t reason = 0; reason < kNumConnectFailureReasons; ++reason) {
+      Labels l;
+      if (label_netns_) l.push_back({"netns", ns.label});
+      l.push_back({"destination", dest});
+      l.push_back({"reason", std::string(kReasonNames[reason])});
+      fs.Counter("sockstate_connect_failures_total", kHelp, l, double(c[reason]));
+    }
+  };
+  for (const auto& [inode, ns] : namespaces_) {
+    // Only namespaces read in this scrape are exported (a deleted namespace disappears at
+    // once); one missing for a few scrapes keeps its totals and comes back with them.
+    if (ns.absent > 0) continue;
+    // Groups of the current config first (0 when none failed yet), then groups of an earlier
+    // config that counted something (their totals are kept), individuals, "other".
+    for (const DestinationGroup& g : ctx.config.destinations.groups) {
+      auto it = ns.groups.find(g.name);
+      add(ns, g.name, it == ns.groups.end() ? Counts{} : it->second);
+    }
+    for (const auto& group : ns.groups) {  // not a structured binding: clang 14 cannot capture one
+      const auto& groups = ctx.config.destinations.groups;
+      if (std::none_of(groups.begin(), groups.end(),
+                       [&](const DestinationGroup& g) { return g.name == group.first; })) {
+        add(ns, group.first, group.second);
+      }
+    }
+    for (const Individual& i : ns.individuals) add(ns, i.label, i.counts);
+    add(ns, kOtherLabel, ns.other);
+  }
+  for (const WorkloadTotals& w : workloads_) {
+    for (size_t reason = 0; reason < kNumConnectFailureReasons; ++reason) {
+      fs.Counter("sockstate_workload_connect_failures_total",
+                 "Failed TCP connect()s counted by the kernel, by the failing socket's workload "
+                 "(pod UID, container id, systemd unit or cgroup path, from its cgroup v2 id) "
+                 "and reason.",
+                 {{"workload", w.workload.name},
+                  {"workload_kind", w.workload.kind},
+                  {"reason", std::string(kReasonNames[reason])}},
+                 double(w.counts[reason]));
+    }
+  }
+  fs.Counter("sockstate_connect_failures_map_overflow_total",
+             "Failed connect()s the kernel program could not count because its map was full "
+             "(more distinct failing keys between two scrapes than it holds).",
+             {}, double(overflow_total_));
+}
+
+Result<std::unique_ptr<HostSource>> MakeConnectFailuresSource(std::string_view mode,
+                                                              const std::string& procfs) {
+  if (mode == "off") return std::unique_ptr<HostSource>();
+  if (mode != "auto" && mode != "on") {
+    return Status::Error("--collector.connect-failures: want auto, on or off, got \"" +
+                         std::string(mode) + "\"");
+  }
+  Result<std::unique_ptr<ConnectFailureProbe>> probe = OpenConnectFailureProbe();
+  if (!probe.ok()) {
+    if (mode == "on") {
+      return Status::Error("--collector.connect-failures=on: " + probe.status().message());
+    }
+    Log(LogLevel::kWarn,
+        "connect() failures are not counted (--collector.connect-failures=auto): " +
+            probe.status().message() + "; exporting sockstate_connect_failures_available 0");
+    return std::unique_ptr<HostSource>(std::make_unique<ConnectFailuresSource>(nullptr, nullptr));
+  }
+  std::string mountinfo;
+  const std::string root =
+      ReadSmallFile(procfs + "/self/mountinfo", &mountinfo) == 0 ? FindCgroup2Mount(mountinfo) : "";
+  if (root.empty()) {
+    Log(LogLevel::kInfo,
+        "connect() failures: no cgroup v2 hierarchy mounted; workloads are reported as "
+        "\"unknown\"");
+  }
+  Log(LogLevel::kInfo, "connect() failures are counted by the kernel (tp_btf/inet_sock_set_state)");
+  return std::unique_ptr<HostSource>(std::make_unique<ConnectFailuresSource>(
+      std::move(*probe), std::make_unique<CgroupResolver>(root)));
+}
+
+}  // namespace sockstate
