@@ -11,8 +11,8 @@ namespace sockstate {
 
 namespace {
 
-constexpr std::string_view kReasonNames[kNumConnectFailureReasons] = {"no_local_port",
-                                                                      "refused_or_timeout"};
+constexpr std::string_view kReasonNames[kNumConnectFailureReasons] = {
+    "no_local_port", "refused", "timed_out", "unreachable", "abandoned"};
 
 }  // namespace
 
@@ -132,13 +132,16 @@ void ConnectFailuresSource::AddFamilies(FamilySet& fs, const ExportContext& ctx)
   if (!probe_) return;
   const char* kHelp =
       "Failed TCP connect()s counted by the kernel, by destination and reason: no_local_port "
-      "(EADDRNOTAVAIL, no free ephemeral port for that destination) or refused_or_timeout "
-      "(SYN_SENT -> CLOSE: refused, timed out, or closed while connecting).";
+      "(EADDRNOTAVAIL, no free ephemeral port for that destination), refused (RST or ICMP port "
+      "unreachable), timed_out (SYN retries ran out), unreachable (another ICMP error), "
+      "abandoned (closed by the application while connecting: not a failure of the "
+      "destination).";
   auto add = [&](const NsTotals& ns, const std::string& dest, const Counts& c) {
     for (size_t reason = 0; reason < kNumConnectFailureReasons; ++reason) {
       Labels l;
       if (label_netns_) l.push_back({"netns", ns.label});
       l.push_back({"destination", dest});
+      l.push_back({"protocol", "tcp"});
       l.push_back({"reason", std::string(kReasonNames[reason])});
       fs.Counter("sockstate_connect_failures_total", kHelp, l, double(c[reason]));
     }
@@ -171,6 +174,7 @@ void ConnectFailuresSource::AddFamilies(FamilySet& fs, const ExportContext& ctx)
                  "and reason.",
                  {{"workload", w.workload.name},
                   {"workload_kind", w.workload.kind},
+                  {"protocol", "tcp"},
                   {"reason", std::string(kReasonNames[reason])}},
                  double(w.counts[reason]));
     }
