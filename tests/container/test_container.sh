@@ -7,7 +7,8 @@
 #   2. `buildah bud --pull=never` builds the repository's Dockerfile against it: from source, or,
 #      with SOCKSTATE_DEB (scripts/test.sh sets it), from that already built and tested .deb
 #      (--build-arg SOCKSTATE_DEB); the builder's package list is checked against the build
-#      dependencies scripts/install-deps.sh installs;
+#      dependencies scripts/install-deps.sh installs; the image's /usr/share/sockstate_exporter
+#      holds the package's dashboards and Prometheus rules, equal to the repository's;
 #   3. the image runs with `podman run --network=host`; /metrics is scraped and must carry
 #      sockstate_tcp_sockets{family="ipv4",state="listen"} >= 1 (its own listener), and the
 #      exporter must run as uid 65534;
@@ -309,6 +310,22 @@ build_image() {
     "$build_log" | sed '1d;/^-->/d' | tr '\n' ' ')"
   log "build: $image_ref $(podman "${S[@]}" image inspect --format '{{.Size}}' "$image_ref" \
     | awk '{printf "%.1f MB", $1/1e6}')"
+}
+
+# The image carries the package's dashboards and Prometheus rules (per node and fleet), the
+# same files as the repository's.
+check_shipped_files() {
+  local wc mnt d rc=0
+  wc=$(timeout 60 buildah "${S[@]}" from --pull=never "$image_ref") || die "buildah from $image_ref failed"
+  mnt=$(timeout 60 buildah "${S[@]}" mount "$wc") ||
+    { buildah "${S[@]}" rm "$wc" >/dev/null 2>&1; die "buildah mount $wc failed"; }
+  for d in dashboards:dashboards prometheus:config/prometheus; do
+    diff -r "$mnt/usr/share/sockstate_exporter/${d%%:*}" "$src_dir/${d#*:}" >&2 || rc=1
+  done
+  buildah "${S[@]}" umount "$wc" >/dev/null 2>&1 || true
+  buildah "${S[@]}" rm "$wc" >/dev/null 2>&1 || true
+  ((rc == 0)) || die "/usr/share/sockstate_exporter in the image differs from dashboards/ and config/prometheus/ (above)"
+  log "files: $(cd "$src_dir" && ls dashboards/*.json config/prometheus/*.yml | wc -l) dashboard and Prometheus files in /usr/share/sockstate_exporter, as in the repository"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -746,6 +763,7 @@ if [[ "${1:-}" == --prepare-base ]]; then  # scripts/test.sh: make the base whil
   exit 0
 fi
 step build build_image
+step files check_shipped_files
 step run run_and_scrape
 step check check_metrics
 step tls run_tls_and_scrape
