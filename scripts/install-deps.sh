@@ -9,7 +9,8 @@ build_pkgs=(build-essential cmake pkg-config prometheus-cpp-dev libmnl-dev libya
   libbpf-dev clang bpftool)  # the connect-failures BPF program (docs/connect-failures.md)
 test_pkgs=(googletest libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev
   prometheus prometheus-alertmanager victoria-metrics buildah podman debootstrap fuse-overlayfs uidmap systemd
-  python3 python3-yaml jq procps psmisc openssl nftables conntrack chromium fonts-dejavu-core)
+  python3 python3-yaml jq procps psmisc openssl nftables conntrack chromium fonts-dejavu-core
+  lintian)  # the package tier checks the .deb with it
 pkgs=("${build_pkgs[@]}")
 [[ "${1:-}" == "--test" ]] && pkgs+=("${test_pkgs[@]}")
 missing=()
