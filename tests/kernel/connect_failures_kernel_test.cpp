@@ -28,8 +28,8 @@
 
 #include "exporter_process.h"
 #include "netns_fixture.h"
-#include "scrape/family_set.h"
-#include "sources/connect_failures.h"
+#include "metrics/family_set.h"
+#include "sources/connect_failures_source.h"
 #include "test_util.h"
 #include "util/file_util.h"
 

@@ -28,8 +28,8 @@
 #include "config/config.h"
 #include "ct_builder.h"
 #include "netns_fixture.h"
-#include "scrape/family_set.h"
-#include "sources/conntrack_model.h"
+#include "metrics/family_set.h"
+#include "aggregate/nat_model.h"
 #include "sources/conntrack_source.h"
 
 namespace sockstate {

@@ -18,7 +18,7 @@
 
 #include "exporter_process.h"
 #include "netns_fixture.h"
-#include "sources/procfs.h"
+#include "kernel/procfs.h"
 #include "test_util.h"
 
 namespace sockstate::testing {

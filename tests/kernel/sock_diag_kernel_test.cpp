@@ -29,8 +29,8 @@
 
 #include "alloc_count.h"
 #include "netns_fixture.h"
-#include "sources/sock_diag.h"
-#include "sources/socket_record.h"
+#include "kernel/sock_diag.h"
+#include "kernel/socket_record.h"
 
 using sockstate::testing::NewCount;
 using sockstate::testing::NewCountWorks;
