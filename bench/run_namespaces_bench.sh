@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Many-namespaces benchmark (issue 15). See docs/namespaces.md ("Exact where it matters").
+# Many-namespaces benchmark: the occupancy bound (quiet namespaces not dumped) against dumping
+# every namespace. See docs/namespaces.md ("Exact where it matters").
 #
 #   sudo bench/run_namespaces_bench.sh [--namespaces 200] [--hot 10] [--big 100000] [--runs 5]
 #                                      [--build-dir DIR]
@@ -9,7 +10,8 @@
 # 100 ports, so that their bound is over the default threshold. Three exporters read them (mode list, one pattern):
 #   floor     : only the big namespace (detail_threshold 0): the single-namespace cost
 #   bounded   : every namespace, default detail_threshold (0.25)
-#   every     : every namespace, detail_threshold 0 (every namespace dumped: before issue 15)
+#   every     : every namespace, detail_threshold 0 (every namespace dumped, as before the
+#               occupancy bound)
 # Each is scraped --runs times, interleaved; prints the medians, the ratio every / bounded, the
 # target (1 + detailed) x floor + 50 ms, and the peak RSS (VmHWM) of each exporter.
 # fds: the exporters start before the namespaces exist; their open fd counts (/proc/<pid>/fd)

@@ -1,4 +1,4 @@
-// The occupancy bound on the real kernel (#15): its counters are per namespace; for random
+// The occupancy bound on the real kernel: its counters are per namespace; for random
 // populations the exported bound is >= the exact fullest tuple occupancy the test built, every
 // namespace over the threshold reports exactly what a full dump (detail_threshold 0) reports,
 // and a namespace crossing the threshold gets or loses its series with hysteresis.
