@@ -32,6 +32,7 @@
 #include <thread>
 #include <vector>
 
+#include "requirements.h"
 #include "test_util.h"
 
 namespace sockstate::testing {
@@ -320,7 +321,7 @@ int SettledFds(pid_t pid, int want) {
 class NetnsMultiTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (geteuid() != 0) GTEST_SKIP() << "needs root (ip netns, setns)";
+    SOCKSTATE_REQUIRE(Missing({Need::kRoot}));
     prefix_ = "sst-multi-" + std::to_string(getpid());
   }
 
@@ -372,30 +373,42 @@ class NetnsMultiTest : public ::testing::Test {
   std::vector<Expected> expected_;
 };
 
-/// A fake container cgroup for the unshare'd process in the name=systemd v1 hierarchy (no
-/// controllers, so no resource effect), shaped like the kubelet's cgroupfs driver:
-/// /<tag>/kubepods/besteffort/pod<uid>/<64hex>. Removed on destruction.
+/// A fake container cgroup for a process, shaped like the kubelet's cgroupfs driver
+/// (/kubepods/besteffort/pod<uid>/<64hex>), in a named cgroup v1 hierarchy of its own
+/// (`mount -t cgroup -o none,name=<tag>`: no controllers, so no resource effect). It needs no
+/// cgroup layout from the host (v1, hybrid and v2-only alike): /proc/<pid>/cgroup gains the
+/// line "<n>:name=<tag>:/kubepods/...", which the exporter reads like a container runtime's.
+/// Unmounted and removed on destruction (the caller kills the process first).
 struct FakeContainerCgroup {
-  std::string root, leaf;
+  std::string dir, leaf;
   const std::string uid = "1b2c3d4e-5f60-4718-9a0b-1c2d3e4f5a6b";
   const std::string id = "c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00";
-  bool Create(const std::string& tag, pid_t pid) {
-    const std::string base = "/sys/fs/cgroup/systemd";
-    if (!Exists(base + "/cgroup.procs")) return false;
-    root = base + "/" + tag;
-    leaf = root + "/kubepods/besteffort/pod" + uid + "/" + id;
-    if (Sh("mkdir -p " + leaf) != 0) return false;
+  /// "" on success, else what failed.
+  std::string Create(const std::string& tag, pid_t pid) {
+    dir = "/run/" + tag + "-cgroup";
+    if (Sh("mkdir -p " + dir) != 0) return "mkdir " + dir;
+    if (Sh("mount -t cgroup -o none,name=" + tag + " cgroup " + dir) != 0) {
+      rmdir(dir.c_str());
+      dir.clear();
+      return "mount -t cgroup -o none,name=" + tag;
+    }
+    leaf = dir + "/kubepods/besteffort/pod" + uid + "/" + id;
+    if (Sh("mkdir -p " + leaf) != 0) return "mkdir " + leaf;
     std::ofstream f(leaf + "/cgroup.procs");
     f << pid;
     f.flush();
-    return bool(f);
+    return f ? "" : "writing " + leaf + "/cgroup.procs";
   }
   ~FakeContainerCgroup() {
-    if (root.empty()) return;
-    // Leaves first; a cgroup with a live process cannot be removed (the caller kills it).
-    for (int i = 0; i < 50 && Exists(root); ++i) {
-      Sh("find " + root + " -depth -type d -exec rmdir {} +");
-      if (Exists(root)) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (dir.empty()) return;
+    // Leaves first; a cgroup with a live process cannot be removed (bounded wait for it to go).
+    const std::string top = dir + "/kubepods";
+    for (int i = 0; i < 50 && Exists(top); ++i) {
+      Sh("find " + top + " -depth -type d -exec rmdir {} +");
+      if (Exists(top)) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    if (Sh("umount " + dir) != 0 || rmdir(dir.c_str()) != 0) {
+      std::fprintf(stderr, "FakeContainerCgroup: could not remove %s\n", dir.c_str());
     }
   }
 };
@@ -426,14 +439,10 @@ TEST_F(NetnsMultiTest, ModeAllNamedAndUnnamedExactPerNamespace) {
     ok = ok && MakePairs(6000, 4, &fds_[3]);
   }));
   ASSERT_TRUE(ok);
-  const bool have_cg = cg.Create(prefix_, holder.pid());
-  expected_.push_back({unnamed,
-                       10,
-                       {{"established", 8}, {"listen", 1}},
-                       {{"127.0.0.1:6000", 4}},
-                       have_cg ? cg.id : "",
-                       have_cg ? cg.uid : ""});
-  if (!have_cg) std::fprintf(stderr, "note: no name=systemd cgroup hierarchy, labels empty\n");
+  const std::string cg_error = cg.Create(prefix_, holder.pid());
+  ASSERT_EQ(cg_error, "");
+  expected_.push_back(
+      {unnamed, 10, {{"established", 8}, {"listen", 1}}, {{"127.0.0.1:6000", 4}}, cg.id, cg.uid});
 
   // Other namespaces on this host (other tests, benchmarks) are read too: generous budget.
   Exporter ex;
@@ -541,9 +550,7 @@ TEST_F(NetnsMultiTest, ModeAllPinnedNamespaceGetsContainerWhenAProcessJoins) {
     if (Inode("/proc/" + std::to_string(sandbox.pid()) + "/ns/net") == want_ino) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  if (!cg.Create(prefix_ + "-pinned", sandbox.pid())) {
-    GTEST_SKIP() << "no name=systemd cgroup hierarchy to fake a container in";
-  }
+  ASSERT_EQ(cg.Create(prefix_ + "-pinned", sandbox.pid()), "");
   Series s2 = ex.Scrape();
   EXPECT_EQ(Get(s2, "sockstate_netns_info",
                 {{"netns", pinned.name}, {"container_id", cg.id}, {"pod_uid", cg.uid}}),

@@ -21,6 +21,7 @@
 
 #include "exporter_process.h"
 #include "netns_fixture.h"
+#include "requirements.h"
 #include "sources/procfs.h"
 #include "test_util.h"
 
@@ -69,7 +70,9 @@ std::string Detailed(const Series& s, const std::string& netns) {
   return "";
 }
 
-TEST(OccupancyBoundKernel, CountersArePerNamespace) {
+class OccupancyBoundKernel : public RootTest {};  // root: network namespaces
+
+TEST_F(OccupancyBoundKernel, CountersArePerNamespace) {
   TestNetns a("sstob"), b("sstob");
   const SockstatTable a0 = SettledSockstat(a), b0 = SettledSockstat(b);
   int l = a.Listen("127.0.0.1", 0);
@@ -97,7 +100,7 @@ struct Population {
   }
 };
 
-TEST(OccupancyBoundKernel, RandomPopulationsBoundHoldsAndDetailedAreExact) {
+TEST_F(OccupancyBoundKernel, RandomPopulationsBoundHoldsAndDetailedAreExact) {
   const unsigned seed = std::random_device{}();
   std::printf("seed %u\n", seed);
   std::mt19937 rng(seed);
@@ -192,7 +195,7 @@ TEST(OccupancyBoundKernel, RandomPopulationsBoundHoldsAndDetailedAreExact) {
   }
 }
 
-TEST(OccupancyBoundKernel, CrossingTheThresholdWithHysteresis) {
+TEST_F(OccupancyBoundKernel, CrossingTheThresholdWithHysteresis) {
   TestNetns ns("sstobx");
   ns.SetSysctl("net.ipv4.ip_local_port_range", "40000 40999");
   int l = ns.Listen("127.0.0.1", 8001);
