@@ -38,9 +38,11 @@ RUN set -eu; \
     if [ -z "$deb" ]; then deb=$(scripts/build-deb.sh /build | tail -1); fi; \
     test -f "$deb"; \
     dpkg-deb -x "$deb" /pkg; \
-    install -d /out/usr/bin /out/usr/lib/sockstate_exporter /out/etc/sockstate; \
+    install -d /out/usr/bin /out/usr/lib/sockstate_exporter /out/etc/sockstate \
+      /out/usr/share/doc/sockstate-exporter; \
     cp -a /pkg/usr/bin/sockstate_exporter /out/usr/bin/; \
     cp -a /pkg/usr/lib/sockstate_exporter/. /out/usr/lib/sockstate_exporter/; \
+    cp -a /pkg/usr/share/doc/sockstate-exporter/copyright /out/usr/share/doc/sockstate-exporter/; \
     for f in config/*.yml config/*.yaml; do \
       if [ -f "$f" ]; then install -m 0644 "$f" /out/etc/sockstate/; fi; \
     done; \
@@ -57,7 +59,8 @@ FROM debian:bookworm-slim
 ARG DEBIAN_FRONTEND=noninteractive
 LABEL org.opencontainers.image.title="sockstate_exporter" \
       org.opencontainers.image.description="Prometheus exporter for TCP socket states, ephemeral port budget and TIME_WAIT pressure" \
-      org.opencontainers.image.base.name="debian:bookworm-slim"
+      org.opencontainers.image.base.name="debian:bookworm-slim" \
+      org.opencontainers.image.licenses="BSD-2-Clause"
 COPY --from=builder /out/runtime-packages.txt /tmp/runtime-packages.txt
 # Today: libbpf1 libcivetweb1 libcrypt1 libmnl0 libprometheus-cpp-core1.0 libssl3 libyaml-cpp0.7
 # libstdc++6 libgcc-s1 libc6 (the last four are in the base image already).
@@ -71,6 +74,9 @@ COPY --from=builder /out/usr/bin/sockstate_exporter /usr/bin/sockstate_exporter
 # stand-in, where the binary looks for them (<prefix>/lib/sockstate_exporter, prefix /usr). So
 # --web.config.file alone turns TLS on, with no -dev package in the image.
 COPY --from=builder /out/usr/lib/sockstate_exporter/ /usr/lib/sockstate_exporter/
+# The licence travels with the binary (BSD-2-Clause: binary redistributions carry the notice), where
+# every Debian image keeps each package's: /usr/share/doc/<package>/copyright.
+COPY --from=builder /out/usr/share/doc/sockstate-exporter/ /usr/share/doc/sockstate-exporter/
 COPY --from=builder /out/etc/sockstate/ /etc/sockstate/
 # Fail the build if a shared library is missing from the runtime image, or if the shipped
 # configuration does not load.

@@ -14,6 +14,8 @@
 #   /usr/share/sockstate_exporter/systemd/{bpf,all-namespaces,conntrack}.conf   (drop-ins)
 #   /usr/share/sockstate_exporter/{dashboards,prometheus,alertmanager,examples}/
 #   /usr/share/man/man1/sockstate_exporter.1.gz               (OPTIONS generated from --help)
+#   /usr/share/doc/sockstate-exporter/{copyright,changelog.Debian.gz}   (packaging/debian/)
+#   /usr/share/lintian/overrides/sockstate-exporter          (packaging/debian/lintian-overrides)
 include(GNUInstallDirs)
 
 set(SOCKSTATE_PKG_DIR ${CMAKE_SOURCE_DIR}/packaging)
@@ -31,6 +33,33 @@ add_custom_command(OUTPUT ${SOCKSTATE_MAN_PAGE}
   COMMENT "Generating the man page from sockstate_exporter --help" VERBATIM)
 add_custom_target(sockstate_manpage ALL DEPENDS ${SOCKSTATE_MAN_PAGE})
 install(FILES ${SOCKSTATE_MAN_PAGE} DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
+
+# The package's copyright (machine-readable, DEP-5) and Debian changelog, in the doc directory
+# named after the package. The changelog's newest entry must be this version: bump both together.
+set(SOCKSTATE_DEB_NAME sockstate-exporter)  # Debian package names take no '_'
+set(SOCKSTATE_DEB_RELEASE 1)
+file(STRINGS ${SOCKSTATE_PKG_DIR}/debian/changelog _changelog_top LIMIT_COUNT 1)
+set(_changelog_want "${SOCKSTATE_DEB_NAME} (${PROJECT_VERSION}-${SOCKSTATE_DEB_RELEASE}) ")
+string(FIND "${_changelog_top}" "${_changelog_want}" _changelog_at)
+if(NOT _changelog_at EQUAL 0)
+  message(FATAL_ERROR "packaging/debian/changelog starts with '${_changelog_top}', want an entry "
+    "for ${PROJECT_VERSION}-${SOCKSTATE_DEB_RELEASE} first (CMakeLists.txt project VERSION)")
+endif()
+set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${SOCKSTATE_PKG_DIR}/debian/changelog)
+set(SOCKSTATE_CHANGELOG_GZ ${CMAKE_BINARY_DIR}/packaging/changelog.Debian.gz)
+add_custom_command(OUTPUT ${SOCKSTATE_CHANGELOG_GZ}
+  COMMAND ${CMAKE_COMMAND} -E copy ${SOCKSTATE_PKG_DIR}/debian/changelog
+    ${CMAKE_BINARY_DIR}/packaging/changelog.Debian
+  COMMAND gzip -9nf ${CMAKE_BINARY_DIR}/packaging/changelog.Debian  # -n: reproducible
+  DEPENDS ${SOCKSTATE_PKG_DIR}/debian/changelog
+  COMMENT "Compressing the Debian changelog" VERBATIM)
+add_custom_target(sockstate_changelog ALL DEPENDS ${SOCKSTATE_CHANGELOG_GZ})
+set(SOCKSTATE_DOC_DIR ${CMAKE_INSTALL_DATADIR}/doc/${SOCKSTATE_DEB_NAME})
+install(FILES ${SOCKSTATE_PKG_DIR}/debian/copyright ${SOCKSTATE_CHANGELOG_GZ}
+  DESTINATION ${SOCKSTATE_DOC_DIR})
+# The lintian findings that are deliberate, each with its reason (the package tier runs lintian).
+install(FILES ${SOCKSTATE_PKG_DIR}/debian/lintian-overrides
+  DESTINATION ${CMAKE_INSTALL_DATADIR}/lintian/overrides RENAME ${SOCKSTATE_DEB_NAME})
 
 # Configuration and the service's flags: /etc for prefix /usr (the package), else <prefix>/etc
 # (relative, so `cmake --install --prefix DIR` keeps them under DIR).
@@ -63,21 +92,25 @@ install(DIRECTORY ${CMAKE_SOURCE_DIR}/config/examples/ DESTINATION ${SOCKSTATE_S
 # userdel in the maintainer scripts) and procps (/bin/kill, the unit's ExecReload).
 # ---------------------------------------------------------------------------------------------
 set(CPACK_GENERATOR DEB)
-set(CPACK_PACKAGE_NAME sockstate-exporter)  # Debian package names take no '_'
+set(CPACK_PACKAGE_NAME ${SOCKSTATE_DEB_NAME})
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
 set(CPACK_PACKAGE_VENDOR "sockstate_exporter")
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY
   "Prometheus exporter for TCP socket states and ephemeral port occupancy")
 # The extended description (CPack puts the summary above it).
+# Lines of at most 80 characters (Debian policy 5.6.13; lintian checks it).
 set(CPACK_PACKAGE_DESCRIPTION "Exports TCP socket states, per-destination ephemeral port occupancy,
-the port budget of each network namespace and the kernel settings and counters behind
-them, read with netlink sock_diag and /proc. Ships a hardened systemd unit (own user,
-no capabilities), a Grafana dashboard and Prometheus alerting rules.")
+the port budget of each network namespace and the kernel settings and
+counters behind them, read with netlink sock_diag and /proc. Ships a hardened
+systemd unit (own user, no capabilities), a Grafana dashboard and Prometheus
+alerting rules.")
 set(CPACK_PACKAGING_INSTALL_PREFIX ${CMAKE_INSTALL_PREFIX})
 set(CPACK_STRIP_FILES ON)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
-set(CPACK_DEBIAN_PACKAGE_RELEASE 1)
-set(CPACK_DEBIAN_PACKAGE_MAINTAINER "sockstate_exporter maintainers <sockstate@localhost>")
+set(CPACK_DEBIAN_PACKAGE_RELEASE ${SOCKSTATE_DEB_RELEASE})
+# The project's placeholder address (example.org is reserved, RFC 2606): replace it with a real
+# one when the package is published. Also the changelog's signature line.
+set(CPACK_DEBIAN_PACKAGE_MAINTAINER "sockstate_exporter developers <sockstate-exporter@example.org>")
 set(CPACK_DEBIAN_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)

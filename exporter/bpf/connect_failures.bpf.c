@@ -158,4 +158,7 @@ int BPF_PROG(sockstate_connect_failure, const struct sock *sk, const int oldstat
   return 0;
 }
 
+/* The licence the kernel sees: the SPDX line above, in one of the strings it accepts as
+ * GPL-compatible (license_is_gpl_compatible()); BPF_CORE_READ's bpf_probe_read_kernel() is a
+ * GPL-only helper, so the verifier rejects the program without it. */
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

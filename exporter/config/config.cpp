@@ -8,177 +8,162 @@
 #include <vector>
 
 #include "config/group_sections.h"
+#include "config/schema.h"
 #include "config/yaml_util.h"
 #include "util/text_util.h"
 
 namespace sockstate {
 namespace {
 
-// Limits of the schema (docs/configuration.md; the group sections' in group_sections.h).
+// Limits of the schema (docs/configuration.md; the group sections' in group_sections.cpp).
 constexpr uint64_t kMaxNamespaces = 4096;
 constexpr uint64_t kMaxParallelDumps = 64;
+constexpr double kMaxBoundInactiveIntervalSeconds = 86400;
 
-// Walks one YAML document and fills a Config (errors: see YamlWalker); the group sections
-// (destinations, inbound, nat) go to GroupSectionParser.
-class Parser : public GroupSectionParser {
- public:
-  explicit Parser(const std::string& source) : GroupSectionParser(source) {}
-
-  Config Parse(const YAML::Node& root) {
-    Config config = DefaultConfig();
-    if (root.IsNull()) return config;  // empty file or only comments
-    if (!root.IsMap())
-      Fail(root, "top level", std::string("expected a map, got ") + KindName(root));
-    ForEachKey(root, "",
-               {"collector", "destinations", "inbound", "histograms", "namespaces", "nat",
-                "connect_failures"},
-               [&](const std::string& key, const YAML::Node& value, const std::string& path) {
-                 if (value.IsNull()) return;  // "destinations:" alone = defaults
-                 if (key == "destinations") ParseDestinations(value, path, config.destinations);
-                 if (key == "inbound") ParseInbound(value, path, config.inbound);
-                 if (key == "histograms") ParseHistograms(value, path, config.histograms);
-                 if (key == "namespaces") ParseNamespaces(value, path, config.namespaces);
-                 if (key == "collector") ParseCollector(value, path, config.collector);
-                 if (key == "nat") ParseNat(value, path, config.nat);
-                 if (key == "connect_failures") {
-                   ParseConnectFailures(value, path, config.connect_failures);
-                 }
-               });
-    return config;
+// Histogram bucket bounds: 1..max_count of them, each in (0, max], strictly increasing.
+Value<HistogramConfig> Buckets(std::vector<double> HistogramConfig::*field, double max,
+                               size_t max_count) {
+  const std::string range = "(0, " + FormatNumber(max) + "]";
+  const std::string each = max == HUGE_VAL ? "each > 0" : "each in " + range;
+  std::string defaults;
+  const HistogramConfig default_config;
+  for (double v : default_config.*field) {
+    defaults += (defaults.empty() ? "" : ", ") + FormatNumber(v);
   }
-
- private:
-  std::vector<double> Buckets(const YAML::Node& n, const std::string& path, double max,
-                              size_t max_count) {
-    const YAML::Node& list = List(n, path);
-    if (list.size() == 0) Fail(n, path, "must list at least one bucket");
+  Value<HistogramConfig> value;
+  value.doc =
+      KeyDoc("list of numbers", "[" + defaults + "]",
+             "1.." + std::to_string(max_count) + " bounds, " + each + ", strictly increasing");
+  value.read = [=](SchemaWalker& w, const YAML::Node& n, const std::string& path,
+                   HistogramConfig& out) {
+    const YAML::Node& list = w.List(n, path);
+    if (list.size() == 0) w.Fail(n, path, "must list at least one bucket");
     if (list.size() > max_count) {
-      Fail(n, path,
-           "at most " + std::to_string(max_count) + " buckets, got " + std::to_string(list.size()));
+      w.Fail(
+          n, path,
+          "at most " + std::to_string(max_count) + " buckets, got " + std::to_string(list.size()));
     }
-    std::vector<double> out;
+    std::vector<double> bounds;
     for (size_t i = 0; i < list.size(); ++i) {
-      const std::string p = Index(path, i);
-      const double v = Number(list[i], p);
+      const std::string p = YamlWalker::Index(path, i);
+      const double v = w.Number(list[i], p);
       const std::string text = list[i].Scalar();
-      if (v <= 0) Fail(list[i], p, "bucket " + text + " must be > 0");
-      if (v > max) Fail(list[i], p, "bucket " + text + " out of range (0, 1]");
-      if (!out.empty() && v <= out.back()) {
-        Fail(list[i], p,
-             "bucket " + text + " is not greater than the previous bucket " + list[i - 1].Scalar() +
-                 " (buckets must be strictly increasing)");
+      if (v <= 0) w.Fail(list[i], p, "bucket " + text + " must be > 0");
+      if (v > max) w.Fail(list[i], p, "bucket " + text + " out of range " + range);
+      if (!bounds.empty() && v <= bounds.back()) {
+        w.Fail(list[i], p,
+               "bucket " + text + " is not greater than the previous bucket " +
+                   list[i - 1].Scalar() + " (buckets must be strictly increasing)");
       }
-      out.push_back(v);
+      bounds.push_back(v);
     }
-    return out;
-  }
+    out.*field = std::move(bounds);
+  };
+  return value;
+}
 
-  void ParseHistograms(const YAML::Node& n, const std::string& path, HistogramConfig& out) {
-    ForEachKey(n, path, {"time_wait_remaining_seconds", "occupancy_ratio"},
-               [&](const std::string& key, const YAML::Node& v, const std::string& p) {
-                 if (key == "time_wait_remaining_seconds") {
-                   out.time_wait_remaining_seconds = Buckets(v, p, HUGE_VAL, kMaxTimeWaitBuckets);
-                 } else if (key == "occupancy_ratio") {
-                   out.occupancy_ratio = Buckets(v, p, 1.0, kMaxOccupancyBuckets);
-                 }
-               });
-  }
-
-  void ParseCollector(const YAML::Node& n, const std::string& path, CollectorConfig& out) {
-    ForEachKey(n, path, {"bound_inactive_interval_seconds"},
-               [&](const std::string& key, const YAML::Node& v, const std::string& p) {
-                 if (key == "bound_inactive_interval_seconds") {
-                   out.bound_inactive_interval_seconds = Number(v, p);
-                   if (out.bound_inactive_interval_seconds < 0 ||
-                       out.bound_inactive_interval_seconds > 86400) {
-                     Fail(v, p, v.Scalar() + " out of range 0..86400");
-                   }
-                 }
-               });
-  }
-
-  void ParseConnectFailures(const YAML::Node& n, const std::string& path,
-                            ConnectFailuresConfig& out) {
-    ForEachKey(n, path, {"workloads_top_k"},
-               [&](const std::string& key, const YAML::Node& v, const std::string& p) {
-                 if (key == "workloads_top_k") {
-                   out.workloads_top_k = Integer(v, p, 0, kMaxWorkloadsTopK);
-                 }
-               });
-  }
-
-  void ParseNamespaces(const YAML::Node& n, const std::string& path, NamespaceConfig& out) {
-    YAML::Node names_node;
-    YAML::Node pattern_node;
-    ForEachKey(n, path,
-               {"mode", "names", "pattern", "max_namespaces", "parallel_dumps",
-                "scrape_budget_seconds", "detail_threshold"},
-               [&](const std::string& key, const YAML::Node& v, const std::string& p) {
-                 if (key == "mode") {
-                   const std::string mode = String(v, p);
-                   if (mode == "own") {
-                     out.mode = NetnsMode::kOwn;
-                   } else if (mode == "all") {
-                     out.mode = NetnsMode::kAll;
-                   } else if (mode == "list") {
-                     out.mode = NetnsMode::kList;
-                   } else {
-                     Fail(v, p, "invalid mode " + QuoteText(mode) + " (allowed: own, all, list)");
-                   }
-                 } else if (key == "names") {
-                   names_node = v;
-                   if (v.IsNull()) return;
-                   const YAML::Node& list = List(v, p);
-                   for (size_t i = 0; i < list.size(); ++i) {
-                     const std::string np = Index(p, i);
-                     std::string name = String(list[i], np);
-                     const bool absolute = !name.empty() && name[0] == '/';
-                     if (name.empty() || name == "." || name == ".." ||
-                         (!absolute && name.find('/') != std::string::npos)) {
-                       Fail(list[i], np,
-                            "invalid namespace " + QuoteText(name) +
-                                ": give a name under /var/run/netns or an absolute path");
-                     }
-                     out.names.push_back(std::move(name));
-                   }
-                 } else if (key == "pattern") {
-                   pattern_node = v;
-                   if (!v.IsNull()) out.pattern = String(v, p);
-                 } else if (key == "max_namespaces") {
-                   out.max_namespaces = Integer(v, p, 1, kMaxNamespaces);
-                 } else if (key == "parallel_dumps") {
-                   out.parallel_dumps = Integer(v, p, 1, kMaxParallelDumps);
-                 } else if (key == "scrape_budget_seconds") {
-                   out.scrape_budget_seconds = Number(v, p);
-                   if (out.scrape_budget_seconds <= 0) Fail(v, p, v.Scalar() + " must be > 0");
-                 } else if (key == "detail_threshold") {
-                   out.detail_threshold = Number(v, p);
-                   if (!(out.detail_threshold >= 0 && out.detail_threshold <= 1)) {
-                     Fail(v, p, v.Scalar() + " must be between 0 and 1");
-                   }
-                 }
-               });
-    if (out.mode != NetnsMode::kList) {
-      if (!out.names.empty()) {
-        Fail(names_node, Child(path, "names"), "only used with mode: list");
+// namespaces.names: names under /var/run/netns or absolute paths.
+Value<NamespaceConfig> NamespaceNames() {
+  Value<NamespaceConfig> value;
+  value.doc = KeyDoc("list of strings", "[]");
+  value.null_is_absent = true;
+  value.read = [](SchemaWalker& w, const YAML::Node& n, const std::string& path,
+                  NamespaceConfig& out) {
+    for (const auto& [item, p] : w.Items(n, path)) {
+      std::string name = w.String(item, p);
+      const bool absolute = !name.empty() && name[0] == '/';
+      if (name.empty() || name == "." || name == ".." ||
+          (!absolute && name.find('/') != std::string::npos)) {
+        w.Fail(item, p,
+               "invalid namespace " + QuoteText(name) +
+                   ": give a name under /var/run/netns or an absolute path");
       }
-      if (!out.pattern.empty()) {
-        Fail(pattern_node, Child(path, "pattern"), "only used with mode: list");
-      }
-    } else if (out.names.empty() && out.pattern.empty()) {
-      Fail(n, Child(path, "mode"), "mode \"list\" needs names or a pattern");
+      out.names.push_back(std::move(name));
     }
+  };
+  return value;
+}
+
+// names and pattern only with mode list, which needs one of them.
+void CheckNamespaces(SchemaWalker& w, const YAML::Node& n, const std::string& path,
+                     NamespaceConfig& out) {
+  if (out.mode != NetnsMode::kList) {
+    if (!out.names.empty()) w.Fail(n["names"], w.Child(path, "names"), "only used with mode: list");
+    if (!out.pattern.empty()) {
+      w.Fail(n["pattern"], w.Child(path, "pattern"), "only used with mode: list");
+    }
+  } else if (out.names.empty() && out.pattern.empty()) {
+    w.Fail(n, w.Child(path, "mode"), "mode \"list\" needs names or a pattern");
   }
-};
+}
+
+Section<CollectorConfig> CollectorSection() {
+  using C = CollectorConfig;
+  return {{
+      {"bound_inactive_interval_seconds",
+       Number(&C::bound_inactive_interval_seconds, InRange(0, kMaxBoundInactiveIntervalSeconds))},
+  }};
+}
+
+Section<HistogramConfig> HistogramsSection() {
+  using H = HistogramConfig;
+  return {{
+      {"time_wait_remaining_seconds",
+       Buckets(&H::time_wait_remaining_seconds, HUGE_VAL, kMaxTimeWaitBuckets)},
+      {"occupancy_ratio", Buckets(&H::occupancy_ratio, 1.0, kMaxOccupancyBuckets)},
+  }};
+}
+
+Section<NamespaceConfig> NamespacesSection() {
+  using N = NamespaceConfig;
+  const Choices<NetnsMode> modes = {
+      "invalid mode",
+      {{"own", NetnsMode::kOwn}, {"all", NetnsMode::kAll}, {"list", NetnsMode::kList}}};
+  return {{
+              {"mode", OneOf(&N::mode, modes)},
+              {"names", NamespaceNames()},
+              {"pattern", Text(&N::pattern)},
+              {"max_namespaces", Integer(&N::max_namespaces, 1, kMaxNamespaces)},
+              {"parallel_dumps", Integer(&N::parallel_dumps, 1, kMaxParallelDumps)},
+              {"scrape_budget_seconds", Number(&N::scrape_budget_seconds, Positive())},
+              {"detail_threshold", Number(&N::detail_threshold, Fraction())},
+          },
+          CheckNamespaces};
+}
+
+Section<ConnectFailuresConfig> ConnectFailuresSection() {
+  return {{
+      {"workloads_top_k", Integer(&ConnectFailuresConfig::workloads_top_k, 0, kMaxWorkloadsTopK)},
+  }};
+}
+
+// The whole file: one row per section, in the order an unknown key's error lists them.
+const Section<Config>& ConfigSection() {
+  static const auto* const kSection = new Section<Config>{{
+      {"collector", Map(&Config::collector, CollectorSection())},
+      {"destinations", Map(&Config::destinations, DestinationsSection())},
+      {"inbound", Map(&Config::inbound, InboundSection())},
+      {"histograms", Map(&Config::histograms, HistogramsSection())},
+      {"namespaces", Map(&Config::namespaces, NamespacesSection())},
+      {"nat", Map(&Config::nat, NatSection())},
+      {"connect_failures", Map(&Config::connect_failures, ConnectFailuresSection())},
+  }};
+  return *kSection;
+}
 
 }  // namespace
 
 Config DefaultConfig() { return Config{}; }
 
+std::vector<ConfigKeyDoc> DescribeConfig() { return DescribeSection(ConfigSection()); }
+
 Result<Config> ParseConfig(const std::string& yaml_text, const std::string& source_name) {
-  Parser parser(source_name);
-  return ParseYamlDocument<Config>(yaml_text, source_name,
-                                   [&](const YAML::Node& root) { return parser.Parse(root); });
+  SchemaWalker walker(source_name);
+  return ParseYamlDocument<Config>(yaml_text, source_name, [&](const YAML::Node& root) {
+    Config config;
+    if (!root.IsNull()) ReadSection(walker, root, "", ConfigSection(), config);
+    return config;
+  });
 }
 
 Result<Config> LoadConfigFile(const std::string& path) {

@@ -73,8 +73,7 @@ struct NamespaceConfig {
 /// namespaces.detail_threshold.
 inline constexpr double kDetailHysteresis = 0.8;
 
-/// The whole validated configuration. Value type; not synchronized.
-/// How sockets are collected.
+/// The `collector` section: how sockets are collected. Value type.
 struct CollectorConfig {
   /// bound_inactive sockets (6.8+) are dumped in a request of their own, at most this often;
   /// in between, the last result is reused. Asking for that state makes the kernel walk the
@@ -117,6 +116,7 @@ struct ConnectFailuresConfig {
   uint32_t workloads_top_k = 20;
 };
 
+/// The whole validated configuration. Value type; not synchronized.
 struct Config {
   CollectorConfig collector;
   DestinationConfig destinations;
@@ -140,6 +140,20 @@ Config DefaultConfig();
 /// max_series < groups + top_k + 1, empty, unsorted or non-positive histogram buckets and an
 /// invalid namespaces.mode are errors. Never throws. Pure; thread-safe.
 Result<Config> ParseConfig(const std::string& yaml_text, const std::string& source_name);
+
+/// One key of the config file as the schema (config/schema.h) knows it, worded as
+/// docs/configuration.md writes it; an empty default_value or limits is left to the docs'
+/// own words. Value type.
+struct ConfigKeyDoc {
+  std::string path;           // "destinations.groups[].name"
+  std::string type;           // "integer", "list of maps", "map" (a section)
+  std::string default_value;  // "20", "[]", "own", "required"
+  std::string limits;         // "0..10000", "`own`, `all`, `list`"
+};
+
+/// Every key of the config file, sections first and then their keys, in schema order. For the
+/// docs check (tests/unit/config_schema_test.cpp). Thread-safe.
+std::vector<ConfigKeyDoc> DescribeConfig();
 
 /// Reads and parses a file; errors name the file. An unreadable file gives
 /// "cannot read config file \"<path>\": <strerror>". Never throws. Thread-safe.

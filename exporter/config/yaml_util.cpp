@@ -47,7 +47,7 @@ const char* KindName(const YAML::Node& n) {
   }
 }
 
-std::string Join(std::initializer_list<std::string_view> items) {
+std::string Join(const std::vector<std::string_view>& items) {
   std::string out;
   for (auto item : items) {
     if (!out.empty()) out += ", ";

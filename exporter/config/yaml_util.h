@@ -7,7 +7,6 @@
 #include <yaml-cpp/yaml.h>
 
 #include <cstdint>
-#include <initializer_list>
 #include <set>
 #include <string>
 #include <string_view>
@@ -30,7 +29,7 @@ Result<std::string> ReadYamlFile(const std::string& path, const std::string& wha
 const char* KindName(const YAML::Node& n);
 
 /// Joins names with ", ".
-std::string Join(std::initializer_list<std::string_view> items);
+std::string Join(const std::vector<std::string_view>& items);
 
 /// Thrown by YamlWalker::Fail; ParseYamlDocument turns it into a Status.
 struct YamlSchemaError {
@@ -62,10 +61,10 @@ class YamlWalker {
   }
 
   /// Calls fn(key, value, path) for each entry of map `n`, rejecting non-maps and unknown,
-  /// duplicate and non-scalar keys.
+  /// duplicate and non-scalar keys (config/schema.h walks a table of keys with it).
   template <typename Fn>
   void ForEachKey(const YAML::Node& n, const std::string& path,
-                  std::initializer_list<std::string_view> allowed, Fn&& fn) const {
+                  const std::vector<std::string_view>& allowed, Fn&& fn) const {
     const std::string where = path.empty() ? "top level" : path;
     if (!n.IsMap()) Fail(n, where, std::string("expected a map, got ") + KindName(n));
     std::set<std::string> seen;

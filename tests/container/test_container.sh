@@ -7,7 +7,8 @@
 #   2. `buildah bud --pull=never` builds the repository's Dockerfile against it: from source, or,
 #      with SOCKSTATE_DEB (scripts/test.sh sets it), from that already built and tested .deb
 #      (--build-arg SOCKSTATE_DEB); the builder's package list is checked against the build
-#      dependencies scripts/install-deps.sh installs;
+#      dependencies scripts/install-deps.sh installs; the image carries the package's copyright
+#      file and the label org.opencontainers.image.licenses=BSD-2-Clause;
 #   3. the image runs with `podman run --network=host`; /metrics is scraped and must carry
 #      sockstate_tcp_sockets{family="ipv4",state="listen"} >= 1 (its own listener), and the
 #      exporter must run as uid 65534;
@@ -86,7 +87,7 @@ step() {
   log "step: $name done in ${dt}s"
 }
 step_name="" step_t0=0
-tmp_rootfs="" tls_dir=""
+tls_dir=""
 
 # ---------------------------------------------------------------------------------------------
 # Preconditions
@@ -138,113 +139,10 @@ select_driver() {
 # ---------------------------------------------------------------------------------------------
 # Step a: base image debian:bookworm-slim, made locally.
 # ---------------------------------------------------------------------------------------------
-# The Debian mirror this machine's apt uses, whatever its configuration format.
-host_mirrors() {
-  # "URI SUITE" lines for the suites apt knows (needs apt lists; `apt-get update` makes them).
-  apt-get indextargets --format '$(REPO_URI) $(RELEASE)' 2>/dev/null | sort -u
-}
-find_mirror() {  # $1 = suite -> URI
-  local uri
-  uri=$(host_mirrors | awk -v s="$1" '$2 == s {print $1; exit}')
-  if [[ -z "$uri" ]]; then  # no apt lists: read the sources files themselves
-    uri=$(python3 - "$1" <<'PY'
-import glob, re, sys
-suite = sys.argv[1]
-for f in ["/etc/apt/sources.list"] + sorted(glob.glob("/etc/apt/sources.list.d/*.list")):
-    try: lines = open(f).read().splitlines()
-    except OSError: continue
-    for l in lines:
-        w = re.sub(r"\[[^]]*\]", "", l.split("#")[0]).split()
-        if len(w) >= 3 and w[0] == "deb" and w[2] == suite:
-            print(w[1]); sys.exit()
-for f in sorted(glob.glob("/etc/apt/sources.list.d/*.sources")):
-    for stanza in open(f).read().split("\n\n"):
-        d = {}
-        for l in stanza.splitlines():
-            if ":" in l and not l.startswith((" ", "#")):
-                k, v = l.split(":", 1); d[k.strip().lower()] = v.split()
-        if "deb" in d.get("types", []) and suite in d.get("suites", []) \
-                and d.get("enabled", ["yes"])[0] != "no" and d.get("uris"):
-            print(d["uris"][0]); sys.exit()
-PY
-)
-  fi
-  echo "${uri%/}"
-}
-
-base_tarball=$cache_dir/$suite-slim-rootfs.tar
-base_stamp=$cache_dir/$suite-slim-rootfs.mirror
-base_format=2   # bump when the way the rootfs is made changes: invalidates cached tarballs
-
-make_base_tarball() {
-  local mirror security suites rootfs
-  mirror=$(find_mirror "$suite")
-  [[ -n "$mirror" ]] || die "cannot find this machine's Debian mirror for $suite in /etc/apt"
-  security=$(find_mirror "$suite-security")
-  suites=$suite
-  [[ "$(find_mirror "$suite-updates")" != "$mirror" ]] || suites+=" $suite-updates"
-  if [[ -f "$base_tarball" && -f "$base_stamp" && "$(cat "$base_stamp")" == "v$base_format $mirror $security" ]]; then
-    log "base: cached rootfs tarball $base_tarball ($(du -h "$base_tarball" | cut -f1))"
-    return 0
-  fi
-  command -v debootstrap >/dev/null 2>&1 || cannot_run "debootstrap not found"
-  log "base: debootstrap --variant=minbase $suite from $mirror"
-  rootfs=$(mktemp -d "$cache_dir/rootfs.XXXXXX")
-  tmp_rootfs=$rootfs
-  timeout "$(remaining)" debootstrap --variant=minbase "$suite" "$rootfs" "$mirror" \
-    >"$cache_dir/debootstrap.log" 2>&1 \
-    || { tail -20 "$cache_dir/debootstrap.log" >&2; die "debootstrap failed (log: $cache_dir/debootstrap.log)"; }
-
-  # apt sources: the same mirrors as this machine (the builder stage's apt-get uses them).
-  rm -f "$rootfs/etc/apt/sources.list"
-  {
-    printf 'Types: deb\nURIs: %s\nSuites: %s\nComponents: main\n' "$mirror" "$suites"
-    printf 'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n'
-    if [[ -n "$security" ]]; then
-      printf '\nTypes: deb\nURIs: %s\nSuites: %s-security\nComponents: main\n' "$security" "$suite"
-      printf 'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n'
-    fi
-  } >"$rootfs/etc/apt/sources.list.d/debian.sources"
-  # This machine's apt proxy settings, if any, so apt in the build reaches the mirror the same way.
-  apt-config dump 2>/dev/null | grep -iE '^Acquire::[a-z]+::Proxy' >"$rootfs/etc/apt/apt.conf.d/01proxy" || true
-  [[ -s "$rootfs/etc/apt/apt.conf.d/01proxy" ]] || rm -f "$rootfs/etc/apt/apt.conf.d/01proxy"
-
-  # Slim it down the way debian:*-slim is: no docs/man/locales now or on later installs.
-  cat >"$rootfs/etc/dpkg/dpkg.cfg.d/docker" <<'EOF'
-path-exclude /usr/share/doc/*
-path-include /usr/share/doc/*/copyright
-path-exclude /usr/share/man/*
-path-exclude /usr/share/groff/*
-path-exclude /usr/share/info/*
-path-exclude /usr/share/lintian/*
-path-exclude /usr/share/linda/*
-path-exclude /usr/share/locale/*
-EOF
-  cat >"$rootfs/etc/apt/apt.conf.d/docker-clean" <<'EOF'
-DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
-APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
-Dir::Cache::pkgcache "";
-Dir::Cache::srcpkgcache "";
-EOF
-  printf 'APT::Install-Recommends "false";\nAPT::Install-Suggests "false";\n' \
-    >"$rootfs/etc/apt/apt.conf.d/docker-no-recommends"
-  chroot "$rootfs" apt-get clean
-  find "$rootfs/usr/share/doc" -mindepth 1 -not -name copyright -not -type d -delete
-  find "$rootfs/usr/share/doc" -mindepth 1 -type d -empty -delete
-  rm -rf "$rootfs"/usr/share/{man,info,groff,lintian,linda,locale}/* \
-    "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/* "$rootfs"/var/log/*.log \
-    "$rootfs"/var/log/apt/* "$rootfs"/tmp/* "$rootfs"/var/tmp/* "$rootfs"/debootstrap
-  : >"$rootfs/etc/machine-id"
-  # mktemp -d made the rootfs 0700: the image's / would be unreadable for USER 65534 (the vfs
-  # driver keeps that mode; overlay happens to hide it).
-  chmod 0755 "$rootfs"
-  tar --numeric-owner --xattrs -C "$rootfs" -cf "$base_tarball.tmp" .
-  mv "$base_tarball.tmp" "$base_tarball"
-  printf 'v%s %s %s\n' "$base_format" "$mirror" "$security" >"$base_stamp"
-  rm -rf "$rootfs"
-  tmp_rootfs=""
-  log "base: rootfs tarball $base_tarball ($(du -h "$base_tarball" | cut -f1))"
-}
+# The minbase rootfs tarball (debootstrap, shared with the package tier; this script holds
+# $cache_dir/.lock for its whole run).
+# shellcheck source=../common/debootstrap_root.sh
+source "$script_dir/../common/debootstrap_root.sh"
 
 import_base() {
   local have
@@ -309,6 +207,19 @@ build_image() {
     "$build_log" | sed '1d;/^-->/d' | tr '\n' ' ')"
   log "build: $image_ref $(podman "${S[@]}" image inspect --format '{{.Size}}' "$image_ref" \
     | awk '{printf "%.1f MB", $1/1e6}')"
+  check_image_licence
+}
+# The binary's licence ships with it: the package's copyright file and the OCI licence label.
+check_image_licence() {
+  local label wc mnt rc=0
+  label=$(podman "${S[@]}" image inspect --format '{{index .Config.Labels "org.opencontainers.image.licenses"}}' "$image_ref")
+  [[ "$label" == BSD-2-Clause ]] || die "image label org.opencontainers.image.licenses is '$label', want BSD-2-Clause"
+  wc=$(timeout 60 buildah "${S[@]}" from --pull=never --name "sockstate-test-licence-$$" "$image_ref")
+  mnt=$(timeout 60 buildah "${S[@]}" mount "$wc") || rc=$?
+  ((rc == 0)) && cmp -s "$mnt/usr/share/doc/sockstate-exporter/copyright" "$src_dir/packaging/debian/copyright" || rc=1
+  timeout 60 buildah "${S[@]}" rm "$wc" >/dev/null 2>&1 || true
+  ((rc == 0)) || die "the image has no /usr/share/doc/sockstate-exporter/copyright equal to packaging/debian/copyright"
+  log "build: the image carries the package's copyright file and the licence label $label"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -317,7 +228,7 @@ build_image() {
 cleanup() {
   local rc=$?
   stop_container "$rc"
-  [[ -z "$tmp_rootfs" ]] || rm -rf "$tmp_rootfs"
+  declare -F base_tmp_cleanup >/dev/null && base_tmp_cleanup
   [[ -z "$prebuilt_dir" ]] || rm -rf "$prebuilt_dir"
   [[ -z "$tls_dir" ]] || rm -rf "$tls_dir"
   declare -F bpf_cleanup >/dev/null && bpf_cleanup "$rc"
@@ -377,11 +288,16 @@ start_podman() {  # $1 = port
   timeout 30 podman "${S[@]}" rm -f "$ctr_name" >/dev/null 2>&1 || true
   return 1
 }
+# The image's ENTRYPOINT, one word a line (read into an array with mapfile).
+image_entrypoint() {
+  podman "${S[@]}" image inspect --format '{{json .Config.Entrypoint}}' "$image_ref" \
+    | python3 -c 'import json,sys; print("\n".join(json.load(sys.stdin) or []))'
+}
 start_buildah() {  # $1 = port
-  local user entry
+  local user
+  local -a entry=()
   user=$(podman "${S[@]}" image inspect --format '{{.Config.User}}' "$image_ref")
-  entry=$(podman "${S[@]}" image inspect --format '{{json .Config.Entrypoint}}' "$image_ref")
-  mapfile -t entry < <(python3 -c 'import json,sys; print("\n".join(json.loads(sys.argv[1]) or []))' "$entry")
+  mapfile -t entry < <(image_entrypoint)
   ((${#entry[@]})) || die "image has no ENTRYPOINT"
   run_wc=$(timeout 60 buildah "${S[@]}" from --pull=never --name "$ctr_name" "$image_ref")
   buildah "${S[@]}" run --isolation=chroot --network=host --user "${user:-0}" "${mount_args[@]}" "$run_wc" -- \
@@ -475,11 +391,11 @@ check_metrics() {
   local series value
   series=$(grep -E '^sockstate_tcp_sockets\{' <<<"$metrics" || true)
   [[ -n "$series" ]] || die "no sockstate_tcp_sockets series in /metrics"
-  local want=(established syn_sent syn_recv fin_wait1 fin_wait2 time_wait close close_wait
+  local -a states=(established syn_sent syn_recv fin_wait1 fin_wait2 time_wait close close_wait
     last_ack listen closing bound_inactive)
-  local fam st missing=()
+  local fam st want missing=()
   for fam in ipv4 ipv6; do
-    for st in "${want[@]}"; do
+    for st in "${states[@]}"; do
       grep -qE "^sockstate_tcp_sockets\{[^}]*family=\"$fam\"[^}]*state=\"$st\"[^}]*\}|^sockstate_tcp_sockets\{[^}]*state=\"$st\"[^}]*family=\"$fam\"[^}]*\}" \
         <<<"$series" || missing+=("$fam/$st")
     done
@@ -600,15 +516,16 @@ cgroup2_mount() { awk '{for (i = 7; i <= NF; i++) if ($i == "-") {if ($(i + 1) =
 bpf_scrape() { nsenter --net="/run/netns/$bpf_ns" curl -fsS --max-time 5 "http://127.0.0.1:9798/metrics" 2>/dev/null; }
 run_connect_failures() {
   command -v nsenter >/dev/null 2>&1 || cannot_run "nsenter not found"
-  local profile=/usr/share/containers/seccomp.json user entry out rc=0 i body cg2 want c p
+  local profile=/usr/share/containers/seccomp.json user out rc=0 i body cg2 want c p
+  local -a entry=()
   local -a args=()  # the shipped configuration, as in step c (not the TLS run's web config)
   [[ ! -f "$src_dir/config/sockstate.yml" ]] || args=(--config.file=/etc/sockstate/sockstate.yml)
   [[ -f "$profile" ]] || cannot_run "no default seccomp profile $profile (containers-common)"
   [[ -r /sys/kernel/btf/vmlinux ]] || die "no kernel BTF (/sys/kernel/btf/vmlinux): the connect-failures source cannot run here"
   bpf_dir=$(mktemp -d /tmp/sockstate-container-bpf.XXXXXX)
   python3 "$src_dir/deploy/seccomp/allow-bpf.py" "$profile" >"$bpf_dir/seccomp.json"
-  entry=$(podman "${S[@]}" image inspect --format '{{json .Config.Entrypoint}}' "$image_ref")
-  mapfile -t entry < <(python3 -c 'import json,sys; print("\n".join(json.loads(sys.argv[1]) or []))' "$entry")
+  mapfile -t entry < <(image_entrypoint)
+  ((${#entry[@]})) || die "image has no ENTRYPOINT"
   user=$(podman "${S[@]}" image inspect --format '{{.Config.User}}' "$image_ref")
   bpf_wc=$(timeout 60 buildah "${S[@]}" from --pull=never --name "sockstate-test-bpf-$$" \
     --security-opt "seccomp=$bpf_dir/seccomp.json" "$image_ref")

@@ -5,12 +5,17 @@
 #   1. build   scripts/build-deb.sh (the documented command) -> sockstate-exporter_*.deb
 #   2. inspect control fields: Depends = exactly the packages owning the shared libraries the
 #              packaged ELF files load (dpkg-shlibdeps) + passwd + procps; the file list and conffiles
-#              are exactly the expected ones; the man page lists every flag of --help
+#              are exactly the expected ones; the man page lists every flag of --help; the
+#              copyright and the changelog (gzip -9n, newest entry = this version) are the ones
+#              in packaging/debian/; the copyright is DEP-5, its patterns match the source tree and
+#              the BPF programs' SPDX lines (check_copyright.py)
+#      lintian no error and no warning (the deliberate exceptions are the overrides the package
+#              ships, packaging/debian/lintian-overrides, each with its reason); all printed
 #   3. unit    systemd-analyze verify on the unit (alone and with each drop-in);
 #              systemd-analyze security --offline=true: level OK or better, and the exposure
 #              numbers equal the ones in docs/install.md
-#   4. root    a fresh Debian 12 root from debootstrap (the container tier's cached minbase
-#              tarball) plus what every host has: systemd and procps; no compiler, no cmake
+#   4. root    a fresh Debian 12 root from debootstrap (the minbase tarball cached for both
+#              script tiers, tests/common/debootstrap_root.sh) plus what every host has: systemd and procps; no compiler, no cmake
 #   5. boot    systemd as PID 1 of the root, in PID/mount/UTS/IPC/cgroup namespaces and a
 #              network namespace of its own (loopback only)
 #   6. install `apt-get install ./<deb>` in the booted system: the user, every file, the unit
@@ -80,8 +85,9 @@ step() {
 # Preconditions
 # ---------------------------------------------------------------------------------------------
 ((EUID == 0)) || cannot_run "must run as root (debootstrap, chroot, ip netns)"
-for tool in cmake cpack dpkg-deb dpkg-shlibdeps file systemd-analyze curl python3 ip chroot nsenter \
-  unshare findmnt pgrep tar flock timeout mount umount ldd objdump gzip openssl; do
+for tool in cmake cpack dpkg-deb dpkg-shlibdeps dpkg-parsechangelog lintian file systemd-analyze curl \
+  python3 ip chroot nsenter unshare findmnt pgrep tar flock timeout mount umount ldd objdump gzip od \
+  openssl; do
   command -v "$tool" >/dev/null 2>&1 || cannot_run "$tool not found"
 done
 mkdir -p "$cache_dir"
@@ -108,6 +114,7 @@ cleanup() {
   done
   # Only remove the root once nothing is mounted below it.
   if [[ -n "$root" ]] && ! grep -q " $root/" /proc/self/mounts; then rm -rf "$root"; fi
+  declare -F base_tmp_cleanup >/dev/null && base_tmp_cleanup
   rm -rf "$work"
   if ((${#timings[@]})); then
     echo "timings:"
@@ -183,7 +190,10 @@ inspect_package() {
       /usr/share/sockstate_exporter/systemd/bpf.conf \
       /usr/share/sockstate_exporter/systemd/all-namespaces.conf \
       /usr/share/sockstate_exporter/systemd/conntrack.conf \
-      /usr/share/man/man1/sockstate_exporter.1.gz
+      /usr/share/man/man1/sockstate_exporter.1.gz \
+      /usr/share/doc/sockstate-exporter/copyright \
+      /usr/share/doc/sockstate-exporter/changelog.Debian.gz \
+      /usr/share/lintian/overrides/sockstate-exporter
     (cd "$src_dir/dashboards" && find . -type f | sed 's|^\.|/usr/share/sockstate_exporter/dashboards|')
     for d in prometheus alertmanager examples; do
       (cd "$src_dir/config/$d" && find . -type f | sed "s|^\.|/usr/share/sockstate_exporter/$d|")
@@ -193,6 +203,7 @@ inspect_package() {
     || die "packaged defaults file differs from packaging/default/sockstate_exporter"
   cmp -s "$x/usr/lib/systemd/system/$unit" "$src_dir/packaging/systemd/$unit" \
     || die "packaged unit differs from packaging/systemd/$unit"
+  check_doc_files "$x"
   # Whether the binary has the connect-failures BPF source (it links libbpf then).
   if ldd "$x/usr/bin/sockstate_exporter" | grep -q 'libbpf\.so'; then has_bpf=1; fi
   [[ -z "$(file "$x/usr/bin/sockstate_exporter" | grep -v stripped)" ]] \
@@ -217,6 +228,47 @@ inspect_package() {
   done
   ((${#missing[@]} == 0)) || die "man page lacks flags: ${missing[*]}"
   log "inspect: Depends, $(wc -l <<<"$got") files, conffiles and man page ($(wc -w <<<"$flags") flags) as expected"
+}
+
+# The copyright and the changelog of the package's doc directory, and the lintian overrides.
+check_doc_files() {  # $1 = the unpacked package
+  local doc=$1/usr/share/doc/sockstate-exporter header version out
+  cmp -s "$doc/copyright" "$src_dir/packaging/debian/copyright" \
+    || die "packaged copyright differs from packaging/debian/copyright"
+  # DEP-5 syntax, every pattern matches a file, the BPF programs' SPDX lines agree (lintian
+  # checks DEP-5 in source packages only). First proof that the checker finds a missing licence.
+  sed '/^License: GPL-2$/,$d' "$doc/copyright" >"$work/copyright-broken"
+  out=$(python3 "$script_dir/check_copyright.py" "$work/copyright-broken" "$src_dir") \
+    && die "check_copyright.py accepted a copyright without the GPL-2 licence text"
+  grep -qF "no License paragraph for 'gpl-2'" <<<"$out" || die "check_copyright.py did not say why: $out"
+  out=$(python3 "$script_dir/check_copyright.py" "$doc/copyright" "$src_dir") || die "copyright: $out"
+  log "inspect: $out"
+  gzip -dc "$doc/changelog.Debian.gz" | cmp -s - "$src_dir/packaging/debian/changelog" \
+    || die "packaged changelog.Debian.gz differs from packaging/debian/changelog"
+  # gzip -9n: no file name (FLG bit 3), mtime 0, XFL 2 (maximum compression): reproducible.
+  header=$(od -An -tu1 -N9 "$doc/changelog.Debian.gz" | xargs)
+  [[ "$header" =~ ^31\ 139\ 8\ ([0-9]+)\ 0\ 0\ 0\ 0\ 2$ ]] && (((BASH_REMATCH[1] & 8) == 0)) \
+    || die "changelog.Debian.gz is not gzip -9n (header bytes: $header)"
+  version=$(dpkg-parsechangelog -l "$src_dir/packaging/debian/changelog" -S Version)
+  [[ "$version" == "$(dpkg-deb -f "$deb" Version)" ]] \
+    || die "changelog's newest entry is $version, the package is $(dpkg-deb -f "$deb" Version)"
+  cmp -s "$1/usr/share/lintian/overrides/sockstate-exporter" "$src_dir/packaging/debian/lintian-overrides" \
+    || die "packaged lintian overrides differ from packaging/debian/lintian-overrides"
+}
+
+# lintian on the .deb: fails on any error or warning and prints every finding.
+run_lintian() {
+  local out rc=0 errors warnings
+  out=$(timeout "$(remaining)" lintian --fail-on error,warning --display-info --pedantic "$deb" \
+    2>"$work/lintian.err") || rc=$?
+  errors=$(grep -c '^E: ' <<<"$out" || true)
+  warnings=$(grep -c '^W: ' <<<"$out" || true)
+  [[ -z "$out" ]] || sed 's/^/  /' <<<"$out"
+  if ((rc != 0 || errors + warnings > 0)); then
+    grep -v 'running with root privileges' "$work/lintian.err" >&2 || true
+    die "lintian: $errors errors, $warnings warnings (exit $rc)"
+  fi
+  log "lintian $(lintian --version | awk '{print $2}'): 0 errors, 0 warnings, $(grep -c '^[IP]: ' <<<"$out" || true) info/pedantic tags (above)"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -263,86 +315,11 @@ check_unit() {
 }
 
 # ---------------------------------------------------------------------------------------------
-# 4. A fresh Debian 12 root. The base is the container tier's cached minbase tarball
-#    (tests/container/test_container.sh, same file and stamp); made here the same way if absent.
+# 4. A fresh Debian 12 root: the minbase tarball the container tier imports as its base image
+#    (tests/common/debootstrap_root.sh), made here if it is not cached yet.
 # ---------------------------------------------------------------------------------------------
-host_mirrors() { apt-get indextargets --format '$(REPO_URI) $(RELEASE)' 2>/dev/null | sort -u; }
-find_mirror() {  # $1 = suite -> URI (needs apt lists, as on any machine that ran apt-get update)
-  local uri
-  uri=$(host_mirrors | awk -v s="$1" '$2 == s {print $1; exit}')
-  echo "${uri%/}"
-}
-base_tarball=$cache_dir/$suite-slim-rootfs.tar
-base_stamp=$cache_dir/$suite-slim-rootfs.mirror
-base_format=2   # the container tier's format; both tiers must agree
-base_is_cached() {
-  local mirror
-  mirror=$(find_mirror "$suite")
-  [[ -n "$mirror" && -f "$base_tarball" && -f "$base_stamp" \
-    && "$(cat "$base_stamp")" == "v$base_format $mirror $(find_mirror "$suite-security")" ]]
-}
-make_base_tarball() {
-  local mirror security suites r
-  mirror=$(find_mirror "$suite")
-  [[ -n "$mirror" ]] || die "cannot find this machine's Debian mirror for $suite (apt-get update first)"
-  security=$(find_mirror "$suite-security")
-  suites=$suite
-  [[ "$(find_mirror "$suite-updates")" != "$mirror" ]] || suites+=" $suite-updates"
-  if [[ -f "$base_tarball" && -f "$base_stamp" && "$(cat "$base_stamp")" == "v$base_format $mirror $security" ]]; then
-    log "base: cached rootfs tarball $base_tarball ($(du -h "$base_tarball" | cut -f1))"
-    return 0
-  fi
-  command -v debootstrap >/dev/null 2>&1 || cannot_run "debootstrap not found"
-  log "base: debootstrap --variant=minbase $suite from $mirror (cold cache)"
-  r=$(mktemp -d "$cache_dir/rootfs.XXXXXX")
-  root=$r   # removed by cleanup if this fails
-  timeout "$(remaining)" debootstrap --variant=minbase "$suite" "$r" "$mirror" \
-    >"$cache_dir/debootstrap.log" 2>&1 \
-    || { tail -20 "$cache_dir/debootstrap.log" >&2; die "debootstrap failed (log: $cache_dir/debootstrap.log)"; }
-  rm -f "$r/etc/apt/sources.list"
-  {
-    printf 'Types: deb\nURIs: %s\nSuites: %s\nComponents: main\n' "$mirror" "$suites"
-    printf 'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n'
-    if [[ -n "$security" ]]; then
-      printf '\nTypes: deb\nURIs: %s\nSuites: %s-security\nComponents: main\n' "$security" "$suite"
-      printf 'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n'
-    fi
-  } >"$r/etc/apt/sources.list.d/debian.sources"
-  apt-config dump 2>/dev/null | grep -iE '^Acquire::[a-z]+::Proxy' >"$r/etc/apt/apt.conf.d/01proxy" || true
-  [[ -s "$r/etc/apt/apt.conf.d/01proxy" ]] || rm -f "$r/etc/apt/apt.conf.d/01proxy"
-  cat >"$r/etc/dpkg/dpkg.cfg.d/docker" <<'EOF'
-path-exclude /usr/share/doc/*
-path-include /usr/share/doc/*/copyright
-path-exclude /usr/share/man/*
-path-exclude /usr/share/groff/*
-path-exclude /usr/share/info/*
-path-exclude /usr/share/lintian/*
-path-exclude /usr/share/linda/*
-path-exclude /usr/share/locale/*
-EOF
-  cat >"$r/etc/apt/apt.conf.d/docker-clean" <<'EOF'
-DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
-APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
-Dir::Cache::pkgcache "";
-Dir::Cache::srcpkgcache "";
-EOF
-  printf 'APT::Install-Recommends "false";\nAPT::Install-Suggests "false";\n' \
-    >"$r/etc/apt/apt.conf.d/docker-no-recommends"
-  chroot "$r" apt-get clean
-  find "$r/usr/share/doc" -mindepth 1 -not -name copyright -not -type d -delete
-  find "$r/usr/share/doc" -mindepth 1 -type d -empty -delete
-  rm -rf "$r"/usr/share/{man,info,groff,lintian,linda,locale}/* \
-    "$r"/var/lib/apt/lists/* "$r"/var/cache/apt/* "$r"/var/log/*.log \
-    "$r"/var/log/apt/* "$r"/tmp/* "$r"/var/tmp/* "$r"/debootstrap
-  : >"$r/etc/machine-id"
-  chmod 0755 "$r"
-  tar --numeric-owner --xattrs -C "$r" -cf "$base_tarball.tmp" .
-  mv "$base_tarball.tmp" "$base_tarball"
-  printf 'v%s %s %s\n' "$base_format" "$mirror" "$security" >"$base_stamp"
-  rm -rf "$r"
-  root=""
-  log "base: rootfs tarball $base_tarball ($(du -h "$base_tarball" | cut -f1))"
-}
+# shellcheck source=../common/debootstrap_root.sh
+source "$script_dir/../common/debootstrap_root.sh"
 
 # Commands in the root: with chroot before it boots, inside the booted system after.
 in_chroot() { chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive LANG=C "$@"; }
@@ -749,6 +726,7 @@ remove_and_purge() {
 
 step build build_package
 step inspect inspect_package
+step lintian run_lintian
 step unit check_unit
 step root make_root
 step boot boot

@@ -13,6 +13,13 @@ usage: lint_rules.py SOURCE_DIR RULES_FILE... -- TEST_FILE...
   expects silence (empty exp_alerts);
 - no alert aggregates with sum/max/min/avg/count ... by(...) (which would drop labels such
   as netns).
+Fleet rules (groups named sockstate.fleet.*, config/prometheus/sockstate-fleet-rules.yml)
+aggregate across instances by design, so instead:
+- a recorded name is level:metric:operation and its outermost `by (...)` keeps exactly job
+  and the level's labels (instance_netns -> job, instance, netns);
+- a fleet alert's expression reads a fleet recording rule (no aggregation of its own) and its
+  description names the job, the destination and the value, and lists the instances with a
+  query (`.Labels.instance`) since the alert itself has no instance label.
 """
 import os
 import re
@@ -25,6 +32,8 @@ from metrics_spec import base_name, metric_names_in_expr, spec_metric_names  # n
 
 RUNBOOK_BASE = "https://github.com/sockstate/sockstate_exporter/blob/main/docs/runbook.md#"
 PER_DESTINATION = re.compile(r"sockstate_destination_|sockstate_tuple_")
+FLEET_GROUP = re.compile(r"^sockstate\.fleet\.")
+OUTER_BY = re.compile(r"\bby\s*\(([^)]*)\)")
 AGGREGATION = re.compile(r"\b(sum|max|min|avg|count|topk|bottomk|group|stddev|quantile)\s*(by|without)?\s*\(")
 
 
@@ -32,6 +41,31 @@ def github_anchor(heading):
     a = heading.strip().lower()
     a = re.sub(r"[^\w\- ]", "", a)
     return a.replace(" ", "-")
+
+
+def lint_fleet_record(rf, r):
+    name, expr = r["record"], r.get("expr", "")
+    parts = name.split(":")
+    if len(parts) != 3 or not all(parts):
+        return [f"{rf}: fleet record {name}: not level:metric:operation"]
+    m = OUTER_BY.search(expr)
+    if not m:
+        return [f"{rf}: fleet record {name}: no `by (...)` aggregation"]
+    kept = {x.strip() for x in m.group(1).split(",") if x.strip()}
+    want = {"job"} | set(parts[0].split("_"))
+    if kept != want:
+        return [f"{rf}: fleet record {name}: keeps {sorted(kept)}, its level says {sorted(want)}"]
+    return []
+
+
+def lint_fleet_alert(where, expr, desc):
+    errors = []
+    if AGGREGATION.search(expr) or not re.search(r"\b[a-z_]+:sockstate_[a-z0-9_]+:[a-z0-9_]+\b", expr):
+        errors.append(f"{where}: a fleet alert reads a fleet recording rule, without aggregating itself")
+    for need in ("$labels.job", "$labels.destination", "$value", ".Labels.instance"):
+        if need not in desc:
+            errors.append(f"{where}: fleet alert description does not contain {need}")
+    return errors
 
 
 def main(argv):
@@ -55,8 +89,11 @@ def main(argv):
         with open(rf, encoding="utf-8") as f:
             doc = yaml.safe_load(f)
         for g in doc.get("groups", []):
+            fleet = bool(FLEET_GROUP.match(g.get("name", "")))
             for r in g.get("rules", []):
                 expr = r.get("expr", "")
+                if fleet and "record" in r:
+                    errors += lint_fleet_record(rf, r)
                 for name in metric_names_in_expr(expr):
                     if base_name(name) not in spec and name not in spec:
                         errors.append(f"{rf}: {r.get('alert') or r.get('record')}: metric {name} not in docs/metrics-spec.md")
@@ -75,7 +112,9 @@ def main(argv):
                     if not ann.get(key):
                         errors.append(f"{where}: annotation {key} missing")
                 desc = ann.get("description", "")
-                if "$labels.instance" not in desc:
+                if fleet:
+                    errors += lint_fleet_alert(where, expr, desc)
+                elif "$labels.instance" not in desc:
                     errors.append(f"{where}: description does not name the instance")
                 if PER_DESTINATION.search(expr) and "$labels.destination" not in desc:
                     errors.append(f"{where}: per-destination alert whose description does not name the destination")
@@ -86,7 +125,7 @@ def main(argv):
                     errors.append(f"{where}: runbook_url {url!r} is not {RUNBOOK_BASE + name.lower()!r}")
                 elif name.lower() not in anchors:
                     errors.append(f"{where}: docs/runbook.md has no heading '{name}' for the runbook_url anchor")
-                if AGGREGATION.search(expr):
+                if AGGREGATION.search(expr) and not fleet:
                     errors.append(f"{where}: expression aggregates; keep instance/destination/netns labels")
     fired, quiet = set(), set()
     for tf in test_files:
