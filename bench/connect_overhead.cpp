@@ -32,7 +32,7 @@
 #include <string>
 #include <vector>
 
-#include "sources/connect_failures.h"
+#include "sources/connect_failures_source.h"
 
 namespace {
 

@@ -32,7 +32,7 @@
 #include <vector>
 
 #include "config/config.h"
-#include "scrape/family_set.h"
+#include "metrics/family_set.h"
 #include "sources/conntrack_source.h"
 
 namespace {

@@ -3,7 +3,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "scrape/cgroup.h"
+#include "kernel/cgroup.h"
 
 namespace {
 

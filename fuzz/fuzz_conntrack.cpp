@@ -7,8 +7,8 @@
 #include <string>
 
 #include "config/config.h"
-#include "sources/conntrack_model.h"
-#include "sources/conntrack_netlink.h"
+#include "aggregate/nat_model.h"
+#include "kernel/conntrack_netlink.h"
 
 namespace {
 

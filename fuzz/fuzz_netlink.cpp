@@ -5,8 +5,8 @@
 #include <cstring>
 #include <string>
 
-#include "sources/sock_diag.h"
-#include "sources/socket_record.h"
+#include "kernel/sock_diag.h"
+#include "kernel/socket_record.h"
 
 namespace {
 

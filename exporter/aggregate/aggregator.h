@@ -16,7 +16,7 @@
 #include "aggregate/result.h"
 #include "aggregate/tuple_table.h"
 #include "config/config.h"
-#include "sources/socket_record.h"
+#include "kernel/socket_record.h"
 #include "util/port_list.h"
 #include "util/port_range.h"
 

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "config/config.h"
-#include "sources/socket_record.h"
+#include "kernel/socket_record.h"
 #include "util/port_list.h"
 
 namespace sockstate {

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "aggregate/tuple_table.h"
-#include "sources/socket_record.h"
+#include "kernel/socket_record.h"
 
 namespace sockstate {
 

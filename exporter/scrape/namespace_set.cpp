@@ -10,7 +10,7 @@
 #include <chrono>
 #include <thread>
 
-#include "scrape/cgroup.h"
+#include "kernel/cgroup.h"
 #include "util/file_util.h"
 #include "util/log.h"
 
@@ -74,7 +74,8 @@ void NamespaceSet::Refresh(const Config& config) {
     return;
   }
   own_.reset();
-  std::vector<NetnsRef> refs = DiscoverNamespaces(nc, env_.procfs, env_.netns_dir);
+  const NetnsSelection selection{nc.mode == NetnsMode::kAll, nc.names, nc.pattern};
+  std::vector<NetnsRef> refs = DiscoverNamespaces(selection, env_.procfs, env_.netns_dir);
   discovered_ = refs.size();
   skipped_ = refs.size() > nc.max_namespaces ? refs.size() - nc.max_namespaces : 0;
   if (refs.size() > nc.max_namespaces) refs.resize(nc.max_namespaces);

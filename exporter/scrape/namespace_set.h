@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "config/config.h"
-#include "scrape/netns.h"
+#include "kernel/netns.h"
 #include "sources/source.h"
 
 namespace sockstate {

@@ -1,7 +1,7 @@
 #pragma once
 // The conntrack source (docs/nat.md): per namespace, the conntrack table's fill and per-CPU
 // statistics from /proc, and a ctnetlink dump folded into the NAT port model
-// (sources/conntrack_model.h). Config: the `nat` section (off / on / auto).
+// (aggregate/nat_model.h). Config: the `nat` section (off / on / auto).
 
 #include <memory>
 #include <optional>
@@ -9,9 +9,9 @@
 #include <string_view>
 #include <vector>
 
-#include "sources/conntrack_model.h"
-#include "sources/conntrack_netlink.h"
-#include "sources/conntrack_proc.h"
+#include "aggregate/nat_model.h"
+#include "kernel/conntrack_netlink.h"
+#include "kernel/conntrack_proc.h"
 #include "sources/source.h"
 
 namespace sockstate {

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <string>
 
-#include "sources/procfs.h"
+#include "kernel/procfs.h"
 #include "sources/sysctl_source.h"
 
 namespace sockstate {

@@ -1,13 +1,13 @@
 #pragma once
 // Sources "sockstat", "sockstat6", "netstat" and "snmp": one /proc/net file each, read and
-// parsed by sources/procfs.*, exported by a function of the file's own. A missing file (IPv6
+// parsed by kernel/procfs.*, exported by a function of the file's own. A missing file (IPv6
 // off, older kernel) is no data: success, no series.
 
 #include <memory>
 #include <optional>
 #include <string_view>
 
-#include "sources/procfs.h"
+#include "kernel/procfs.h"
 #include "sources/source.h"
 
 namespace sockstate {

@@ -1,7 +1,7 @@
 // The registration lines: every kernel source the exporter reads. Adding a source is one line
 // here (see docs/architecture.md for the rest of what it touches).
 
-#include "sources/connect_failures.h"
+#include "sources/connect_failures_source.h"
 #include "sources/conntrack_source.h"
 #include "sources/occupancy_bound_source.h"
 #include "sources/proc_sources.h"

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "aggregate/aggregator.h"
-#include "sources/sock_diag.h"
+#include "kernel/sock_diag.h"
 #include "sources/source.h"
 
 namespace sockstate {

@@ -22,8 +22,8 @@
 #include <vector>
 
 #include "config/config.h"
-#include "scrape/family_set.h"
-#include "sources/procfs.h"
+#include "metrics/family_set.h"
+#include "kernel/procfs.h"
 #include "util/status.h"
 
 namespace sockstate {

@@ -5,7 +5,7 @@
 
 #include <string_view>
 
-#include "sources/procfs.h"
+#include "kernel/procfs.h"
 #include "sources/source.h"
 
 namespace sockstate {

@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-#include "sources/socket_record.h"
+#include "util/family.h"
 #include "util/status.h"
 
 namespace sockstate {

@@ -1,6 +1,6 @@
 #pragma once
-// What every netlink dump shares, for sources/sock_diag.* (NETLINK_SOCK_DIAG) and
-// sources/conntrack_netlink.* (NETLINK_NETFILTER): the socket (libmnl: open, bind, receive
+// What every netlink dump shares, for kernel/sock_diag.* (NETLINK_SOCK_DIAG) and
+// kernel/conntrack_netlink.* (NETLINK_NETFILTER): the socket (libmnl: open, bind, receive
 // buffer and timeout, request sequence numbers, draining an unfinished dump, the receive loop
 // with its errors) and the walk over the messages of one reply buffer (header checks,
 // NLMSG_DONE / NLMSG_ERROR / NLMSG_NOOP / NLMSG_OVERRUN, NLM_F_DUMP_INTR, seq/portid

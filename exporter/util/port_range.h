@@ -6,7 +6,7 @@
 namespace sockstate {
 
 /// An inclusive port range [low, high], 1 <= low <= high <= 65535 once parsed
-/// (ParsePortRange in sources/procfs.h). Value type.
+/// (ParsePortRange in kernel/procfs.h). Value type.
 struct PortRange {
   uint16_t low = 0;
   uint16_t high = 0;

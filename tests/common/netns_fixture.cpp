@@ -23,7 +23,7 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "sources/socket_record.h"
+#include "kernel/socket_record.h"
 #include "test_util.h"
 #include "util/file_util.h"
 

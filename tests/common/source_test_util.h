@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "scrape/family_set.h"
+#include "metrics/family_set.h"
 #include "sources/source.h"
 #include "test_util.h"
 

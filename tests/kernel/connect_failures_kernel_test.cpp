@@ -27,10 +27,10 @@
 #include <vector>
 
 #include "exporter_process.h"
+#include "metrics/family_set.h"
 #include "netns_fixture.h"
 #include "requirements.h"
-#include "scrape/family_set.h"
-#include "sources/connect_failures.h"
+#include "sources/connect_failures_source.h"
 #include "test_util.h"
 #include "util/file_util.h"
 

@@ -25,12 +25,12 @@
 #include <thread>
 #include <vector>
 
+#include "aggregate/nat_model.h"
 #include "config/config.h"
 #include "ct_builder.h"
+#include "metrics/family_set.h"
 #include "netns_fixture.h"
 #include "requirements.h"
-#include "scrape/family_set.h"
-#include "sources/conntrack_model.h"
 #include "sources/conntrack_source.h"
 #include "test_util.h"
 

@@ -17,9 +17,9 @@
 #include <thread>
 
 #include "exporter_process.h"
+#include "kernel/procfs.h"
 #include "netns_fixture.h"
 #include "requirements.h"
-#include "sources/procfs.h"
 #include "test_util.h"
 
 namespace sockstate::testing {

@@ -28,10 +28,10 @@
 #include <vector>
 
 #include "alloc_count.h"
+#include "kernel/sock_diag.h"
+#include "kernel/socket_record.h"
 #include "netns_fixture.h"
 #include "requirements.h"
-#include "sources/sock_diag.h"
-#include "sources/socket_record.h"
 
 using sockstate::testing::NewCount;
 using sockstate::testing::NewCountWorks;

@@ -1,6 +1,6 @@
 // ParseCgroupFile: /proc/<pid>/cgroup of processes in containers of each runtime and cgroup
 // driver, cgroup v1 and v2, and of host processes.
-#include "scrape/cgroup.h"
+#include "kernel/cgroup.h"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>

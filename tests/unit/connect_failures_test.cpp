@@ -1,7 +1,7 @@
 // The connect_failures source without BPF: a fake probe feeds drained map entries, and the
 // exported counters are checked exactly (monotonic totals, sticky top-K, groups, namespaces,
 // workloads resolved through a directory tree standing in for cgroupfs).
-#include "sources/connect_failures.h"
+#include "sources/connect_failures_source.h"
 
 #include <gtest/gtest.h>
 #include <prometheus/text_serializer.h>

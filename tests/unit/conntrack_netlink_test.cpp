@@ -1,7 +1,7 @@
 // ParseConntrackBuffer on ctnetlink messages built in memory, and the SSCTRK01 record/replay
 // format (in-memory recordings and the committed real-kernel fixtures in tests/fixtures/dumps).
 
-#include "sources/conntrack_netlink.h"
+#include "kernel/conntrack_netlink.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>

@@ -1,6 +1,6 @@
 // /proc/net/stat/nf_conntrack (per-CPU hex, summed) and the nf_conntrack_* sysctls.
 
-#include "sources/conntrack_proc.h"
+#include "kernel/conntrack_proc.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>

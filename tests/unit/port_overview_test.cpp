@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "http/landing_page.h"
-#include "scrape/family_set.h"
+#include "metrics/family_set.h"
 #include "scrape/terminal_view.h"
 
 namespace sockstate {

@@ -1,4 +1,4 @@
-#include "sources/procfs.h"
+#include "kernel/procfs.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>

@@ -1,7 +1,7 @@
 // ParseDiagBuffer on netlink messages built in memory, and the SSDIAG01 record/replay format
 // (in-memory recordings and the committed real-kernel fixtures in tests/fixtures/dumps).
 
-#include "sources/sock_diag.h"
+#include "kernel/sock_diag.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
@@ -24,7 +24,7 @@
 #include <vector>
 
 #include "alloc_count.h"
-#include "sources/socket_record.h"
+#include "kernel/socket_record.h"
 
 using sockstate::testing::NewCount;
 using sockstate::testing::NewCountWorks;

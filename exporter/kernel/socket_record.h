@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <string_view>
 
+#include "util/family.h"
+
 namespace sockstate {
 
 /// TCP states as numbered by the kernel (include/net/tcp_states.h).
@@ -38,8 +40,6 @@ std::string_view TcpStateName(uint8_t state);
 inline constexpr std::array<uint8_t, 12> kExportedStates = {
     kTcpEstablished, kTcpSynSent,   kTcpSynRecv, kTcpFinWait1, kTcpFinWait2, kTcpTimeWait,
     kTcpClose,       kTcpCloseWait, kTcpLastAck, kTcpListen,   kTcpClosing,  kTcpBoundInactive};
-
-enum class Family : uint8_t { kIpv4 = 0, kIpv6 = 1 };
 
 /// One socket. Addresses are in network byte order; an IPv4 address occupies addr[0..3] and
 /// the rest is zero. IPv4-mapped IPv6 sockets (::ffff:a.b.c.d) are normalised to kIpv4.

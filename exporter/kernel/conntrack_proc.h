@@ -1,7 +1,7 @@
 #pragma once
 // The conntrack table's fill and statistics from /proc: nf_conntrack_count (per namespace),
 // nf_conntrack_max (global), nf_conntrack_buckets (global), and /proc/net/stat/nf_conntrack
-// (per-CPU counters of the namespace, hex). Path, read and pure parser, as sources/procfs.h.
+// (per-CPU counters of the namespace, hex). Path, read and pure parser, as kernel/procfs.h.
 
 #include <cstdint>
 #include <optional>
@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-#include "sources/procfs.h"
+#include "kernel/procfs.h"
 #include "util/status.h"
 
 namespace sockstate {

@@ -1,7 +1,7 @@
 // NETLINK_SOCK_DIAG TCP dumps and the pure reply parser; the socket and the message walk are
 // util/netlink_socket.*, the record/replay seam is in sock_diag_file.cpp.
 
-#include "sources/sock_diag.h"
+#include "kernel/sock_diag.h"
 
 #include <libmnl/libmnl.h>
 #include <linux/inet_diag.h>

@@ -1,4 +1,4 @@
-#include "sources/conntrack_proc.h"
+#include "kernel/conntrack_proc.h"
 
 #include <charconv>
 

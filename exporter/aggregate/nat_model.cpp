@@ -1,4 +1,4 @@
-#include "sources/conntrack_model.h"
+#include "aggregate/nat_model.h"
 
 #include <netinet/in.h>
 

@@ -1,4 +1,4 @@
-#include "sources/socket_record.h"
+#include "kernel/socket_record.h"
 
 namespace sockstate {
 

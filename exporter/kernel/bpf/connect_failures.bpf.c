@@ -8,9 +8,7 @@
  * timed out or was abandoned (closed while in SYN_SENT) also goes SYN_SENT -> CLOSE, with its
  * local port assigned (inet_sport). Every other transition returns after two integer compares.
  *
- * CO-RE: the few kernel types read are declared here with preserve_access_index, so the build
- * does not need the build machine's BTF; libbpf relocates the offsets against the running
- * kernel's /sys/kernel/btf/vmlinux at load time. */
+ * CO-RE: the kernel types read are declared in core_types.h. */
 
 #include <linux/types.h>
 #include <linux/bpf.h>
@@ -20,67 +18,7 @@
 #include <bpf/bpf_endian.h>
 
 #include "connect_failures.h"
-
-#define AF_INET 2
-#define AF_INET6 10
-#define IPPROTO_TCP 6
-#define TCP_SYN_SENT 2
-#define TCP_CLOSE 7
-#define E2BIG 7
-#define EEXIST 17
-
-struct ns_common {
-  unsigned int inum;
-} __attribute__((preserve_access_index));
-
-struct net {
-  struct ns_common ns;
-} __attribute__((preserve_access_index));
-
-typedef struct {
-  struct net *net;
-} possible_net_t;
-
-struct in6_addr {
-  union {
-    __u8 u6_addr8[16];
-  } in6_u;
-} __attribute__((preserve_access_index));
-
-/* Declared flat: libbpf finds these names inside the kernel's anonymous unions. */
-struct sock_common {
-  __be32 skc_daddr;
-  __be16 skc_dport;
-  unsigned short skc_family;
-  possible_net_t skc_net;
-  struct in6_addr skc_v6_daddr;
-} __attribute__((preserve_access_index));
-
-struct kernfs_node {
-  __u64 id;
-} __attribute__((preserve_access_index));
-
-struct cgroup {
-  struct kernfs_node *kn;
-} __attribute__((preserve_access_index));
-
-struct sock_cgroup_data {
-  struct cgroup *cgroup;
-} __attribute__((preserve_access_index));
-
-struct sock {
-  struct sock_common __sk_common;
-  __u16 sk_protocol;
-  struct sock_cgroup_data sk_cgrp_data;
-} __attribute__((preserve_access_index));
-
-/* inet_sport, not skc_num: the tracepoint fires from inet_sk_state_store() after
- * tcp_set_state(CLOSE) has released the port (inet_put_port() zeroes skc_num), while
- * inet_sport keeps the port a connect() was given. It is 0 only when inet_hash_connect()
- * never assigned one. */
-struct inet_sock {
-  __be16 inet_sport;
-} __attribute__((preserve_access_index));
+#include "core_types.h"
 
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
@@ -88,7 +26,7 @@ struct {
   __uint(max_entries, SOCKSTATE_CF_MAX_ENTRIES);
   __type(key, struct sockstate_cf_key);
   __type(value, __u64);
-} failures SEC(".maps");
+} cf_failures SEC(".maps");
 
 /* [0]: failures not counted because the map was full. Never reset by user space. */
 struct {
@@ -96,14 +34,7 @@ struct {
   __uint(max_entries, 1);
   __type(key, __u32);
   __type(value, __u64);
-} overflow SEC(".maps");
-
-static __always_inline int IsV4Mapped(const unsigned char *a) {
-  for (int i = 0; i < 10; i++) {
-    if (a[i]) return 0;
-  }
-  return a[10] == 0xff && a[11] == 0xff;
-}
+} cf_overflow SEC(".maps");
 
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(sockstate_connect_failure, const struct sock *sk, const int oldstate,
@@ -140,19 +71,19 @@ int BPF_PROG(sockstate_connect_failure, const struct sock *sk, const int oldstat
   key.cgroup_id = BPF_CORE_READ(sk, sk_cgrp_data.cgroup, kn, id);
   if (key.cgroup_id == 0) key.cgroup_id = bpf_get_current_cgroup_id();
 
-  __u64 *count = bpf_map_lookup_elem(&failures, &key);
+  __u64 *count = bpf_map_lookup_elem(&cf_failures, &key);
   if (count) {
     __sync_fetch_and_add(count, 1);
     return 0;
   }
   __u64 one = 1;
-  long err = bpf_map_update_elem(&failures, &key, &one, BPF_NOEXIST);
+  long err = bpf_map_update_elem(&cf_failures, &key, &one, BPF_NOEXIST);
   if (err == -EEXIST) { /* another CPU inserted it meanwhile */
-    count = bpf_map_lookup_elem(&failures, &key);
+    count = bpf_map_lookup_elem(&cf_failures, &key);
     if (count) __sync_fetch_and_add(count, 1);
   } else if (err) {
     __u32 zero = 0;
-    __u64 *lost = bpf_map_lookup_elem(&overflow, &zero);
+    __u64 *lost = bpf_map_lookup_elem(&cf_overflow, &zero);
     if (lost) __sync_fetch_and_add(lost, 1);
   }
   return 0;

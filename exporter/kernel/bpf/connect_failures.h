@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /* Shared between the BPF program (connect_failures.bpf.c) and user space
- * (sources/connect_failures_bpf.cpp): the map key and the reasons. Plain C, fixed layout. */
+ * (kernel/connect_failure_probe.cpp): the map key and the reasons. Plain C, fixed layout. */
 #ifndef SOCKSTATE_BPF_CONNECT_FAILURES_H_
 #define SOCKSTATE_BPF_CONNECT_FAILURES_H_
 

@@ -1,6 +1,6 @@
 #pragma once
 // connect() failures counted by the kernel (docs/connect-failures.md): a host-wide source fed
-// by a BPF program on the tracepoint sock:inet_sock_set_state (exporter/bpf/). The program
+// by a BPF program on the tracepoint sock:inet_sock_set_state (exporter/kernel/bpf/). The program
 // counts failures in a bounded kernel map keyed by (netns inode, family, destination address
 // and port, reason, cgroup id); every scrape drains that map (each entry read and deleted
 // once) and user space adds the counts to totals it owns. So counters never go backwards:
@@ -26,7 +26,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "sources/socket_record.h"
+#include "kernel/connect_failure_probe.h"
+#include "kernel/workload.h"
 #include "sources/source.h"
 #include "util/status.h"
 
@@ -34,77 +35,8 @@ namespace sockstate {
 
 class DestinationPlan;
 
-/// Why a connect() failed. The values are the BPF program's (exporter/bpf/connect_failures.h).
-enum class ConnectFailureReason : uint8_t {
-  kNoLocalPort = 0,       // inet_hash_connect() found no free local port: EADDRNOTAVAIL
-  kRefusedOrTimeout = 1,  // SYN_SENT -> CLOSE with a local port: RST, timeout or abandoned
-};
-inline constexpr size_t kNumConnectFailureReasons = 2;
-
 /// "no_local_port" / "refused_or_timeout" (the `reason` label). Thread-safe.
 std::string_view ConnectFailureReasonName(size_t reason);
-
-/// One drained kernel map entry: failures counted for one key since the previous drain. IPv4
-/// (and IPv4-mapped) destinations are kIpv4 with the address in daddr[0..3]. Value type.
-struct FailureRecord {
-  uint64_t cgroup_id = 0;
-  uint64_t netns_inode = 0;
-  std::array<uint8_t, 16> daddr{};
-  uint16_t dport = 0;
-  Family family = Family::kIpv4;
-  uint8_t reason = 0;  // ConnectFailureReason; other values are ignored
-  uint64_t count = 0;
-};
-
-/// The kernel side, behind a seam so that the accounting is tested without BPF.
-class ConnectFailureProbe {
- public:
-  virtual ~ConnectFailureProbe() = default;
-  /// Appends every failure counted since the last call to `out` (each kernel entry is read and
-  /// deleted atomically, so each failure is returned once) and sets `*overflow_total` to the
-  /// kernel's running count of failures dropped because the map was full. Not thread-safe.
-  virtual Status Drain(std::vector<FailureRecord>* out, uint64_t* overflow_total) = 0;
-};
-
-/// Who failed: the `workload` and `workload_kind` label values of a cgroup. Value type.
-struct Workload {
-  std::string kind;  // "pod", "container", "systemd_unit", "cgroup", "unknown" or "other"
-  std::string name;  // pod UID, container id, unit name, cgroup path, or the kind again
-  bool operator==(const Workload&) const = default;
-};
-
-/// The workload of a cgroup v2 path relative to the hierarchy's root ("/system.slice/x.service"):
-/// a pod UID when the path names a Kubernetes pod, else a container id (containerd, CRI-O,
-/// Docker, podman; scope/cgroup/exporter parsing of scrape/cgroup.h), else the deepest
-/// component ending in ".service" or ".scope" (systemd_unit), else the path itself (cgroup).
-/// Pure; thread-safe.
-Workload WorkloadFromCgroupPath(std::string_view path);
-
-/// The mount point of the first cgroup2 filesystem in /proc/<pid>/mountinfo text ("" when
-/// there is none: a cgroup v1-only host). Octal escapes (\040) are decoded. Pure; thread-safe.
-std::string FindCgroup2Mount(std::string_view mountinfo);
-
-/// Resolves cgroup ids to workloads by walking a cgroup v2 tree (a cgroup's id is its
-/// directory's inode number). Caches answers (bounded); one bounded walk per Resolve() that
-/// has unknown ids. Not thread-safe.
-class CgroupResolver {
- public:
-  /// `root`: the cgroup2 mount point; "" resolves every id to kind "unknown".
-  explicit CgroupResolver(std::string root) : root_(std::move(root)) {}
-  /// Looks up the ids of `records` not cached yet with one walk of the tree.
-  void Resolve(const std::vector<FailureRecord>& records);
-  /// The workload of an id passed to Resolve() (kind "unknown" when it was not found: the
-  /// cgroup was removed before the scrape, or lies outside the mounted tree).
-  const Workload& Find(uint64_t id) const;
-  const std::string& root() const { return root_; }
-  /// Most directories one walk visits, most ids cached (then the cache starts over).
-  static constexpr size_t kMaxWalk = 65536;
-  static constexpr size_t kMaxCached = 16384;
-
- private:
-  std::string root_;
-  std::unordered_map<uint64_t, Workload> cache_;
-};
 
 /// The host-wide source "connect_failures". Holds monotonic totals for its process lifetime;
 /// unavailable (no probe) it only exports sockstate_connect_failures_available 0. Read() and
@@ -149,6 +81,7 @@ class ConnectFailuresSource : public HostSource {
   std::unique_ptr<ConnectFailureProbe> probe_;
   std::unique_ptr<CgroupResolver> resolver_;
   std::vector<FailureRecord> drained_;       // reused across scrapes
+  std::vector<uint64_t> ids_;                // cgroup ids of drained_, reused
   std::map<uint64_t, NsTotals> namespaces_;  // by netns inode
   size_t individuals_ = 0;                   // across namespaces
   std::vector<WorkloadTotals> workloads_;    // sticky top K, then "other" and "unknown"

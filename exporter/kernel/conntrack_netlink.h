@@ -1,7 +1,7 @@
 #pragma once
 // ctnetlink (NETLINK_NETFILTER, IPCTNL_MSG_CT_GET with NLM_F_DUMP) dumps of the conntrack table
 // with libmnl, streamed to a ConntrackSink, plus the record/replay seam: raw recvmsg buffers
-// written to a file and read back through the same pure parser (as sources/sock_diag.h does
+// written to a file and read back through the same pure parser (as kernel/sock_diag.h does
 // for sock_diag).
 
 #include <array>
@@ -12,7 +12,7 @@
 #include <string>
 #include <utility>
 
-#include "sources/socket_record.h"
+#include "kernel/socket_record.h"
 #include "util/netlink_socket.h"
 #include "util/record_file.h"
 #include "util/status.h"

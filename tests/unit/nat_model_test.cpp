@@ -1,7 +1,7 @@
 // The NAT model: reply-tuple grouping, snat/direct and blocking/reclaimable split per the
 // kernel's takeover rule (Linux 6.5+), labels through aggregate/rank.h, caps, no allocation.
 
-#include "sources/conntrack_model.h"
+#include "aggregate/nat_model.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>

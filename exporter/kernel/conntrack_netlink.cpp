@@ -9,7 +9,7 @@
 //   CTA_STATUS be32; CTA_PROTOINFO (nested: CTA_PROTOINFO_TCP (nested:
 //   CTA_PROTOINFO_TCP_STATE u8)); CTA_ZONE be16; and others this parser skips.
 
-#include "sources/conntrack_netlink.h"
+#include "kernel/conntrack_netlink.h"
 
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_conntrack.h>

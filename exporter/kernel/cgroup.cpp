@@ -1,4 +1,4 @@
-#include "scrape/cgroup.h"
+#include "kernel/cgroup.h"
 
 #include <string>
 

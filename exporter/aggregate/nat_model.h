@@ -33,7 +33,7 @@
 #include "aggregate/plan.h"
 #include "aggregate/rank.h"
 #include "config/config.h"
-#include "sources/conntrack_netlink.h"
+#include "kernel/conntrack_netlink.h"
 
 namespace sockstate {
 

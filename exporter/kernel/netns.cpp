@@ -1,4 +1,4 @@
-#include "scrape/netns.h"
+#include "kernel/netns.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -43,8 +43,8 @@ std::vector<std::string> ListDir(const std::string& dir) {
 
 }  // namespace
 
-std::vector<NetnsRef> DiscoverNamespaces(const NamespaceConfig& config, const std::string& procfs,
-                                         const std::string& netns_dir) {
+std::vector<NetnsRef> DiscoverNamespaces(const NetnsSelection& selection,
+                                         const std::string& procfs, const std::string& netns_dir) {
   std::map<std::pair<dev_t, ino_t>, NetnsRef> found;
   auto add_named = [&](const std::string& label, const std::string& path) {
     NetnsRef r;
@@ -53,8 +53,8 @@ std::vector<NetnsRef> DiscoverNamespaces(const NamespaceConfig& config, const st
     if (!StatNs(path, &r.dev, &r.ino)) return;
     found.emplace(std::make_pair(r.dev, r.ino), r);
   };
-  if (config.mode == NetnsMode::kList) {
-    for (const std::string& n : config.names) {
+  if (!selection.all) {
+    for (const std::string& n : selection.names) {
       if (!n.empty() && n[0] == '/') {
         // A bind mount keeps its file name as label; a /proc/<pid>/ns/net link gets its inode.
         std::string base = n.substr(n.find_last_of('/') + 1);
@@ -66,12 +66,12 @@ std::vector<NetnsRef> DiscoverNamespaces(const NamespaceConfig& config, const st
         add_named(n, netns_dir + "/" + n);
       }
     }
-    if (!config.pattern.empty()) {
+    if (!selection.pattern.empty()) {
       for (const std::string& n : ListDir(netns_dir)) {
-        if (fnmatch(config.pattern.c_str(), n.c_str(), 0) == 0) add_named(n, netns_dir + "/" + n);
+        if (fnmatch(selection.pattern.c_str(), n.c_str(), 0) == 0) add_named(n, netns_dir + "/" + n);
       }
     }
-  } else if (config.mode == NetnsMode::kAll) {
+  } else {
     for (const std::string& n : ListDir(netns_dir)) add_named(n, netns_dir + "/" + n);
     // Namespaces of running processes; a named one keeps its name.
     for (const std::string& p : ListDir(procfs)) {

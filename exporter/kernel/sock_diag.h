@@ -10,7 +10,7 @@
 #include <string>
 #include <utility>
 
-#include "sources/socket_record.h"
+#include "kernel/socket_record.h"
 #include "util/netlink_socket.h"
 #include "util/record_file.h"
 #include "util/status.h"

@@ -1,17 +1,11 @@
-#include "sources/connect_failures.h"
-
-#include <dirent.h>
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
+#include "sources/connect_failures_source.h"
 
 #include <algorithm>
-#include <unordered_set>
 
 #include "aggregate/plan.h"
 #include "aggregate/rank.h"
-#include "scrape/cgroup.h"
-#include "util/text_util.h"
+#include "util/file_util.h"
+#include "util/log.h"
 
 namespace sockstate {
 
@@ -20,119 +14,10 @@ namespace {
 constexpr std::string_view kReasonNames[kNumConnectFailureReasons] = {"no_local_port",
                                                                       "refused_or_timeout"};
 
-const Workload& UnknownWorkload() {
-  static const Workload kUnknown{"unknown", "unknown"};
-  return kUnknown;
-}
-
-bool EndsWith(std::string_view s, std::string_view p) {
-  return s.size() >= p.size() && s.substr(s.size() - p.size()) == p;
-}
-
-/// Decodes the octal escapes (\040 space, \011 tab, \012 newline, \134 backslash) of a
-/// mountinfo field.
-std::string Unescape(std::string_view s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '\\' && i + 3 < s.size()) {
-      const char a = s[i + 1], b = s[i + 2], c = s[i + 3];
-      if (a >= '0' && a <= '3' && b >= '0' && b <= '7' && c >= '0' && c <= '7') {
-        out.push_back(char((a - '0') * 64 + (b - '0') * 8 + (c - '0')));
-        i += 3;
-        continue;
-      }
-    }
-    out.push_back(s[i]);
-  }
-  return out;
-}
-
 }  // namespace
 
 std::string_view ConnectFailureReasonName(size_t reason) {
   return reason < kNumConnectFailureReasons ? kReasonNames[reason] : "unknown";
-}
-
-Workload WorkloadFromCgroupPath(std::string_view path) {
-  const std::string line = "0::" + std::string(path);
-  ContainerInfo info = ParseCgroupFile(line);
-  if (!info.pod_uid.empty()) return {"pod", info.pod_uid};
-  if (!info.container_id.empty()) return {"container", info.container_id};
-  // The deepest systemd unit: "/user.slice/user-1000.slice/user@1000.service/app.slice/x.service"
-  // names x.service.
-  std::string_view unit;
-  size_t pos = 0;
-  std::string_view comp;
-  while (NextPiece(path, '/', &pos, &comp)) {
-    if (EndsWith(comp, ".service") || EndsWith(comp, ".scope")) unit = comp;
-  }
-  if (!unit.empty()) return {"systemd_unit", std::string(unit)};
-  if (path.empty()) return {"cgroup", "/"};
-  return {"cgroup", std::string(path)};
-}
-
-std::string FindCgroup2Mount(std::string_view text) {
-  size_t pos = 0;
-  std::string_view line;
-  while (NextPiece(text, '\n', &pos, &line)) {
-    // "<id> <parent> <maj:min> <root> <mount point> <options> [optional...] - <fstype> ..."
-    const size_t sep = line.find(" - ");
-    if (sep == std::string_view::npos) continue;
-    std::string_view after = line.substr(sep + 3);
-    if (after.substr(0, after.find(' ')) != "cgroup2") continue;
-    std::string_view fields = line.substr(0, sep);
-    size_t f = 0;
-    for (int i = 0; i < 4 && f != std::string_view::npos; ++i) {
-      f = fields.find(' ', f);
-      if (f != std::string_view::npos) ++f;
-    }
-    if (f == std::string_view::npos || f >= fields.size()) continue;
-    std::string_view mount = fields.substr(f, fields.find(' ', f) - f);
-    if (mount.empty() || mount[0] != '/') continue;
-    return Unescape(mount);
-  }
-  return "";
-}
-
-void CgroupResolver::Resolve(const std::vector<FailureRecord>& records) {
-  std::unordered_set<uint64_t> wanted;
-  for (const FailureRecord& r : records) {
-    if (!cache_.count(r.cgroup_id)) wanted.insert(r.cgroup_id);
-  }
-  if (wanted.empty()) return;
-  if (cache_.size() + wanted.size() > kMaxCached) cache_.clear();
-  if (!root_.empty()) {
-    struct stat st;
-    if (stat(root_.c_str(), &st) == 0 && wanted.erase(uint64_t(st.st_ino))) {
-      cache_[uint64_t(st.st_ino)] = WorkloadFromCgroupPath("/");
-    }
-    // Depth-first walk; d_ino of a cgroupfs directory is the cgroup id.
-    std::vector<std::string> stack = {""};
-    size_t visited = 0;
-    while (!stack.empty() && !wanted.empty() && visited < kMaxWalk) {
-      const std::string rel = std::move(stack.back());
-      stack.pop_back();
-      ++visited;
-      DIR* dir = opendir((root_ + rel).c_str());
-      if (dir == nullptr) continue;
-      while (dirent* e = readdir(dir)) {
-        if (e->d_type != DT_DIR) continue;
-        const std::string_view n = e->d_name;
-        if (n == "." || n == "..") continue;
-        std::string child = rel + "/" + e->d_name;
-        if (wanted.erase(uint64_t(e->d_ino)))
-          cache_[uint64_t(e->d_ino)] = WorkloadFromCgroupPath(child);
-        stack.push_back(std::move(child));
-      }
-      closedir(dir);
-    }
-  }
-  for (uint64_t id : wanted) cache_[id] = UnknownWorkload();
-}
-
-const Workload& CgroupResolver::Find(uint64_t id) const {
-  auto it = cache_.find(id);
-  return it == cache_.end() ? UnknownWorkload() : it->second;
 }
 
 ConnectFailuresSource::ConnectFailuresSource(std::unique_ptr<ConnectFailureProbe> probe,
@@ -158,7 +43,11 @@ Status ConnectFailuresSource::Read(const HostReadContext& ctx) {
     ns.absent = 0;
   }
   const DestinationPlan plan(ctx.config.destinations);  // per scrape: follows reloads
-  if (resolver_) resolver_->Resolve(drained_);
+  if (resolver_) {
+    ids_.clear();
+    for (const FailureRecord& r : drained_) ids_.push_back(r.cgroup_id);
+    resolver_->Resolve(ids_);
+  }
   // Free top-K slots go to the destinations and workloads that failed most in this drain.
   std::sort(drained_.begin(), drained_.end(),
             [](const FailureRecord& a, const FailureRecord& b) { return a.count > b.count; });
@@ -290,6 +179,36 @@ void ConnectFailuresSource::AddFamilies(FamilySet& fs, const ExportContext& ctx)
              "Failed connect()s the kernel program could not count because its map was full "
              "(more distinct failing keys between two scrapes than it holds).",
              {}, double(overflow_total_));
+}
+
+Result<std::unique_ptr<HostSource>> MakeConnectFailuresSource(std::string_view mode,
+                                                              const std::string& procfs) {
+  if (mode == "off") return std::unique_ptr<HostSource>();
+  if (mode != "auto" && mode != "on") {
+    return Status::Error("--collector.connect-failures: want auto, on or off, got \"" +
+                         std::string(mode) + "\"");
+  }
+  Result<std::unique_ptr<ConnectFailureProbe>> probe = OpenConnectFailureProbe();
+  if (!probe.ok()) {
+    if (mode == "on") {
+      return Status::Error("--collector.connect-failures=on: " + probe.status().message());
+    }
+    Log(LogLevel::kWarn,
+        "connect() failures are not counted (--collector.connect-failures=auto): " +
+            probe.status().message() + "; exporting sockstate_connect_failures_available 0");
+    return std::unique_ptr<HostSource>(std::make_unique<ConnectFailuresSource>(nullptr, nullptr));
+  }
+  std::string mountinfo;
+  const std::string root =
+      ReadSmallFile(procfs + "/self/mountinfo", &mountinfo) == 0 ? FindCgroup2Mount(mountinfo) : "";
+  if (root.empty()) {
+    Log(LogLevel::kInfo,
+        "connect() failures: no cgroup v2 hierarchy mounted; workloads are reported as "
+        "\"unknown\"");
+  }
+  Log(LogLevel::kInfo, "connect() failures are counted by the kernel (tp_btf/inet_sock_set_state)");
+  return std::unique_ptr<HostSource>(std::make_unique<ConnectFailuresSource>(
+      std::move(*probe), std::make_unique<CgroupResolver>(root)));
 }
 
 }  // namespace sockstate

@@ -18,7 +18,7 @@
 #include <cstring>
 #include <string_view>
 
-#include "sources/conntrack_netlink.h"
+#include "kernel/conntrack_netlink.h"
 #include "util/text_util.h"
 
 namespace sockstate {

@@ -12,7 +12,7 @@
 
 #include <string_view>
 
-#include "sources/sock_diag.h"
+#include "kernel/sock_diag.h"
 #include "util/text_util.h"
 
 namespace sockstate {

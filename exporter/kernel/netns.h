@@ -9,7 +9,6 @@
 #include <string>
 #include <vector>
 
-#include "config/config.h"
 #include "util/status.h"
 
 namespace sockstate {
@@ -24,10 +23,18 @@ struct NetnsRef {
   pid_t pid = 0;  // a process in it (0 for named ones with no process found)
 };
 
-/// Lists the namespaces `config` selects (mode all or list), deduplicated by (dev, inode),
-/// sorted by label. Unreadable entries are skipped. Thread-safe.
-std::vector<NetnsRef> DiscoverNamespaces(const NamespaceConfig& config, const std::string& procfs,
-                                         const std::string& netns_dir);
+/// Which namespaces discovery lists. Value type.
+struct NetnsSelection {
+  /// Every named namespace and every namespace a process holds; `names` and `pattern` unused.
+  bool all = false;
+  std::vector<std::string> names;  // names under the netns directory, or absolute paths
+  std::string pattern;             // also every name under the netns directory matching (glob)
+};
+
+/// Lists the namespaces `selection` selects, deduplicated by (dev, inode), sorted by label.
+/// Unreadable entries are skipped. Thread-safe.
+std::vector<NetnsRef> DiscoverNamespaces(const NetnsSelection& selection,
+                                         const std::string& procfs, const std::string& netns_dir);
 
 /// One network namespace the exporter reads: the exporter's own, or another one entered by
 /// path. Holds no thread, no fd and no scrape state (the namespace's sources live in

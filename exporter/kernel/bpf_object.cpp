@@ -1,0 +1,148 @@
+#include "kernel/bpf_object.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/capability.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdarg>
+#include <cstring>
+#include <mutex>
+
+#include "sockstate.skel.h"
+#include "util/file_util.h"
+
+namespace sockstate {
+
+namespace {
+
+#ifndef CAP_PERFMON
+#define CAP_PERFMON 38
+#endif
+#ifndef CAP_BPF
+#define CAP_BPF 39
+#endif
+
+// libbpf's warnings while loading, kept for the error message instead of printed raw.
+std::mutex g_libbpf_mu;
+std::string g_libbpf_log;
+
+int LibbpfPrint(enum libbpf_print_level level, const char* fmt, va_list args) {
+  if (level == LIBBPF_DEBUG) return 0;
+  char buf[512];
+  vsnprintf(buf, sizeof(buf), fmt, args);
+  std::lock_guard<std::mutex> lock(g_libbpf_mu);
+  if (g_libbpf_log.size() < 4096) g_libbpf_log += buf;
+  return 0;
+}
+
+/// The last non-empty line libbpf logged, or "".
+std::string LastLibbpfLine() {
+  std::lock_guard<std::mutex> lock(g_libbpf_mu);
+  std::string s = g_libbpf_log;
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  const size_t nl = s.rfind('\n');
+  return nl == std::string::npos ? s : s.substr(nl + 1);
+}
+
+/// Names of the capabilities missing from the effective set for loading and attaching a
+/// tracing program: CAP_BPF and CAP_PERFMON (CAP_SYS_ADMIN covers both). Empty if none.
+std::string MissingCapabilities() {
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2] = {};
+  if (syscall(SYS_capget, &header, data) != 0) return "";  // cannot tell: let the load say
+  auto has = [&](int cap) { return (data[cap / 32].effective >> (cap % 32)) & 1u; };
+  if (has(CAP_SYS_ADMIN)) return "";
+  std::string missing;
+  for (auto [cap, name] : {std::pair{CAP_BPF, "CAP_BPF"}, std::pair{CAP_PERFMON, "CAP_PERFMON"}}) {
+    if (!has(cap)) missing += missing.empty() ? name : std::string(" and ") + name;
+  }
+  return missing;
+}
+
+/// Why bpf() said EPERM although the capabilities are there: a seccomp filter (the default
+/// profile of podman, buildah and CRI-O as in Debian 12, and Docker's before 23.0, allow it
+/// only with CAP_SYS_ADMIN) or something else (a security module).
+std::string DeniedDespiteCapabilities() {
+  std::string status;
+  bool seccomp = false;
+  if (ReadSmallFile("/proc/self/status", &status) == 0) {
+    size_t at = status.find("\nSeccomp:");  // 0 none, 1 strict, 2 filter
+    if (at != std::string::npos) at = status.find_first_not_of(" \t", at + 9);
+    seccomp = at != std::string::npos && status[at] == '2';
+  }
+  if (seccomp) {
+    return "; the process has CAP_BPF and CAP_PERFMON, so its seccomp filter denies bpf() (a "
+           "container runtime's default profile that allows it only with CAP_SYS_ADMIN: use "
+           "a profile that allows it with CAP_BPF, see docs/connect-failures.md)";
+  }
+  return "; denied although the process has CAP_BPF and CAP_PERFMON (a security module?)";
+}
+
+}  // namespace
+
+Result<std::shared_ptr<BpfObject>> BpfObject::Load(const std::vector<std::string>& programs) {
+  struct stat st;
+  if (stat("/sys/kernel/btf/vmlinux", &st) != 0) {
+    return Status::Error("the kernel has no BTF (/sys/kernel/btf/vmlinux: " +
+                         std::string(strerror(errno)) + "; needs CONFIG_DEBUG_INFO_BTF=y)");
+  }
+  const std::string missing = MissingCapabilities();
+  if (!missing.empty()) {
+    return Status::Error("missing capability " + missing +
+                         " (grant CAP_BPF and CAP_PERFMON, or run as root)");
+  }
+  {
+    std::lock_guard<std::mutex> lock(g_libbpf_mu);
+    g_libbpf_log.clear();
+  }
+  libbpf_set_print(LibbpfPrint);
+  sockstate_bpf* skel = sockstate_bpf__open();
+  if (skel == nullptr) {
+    return Status::Error(std::string("opening the BPF object: ") + strerror(errno));
+  }
+  std::shared_ptr<BpfObject> object(new BpfObject(skel));
+  bpf_program* prog;
+  bpf_object__for_each_program(prog, skel->obj) {
+    const bool wanted =
+        std::find(programs.begin(), programs.end(), bpf_program__name(prog)) != programs.end();
+    bpf_program__set_autoload(prog, wanted);
+  }
+  if (sockstate_bpf__load(skel) != 0) {
+    const int err = errno;
+    std::string detail = LastLibbpfLine();
+    return Status::Error(std::string("loading the BPF program: ") + strerror(err) +
+                         (detail.empty() ? "" : " (libbpf: " + detail + ")") +
+                         (err == EPERM ? DeniedDespiteCapabilities() : ""));
+  }
+  bpf_object__for_each_program(prog, skel->obj) {
+    if (!bpf_program__autoload(prog)) continue;
+    bpf_link* link = bpf_program__attach(prog);
+    if (link == nullptr) {
+      const int err = errno;
+      const char* section = bpf_program__section_name(prog);
+      if (err == ENOENT || err == ESRCH) {
+        return Status::Error(std::string("the kernel has no attach point ") + section);
+      }
+      return Status::Error(std::string("attaching to ") + section + ": " + strerror(err));
+    }
+    object->links_.push_back(link);
+  }
+  return object;
+}
+
+BpfObject::~BpfObject() {
+  for (bpf_link* link : links_) bpf_link__destroy(link);
+  sockstate_bpf__destroy(skel_);
+}
+
+int BpfObject::MapFd(std::string_view name) const {
+  const bpf_map* map = bpf_object__find_map_by_name(skel_->obj, std::string(name).c_str());
+  return map == nullptr ? -1 : bpf_map__fd(map);
+}
+
+}  // namespace sockstate

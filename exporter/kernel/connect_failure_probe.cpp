@@ -1,0 +1,86 @@
+// The kernel side of the connect_failures source: the program connect_failures.bpf.c of the
+// one BPF object (kernel/bpf_object.h), attached to tp_btf/inet_sock_set_state, and the drain
+// of its map.
+
+#include "kernel/connect_failure_probe.h"
+
+#include <bpf/bpf.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "kernel/bpf_object.h"
+
+extern "C" {
+#include "kernel/bpf/connect_failures.h"
+}
+
+namespace sockstate {
+
+namespace {
+
+static_assert(sizeof(sockstate_cf_key) == 32, "key layout shared with the BPF program");
+
+class BpfProbe : public ConnectFailureProbe {
+ public:
+  explicit BpfProbe(std::shared_ptr<BpfObject> object)
+      : object_(std::move(object)),
+        failures_fd_(object_->MapFd("cf_failures")),
+        overflow_fd_(object_->MapFd("cf_overflow")) {
+    keys_.reserve(SOCKSTATE_CF_MAX_ENTRIES);
+  }
+
+  Status Drain(std::vector<FailureRecord>* out, uint64_t* overflow_total) override {
+    uint32_t zero = 0;
+    uint64_t lost = 0;
+    if (bpf_map_lookup_elem(overflow_fd_, &zero, &lost) == 0) *overflow_total = lost;
+
+    // Keys first, then each read-and-deleted: deleting while walking would restart the walk.
+    const int fd = failures_fd_;
+    keys_.clear();
+    sockstate_cf_key key{}, next{};
+    const void* prev = nullptr;
+    while (keys_.size() < SOCKSTATE_CF_MAX_ENTRIES) {
+      if (bpf_map_get_next_key(fd, prev, &next) != 0) {
+        if (errno == ENOENT) break;
+        return Status::Error(std::string("bpf_map_get_next_key: ") + strerror(errno));
+      }
+      keys_.push_back(next);
+      key = next;
+      prev = &key;
+    }
+    for (const sockstate_cf_key& k : keys_) {
+      uint64_t count = 0;
+      if (bpf_map_lookup_and_delete_elem(fd, &k, &count) != 0) {
+        if (errno == ENOENT) continue;
+        return Status::Error(std::string("bpf_map_lookup_and_delete_elem: ") + strerror(errno));
+      }
+      FailureRecord r;
+      r.cgroup_id = k.cgroup_id;
+      r.netns_inode = k.netns_inum;
+      std::memcpy(r.daddr.data(), k.daddr, 16);
+      r.dport = k.dport;
+      r.family = k.family == 10 ? Family::kIpv6 : Family::kIpv4;
+      r.reason = k.reason;
+      r.count = count;
+      out->push_back(r);
+    }
+    return Status::Ok();
+  }
+
+ private:
+  std::shared_ptr<BpfObject> object_;
+  int failures_fd_;
+  int overflow_fd_;
+  std::vector<sockstate_cf_key> keys_;  // reused across scrapes
+};
+
+}  // namespace
+
+Result<std::unique_ptr<ConnectFailureProbe>> OpenConnectFailureProbe() {
+  Result<std::shared_ptr<BpfObject>> object = BpfObject::Load({"sockstate_connect_failure"});
+  if (!object.ok()) return object.status();
+  return std::unique_ptr<ConnectFailureProbe>(std::make_unique<BpfProbe>(std::move(*object)));
+}
+
+}  // namespace sockstate
