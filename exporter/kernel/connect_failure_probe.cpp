@@ -78,7 +78,7 @@ class BpfProbe : public ConnectFailureProbe {
 }  // namespace
 
 Result<std::unique_ptr<ConnectFailureProbe>> OpenConnectFailureProbe() {
-  Result<std::shared_ptr<BpfObject>> object = BpfObject::Load({"sockstate_connect_failure"});
+  Result<std::shared_ptr<BpfObject>> object = BpfObject::Load({"cf_state_change"});
   if (!object.ok()) return object.status();
   return std::unique_ptr<ConnectFailureProbe>(std::make_unique<BpfProbe>(std::move(*object)));
 }

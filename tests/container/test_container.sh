@@ -8,7 +8,9 @@
 #      with SOCKSTATE_DEB (scripts/test.sh sets it), from that already built and tested .deb
 #      (--build-arg SOCKSTATE_DEB); the builder's package list is checked against the build
 #      dependencies scripts/install-deps.sh installs; the image carries the package's copyright
-#      file and the label org.opencontainers.image.licenses=BSD-2-Clause;
+#      file and the label org.opencontainers.image.licenses=BSD-2-Clause, and in
+#      /usr/share/sockstate_exporter the package's dashboards and Prometheus rules, equal to the
+#      repository's;
 #   3. the image runs with `podman run --network=host`; /metrics is scraped and must carry
 #      sockstate_tcp_sockets{family="ipv4",state="listen"} >= 1 (its own listener), and the
 #      exporter must run as uid 65534;
@@ -207,19 +209,29 @@ build_image() {
     "$build_log" | sed '1d;/^-->/d' | tr '\n' ' ')"
   log "build: $image_ref $(podman "${S[@]}" image inspect --format '{{.Size}}' "$image_ref" \
     | awk '{printf "%.1f MB", $1/1e6}')"
-  check_image_licence
+  check_image_files
 }
-# The binary's licence ships with it: the package's copyright file and the OCI licence label.
-check_image_licence() {
+# What the image carries besides the binary: its licence (the package's copyright file and the
+# OCI licence label) and the package's dashboards and Prometheus rules.
+check_image_files() {
   local label wc mnt rc=0
   label=$(podman "${S[@]}" image inspect --format '{{index .Config.Labels "org.opencontainers.image.licenses"}}' "$image_ref")
   [[ "$label" == BSD-2-Clause ]] || die "image label org.opencontainers.image.licenses is '$label', want BSD-2-Clause"
   wc=$(timeout 60 buildah "${S[@]}" from --pull=never --name "sockstate-test-licence-$$" "$image_ref")
   mnt=$(timeout 60 buildah "${S[@]}" mount "$wc") || rc=$?
   ((rc == 0)) && cmp -s "$mnt/usr/share/doc/sockstate-exporter/copyright" "$src_dir/packaging/debian/copyright" || rc=1
+  # The package's dashboards and Prometheus rules (per node and fleet), as in the repository.
+  local shipped=0 d
+  if ((rc == 0)); then
+    for d in dashboards:dashboards prometheus:config/prometheus; do
+      diff -r "$mnt/usr/share/sockstate_exporter/${d%%:*}" "$src_dir/${d#*:}" >&2 || shipped=1
+    done
+  fi
   timeout 60 buildah "${S[@]}" rm "$wc" >/dev/null 2>&1 || true
   ((rc == 0)) || die "the image has no /usr/share/doc/sockstate-exporter/copyright equal to packaging/debian/copyright"
+  ((shipped == 0)) || die "/usr/share/sockstate_exporter in the image differs from dashboards/ and config/prometheus/ (above)"
   log "build: the image carries the package's copyright file and the licence label $label"
+  log "build: and the dashboards and Prometheus rules in /usr/share/sockstate_exporter, as in the repository"
 }
 
 # ---------------------------------------------------------------------------------------------

@@ -37,7 +37,7 @@ struct {
 } cf_overflow SEC(".maps");
 
 SEC("tp_btf/inet_sock_set_state")
-int BPF_PROG(sockstate_connect_failure, const struct sock *sk, const int oldstate,
+int BPF_PROG(cf_state_change, const struct sock *sk, const int oldstate,
              const int newstate) {
   if (newstate != TCP_CLOSE || oldstate != TCP_SYN_SENT) return 0;
   if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP) return 0;
