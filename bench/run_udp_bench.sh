@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# UDP benchmark of sockstate_exporter (issue 24). See docs/bench.md, "UDP".
+# UDP benchmark of sockstate_exporter: scrape time against the bare UDP dump. See docs/bench.md, "UDP".
 #
 #   sudo bench/run_udp_bench.sh [--sizes 10000,100000] [--runs 7] [--nice N]
 #                               [--exporter PATH] [--build-dir DIR] [--exporter-arg ARG]
