@@ -27,8 +27,9 @@
 #include <vector>
 
 #include "exporter_process.h"
-#include "netns_fixture.h"
 #include "metrics/family_set.h"
+#include "netns_fixture.h"
+#include "requirements.h"
 #include "sources/connect_failures_source.h"
 #include "test_util.h"
 #include "util/file_util.h"
@@ -44,29 +45,27 @@ uint64_t NetnsInode(const std::string& path) {
   return st.st_ino;
 }
 
-/// The source under test with the BPF program attached, or a skip reason.
-struct Loaded {
-  std::unique_ptr<HostSource> source;
-  std::string skip;
+using testing::Missing;
+using testing::Need;
+
+/// Tests of the source with the BPF program loaded and attached (root, kernel BTF).
+class ConnectFailuresKernel : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    SOCKSTATE_REQUIRE(Missing({Need::kRoot, Need::kKernelBtf}));
+    // Root with BTF: loading must work, so a failure here fails the test.
+    auto made = MakeConnectFailuresSource("on", "/proc");
+    ASSERT_TRUE(made.ok()) << made.status().message();
+    source_ = std::move(*made);
+  }
+  std::unique_ptr<HostSource> source_;
 };
 
-Loaded Load() {
-  Loaded l;
-  if (geteuid() != 0) {
-    l.skip = "needs root";
-    return l;
-  }
-  struct stat st;
-  if (stat("/sys/kernel/btf/vmlinux", &st) != 0) {
-    l.skip = "no kernel BTF (/sys/kernel/btf/vmlinux)";
-    return l;
-  }
-  // Root with BTF: loading must work, so a failure here fails the test.
-  auto made = MakeConnectFailuresSource("on", "/proc");
-  if (!made.ok()) throw std::runtime_error(made.status().message());
-  l.source = std::move(*made);
-  return l;
-}
+/// Tests of the exporter process with --collector.connect-failures=on (root, kernel BTF).
+class ConnectFailuresExporter : public ::testing::Test {
+ protected:
+  void SetUp() override { SOCKSTATE_REQUIRE(Missing({Need::kRoot, Need::kKernelBtf})); }
+};
 
 /// Reads the source once with `namespaces` and returns the exposition parsed.
 testing::Series Scrape(HostSource& source, const std::vector<NamespaceInfo>& namespaces,
@@ -142,65 +141,57 @@ void ExhaustPorts(TestNetns& ns, const std::string& addr, uint16_t port) {
   ASSERT_EQ(no_port, 3);
 }
 
-TEST(ConnectFailuresKernel, TenPortRangeGivesExactlyThreeNoLocalPortIpv4) {
-  Loaded l = Load();
-  if (!l.source) GTEST_SKIP() << l.skip;
+TEST_F(ConnectFailuresKernel, TenPortRangeGivesExactlyThreeNoLocalPortIpv4) {
   TestNetns ns;
   std::vector<NamespaceInfo> nss = {{"", NetnsInode(ns.path()), true}};
-  auto before = Scrape(*l.source, nss);
+  auto before = Scrape(*source_, nss);
   EXPECT_EQ(testing::Get(before, "sockstate_connect_failures_available"), 1);
   EXPECT_EQ(Failures(before, "other", "no_local_port"), 0);
   ExhaustPorts(ns, "127.0.0.1", 5000);
-  auto after = Scrape(*l.source, nss);
+  auto after = Scrape(*source_, nss);
   EXPECT_EQ(Failures(after, "127.0.0.1:5000", "no_local_port"), 3);
   EXPECT_EQ(Failures(after, "127.0.0.1:5000", "refused_or_timeout"), 0);
   EXPECT_EQ(FailuresElsewhere(after, "127.0.0.1:5000", "no_local_port"), 0);
   EXPECT_EQ(FailuresElsewhere(after, "127.0.0.1:5000", "refused_or_timeout"), 0);
   EXPECT_EQ(testing::Get(after, "sockstate_connect_failures_map_overflow_total"), 0);
   // Drained means counted once: a second scrape without failures keeps 3, not 6.
-  auto again = Scrape(*l.source, nss);
+  auto again = Scrape(*source_, nss);
   EXPECT_EQ(Failures(again, "127.0.0.1:5000", "no_local_port"), 3);
 }
 
-TEST(ConnectFailuresKernel, TenPortRangeGivesExactlyThreeNoLocalPortIpv6) {
-  Loaded l = Load();
-  if (!l.source) GTEST_SKIP() << l.skip;
+TEST_F(ConnectFailuresKernel, TenPortRangeGivesExactlyThreeNoLocalPortIpv6) {
   TestNetns ns;
   std::vector<NamespaceInfo> nss = {{"", NetnsInode(ns.path()), true}};
   ExhaustPorts(ns, "::1", 5000);
-  auto after = Scrape(*l.source, nss);
+  auto after = Scrape(*source_, nss);
   EXPECT_EQ(Failures(after, "[::1]:5000", "no_local_port"), 3);
   EXPECT_EQ(Failures(after, "[::1]:5000", "refused_or_timeout"), 0);
   EXPECT_EQ(FailuresElsewhere(after, "[::1]:5000", "no_local_port"), 0);
   EXPECT_EQ(FailuresElsewhere(after, "[::1]:5000", "refused_or_timeout"), 0);
 }
 
-TEST(ConnectFailuresKernel, NoListenerGivesExactlyOneRefused) {
-  Loaded l = Load();
-  if (!l.source) GTEST_SKIP() << l.skip;
+TEST_F(ConnectFailuresKernel, NoListenerGivesExactlyOneRefused) {
   TestNetns ns;
   std::vector<NamespaceInfo> nss = {{"", NetnsInode(ns.path()), true}};
   ASSERT_EQ(ns.TryConnect("127.0.0.1", 5001), -ECONNREFUSED);
-  auto after = Scrape(*l.source, nss);
+  auto after = Scrape(*source_, nss);
   EXPECT_EQ(Failures(after, "127.0.0.1:5001", "refused_or_timeout"), 1);
   EXPECT_EQ(Failures(after, "127.0.0.1:5001", "no_local_port"), 0);
   EXPECT_EQ(FailuresElsewhere(after, "127.0.0.1:5001", "refused_or_timeout"), 0);
   EXPECT_EQ(FailuresElsewhere(after, "127.0.0.1:5001", "no_local_port"), 0);
 }
 
-TEST(ConnectFailuresKernel, OtherNamespaceIgnoredInModeOwnLabelledInModeAll) {
-  Loaded l = Load();
-  if (!l.source) GTEST_SKIP() << l.skip;
+TEST_F(ConnectFailuresKernel, OtherNamespaceIgnoredInModeOwnLabelledInModeAll) {
   TestNetns a, b;
   ExhaustPorts(b, "127.0.0.1", 5000);
   // Mode own: only the exporter's namespace (here: a) is read, so b's failures are dropped.
-  auto own = Scrape(*l.source, {{"", NetnsInode(a.path()), true}});
+  auto own = Scrape(*source_, {{"", NetnsInode(a.path()), true}});
   EXPECT_EQ(FailuresElsewhere(own, "", "no_local_port"), 0);
   EXPECT_TRUE(std::isnan(Failures(own, "127.0.0.1:5000", "no_local_port")));
   // Mode all: b is read too and its failures carry its label.
   ExhaustPorts(b, "127.0.0.1", 5002);
   auto all = Scrape(
-      *l.source, {{a.name(), NetnsInode(a.path()), true}, {b.name(), NetnsInode(b.path()), false}});
+      *source_, {{a.name(), NetnsInode(a.path()), true}, {b.name(), NetnsInode(b.path()), false}});
   EXPECT_EQ(Failures(all, "127.0.0.1:5002", "no_local_port", b.name()), 3);
   EXPECT_EQ(Failures(all, "other", "no_local_port", a.name()), 0);
   EXPECT_TRUE(std::isnan(Failures(all, "127.0.0.1:5002", "no_local_port", a.name())));
@@ -239,17 +230,16 @@ std::string Cgroup2Root() {
   return FindCgroup2Mount(mountinfo);
 }
 
-TEST(ConnectFailuresKernel, WorkloadNamesTheCgroupOfTheFailingProcess) {
-  Loaded l = Load();
-  if (!l.source) GTEST_SKIP() << l.skip;
+TEST_F(ConnectFailuresKernel, WorkloadNamesTheCgroupOfTheFailingProcess) {
+  SOCKSTATE_REQUIRE(Missing({Need::kCgroup2}));
   const std::string root = Cgroup2Root();
-  if (root.empty()) GTEST_SKIP() << "no cgroup v2 hierarchy mounted";
+  ASSERT_FALSE(root.empty()) << "a cgroup2 mount is listed but FindCgroup2Mount found none";
   const std::string rel = "/sst-cf-" + std::to_string(getpid());
   const std::string dir = root + rel;
   ASSERT_EQ(mkdir(dir.c_str(), 0755), 0) << dir << ": " << strerror(errno);
   TestNetns ns;
   const int err = ConnectFromCgroup(dir, ns.path(), 5003);
-  auto after = Scrape(*l.source, {{"", NetnsInode(ns.path()), true}});
+  auto after = Scrape(*source_, {{"", NetnsInode(ns.path()), true}});
   rmdir(dir.c_str());  // the child is gone, so the cgroup is empty
   ASSERT_EQ(err, ECONNREFUSED);
   EXPECT_EQ(testing::Get(
@@ -263,11 +253,10 @@ TEST(ConnectFailuresKernel, WorkloadNamesTheCgroupOfTheFailingProcess) {
   EXPECT_EQ(Failures(after, "127.0.0.1:5003", "refused_or_timeout"), 1);
 }
 
-TEST(ConnectFailuresKernel, WorkloadsTopKFromTheConfigNamesKAndCountsTheRestInOther) {
-  Loaded l = Load();
-  if (!l.source) GTEST_SKIP() << l.skip;
+TEST_F(ConnectFailuresKernel, WorkloadsTopKFromTheConfigNamesKAndCountsTheRestInOther) {
+  SOCKSTATE_REQUIRE(Missing({Need::kCgroup2}));
   const std::string root = Cgroup2Root();
-  if (root.empty()) GTEST_SKIP() << "no cgroup v2 hierarchy mounted";
+  ASSERT_FALSE(root.empty()) << "a cgroup2 mount is listed but FindCgroup2Mount found none";
   Config config = DefaultConfig();
   config.connect_failures.workloads_top_k = 3;
   // K + 1 = 4 cgroups; the one with i failures fails i times (refused), all before one scrape:
@@ -283,7 +272,7 @@ TEST(ConnectFailuresKernel, WorkloadsTopKFromTheConfigNamesKAndCountsTheRestInOt
     for (int n = 0; n < i; ++n)
       errs.push_back(ConnectFromCgroup(root + rel[i - 1], ns.path(), 5004));
   }
-  auto after = Scrape(*l.source, {{"", NetnsInode(ns.path()), true}}, config);
+  auto after = Scrape(*source_, {{"", NetnsInode(ns.path()), true}}, config);
   for (const std::string& r : rel) rmdir((root + r).c_str());
   ASSERT_EQ(errs, std::vector<int>(10, ECONNREFUSED));
   auto wl = [&](const std::string& name, const std::string& kind, const std::string& reason) {
@@ -345,8 +334,7 @@ double ExporterFailures(const testing::Series& s, const std::string& destination
                       {{"destination", destination}, {"netns", netns}, {"reason", reason}});
 }
 
-TEST(ConnectFailuresExporter, ModeListCountsUnderTheNamespaceLabelModeOwnDoesNot) {
-  if (geteuid() != 0) GTEST_SKIP() << "needs root";
+TEST_F(ConnectFailuresExporter, ModeListCountsUnderTheNamespaceLabelModeOwnDoesNot) {
   TestNetns ns;
   testing::ExporterProcess own("", {"--collector.connect-failures=on"});
   testing::ExporterProcess list(ListConfig(ns), {"--collector.connect-failures=on"});
@@ -365,8 +353,7 @@ TEST(ConnectFailuresExporter, ModeListCountsUnderTheNamespaceLabelModeOwnDoesNot
   EXPECT_EQ(ExporterFailures(l, "other", "no_local_port", ns.name()), 0);
 }
 
-TEST(ConnectFailuresExporter, WithoutCapabilitiesAutoReportsUnavailableAndOnExits1) {
-  if (geteuid() != 0) GTEST_SKIP() << "needs root";
+TEST_F(ConnectFailuresExporter, WithoutCapabilitiesAutoReportsUnavailableAndOnExits1) {
   // Root with an empty bounding set: exec leaves no capability at all.
   const std::vector<std::string> drop = {"setpriv", "--inh-caps=-all", "--bounding-set=-all", "--"};
   std::vector<std::string> on = drop;
@@ -410,8 +397,7 @@ TEST(ConnectFailuresExporter, WithoutCapabilitiesAutoReportsUnavailableAndOnExit
   EXPECT_NE(text.find("CAP_BPF and CAP_PERFMON"), std::string::npos) << text;
 }
 
-TEST(ConnectFailuresExporter, CounterSurvivesReloadAnd1000ScrapesWithoutFdOrMemoryGrowth) {
-  if (geteuid() != 0) GTEST_SKIP() << "needs root";
+TEST_F(ConnectFailuresExporter, CounterSurvivesReloadAnd1000ScrapesWithoutFdOrMemoryGrowth) {
   TestNetns ns;
   testing::ExporterProcess exp(ListConfig(ns), {"--collector.connect-failures=on"});
   ExhaustPorts(ns, "127.0.0.1", 5000);

@@ -25,12 +25,14 @@
 #include <thread>
 #include <vector>
 
+#include "aggregate/nat_model.h"
 #include "config/config.h"
 #include "ct_builder.h"
-#include "netns_fixture.h"
 #include "metrics/family_set.h"
-#include "aggregate/nat_model.h"
+#include "netns_fixture.h"
+#include "requirements.h"
 #include "sources/conntrack_source.h"
+#include "test_util.h"
 
 namespace sockstate {
 namespace {
@@ -51,21 +53,14 @@ void Must(const std::vector<std::string>& argv) {
 
 constexpr const char* kServer = "198.18.2.2";
 
-// Why these tests cannot run here, or "" when they can.
-std::string SkipReason() {
-  if (geteuid() != 0) return "needs root (creates network namespaces)";
-  if (access("/proc/sys/net/netfilter/nf_conntrack_count", F_OK) != 0) {
-    return "no conntrack in this kernel (/proc/sys/net/netfilter/nf_conntrack_count missing)";
+// Root, conntrack in the kernel and nft (the NAT between the namespaces).
+class ConntrackKernel : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    SOCKSTATE_REQUIRE(
+        testing::Missing({testing::Need::kRoot, testing::Need::kConntrack, testing::Need::kNft}));
   }
-  if (RunCommand({"nft", "--version"}).exit_code != 0) {
-    return "nft not installed (scripts/install-deps.sh --test installs nftables)";
-  }
-  return "";
-}
-#define SKIP_IF_CANNOT_RUN()                                \
-  if (const std::string why = SkipReason(); !why.empty()) { \
-    GTEST_SKIP() << why;                                    \
-  }
+};
 
 // The three namespaces and the NAT between them.
 class NatTopology {
@@ -223,8 +218,7 @@ Config BackendConfig() {
   return *c;
 }
 
-TEST(ConntrackKernel, TenEstablishedFillTheNatThenTheEleventhIsDropped) {
-  SKIP_IF_CANNOT_RUN();
+TEST_F(ConntrackKernel, TenEstablishedFillTheNatThenTheEleventhIsDropped) {
   NatTopology t;
   const Config config = BackendConfig();
   ConntrackSource source;
@@ -311,8 +305,7 @@ TEST(ConntrackKernel, TenEstablishedFillTheNatThenTheEleventhIsDropped) {
   EXPECT_EQ(Get(off.series, "sockstate_nat_time_wait_takeover"), 0);
 }
 
-TEST(ConntrackKernel, SecondDestinationAndUdpAreCountedApart) {
-  SKIP_IF_CANNOT_RUN();
+TEST_F(ConntrackKernel, SecondDestinationAndUdpAreCountedApart) {
   NatTopology t;
   const Config config = BackendConfig();
   ConntrackSource source;
@@ -328,15 +321,16 @@ TEST(ConntrackKernel, SecondDestinationAndUdpAreCountedApart) {
   }
   // Four UDP flows (four client sockets, one datagram each) to 5353: unanswered, still tracked.
   t.client().Run([] {
-    sockaddr_in dst{};
-    dst.sin_family = AF_INET;
-    dst.sin_port = htons(5353);
-    inet_pton(AF_INET, kServer, &dst.sin_addr);
+    sockaddr_storage dst;
+    socklen_t dst_len;
+    if (!testing::MakeSockaddr(kServer, 5353, &dst, &dst_len)) {
+      throw std::runtime_error("bad address");
+    }
     for (int i = 0; i < 4; ++i) {
       const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
       if (fd < 0) throw std::runtime_error("socket");
       const char b = 'q';
-      if (sendto(fd, &b, 1, 0, reinterpret_cast<sockaddr*>(&dst), sizeof(dst)) != 1) {
+      if (sendto(fd, &b, 1, 0, reinterpret_cast<sockaddr*>(&dst), dst_len) != 1) {
         close(fd);
         throw std::runtime_error("sendto");
       }
@@ -390,8 +384,7 @@ TEST(ConntrackKernel, SecondDestinationAndUdpAreCountedApart) {
   if (keep == nullptr) std::remove(path.c_str());
 }
 
-TEST(ConntrackKernel, EmptyTableIsSuccessWithoutDestinationSeries) {
-  SKIP_IF_CANNOT_RUN();
+TEST_F(ConntrackKernel, EmptyTableIsSuccessWithoutDestinationSeries) {
   TestNetns ns("sstct-e");  // no NAT or ct rule: nothing is tracked
   Config config = DefaultConfig();
   ConntrackSource source;
@@ -410,8 +403,7 @@ TEST(ConntrackKernel, EmptyTableIsSuccessWithoutDestinationSeries) {
 // While nf_conntrack_count is 0 the dump (a walk of the host-wide conntrack hash) is skipped
 // after a first one succeeded: the series stay those of an empty table, and the first read
 // after entries appear dumps again and counts them exactly.
-TEST(ConntrackKernel, EmptyTableSkipsTheDumpAndTheNextEntriesAreCountedExactly) {
-  SKIP_IF_CANNOT_RUN();
+TEST_F(ConntrackKernel, EmptyTableSkipsTheDumpAndTheNextEntriesAreCountedExactly) {
   NatTopology t;
   const Config config = BackendConfig();
   ConntrackSource source;
@@ -440,8 +432,7 @@ TEST(ConntrackKernel, EmptyTableSkipsTheDumpAndTheNextEntriesAreCountedExactly) 
   EXPECT_DOUBLE_EQ(Get(r.series, PerDest("sockstate_nat_occupancy_ratio", "backend", "tcp")), 0.3);
 }
 
-TEST(ConntrackKernel, RefusedDumpFailsClearlyWhenOnIsQuietWhenAutoAndTheNextReadWorks) {
-  SKIP_IF_CANNOT_RUN();
+TEST_F(ConntrackKernel, RefusedDumpFailsClearlyWhenOnIsQuietWhenAutoAndTheNextReadWorks) {
   NatTopology t;
   const Config config = BackendConfig();  // nat.enabled: on
   ConntrackSource source;
