@@ -19,7 +19,7 @@ namespace sockstate {
 
 namespace {
 
-static_assert(sizeof(sockstate_cf_key) == 32, "key layout shared with the BPF program");
+static_assert(sizeof(sockstate_cf_key) == 40, "key layout shared with the BPF program");
 
 class BpfProbe : public ConnectFailureProbe {
  public:
@@ -62,6 +62,7 @@ class BpfProbe : public ConnectFailureProbe {
       r.dport = k.dport;
       r.family = k.family == 10 ? Family::kIpv6 : Family::kIpv4;
       r.reason = k.reason;
+      r.protocol = k.protocol;
       r.count = count;
       out->push_back(r);
     }

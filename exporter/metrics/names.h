@@ -69,8 +69,10 @@ inline constexpr MetricDef kConnectFailuresAvailable{"sockstate_connect_failures
     MetricType::kGauge};
 inline constexpr MetricDef kConnectFailuresTotal{"sockstate_connect_failures_total",
     "Failed TCP connect()s counted by the kernel, by destination and reason: no_local_port "
-    "(EADDRNOTAVAIL, no free ephemeral port for that destination) or refused_or_timeout "
-    "(SYN_SENT -> CLOSE: refused, timed out, or closed while connecting).",
+    "(EADDRNOTAVAIL, no free ephemeral port for that destination), refused (RST or ICMP port "
+    "unreachable), timed_out (SYN retries ran out), unreachable (another ICMP error), "
+    "abandoned (closed by the application while connecting: not a failure of the "
+    "destination).",
     MetricType::kCounter};
 inline constexpr MetricDef kWorkloadConnectFailuresTotal{"sockstate_workload_connect_failures_total",
     "Failed TCP connect()s counted by the kernel, by the failing socket's workload (pod UID, "

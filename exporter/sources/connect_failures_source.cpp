@@ -11,8 +11,8 @@ namespace sockstate {
 
 namespace {
 
-constexpr std::string_view kReasonNames[kNumConnectFailureReasons] = {"no_local_port",
-                                                                      "refused_or_timeout"};
+constexpr std::string_view kReasonNames[kNumConnectFailureReasons] = {
+    "no_local_port", "refused", "timed_out", "unreachable", "abandoned"};
 
 }  // namespace
 
@@ -132,6 +132,7 @@ void ConnectFailuresSource::AddFamilies(FamilySet& fs, const ExportContext& ctx)
       Labels l;
       if (label_netns_) l.push_back({"netns", ns.label});
       l.push_back({"destination", dest});
+      l.push_back({"protocol", "tcp"});
       l.push_back({"reason", std::string(kReasonNames[reason])});
       fs.Add(metric::kConnectFailuresTotal, l, double(c[reason]));
     }
@@ -158,10 +159,12 @@ void ConnectFailuresSource::AddFamilies(FamilySet& fs, const ExportContext& ctx)
   }
   for (const WorkloadTotals& w : workloads_) {
     for (size_t reason = 0; reason < kNumConnectFailureReasons; ++reason) {
-      fs.Add(metric::kWorkloadConnectFailuresTotal, {{"workload", w.workload.name},
-                  {"workload_kind", w.workload.kind},
-                  {"reason", std::string(kReasonNames[reason])}},
-                 double(w.counts[reason]));
+      fs.Add(metric::kWorkloadConnectFailuresTotal,
+             {{"workload", w.workload.name},
+              {"workload_kind", w.workload.kind},
+              {"protocol", "tcp"},
+              {"reason", std::string(kReasonNames[reason])}},
+             double(w.counts[reason]));
     }
   }
   fs.Add(metric::kConnectFailuresMapOverflowTotal, {}, double(overflow_total_));

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sched.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -30,6 +31,7 @@
 #include "metrics/family_set.h"
 #include "netns_fixture.h"
 #include "requirements.h"
+#include "routed_netns.h"
 #include "sources/connect_failures_source.h"
 #include "test_util.h"
 #include "util/file_util.h"
@@ -102,9 +104,10 @@ testing::Series Scrape(HostSource& source, const std::vector<NamespaceInfo>& nam
 
 double Failures(const testing::Series& s, const std::string& destination, const std::string& reason,
                 const std::string& netns = "") {
-  std::vector<std::pair<std::string, std::string>> l = {{"destination", destination},
-                                                        {"reason", reason}};
+  std::vector<std::pair<std::string, std::string>> l = {{"destination", destination}};
   if (!netns.empty()) l.push_back({"netns", netns});
+  l.push_back({"protocol", "tcp"});
+  l.push_back({"reason", reason});
   return testing::Get(s, "sockstate_connect_failures_total", l);
 }
 
@@ -150,9 +153,9 @@ TEST_F(ConnectFailuresKernel, TenPortRangeGivesExactlyThreeNoLocalPortIpv4) {
   ExhaustPorts(ns, "127.0.0.1", 5000);
   auto after = Scrape(*source_, nss);
   EXPECT_EQ(Failures(after, "127.0.0.1:5000", "no_local_port"), 3);
-  EXPECT_EQ(Failures(after, "127.0.0.1:5000", "refused_or_timeout"), 0);
+  EXPECT_EQ(Failures(after, "127.0.0.1:5000", "refused"), 0);
   EXPECT_EQ(FailuresElsewhere(after, "127.0.0.1:5000", "no_local_port"), 0);
-  EXPECT_EQ(FailuresElsewhere(after, "127.0.0.1:5000", "refused_or_timeout"), 0);
+  EXPECT_EQ(FailuresElsewhere(after, "127.0.0.1:5000", "refused"), 0);
   EXPECT_EQ(testing::Get(after, "sockstate_connect_failures_map_overflow_total"), 0);
   // Drained means counted once: a second scrape without failures keeps 3, not 6.
   auto again = Scrape(*source_, nss);
@@ -165,9 +168,101 @@ TEST_F(ConnectFailuresKernel, TenPortRangeGivesExactlyThreeNoLocalPortIpv6) {
   ExhaustPorts(ns, "::1", 5000);
   auto after = Scrape(*source_, nss);
   EXPECT_EQ(Failures(after, "[::1]:5000", "no_local_port"), 3);
-  EXPECT_EQ(Failures(after, "[::1]:5000", "refused_or_timeout"), 0);
+  EXPECT_EQ(Failures(after, "[::1]:5000", "refused"), 0);
   EXPECT_EQ(FailuresElsewhere(after, "[::1]:5000", "no_local_port"), 0);
-  EXPECT_EQ(FailuresElsewhere(after, "[::1]:5000", "refused_or_timeout"), 0);
+  EXPECT_EQ(FailuresElsewhere(after, "[::1]:5000", "refused"), 0);
+}
+
+/// How a test connect() ends: waited for (the kernel's answer, up to 10 s) or closed by the
+/// application after 0.3 s.
+enum class ConnectEnd { kWait, kCloseEarly };
+
+/// A non-blocking connect() to addr:port from inside `ns`, then either polls for the outcome
+/// (returns the SO_ERROR errno, reading it as an application does) or closes the socket after
+/// 0.3 s (returns 0). The socket is closed in both cases.
+int ConnectOnce(TestNetns& ns, const std::string& addr, uint16_t port, ConnectEnd end) {
+  int result = -1;
+  ns.Run([&] {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    sockaddr_in sin{};
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons(port);
+    inet_pton(AF_INET, addr.c_str(), &sin.sin_addr);
+    if (connect(fd, reinterpret_cast<sockaddr*>(&sin), sizeof(sin)) == 0) {
+      result = 0;
+    } else if (errno != EINPROGRESS) {
+      result = errno;
+    } else if (end == ConnectEnd::kCloseEarly) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      result = 0;
+    } else {
+      pollfd p{fd, POLLOUT, 0};
+      if (poll(&p, 1, 10000) == 1) {
+        socklen_t len = sizeof(result);
+        getsockopt(fd, SOL_SOCKET, SO_ERROR, &result, &len);
+      } else {
+        result = ETIME;  // no answer in 10 s
+      }
+    }
+    close(fd);
+  });
+  return result;
+}
+
+TEST_F(ConnectFailuresKernel, EachReasonOfAFailedConnectIsCountedExactly) {
+  SOCKSTATE_REQUIRE(Missing({Need::kNft}));
+  // client -> router -> server (routed_netns.h). The client gives up after one SYN
+  // retransmission (1 s + 2 s); the router answers 198.19.5.0/24 and 198.19.6.0/24 with ICMP
+  // host unreachable (an unreachable route) and drops every other SYN to 198.19.6.0/24, so the
+  // first SYN there goes unanswered and the retransmission, sent from the timer while nobody
+  // holds the socket, gets the ICMP error; the server drops SYNs to ports 7002 and 7003.
+  testing::RoutedNetns net("sstcf");
+  net.client().SetSysctl("net.ipv4.tcp_syn_retries", "1");
+  net.router().SetSysctl("net.ipv4.icmp_ratelimit", "0");
+  testing::RoutedNetns::Ip(net.router(), {"route", "add", "unreachable", "198.19.5.0/24"});
+  testing::RoutedNetns::Ip(net.router(), {"route", "add", "unreachable", "198.19.6.0/24"});
+  testing::RoutedNetns::Nft(net.router(),
+                            "table ip sstcf {\n"
+                            "  chain pre {\n"
+                            "    type filter hook prerouting priority 0;\n"
+                            "    ip daddr 198.19.6.0/24 tcp flags syn numgen inc mod 2 == 0 drop\n"
+                            "  }\n"
+                            "}\n");
+  testing::RoutedNetns::Nft(net.server(),
+                            "table ip sstcf {\n"
+                            "  chain in {\n"
+                            "    type filter hook input priority 0;\n"
+                            "    tcp dport { 7002, 7003 } tcp flags syn drop\n"
+                            "  }\n"
+                            "}\n");
+  std::vector<NamespaceInfo> nss = {{"", NetnsInode(net.client().path()), true}};
+  Scrape(*source_, nss);  // nothing counted before this point
+
+  // Refused: nobody listens on the server's port 7001, its kernel answers with a RST.
+  EXPECT_EQ(ConnectOnce(net.client(), "198.18.2.2", 7001, ConnectEnd::kWait), ECONNREFUSED);
+  // Timed out: the SYN and its retransmission are dropped.
+  EXPECT_EQ(ConnectOnce(net.client(), "198.18.2.2", 7002, ConnectEnd::kWait), ETIMEDOUT);
+  // Abandoned: the SYN is dropped and the application closes the socket after 0.3 s.
+  EXPECT_EQ(ConnectOnce(net.client(), "198.18.2.2", 7003, ConnectEnd::kCloseEarly), 0);
+  // Unreachable, the ICMP error answering the first SYN inside connect() itself (the socket is
+  // held: the error waits in sk_err_soft, which SO_ERROR returns and clears, and on the
+  // socket's error queue, where the program reads it).
+  EXPECT_EQ(ConnectOnce(net.client(), "198.19.5.5", 80, ConnectEnd::kWait), EHOSTUNREACH);
+  // Unreachable, the ICMP error answering the retransmission (sk_err set before the close).
+  EXPECT_EQ(ConnectOnce(net.client(), "198.19.6.6", 80, ConnectEnd::kWait), EHOSTUNREACH);
+
+  auto after = Scrape(*source_, nss);
+  const std::vector<std::pair<std::string, std::string>> expected = {
+      {"198.18.2.2:7001", "refused"},   {"198.18.2.2:7002", "timed_out"},
+      {"198.18.2.2:7003", "abandoned"}, {"198.19.5.5:80", "unreachable"},
+      {"198.19.6.6:80", "unreachable"},
+  };
+  for (const auto& [dest, reason] : expected) {
+    for (const char* r : {"no_local_port", "refused", "timed_out", "unreachable", "abandoned"}) {
+      EXPECT_EQ(Failures(after, dest, r), r == reason ? 1 : 0) << dest << " " << r;
+    }
+  }
+  EXPECT_EQ(Failures(after, "other", "refused"), 0);
 }
 
 TEST_F(ConnectFailuresKernel, NoListenerGivesExactlyOneRefused) {
@@ -175,9 +270,9 @@ TEST_F(ConnectFailuresKernel, NoListenerGivesExactlyOneRefused) {
   std::vector<NamespaceInfo> nss = {{"", NetnsInode(ns.path()), true}};
   ASSERT_EQ(ns.TryConnect("127.0.0.1", 5001), -ECONNREFUSED);
   auto after = Scrape(*source_, nss);
-  EXPECT_EQ(Failures(after, "127.0.0.1:5001", "refused_or_timeout"), 1);
+  EXPECT_EQ(Failures(after, "127.0.0.1:5001", "refused"), 1);
   EXPECT_EQ(Failures(after, "127.0.0.1:5001", "no_local_port"), 0);
-  EXPECT_EQ(FailuresElsewhere(after, "127.0.0.1:5001", "refused_or_timeout"), 0);
+  EXPECT_EQ(FailuresElsewhere(after, "127.0.0.1:5001", "refused"), 0);
   EXPECT_EQ(FailuresElsewhere(after, "127.0.0.1:5001", "no_local_port"), 0);
 }
 
@@ -242,15 +337,14 @@ TEST_F(ConnectFailuresKernel, WorkloadNamesTheCgroupOfTheFailingProcess) {
   auto after = Scrape(*source_, {{"", NetnsInode(ns.path()), true}});
   rmdir(dir.c_str());  // the child is gone, so the cgroup is empty
   ASSERT_EQ(err, ECONNREFUSED);
-  EXPECT_EQ(testing::Get(
-                after, "sockstate_workload_connect_failures_total",
-                {{"reason", "refused_or_timeout"}, {"workload", rel}, {"workload_kind", "cgroup"}}),
-            1);
-  EXPECT_EQ(
-      testing::Get(after, "sockstate_workload_connect_failures_total",
-                   {{"reason", "no_local_port"}, {"workload", rel}, {"workload_kind", "cgroup"}}),
-      0);
-  EXPECT_EQ(Failures(after, "127.0.0.1:5003", "refused_or_timeout"), 1);
+  auto wl = [&](const char* reason) {
+    return testing::Get(
+        after, "sockstate_workload_connect_failures_total",
+        {{"protocol", "tcp"}, {"reason", reason}, {"workload", rel}, {"workload_kind", "cgroup"}});
+  };
+  EXPECT_EQ(wl("refused"), 1);
+  EXPECT_EQ(wl("no_local_port"), 0);
+  EXPECT_EQ(Failures(after, "127.0.0.1:5003", "refused"), 1);
 }
 
 TEST_F(ConnectFailuresKernel, WorkloadsTopKFromTheConfigNamesKAndCountsTheRestInOther) {
@@ -276,21 +370,22 @@ TEST_F(ConnectFailuresKernel, WorkloadsTopKFromTheConfigNamesKAndCountsTheRestIn
   for (const std::string& r : rel) rmdir((root + r).c_str());
   ASSERT_EQ(errs, std::vector<int>(10, ECONNREFUSED));
   auto wl = [&](const std::string& name, const std::string& kind, const std::string& reason) {
-    return testing::Get(after, "sockstate_workload_connect_failures_total",
-                        {{"reason", reason}, {"workload", name}, {"workload_kind", kind}});
+    return testing::Get(
+        after, "sockstate_workload_connect_failures_total",
+        {{"protocol", "tcp"}, {"reason", reason}, {"workload", name}, {"workload_kind", kind}});
   };
-  EXPECT_EQ(wl(rel[3], "cgroup", "refused_or_timeout"), 4);
-  EXPECT_EQ(wl(rel[2], "cgroup", "refused_or_timeout"), 3);
-  EXPECT_EQ(wl(rel[1], "cgroup", "refused_or_timeout"), 2);
-  EXPECT_TRUE(std::isnan(wl(rel[0], "cgroup", "refused_or_timeout")));
-  EXPECT_EQ(wl("other", "other", "refused_or_timeout"), 1);
+  EXPECT_EQ(wl(rel[3], "cgroup", "refused"), 4);
+  EXPECT_EQ(wl(rel[2], "cgroup", "refused"), 3);
+  EXPECT_EQ(wl(rel[1], "cgroup", "refused"), 2);
+  EXPECT_TRUE(std::isnan(wl(rel[0], "cgroup", "refused")));
+  EXPECT_EQ(wl("other", "other", "refused"), 1);
   EXPECT_EQ(wl("other", "other", "no_local_port"), 0);
   size_t series = 0;
   for (const auto& [k, v] : after) {
     series += k.rfind("sockstate_workload_connect_failures_total{", 0) == 0;
   }
-  EXPECT_EQ(series, 8u);  // 3 named + other, 2 reasons each
-  EXPECT_EQ(Failures(after, "127.0.0.1:5004", "refused_or_timeout"), 10);
+  EXPECT_EQ(series, 20u);  // 3 named + other, 5 reasons each
+  EXPECT_EQ(Failures(after, "127.0.0.1:5004", "refused"), 10);
 }
 
 // ---- The real exporter binary --------------------------------------------------------------
@@ -330,8 +425,9 @@ std::string ListConfig(const TestNetns& ns) {
 
 double ExporterFailures(const testing::Series& s, const std::string& destination,
                         const std::string& reason, const std::string& netns) {
-  return testing::Get(s, "sockstate_connect_failures_total",
-                      {{"destination", destination}, {"netns", netns}, {"reason", reason}});
+  return testing::Get(
+      s, "sockstate_connect_failures_total",
+      {{"destination", destination}, {"netns", netns}, {"protocol", "tcp"}, {"reason", reason}});
 }
 
 TEST_F(ConnectFailuresExporter, ModeListCountsUnderTheNamespaceLabelModeOwnDoesNot) {
@@ -343,13 +439,13 @@ TEST_F(ConnectFailuresExporter, ModeListCountsUnderTheNamespaceLabelModeOwnDoesN
   ExhaustPorts(ns, "127.0.0.1", 5000);
   // own: the exporter's namespace only; the failures happened elsewhere.
   testing::Series o = own.Scrape();
-  EXPECT_TRUE(
-      std::isnan(testing::Get(o, "sockstate_connect_failures_total",
-                              {{"destination", "127.0.0.1:5000"}, {"reason", "no_local_port"}})));
+  EXPECT_TRUE(std::isnan(testing::Get(
+      o, "sockstate_connect_failures_total",
+      {{"destination", "127.0.0.1:5000"}, {"protocol", "tcp"}, {"reason", "no_local_port"}})));
   // list: exactly the 3 failures, under the namespace's label.
   testing::Series l = list.Scrape();
   EXPECT_EQ(ExporterFailures(l, "127.0.0.1:5000", "no_local_port", ns.name()), 3);
-  EXPECT_EQ(ExporterFailures(l, "127.0.0.1:5000", "refused_or_timeout", ns.name()), 0);
+  EXPECT_EQ(ExporterFailures(l, "127.0.0.1:5000", "refused", ns.name()), 0);
   EXPECT_EQ(ExporterFailures(l, "other", "no_local_port", ns.name()), 0);
 }
 

@@ -31,6 +31,7 @@
 #include "metrics/family_set.h"
 #include "netns_fixture.h"
 #include "requirements.h"
+#include "routed_netns.h"
 #include "sources/conntrack_source.h"
 #include "test_util.h"
 
@@ -42,14 +43,7 @@ using testing::RunCommand;
 using testing::TestNetns;
 using Clock = std::chrono::steady_clock;
 
-void Must(const std::vector<std::string>& argv) {
-  CommandResult r = RunCommand(argv);
-  if (r.exit_code != 0) {
-    std::string cmd;
-    for (const auto& a : argv) cmd += a + " ";
-    throw std::runtime_error("command failed: " + cmd + ": " + r.output);
-  }
-}
+using testing::MustRun;
 
 constexpr const char* kServer = "198.18.2.2";
 
@@ -62,47 +56,29 @@ class ConntrackKernel : public ::testing::Test {
   }
 };
 
-// The three namespaces and the NAT between them.
+// The three namespaces (routed_netns.h) and the NAT between them.
 class NatTopology {
  public:
-  NatTopology() : client_("sstct-c"), router_("sstct-r"), server_("sstct-s") {
-    Must({"ip", "link", "add", "c0", "netns", client_.name(), "type", "veth", "peer", "name", "r0",
-          "netns", router_.name()});
-    Must({"ip", "link", "add", "r1", "netns", router_.name(), "type", "veth", "peer", "name", "s0",
-          "netns", server_.name()});
-    Ip(client_, {"addr", "add", "198.18.1.2/24", "dev", "c0"});
-    Ip(client_, {"link", "set", "c0", "up"});
-    Ip(client_, {"route", "add", "default", "via", "198.18.1.1"});
-    Ip(router_, {"addr", "add", "198.18.1.1/24", "dev", "r0"});
-    Ip(router_, {"link", "set", "r0", "up"});
-    Ip(router_, {"addr", "add", "198.18.2.1/24", "dev", "r1"});
-    Ip(router_, {"link", "set", "r1", "up"});
-    Ip(server_, {"addr", "add", "198.18.2.2/24", "dev", "s0"});
-    Ip(server_, {"link", "set", "s0", "up"});
-    router_.SetSysctl("net.ipv4.ip_forward", "1");
-    const std::string rules =
-        "table ip sstnat {\n"
-        "  chain post {\n"
-        "    type nat hook postrouting priority 100;\n"
-        "    oifname \"r1\" meta l4proto tcp masquerade to :61000-61009\n"
-        "    oifname \"r1\" meta l4proto udp masquerade to :62000-62009\n"
-        "  }\n"
-        "}\n";
-    const std::string file = "/tmp/sstct-" + router_.name() + ".nft";
-    std::ofstream(file) << rules;
-    Must({"ip", "netns", "exec", router_.name(), "nft", "-f", file});
-    std::remove(file.c_str());
+  NatTopology() : net_("sstct") {
+    testing::RoutedNetns::Nft(router(),
+                              "table ip sstnat {\n"
+                              "  chain post {\n"
+                              "    type nat hook postrouting priority 100;\n"
+                              "    oifname \"r1\" meta l4proto tcp masquerade to :61000-61009\n"
+                              "    oifname \"r1\" meta l4proto udp masquerade to :62000-62009\n"
+                              "  }\n"
+                              "}\n");
   }
 
-  TestNetns& client() { return client_; }
-  TestNetns& router() { return router_; }
-  TestNetns& server() { return server_; }
+  TestNetns& client() { return net_.client(); }
+  TestNetns& router() { return net_.router(); }
+  TestNetns& server() { return net_.server(); }
 
   // Sum over CPUs of one column of the router's /proc/net/stat/nf_conntrack, parsed here
   // independently of the exporter's parser.
   uint64_t RouterStat(const std::string& column) {
     CommandResult r =
-        RunCommand({"ip", "netns", "exec", router_.name(), "cat", "/proc/net/stat/nf_conntrack"});
+        RunCommand({"ip", "netns", "exec", router().name(), "cat", "/proc/net/stat/nf_conntrack"});
     if (r.exit_code != 0) throw std::runtime_error("cat nf_conntrack: " + r.output);
     std::istringstream in(r.output);
     std::string line, name;
@@ -126,16 +102,11 @@ class NatTopology {
 
   // `conntrack -L` lines in the router namespace.
   std::string ConntrackList() {
-    return RunCommand({"ip", "netns", "exec", router_.name(), "conntrack", "-L"}).output;
+    return RunCommand({"ip", "netns", "exec", router().name(), "conntrack", "-L"}).output;
   }
 
  private:
-  static void Ip(TestNetns& ns, std::vector<std::string> args) {
-    std::vector<std::string> argv = {"ip", "-n", ns.name()};
-    argv.insert(argv.end(), args.begin(), args.end());
-    Must(argv);
-  }
-  TestNetns client_, router_, server_;
+  testing::RoutedNetns net_;
 };
 
 // The series of one scrape of a source, keyed like "name{a="x",b="y"}" (labels in order).
