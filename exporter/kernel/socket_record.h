@@ -54,6 +54,7 @@ struct SocketRecord {
   uint32_t expires_ms = 0;  // idiag_expires: ms until the socket's timer fires
   uint32_t uid = 0;
   uint32_t inode = 0;
+  uint64_t cookie = 0;  // idiag_cookie: the socket cookie (what BPF's bpf_get_socket_cookie gives)
 };
 
 /// Receives socket records from a dump or a replay. OnSocket runs once per socket on the
