@@ -135,6 +135,9 @@ int main(int argc, char** argv) {
   copts.netns_dir = flags.netns_dir;
   copts.replay_dump = flags.replay_dump;
   copts.record_dump = flags.record_dump;
+  // Workloads are named from the cgroup2 tree (docs/workloads.md).
+  const std::string cgroup2_root = sockstate::Cgroup2Root(flags.cgroup2_root, flags.procfs);
+  copts.cgroups = std::make_shared<sockstate::CgroupResolver>(cgroup2_root);
   if (flags.once) {
     // One scrape of the configured namespaces, printed as the incident table; no server.
     // Exit 1 when a source or namespace could not be read (the table says which).
@@ -157,12 +160,17 @@ int main(int argc, char** argv) {
   // Host-wide sources (kernel events): an explicit `on` that cannot work is fatal.
   sockstate::HostSourceOptions host_options;
   host_options.connect_failures = flags.connect_failures;
+  host_options.time_wait_owners = flags.time_wait_owners;
+  host_options.time_wait_max_sockets = config->workloads.time_wait_max_sockets;
+  host_options.cgroup2_root = cgroup2_root;
   auto host_sources = sockstate::MakeHostSources(host_options);
   if (!host_sources.ok()) {
     Log(LogLevel::kError, host_sources.status().message());
     return 1;
   }
-  auto collector = std::make_shared<sockstate::Collector>(copts, config, std::move(*host_sources));
+  copts.time_wait_owners = host_sources->time_wait_owners;
+  auto collector =
+      std::make_shared<sockstate::Collector>(copts, config, std::move(host_sources->sources));
   auto auth = std::make_shared<sockstate::BasicAuthenticator>(web_config->basic_auth_users);
   const std::optional<sockstate::TlsServerConfig> startup_tls = web_config->tls;
 

@@ -107,6 +107,18 @@ class TupleTable {
   uint32_t SlotOf(const Entry& e) const { return uint32_t(&e - slots_.data()); }
   /// The tuple in slot `slot` (from SlotOf).
   const Entry& slot(uint32_t slot) const { return slots_[slot]; }
+  /// Slot index of the tuple `key` (as SlotOf() gives it), or -1 when it is not tracked.
+  int64_t Find(const Key& key) const {
+    if (slots_.empty()) return -1;
+    size_t i = Hash(key) & mask_;
+    while (slots_[i].c.occupied) {
+      if (Equal(slots_[i].key, key)) return int64_t(i);
+      i = (i + 1) & mask_;
+    }
+    return -1;
+  }
+  /// Slots of the table (slot indexes are below this).
+  size_t capacity() const { return slots_.size(); }
   /// Tuples tracked.
   size_t size() const { return count_; }
   /// Counters of the sockets of tuples beyond max_tuples, and how many sockets they are.

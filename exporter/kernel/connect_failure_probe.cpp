@@ -77,10 +77,10 @@ class BpfProbe : public ConnectFailureProbe {
 
 }  // namespace
 
-Result<std::unique_ptr<ConnectFailureProbe>> OpenConnectFailureProbe() {
-  Result<std::shared_ptr<BpfObject>> object = BpfObject::Load({"sockstate_connect_failure"});
-  if (!object.ok()) return object.status();
-  return std::unique_ptr<ConnectFailureProbe>(std::make_unique<BpfProbe>(std::move(*object)));
+std::vector<std::string> ConnectFailurePrograms() { return {"sockstate_connect_failure"}; }
+
+std::unique_ptr<ConnectFailureProbe> OpenConnectFailureProbe(std::shared_ptr<BpfObject> object) {
+  return std::make_unique<BpfProbe>(std::move(object));
 }
 
 }  // namespace sockstate

@@ -5,6 +5,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "util/family.h"
@@ -41,8 +42,13 @@ class ConnectFailureProbe {
   virtual Status Drain(std::vector<FailureRecord>* out, uint64_t* overflow_total) = 0;
 };
 
-/// Loads and attaches the connect-failure program, or says what is missing (kernel BTF,
-/// CAP_BPF/CAP_PERFMON, a seccomp filter, the tracepoint). Thread-safe.
-Result<std::unique_ptr<ConnectFailureProbe>> OpenConnectFailureProbe();
+class BpfObject;
+
+/// The programs the feature attaches (for LoadBpfFeatures(), kernel/bpf_object.h).
+std::vector<std::string> ConnectFailurePrograms();
+
+/// A probe reading the maps of a loaded object (LoadBpfFeatures() with
+/// ConnectFailurePrograms()). Thread-safe.
+std::unique_ptr<ConnectFailureProbe> OpenConnectFailureProbe(std::shared_ptr<BpfObject> object);
 
 }  // namespace sockstate

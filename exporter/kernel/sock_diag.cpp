@@ -25,6 +25,25 @@ bool IsV4Mapped(const uint8_t* a) {
   return std::memcmp(a, kPrefix, sizeof(kPrefix)) == 0;
 }
 
+// The INET_DIAG_CGROUP_ID attribute among the attributes after the inet_diag_msg (struct
+// nlattr, 4-byte aligned), or 0. A malformed attribute ends the search (never reads outside
+// [attrs, attrs + len)).
+uint64_t CgroupIdAttribute(const uint8_t* attrs, size_t len) {
+  size_t off = 0;
+  while (off + NLA_HDRLEN <= len) {
+    nlattr a;
+    std::memcpy(&a, attrs + off, sizeof(a));
+    if (a.nla_len < NLA_HDRLEN || a.nla_len > len - off) return 0;
+    if ((a.nla_type & NLA_TYPE_MASK) == INET_DIAG_CGROUP_ID && a.nla_len >= NLA_HDRLEN + 8) {
+      uint64_t id;
+      std::memcpy(&id, attrs + off + NLA_HDRLEN, sizeof(id));
+      return id;
+    }
+    off += NLA_ALIGN(a.nla_len);
+  }
+  return 0;
+}
+
 // Decodes one inet_diag_msg into `r` (every field overwritten). False for an unknown family.
 bool DecodeDiagMsg(const inet_diag_msg& m, SocketRecord& r) {
   static_assert(sizeof(m.id.idiag_src) == 16 && sizeof(m.id.idiag_dst) == 16);
@@ -91,6 +110,7 @@ ParseState ParseDiagBuffer(const void* buf, size_t len, RecordSink& sink, std::s
                     unsigned{msg.idiag_family});
           return false;
         }
+        record.cgroup_id = CgroupIdAttribute(payload + sizeof(msg), h.nlmsg_len - kDiagMsgLen);
         sink.OnSocket(record);
         if (messages != nullptr) ++*messages;
         return true;

@@ -4,6 +4,7 @@
 
 #include "aggregate/plan.h"
 #include "aggregate/rank.h"
+#include "kernel/bpf_object.h"
 #include "util/file_util.h"
 #include "util/log.h"
 
@@ -184,23 +185,30 @@ void ConnectFailuresSource::AddFamilies(FamilySet& fs, const ExportContext& ctx)
 Result<std::unique_ptr<HostSource>> MakeConnectFailuresSource(std::string_view mode,
                                                               const std::string& procfs) {
   if (mode == "off") return std::unique_ptr<HostSource>();
+  BpfFeatureSet set = LoadBpfFeatures(
+      {{"--collector.connect-failures", std::string(mode), ConnectFailurePrograms()}}, {});
+  return MakeConnectFailuresSource(mode, Cgroup2Root("", procfs), set.status[0], set.object);
+}
+
+Result<std::unique_ptr<HostSource>> MakeConnectFailuresSource(std::string_view mode,
+                                                              const std::string& cgroup2_root,
+                                                              const Status& loaded,
+                                                              std::shared_ptr<BpfObject> object) {
+  if (mode == "off") return std::unique_ptr<HostSource>();
   if (mode != "auto" && mode != "on") {
     return Status::Error("--collector.connect-failures: want auto, on or off, got \"" +
                          std::string(mode) + "\"");
   }
-  Result<std::unique_ptr<ConnectFailureProbe>> probe = OpenConnectFailureProbe();
-  if (!probe.ok()) {
-    if (mode == "on") {
-      return Status::Error("--collector.connect-failures=on: " + probe.status().message());
-    }
+  if (!loaded.ok() || object == nullptr) {
+    const std::string why = loaded.ok() ? "no BPF object" : loaded.message();
+    if (mode == "on") return Status::Error("--collector.connect-failures=on: " + why);
     Log(LogLevel::kWarn,
-        "connect() failures are not counted (--collector.connect-failures=auto): " +
-            probe.status().message() + "; exporting sockstate_connect_failures_available 0");
+        "connect() failures are not counted (--collector.connect-failures=auto): " + why +
+            "; exporting sockstate_connect_failures_available 0");
     return std::unique_ptr<HostSource>(std::make_unique<ConnectFailuresSource>(nullptr, nullptr));
   }
-  std::string mountinfo;
-  const std::string root =
-      ReadSmallFile(procfs + "/self/mountinfo", &mountinfo) == 0 ? FindCgroup2Mount(mountinfo) : "";
+  std::unique_ptr<ConnectFailureProbe> probe = OpenConnectFailureProbe(std::move(object));
+  const std::string& root = cgroup2_root;
   if (root.empty()) {
     Log(LogLevel::kInfo,
         "connect() failures: no cgroup v2 hierarchy mounted; workloads are reported as "
@@ -208,7 +216,7 @@ Result<std::unique_ptr<HostSource>> MakeConnectFailuresSource(std::string_view m
   }
   Log(LogLevel::kInfo, "connect() failures are counted by the kernel (tp_btf/inet_sock_set_state)");
   return std::unique_ptr<HostSource>(std::make_unique<ConnectFailuresSource>(
-      std::move(*probe), std::make_unique<CgroupResolver>(root)));
+      std::move(probe), std::make_unique<CgroupResolver>(root)));
 }
 
 }  // namespace sockstate

@@ -33,6 +33,8 @@
 
 namespace sockstate {
 
+class BpfObject;
+
 class DestinationPlan;
 
 /// "no_local_port" / "refused_or_timeout" (the `reason` label). Thread-safe.
@@ -90,10 +92,18 @@ class ConnectFailuresSource : public HostSource {
   bool label_netns_ = false;
 };
 
-/// Creates the source for --collector.connect-failures=`mode` (auto|on|off). off: nullptr.
-/// auto: the source, unavailable when the BPF program cannot be loaded (one log line says
-/// why). on: an error naming what is missing (kernel BTF, CAP_BPF/CAP_PERFMON, the
-/// tracepoint). `procfs` finds the cgroup2 mount (<procfs>/self/mountinfo).
+/// Creates the source for --collector.connect-failures=`mode` (auto|on|off) from the outcome
+/// of loading its programs into the process's one BPF object (LoadBpfFeatures(): `loaded`
+/// and `object`). off: nullptr. auto: the source, unavailable when the programs could not be
+/// loaded (one log line says why). on: an error naming what is missing (kernel BTF,
+/// CAP_BPF/CAP_PERFMON, the tracepoint). Workloads are named from the cgroup2 tree at
+/// `cgroup2_root` ("": every workload "unknown").
+Result<std::unique_ptr<HostSource>> MakeConnectFailuresSource(std::string_view mode,
+                                                              const std::string& cgroup2_root,
+                                                              const Status& loaded,
+                                                              std::shared_ptr<BpfObject> object);
+/// The same with an object of its own, the cgroup2 mount found in <procfs>/self/mountinfo
+/// (tests and benchmarks).
 Result<std::unique_ptr<HostSource>> MakeConnectFailuresSource(std::string_view mode,
                                                               const std::string& procfs);
 

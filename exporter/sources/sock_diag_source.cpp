@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "aggregate/workloads.h"
 #include "sources/occupancy_bound_source.h"
 #include "sources/sysctl_source.h"
 #include "util/log.h"
@@ -25,6 +26,27 @@ void AddStateSeries(FamilySet& fs, const char* name, const char* help, const Lab
     if (d.sockets[s] == 0 && st != kTcpEstablished && st != kTcpTimeWait) continue;
     fs.Gauge(name, help, With(labels, {{"state", std::string(TcpStateName(st))}}),
              double(d.sockets[s]));
+  }
+}
+
+/// Who holds the destination's sockets (docs/workloads.md): one series per workload and state
+/// (states at 0 omitted) and the ports each uses.
+void AddWorkloads(FamilySet& fs, const DestinationStats& d, const Labels& dl) {
+  for (const WorkloadStats& w : d.workloads) {
+    const Labels wl = With(dl, {{"workload", w.workload.name}, {"workload_kind", w.workload.kind}});
+    for (int s = 0; s < kNumStates; ++s) {
+      if (w.sockets[s] == 0) continue;
+      fs.Gauge("sockstate_destination_workload_sockets",
+               "Outgoing TCP sockets per destination, workload (systemd unit, container, pod, "
+               "cgroup; \"unknown\" when the owner is not known, \"other\" beyond "
+               "workloads.top_k) and state.",
+               With(wl, {{"state", std::string(TcpStateName(kExportedStates[s]))}}),
+               double(w.sockets[s]));
+    }
+    fs.Gauge("sockstate_destination_workload_ephemeral_ports_used",
+             "Ephemeral ports the workload's sockets to the destination use (inside the range, "
+             "any non-LISTEN state, TIME_WAIT included).",
+             wl, double(w.ports_used));
   }
 }
 
@@ -60,6 +82,7 @@ void AddDestination(FamilySet& fs, const AggregateResult& a, const DestinationSt
                "Remaining TIME_WAIT lifetime of the destination's sockets: how soon their ports "
                "come back.",
                dl, a.tw_bounds, d.tw_buckets, d.tw_count, d.tw_sum_seconds);
+  AddWorkloads(fs, d, dl);
 }
 
 void AddBudget(FamilySet& fs, const PortBudget& b, const Labels& base) {
@@ -79,7 +102,13 @@ void AddBudget(FamilySet& fs, const PortBudget& b, const Labels& base) {
 
 }  // namespace
 
-void SockDiagSource::ResetAggregator() { aggregator_->Reset(*config_, range_, reserved_); }
+void SockDiagSource::ResetAggregator() {
+  aggregator_->Reset(*config_, range_, reserved_);
+  // Workload attribution (docs/workloads.md): (tuple, cgroup) pairs bounded by 4x the tuples.
+  if (config_->workloads.top_k > 0) {
+    aggregator_->SetAttribution(4 * size_t(config_->destinations.max_tuples), tw_owners_);
+  }
+}
 
 Status SockDiagSource::Read(const NetnsReadContext& ctx) {
   // A namespace whose occupancy bound is below the threshold is not dumped.
@@ -92,6 +121,10 @@ Status SockDiagSource::Read(const NetnsReadContext& ctx) {
   const SysctlSource* sysctl = ctx.Earlier<SysctlSource>();
   const NetSysctls* s = sysctl ? &sysctl->sysctls() : nullptr;
   config_ = &ctx.config;
+  env_ = &ctx.mutable_env;
+  tw_owners_ = ctx.env.time_wait_owners && ctx.netns_inode != 0
+                   ? ctx.env.time_wait_owners->ForNamespace(ctx.netns_inode)
+                   : std::span<const TimeWaitOwnerCount>();
   range_ = s && s->port_range ? &*s->port_range : nullptr;
   reserved_ = s && s->reserved_ports ? &*s->reserved_ports : nullptr;
   ResetAggregator();
@@ -110,6 +143,7 @@ Status SockDiagSource::Read(const NetnsReadContext& ctx) {
   config_ = nullptr;
   range_ = nullptr;
   reserved_ = nullptr;
+  tw_owners_ = {};
   return st;
 }
 
@@ -160,6 +194,22 @@ void SockDiagSource::FinishAcrossNamespaces(const std::vector<NetnsSource*>& all
   }
   FoldAcrossNamespaces(aggs, config.destinations.max_series, /*inbound=*/false);
   FoldAcrossNamespaces(aggs, config.inbound.max_series, /*inbound=*/true);
+  // Workloads (docs/workloads.md): every owner cgroup of this scrape resolved with one bounded
+  // walk of the cgroup2 tree for the ids not cached, then ranked per destination and capped.
+  SockDiagSource* first = all.empty() ? nullptr : dynamic_cast<SockDiagSource*>(all.front());
+  CgroupResolver* cgroups = first && first->env_ ? first->env_->cgroups.get() : nullptr;
+  std::vector<uint64_t> ids;
+  for (const AggregateResult* a : aggs) {
+    for (const DestinationStats& d : a->destinations) {
+      for (const OwnerCounts& o : d.owners) {
+        if (o.cgroup_id != 0) ids.push_back(o.cgroup_id);
+      }
+    }
+  }
+  if (cgroups != nullptr) cgroups->Resolve(ids);
+  NameAndRankWorkloads(aggs, config.workloads.top_k, config.workloads.max_series, [&](uint64_t id) {
+    return cgroups != nullptr ? cgroups->Find(id) : UnknownWorkload();
+  });
 }
 
 void SockDiagSource::AddFamilies(FamilySet& fs, const Labels& base, const ExportContext&) const {
@@ -194,6 +244,16 @@ void SockDiagSource::AddFamilies(FamilySet& fs, const Labels& base, const Export
     AddStateSeries(fs, "sockstate_inbound_sockets",
                    "Inbound (accepted) TCP sockets per local service port and state.",
                    With(base, {{"service", d.label}}), d);
+  }
+  if (a.attributed) {
+    fs.Gauge("sockstate_destination_workloads_folded",
+             "(destination, workload) pairs folded into workload=\"other\" (beyond "
+             "workloads.top_k per destination or workloads.max_series in all).",
+             base, double(a.workloads_folded));
+    fs.Gauge("sockstate_time_wait_unknown_owner_sockets",
+             "Outgoing TIME_WAIT sockets whose workload is \"unknown\": older than the exporter, "
+             "beyond the kernel map's bound, or the kernel program is not running.",
+             base, double(a.time_wait_unknown));
   }
   fs.Gauge("sockstate_inbound_services_folded",
            "Listening ports beyond inbound.top_k, folded into service=\"other\".", base,
