@@ -11,12 +11,10 @@
 #include <cerrno>
 #include <cstdarg>
 #include <cstring>
-#include <fstream>
 #include <mutex>
 
 #include "sockstate.skel.h"
 #include "util/file_util.h"
-#include "util/text_util.h"
 
 namespace sockstate {
 
@@ -154,52 +152,8 @@ int BpfObject::MapFd(std::string_view name) const {
   return map == nullptr ? -1 : bpf_map__fd(map);
 }
 
-namespace {
-
-// The lines of `path` (kallsyms format) that end in one of the features' symbols.
-std::string KallsymsLines(const std::string& path, const std::vector<BpfFeature>& features) {
-  std::string out;
-  std::ifstream in(path);
-  std::string line;
-  for (size_t n = 0; n < 10000000 && std::getline(in, line); ++n) {  // bounded: ~200k lines
-    for (const BpfFeature& f : features) {
-      for (const std::string& sym : f.ksyms) {
-        if (line.size() > sym.size() &&
-            line.compare(line.size() - sym.size(), sym.size(), sym) == 0 &&
-            line[line.size() - sym.size() - 1] == ' ') {
-          out += line;
-          out += '\n';
-        }
-      }
-    }
-  }
-  return out;
-}
-
-}  // namespace
-
-std::string MissingKernelSymbols(std::string_view text, const std::vector<std::string>& symbols) {
-  std::string missing;
-  for (const std::string& sym : symbols) {
-    bool found = false;
-    size_t pos = 0;
-    std::string_view line;
-    // "ffffffff8205c7b0 t tw_timer_handler" (a module's symbols end with " [module]")
-    while (!found && NextPiece(text, '\n', &pos, &line)) {
-      const size_t a = line.find(' '), b = a == std::string_view::npos ? a : line.find(' ', a + 1);
-      if (b == std::string_view::npos) continue;
-      std::string_view name = line.substr(b + 1);
-      name = name.substr(0, name.find_first_of(" \t"));
-      if (name != sym) continue;
-      found = line.substr(0, a).find_first_not_of('0') != std::string_view::npos;
-    }
-    if (!found) missing += missing.empty() ? sym : " and " + sym;
-  }
-  return missing;
-}
-
 BpfFeatureSet LoadBpfFeatures(const std::vector<BpfFeature>& features,
-                              const std::vector<BpfMapSize>& sizes, const std::string& kallsyms) {
+                              const std::vector<BpfMapSize>& sizes) {
   BpfFeatureSet set;
   set.status.assign(features.size(), Status::Ok());
   set.off.assign(features.size(), false);
@@ -212,24 +166,9 @@ BpfFeatureSet LoadBpfFeatures(const std::vector<BpfFeature>& features,
     return programs;
   };
   std::vector<bool> wanted(features.size());
-  std::string symbols;  // the lines of kallsyms naming a wanted symbol (it is megabytes long)
-  bool symbols_read = false;
   for (size_t i = 0; i < features.size(); ++i) {
     set.off[i] = features[i].mode == "off";
     wanted[i] = !set.off[i];
-    if (!wanted[i] || features[i].ksyms.empty()) continue;
-    if (!symbols_read) {
-      symbols_read = true;
-      symbols = KallsymsLines(kallsyms, features);
-    }
-    const std::string missing = MissingKernelSymbols(symbols, features[i].ksyms);
-    if (!missing.empty()) {
-      set.status[i] =
-          Status::Error("the kernel symbol " + missing + " has no address in " + kallsyms +
-                        " (kernel.kptr_restrict set, or a kernel "
-                        "without it)");
-      wanted[i] = false;
-    }
   }
   if (std::find(wanted.begin(), wanted.end(), true) == wanted.end()) return set;
   Result<std::shared_ptr<BpfObject>> all = BpfObject::Load(programs_of(wanted), sizes);

@@ -51,9 +51,6 @@ struct BpfFeature {
   std::string flag;  // "--collector.connect-failures", for messages
   std::string mode;  // "auto", "on" or "off"
   std::vector<std::string> programs;
-  /// Kernel symbols the programs compare against (weak __ksym externs): they must be visible
-  /// with an address in /proc/kallsyms, else the feature cannot work and is not loaded.
-  std::vector<std::string> ksyms;
 };
 
 /// What LoadBpfFeatures() loaded. Value type.
@@ -66,16 +63,10 @@ struct BpfFeatureSet {
 };
 
 /// Loads the ONE object of the process with the programs of every feature not off (one load,
-/// one set of maps for all). A feature whose kernel symbols are not visible is left out first;
-/// when the load fails, each feature is tried alone to tell which cannot load (its status
-/// says why) and the others are loaded together, once. Never exits: the caller decides what
-/// a failing `on` means. `kallsyms` is read for the symbols. Thread-safe.
+/// one set of maps for all). When that fails, each feature is tried alone to tell which
+/// cannot load (its status says why) and the others are loaded together, once. Never exits:
+/// the caller decides what a failing `on` means. Thread-safe.
 BpfFeatureSet LoadBpfFeatures(const std::vector<BpfFeature>& features,
-                              const std::vector<BpfMapSize>& sizes,
-                              const std::string& kallsyms = "/proc/kallsyms");
-
-/// Which of `symbols` /proc/kallsyms-format `text` does not show with a non-zero address, as
-/// "a and b" ("" when all are there). Pure; thread-safe.
-std::string MissingKernelSymbols(std::string_view text, const std::vector<std::string>& symbols);
+                              const std::vector<BpfMapSize>& sizes);
 
 }  // namespace sockstate

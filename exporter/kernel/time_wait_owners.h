@@ -10,6 +10,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "util/family.h"
@@ -49,9 +50,18 @@ class TimeWaitOwnerReader {
   virtual Status Read(std::vector<TimeWaitOwnerCount>* out, TimeWaitOwnerStats* stats) = 0;
 };
 
-/// The programs the feature attaches and the kernel symbol they need (for LoadBpfFeatures()).
+/// The programs the feature attaches (for LoadBpfFeatures()).
 std::vector<std::string> TimeWaitOwnerPrograms();
+/// The callback of a TIME_WAIT socket's timer, which the program recognises TIME_WAIT timers
+/// by: resolved from /proc/kallsyms when it shows addresses (root, CAP_SYSLOG), else learned
+/// from the first TIME_WAIT socket born after the program starts.
 inline constexpr const char* kTimeWaitTimerSymbol = "tw_timer_handler";
+
+/// Whether kallsyms-format `text` shows `symbol` with a non-zero address (kernel.kptr_restrict
+/// and the reader's CAP_SYSLOG decide). Pure; thread-safe.
+bool KernelSymbolVisible(std::string_view text, std::string_view symbol);
+/// The same for a file (/proc/kallsyms: megabytes, read line by line). Thread-safe.
+bool KernelSymbolVisibleIn(const std::string& path, std::string_view symbol);
 /// The name of the map of remembered TIME_WAIT sockets (sized from the configuration).
 inline constexpr const char* kTimeWaitSocketsMap = "tw_sockets";
 /// Bytes of kernel memory per remembered TIME_WAIT socket (hash map entry: key, value and the

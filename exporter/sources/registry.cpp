@@ -30,8 +30,7 @@ Result<HostSources> MakeHostSources(const HostSourceOptions& options) {
   // Every kernel-event feature in the process's one BPF object, loaded once.
   const BpfFeatureSet bpf = LoadBpfFeatures(
       {{"--collector.connect-failures", options.connect_failures, ConnectFailurePrograms()},
-       {"--collector.time-wait-owners", options.time_wait_owners, TimeWaitOwnerPrograms(),
-        {kTimeWaitTimerSymbol}}},
+       {"--collector.time-wait-owners", options.time_wait_owners, TimeWaitOwnerPrograms()}},
       {{kTimeWaitSocketsMap, options.time_wait_max_sockets}});
   HostSources s;
   // connect() failures (docs/connect-failures.md); null when off.

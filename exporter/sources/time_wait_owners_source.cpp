@@ -51,10 +51,15 @@ Result<TimeWaitOwnersFeature> MakeTimeWaitOwners(std::string_view mode, uint32_t
             why + "; their workload is \"unknown\" (sockstate_time_wait_owners_available 0)");
     f.owners = std::make_shared<TimeWaitOwners>(nullptr);
   } else {
+    const bool visible = KernelSymbolVisibleIn("/proc/kallsyms", kTimeWaitTimerSymbol);
     Log(LogLevel::kInfo,
         "TIME_WAIT owners are remembered by the kernel (tp_btf timer_start/timer_cancel, "
         "inet_sock_set_state), up to " +
-            std::to_string(max_sockets) + " sockets");
+            std::to_string(max_sockets) + " sockets" +
+            (visible ? ""
+                     : std::string("; /proc/kallsyms hides ") + kTimeWaitTimerSymbol +
+                           " (no CAP_SYSLOG): it is learned from the first TIME_WAIT socket "
+                           "born"));
     f.owners = std::make_shared<TimeWaitOwners>(OpenTimeWaitOwnerReader(std::move(object)));
   }
   f.source = std::make_unique<TimeWaitOwnersSource>(f.owners, max_sockets);

@@ -260,6 +260,33 @@ TEST(WorkloadsKernel, EstablishedTimeWaitAndCloseWaitPerWorkloadAndOlderTimeWait
   EXPECT_EQ(series, 4);
 }
 
+// Without CAP_SYSLOG /proc/kallsyms shows no addresses, so the program cannot be given
+// tw_timer_handler: it learns it from the first TIME_WAIT socket born, and names that one too.
+TEST(WorkloadsKernel, WithoutKallsymsTheTimerCallbackIsLearnedAndEveryOwnerIsStillNamed) {
+  std::string root;
+  const std::string skip = SkipReason(&root);
+  if (!skip.empty()) GTEST_SKIP() << skip;
+  Cgroups cg(root);
+  const std::string b = cg.Make("learn");
+  TestNetns ns;
+  CgroupChild server(cg.Dir(cg.Make("srv")), ns.path(), Work::kServe, 7201, 0);
+  // nobody with exactly CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN (to enter the namespace).
+  const std::string caps = "+bpf,+perfmon,+sys_admin";
+  testing::ExporterProcess exporter(
+      ListConfig(ns),
+      {"--collector.time-wait-owners=on", "--collector.connect-failures=off", "--log.level=info"},
+      {"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=" + caps,
+       "--ambient-caps=" + caps});
+  ASSERT_NE(exporter.Log().find("/proc/kallsyms hides tw_timer_handler"), std::string::npos)
+      << exporter.Log();
+  { CgroupChild(cg.Dir(b), ns.path(), Work::kChurn, 7201, 6); }
+  WaitForState(ns, "time_wait", 6);
+  const testing::Series s = exporter.Scrape();
+  EXPECT_EQ(Workload(s, ns.name(), "127.0.0.1:7201", b, "cgroup", "time_wait"), 6);
+  EXPECT_EQ(testing::Get(s, "sockstate_time_wait_unknown_owner_sockets", {{"netns", ns.name()}}),
+            0);
+}
+
 TEST(WorkloadsKernel, WorkloadsBeyondTopKFoldIntoOtherWithExactSums) {
   std::string root;
   const std::string skip = SkipReason(&root);

@@ -319,5 +319,18 @@ TEST(TimeWaitOwners, ModesAutoOnOff) {
   EXPECT_FALSE(MakeTimeWaitOwners("yes", 1024, Status::Ok(), nullptr).ok());
 }
 
+TEST(KernelSymbolVisible, NeedsTheExactNameWithANonZeroAddress) {
+  const std::string kallsyms =
+      "ffffffff8205c500 t inet_twsk_kill\n"
+      "ffffffff8205c7b0 t tw_timer_handler\n"
+      "ffffffffc0a01000 t tw_timer_handler_x [mod]\n"
+      "0000000000000000 t reqsk_timer_handler\n"  // kernel.kptr_restrict or no CAP_SYSLOG
+      "broken line\n";
+  EXPECT_TRUE(KernelSymbolVisible(kallsyms, "tw_timer_handler"));
+  EXPECT_FALSE(KernelSymbolVisible(kallsyms, "reqsk_timer_handler"));
+  EXPECT_FALSE(KernelSymbolVisible(kallsyms, "tw_timer"));
+  EXPECT_FALSE(KernelSymbolVisible("", "tw_timer_handler"));
+}
+
 }  // namespace
 }  // namespace sockstate

@@ -8,7 +8,8 @@
  *
  * No fentry/kprobe is needed (they are unavailable on many kernels): the life of a TIME_WAIT
  * socket is followed through its timer (tp_btf timer tracepoints, filtered on the timer's
- * callback tw_timer_handler, a kernel symbol resolved at load):
+ * callback tw_timer_handler: a kernel symbol resolved at load when /proc/kallsyms shows
+ * addresses, else learned from the first TIME_WAIT socket born, see sockstate_tw_owner):
  *  - birth: timer_start of a timer not just cancelled on this CPU (inet_twsk_hashdance_schedule());
  *  - re-arm (an in-window segment, the peer's FIN): timer_cancel then timer_start of the same
  *    timer, back to back on one CPU with interrupts off (mod_timer()); or no event at all when
@@ -33,6 +34,23 @@
 #include "time_wait_owners.h"
 
 extern const void tw_timer_handler __ksym __weak;
+
+/* tw_timer_handler when /proc/kallsyms hides addresses (no CAP_SYSLOG): the callback of the
+ * timer last started on the CPU where a TIME_WAIT socket was just born, once that timer is
+ * proven to be the TIME_WAIT socket's (its identity equals the closing full socket's). */
+const void *tw_handler_learned = 0;
+
+/* While the handler is not known: the timer last started on this CPU. */
+struct tw_started {
+  const struct timer_list *timer;
+  const void *function;
+};
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct tw_started);
+} tw_last_start SEC(".maps");
 
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
@@ -91,10 +109,19 @@ static __always_inline int SameTwKey(const struct sockstate_tw_key *a,
   return 1;
 }
 
+static __always_inline const void *TwHandler(void) {
+  return &tw_timer_handler ? (const void *)&tw_timer_handler : tw_handler_learned;
+}
+
+static __always_inline const struct inet_timewait_sock *TwOf(const struct timer_list *t) {
+  return (const void *)((const char *)t - bpf_core_field_offset(struct inet_timewait_sock, tw_timer));
+}
+
 /* The TIME_WAIT socket a timer belongs to, or 0 for any other timer (one compare). */
 static __always_inline const struct inet_timewait_sock *TwOfTimer(const struct timer_list *t) {
-  if ((const void *)t->function != &tw_timer_handler || !&tw_timer_handler) return 0;
-  return (const void *)((const char *)t - bpf_core_field_offset(struct inet_timewait_sock, tw_timer));
+  const void *handler = TwHandler();
+  if (!handler || (const void *)t->function != handler) return 0;
+  return TwOf(t);
 }
 
 /* ip_local_port_range of a namespace: low | high << 16. */
@@ -194,6 +221,15 @@ int BPF_PROG(sockstate_tw_timer_cancel, struct timer_list *timer) {
 
 SEC("tp_btf/timer_start")
 int BPF_PROG(sockstate_tw_timer_start, struct timer_list *timer) {
+  if (!TwHandler()) { /* not known yet: remember this timer for sockstate_tw_owner */
+    __u32 zero = 0;
+    struct tw_started *s = bpf_map_lookup_elem(&tw_last_start, &zero);
+    if (s) {
+      s->timer = timer;
+      s->function = timer->function;
+    }
+    return 0;
+  }
   const struct inet_timewait_sock *tw = TwOfTimer(timer);
   if (!tw) return 0;
   __u32 zero = 0;
@@ -227,6 +263,23 @@ int BPF_PROG(sockstate_tw_timer_start, struct timer_list *timer) {
   return 0;
 }
 
+/* The handler is not known and a full socket closes from FIN_WAIT2 or CLOSING: if the timer
+ * last started on this CPU is the timer of a TIME_WAIT socket with exactly this socket's
+ * identity, that socket was just born (tcp_time_wait() arms it, then tcp_done()): learn the
+ * callback, and remember this first TIME_WAIT socket now. */
+static __always_inline struct sockstate_tw_value *Learn(const struct sockstate_tw_key *key) {
+  __u32 zero = 0;
+  struct tw_started *s = bpf_map_lookup_elem(&tw_last_start, &zero);
+  if (!s || !s->timer) return 0;
+  struct sockstate_tw_key seen;
+  if (!TwKey(TwOf(s->timer), &seen) || !SameTwKey(&seen, key)) return 0;
+  tw_handler_learned = s->function;
+  struct sockstate_tw_value v = {0};
+  if (bpf_map_update_elem(&tw_sockets, key, &v, BPF_NOEXIST) != 0) return 0;
+  TwStat(SOCKSTATE_TW_BORN);
+  return bpf_map_lookup_elem(&tw_sockets, key);
+}
+
 /* tcp_time_wait() -> tcp_done(): the full socket whose TIME_WAIT socket was just born closes,
  * from FIN_WAIT2 or CLOSING. Its cgroup (its creator's) names the TIME_WAIT socket's owner. */
 SEC("tp_btf/inet_sock_set_state")
@@ -240,6 +293,7 @@ int BPF_PROG(sockstate_tw_owner, const struct sock *sk, const int oldstate, cons
   key.sport = bpf_ntohs(BPF_CORE_READ((const struct inet_sock *)sk, inet_sport));
   key.dport = bpf_ntohs(sk->__sk_common.skc_dport);
   struct sockstate_tw_value *v = bpf_map_lookup_elem(&tw_sockets, &key);
+  if (!v && !TwHandler()) v = Learn(&key);
   if (!v || v->cgroup_id) return 0;
   const __u64 cgroup = sk->sk_cgrp_data.cgroup->kn->id;
   if (!cgroup) return 0;
