@@ -124,6 +124,22 @@ std::string FormatPercent(double ratio) {
 
 std::string NamespaceName(const std::string& netns) { return netns.empty() ? "(own)" : netns; }
 
+std::string WorkloadsSummary(const DestinationRow& r) {
+  std::string out;
+  for (const WorkloadCell& w : r.workloads) {
+    if (!out.empty()) out += ", ";
+    out += WorkloadName(w) + " " + FormatNumber(w.ports_used);
+    if (!w.states.empty()) out += " (" + w.states.front().first + ")";
+  }
+  return out.empty() ? "-" : out;
+}
+
+std::string WorkloadName(const WorkloadCell& w) {
+  if (w.kind == "container") return "container " + w.name.substr(0, 12);
+  if (w.kind == "pod") return "pod " + w.name;
+  return w.name;
+}
+
 std::string NamespaceList(const std::vector<std::string>& netns, size_t max) {
   std::string out;
   for (size_t i = 0; i < netns.size() && i < max; ++i) {
@@ -170,6 +186,48 @@ PortOverview BuildPortOverview(const std::vector<MetricFamily>& families, size_t
       r.time_wait = double(m.histogram.sample_count);
       r.time_wait_returns = Returns(m.histogram);
     }
+  }
+  // Who holds the ports: per (netns, destination, kind, name) its ports and states.
+  std::map<std::tuple<std::string, std::string, std::string, std::string>, WorkloadCell> cells;
+  auto cell = [&](const ClientMetric& m) -> WorkloadCell& {
+    WorkloadCell& c = cells[{Label(m, "netns"), Label(m, "destination"), Label(m, "workload_kind"),
+                             Label(m, "workload")}];
+    c.kind = Label(m, "workload_kind");
+    c.name = Label(m, "workload");
+    return c;
+  };
+  if (const MetricFamily* f =
+          Find(families, "sockstate_destination_workload_ephemeral_ports_used")) {
+    for (const auto& m : f->metric) {
+      const double v = Value(m, f->type);
+      if (std::isfinite(v)) cell(m).ports_used = v;
+    }
+  }
+  if (const MetricFamily* f = Find(families, "sockstate_destination_workload_sockets")) {
+    for (const auto& m : f->metric) {
+      const double v = Value(m, f->type);
+      if (std::isfinite(v) && v != 0) cell(m).states.push_back({Label(m, "state"), v});
+    }
+  }
+  for (auto& [k, c] : cells) {
+    std::stable_sort(c.states.begin(), c.states.end(),
+                     [](const auto& a, const auto& b) { return a.second > b.second; });
+    auto it = rows.find({std::get<0>(k), std::get<1>(k)});
+    if (it != rows.end()) it->second.workloads.push_back(std::move(c));
+  }
+  for (auto& [k, r] : rows) {
+    auto total = [](const WorkloadCell& c) {
+      double t = 0;
+      for (const auto& s : c.states) t += s.second;
+      return t;
+    };
+    std::stable_sort(r.workloads.begin(), r.workloads.end(),
+                     [&](const WorkloadCell& a, const WorkloadCell& b) {
+                       if (a.ports_used != b.ports_used) return a.ports_used > b.ports_used;
+                       if (total(a) != total(b)) return total(a) > total(b);
+                       return std::tie(a.kind, a.name) < std::tie(b.kind, b.name);
+                     });
+    if (r.workloads.size() > kOverviewWorkloads) r.workloads.resize(kOverviewWorkloads);
   }
   const auto usable = PerNamespace(families, "sockstate_ephemeral_port_usable_ports");
   for (auto& [k, r] : rows) {
