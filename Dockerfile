@@ -30,6 +30,8 @@ COPY . /src
 # lands in a layer:
 #  - the package's stripped binary and TLS compat libraries,
 #  - the default configuration (config/*.yml),
+#  - the package's Grafana dashboards and Prometheus rules (per node and fleet), to copy out of
+#    the image into Grafana / Prometheus (docs/container.md),
 #  - the package's library dependencies (its Depends, computed by dpkg-shlibdeps from the ELF
 #    files' DT_NEEDED; minus passwd and procps, which only its maintainer scripts and systemd
 #    unit use), so the runtime stage installs exactly what the binary links, no more.
@@ -39,10 +41,12 @@ RUN set -eu; \
     test -f "$deb"; \
     dpkg-deb -x "$deb" /pkg; \
     install -d /out/usr/bin /out/usr/lib/sockstate_exporter /out/etc/sockstate \
-      /out/usr/share/doc/sockstate-exporter; \
+      /out/usr/share/doc/sockstate-exporter /out/usr/share/sockstate_exporter; \
     cp -a /pkg/usr/bin/sockstate_exporter /out/usr/bin/; \
     cp -a /pkg/usr/lib/sockstate_exporter/. /out/usr/lib/sockstate_exporter/; \
     cp -a /pkg/usr/share/doc/sockstate-exporter/copyright /out/usr/share/doc/sockstate-exporter/; \
+    cp -a /pkg/usr/share/sockstate_exporter/dashboards /pkg/usr/share/sockstate_exporter/prometheus \
+      /out/usr/share/sockstate_exporter/; \
     for f in config/*.yml config/*.yaml; do \
       if [ -f "$f" ]; then install -m 0644 "$f" /out/etc/sockstate/; fi; \
     done; \
@@ -78,6 +82,7 @@ COPY --from=builder /out/usr/lib/sockstate_exporter/ /usr/lib/sockstate_exporter
 # every Debian image keeps each package's: /usr/share/doc/<package>/copyright.
 COPY --from=builder /out/usr/share/doc/sockstate-exporter/ /usr/share/doc/sockstate-exporter/
 COPY --from=builder /out/etc/sockstate/ /etc/sockstate/
+COPY --from=builder /out/usr/share/sockstate_exporter/ /usr/share/sockstate_exporter/
 # Fail the build if a shared library is missing from the runtime image, or if the shipped
 # configuration does not load.
 RUN set -eu; \

@@ -184,7 +184,7 @@ void Aggregator::FinishDestinations(AggregateResult* out) {
   if (attribute_) dest_of_slot_.assign(table_.capacity(), -1);
   table_.ForEach([&](const TupleTable::Entry& e) {
     if (range_known_ && usable > 0) {
-      const double ratio = double(e.c.used) / usable;
+      const double ratio = double(e.value.used) / usable;
       size_t i = 0;
       while (i < bounds.size() && ratio > bounds[i]) ++i;
       ++occupancy[i];
@@ -194,7 +194,7 @@ void Aggregator::FinishDestinations(AggregateResult* out) {
     const Family fam = e.key.family ? Family::kIpv6 : Family::kIpv4;
     const int g = plan.MatchGroup(fam, e.key.dst.data(), e.key.dport);
     if (g >= 0) {
-      groups[g].AddTuple(e.c);
+      groups[g].AddTuple(e.value);
       if (attribute_) dest_of_slot_[table_.SlotOf(e)] = g;
     } else {
       unmatched_.push_back({e.key.dst, e.key.dport, e.key.family, table_.SlotOf(e)});
@@ -220,7 +220,7 @@ void Aggregator::FinishDestinations(AggregateResult* out) {
     DestinationRun run{i, i, 0, 0};
     for (; run.end < unmatched_.size() && !key_less(unmatched_[i], unmatched_[run.end]);
          ++run.end) {
-      const TupleTable::Counters& c = table_.slot(unmatched_[run.end].slot).c;
+      const TupleTable::Counters& c = table_.slot(unmatched_[run.end].slot).value;
       run.used += c.used;
       for (uint16_t v : c.states) run.total += v;
     }
@@ -228,7 +228,7 @@ void Aggregator::FinishDestinations(AggregateResult* out) {
     i = run.end;
   }
   auto add_run = [&](const DestinationRun& run, Sums& into) {
-    for (uint32_t j = run.begin; j < run.end; ++j) into.AddTuple(table_.slot(unmatched_[j].slot).c);
+    for (uint32_t j = run.begin; j < run.end; ++j) into.AddTuple(table_.slot(unmatched_[j].slot).value);
   };
   Sums other;
   out->destinations_folded = RankAndFold(
@@ -272,11 +272,11 @@ void Aggregator::FinishOwners(AggregateResult* out) {
   out->attributed = true;
   owner_parts_.clear();
   cells_.ForEach([&](const OwnerCells::Cell& c) {
-    const int64_t slot = table_.Find(c.tuple);
+    const int64_t slot = table_.Find(c.key.tuple);
     if (slot < 0 || dest_of_slot_[slot] < 0) return;  // untracked tuple: "other", unknown owner
-    OwnerPart p{uint32_t(dest_of_slot_[slot]), c.cgroup_id, {}};
-    for (int i = 0; i < kNumStates; ++i) p.counts.sockets[i] = c.c.states[i];
-    p.counts.ports_used = c.c.used;
+    OwnerPart p{uint32_t(dest_of_slot_[slot]), c.key.cgroup_id, {}};
+    for (int i = 0; i < kNumStates; ++i) p.counts.sockets[i] = c.value.states[i];
+    p.counts.ports_used = c.value.used;
     owner_parts_.push_back(p);
   });
   std::vector<uint32_t> tw_left;  // per tuple slot touched: TIME_WAIT sockets not yet named
@@ -292,7 +292,7 @@ void Aggregator::FinishOwners(AggregateResult* out) {
     auto at = std::find(tw_slots.begin(), tw_slots.end(), slot);
     if (at == tw_slots.end()) {
       tw_slots.push_back(slot);
-      tw_left.push_back(table_.slot(uint32_t(slot)).c.states[kTimeWaitIdx]);
+      tw_left.push_back(table_.slot(uint32_t(slot)).value.states[kTimeWaitIdx]);
       at = tw_slots.end() - 1;
     }
     uint32_t& left = tw_left[at - tw_slots.begin()];

@@ -38,6 +38,10 @@ const FlagSpec kFlags[] = {
     {"collector.time-wait-owners", "auto",
      "Remember who owns each TIME_WAIT socket, from kernel events: auto (when the kernel allows), "
      "on (exit 1 if it cannot), off (TIME_WAIT sockets are owned by \"unknown\")."},
+    {"collector.connect-failures.udp", "auto",
+     "Count UDP port-allocation failures too: auto (fexit on the kernel's UDP get_port when "
+     "the kernel allows BPF trampolines, else not), syscalls (the system-call exit "
+     "tracepoint: one BPF run on every system call of the host), off."},
     {"log.level", "info", "Minimum log level: debug, info, warn, error."},
     {"debug.replay-dump", "",
      "Replay this recorded sock_diag dump instead of dumping the kernel (tests, bug reports)."},
@@ -111,6 +115,12 @@ Result<ExporterFlags> Convert(std::map<std::string, std::string>& raw) {
   f.time_wait_owners = raw["collector.time-wait-owners"];
   if (f.time_wait_owners != "auto" && f.time_wait_owners != "on" && f.time_wait_owners != "off") {
     return BadValue("collector.time-wait-owners", f.time_wait_owners, "want auto, on or off");
+  }
+  f.connect_failures_udp = raw["collector.connect-failures.udp"];
+  if (f.connect_failures_udp != "auto" && f.connect_failures_udp != "syscalls" &&
+      f.connect_failures_udp != "off") {
+    return BadValue("collector.connect-failures.udp", f.connect_failures_udp,
+                    "want auto, syscalls or off");
   }
   f.once = raw["once"] == "true";
   f.version = raw["version"] == "true";

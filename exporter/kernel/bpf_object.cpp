@@ -154,48 +154,65 @@ int BpfObject::MapFd(std::string_view name) const {
 
 BpfFeatureSet LoadBpfFeatures(const std::vector<BpfFeature>& features,
                               const std::vector<BpfMapSize>& sizes) {
+  const size_t n = features.size();
   BpfFeatureSet set;
-  set.status.assign(features.size(), Status::Ok());
-  set.off.assign(features.size(), false);
-  auto programs_of = [&](const std::vector<bool>& with) {
-    std::vector<std::string> programs;
-    for (size_t i = 0; i < features.size(); ++i) {
-      if (with[i])
-        programs.insert(programs.end(), features[i].programs.begin(), features[i].programs.end());
-    }
-    return programs;
+  set.status.assign(n, Status::Ok());
+  set.off.assign(n, false);
+  set.variant.assign(n, 0);
+  set.notes.assign(n, "");
+  auto programs_of = [&](size_t i, size_t variant) -> const std::vector<std::string>& {
+    return variant == 0 ? features[i].programs : features[i].fallbacks[variant - 1];
   };
-  std::vector<bool> wanted(features.size());
-  for (size_t i = 0; i < features.size(); ++i) {
+  auto load = [&](const std::vector<bool>& with) {
+    std::vector<std::string> programs;
+    for (size_t i = 0; i < n; ++i) {
+      if (!with[i]) continue;
+      const std::vector<std::string>& p = programs_of(i, set.variant[i]);
+      programs.insert(programs.end(), p.begin(), p.end());
+    }
+    return BpfObject::Load(programs, sizes);
+  };
+  std::vector<bool> wanted(n);
+  for (size_t i = 0; i < n; ++i) {
     set.off[i] = features[i].mode == "off";
     wanted[i] = !set.off[i];
   }
   if (std::find(wanted.begin(), wanted.end(), true) == wanted.end()) return set;
-  Result<std::shared_ptr<BpfObject>> all = BpfObject::Load(programs_of(wanted), sizes);
+  Result<std::shared_ptr<BpfObject>> all = load(wanted);
   if (all.ok()) {
     set.object = std::move(*all);
     return set;
   }
-  // Which feature cannot load? Each alone (failures only: the common case loads once).
+  // Which feature cannot load? Each alone, with its fallbacks (failures only: the common case
+  // loads once).
   size_t alone_ok = 0;
-  for (size_t i = 0; i < features.size(); ++i) {
+  for (size_t i = 0; i < n; ++i) {
     if (!wanted[i]) continue;
-    std::vector<bool> one(features.size(), false);
+    std::vector<bool> one(n, false);
     one[i] = true;
-    Result<std::shared_ptr<BpfObject>> alone = BpfObject::Load(programs_of(one), sizes);
-    if (alone.ok()) {
+    Status first;
+    for (size_t v = 0; v <= features[i].fallbacks.size(); ++v) {
+      set.variant[i] = v;
+      Result<std::shared_ptr<BpfObject>> alone = load(one);
+      if (alone.ok()) break;
+      if (v == 0) first = alone.status();
+      set.variant[i] = v + 1;
+    }
+    if (set.variant[i] <= features[i].fallbacks.size()) {
       ++alone_ok;
+      if (set.variant[i] > 0) set.notes[i] = first.message();
     } else {
-      set.status[i] = alone.status();
+      set.status[i] = first;
+      set.variant[i] = 0;
       wanted[i] = false;
     }
   }
   if (alone_ok == 0) return set;
-  Result<std::shared_ptr<BpfObject>> rest = BpfObject::Load(programs_of(wanted), sizes);
+  Result<std::shared_ptr<BpfObject>> rest = load(wanted);
   if (rest.ok()) {
     set.object = std::move(*rest);
   } else {  // each loads alone but not together: report it on every one of them
-    for (size_t i = 0; i < features.size(); ++i) {
+    for (size_t i = 0; i < n; ++i) {
       if (wanted[i]) set.status[i] = rest.status();
     }
   }

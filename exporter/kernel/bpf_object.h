@@ -51,6 +51,9 @@ struct BpfFeature {
   std::string flag;  // "--collector.connect-failures", for messages
   std::string mode;  // "auto", "on" or "off"
   std::vector<std::string> programs;
+  /// Smaller program sets tried in order when `programs` cannot load (e.g. without the
+  /// programs a kernel refuses); the feature then works in part.
+  std::vector<std::vector<std::string>> fallbacks;
 };
 
 /// What LoadBpfFeatures() loaded. Value type.
@@ -58,14 +61,17 @@ struct BpfFeatureSet {
   std::shared_ptr<BpfObject> object;  // null when no feature is loaded
   std::vector<Status> status;         // per feature, in order: Ok when loaded or off
   std::vector<bool> off;              // per feature: its mode is off
+  std::vector<size_t> variant;        // per feature: 0 = programs, i = fallbacks[i - 1]
+  std::vector<std::string> notes;     // per feature: why `programs` did not load, if it did not
   /// True when feature `i` is loaded (then its programs are attached in `object`).
   bool loaded(size_t i) const { return object != nullptr && status[i].ok() && !off[i]; }
 };
 
 /// Loads the ONE object of the process with the programs of every feature not off (one load,
-/// one set of maps for all). When that fails, each feature is tried alone to tell which
-/// cannot load (its status says why) and the others are loaded together, once. Never exits:
-/// the caller decides what a failing `on` means. Thread-safe.
+/// one set of maps for all). When that fails, each feature is tried alone, with its fallbacks
+/// in order, to tell which cannot load (its status says why) and the others are loaded
+/// together, once, each with the program set that loaded. Never exits: the caller decides
+/// what a failing `on` means. Thread-safe.
 BpfFeatureSet LoadBpfFeatures(const std::vector<BpfFeature>& features,
                               const std::vector<BpfMapSize>& sizes);
 

@@ -1,6 +1,6 @@
-// The kernel side of the connect_failures source: the program connect_failures.bpf.c of the
-// one BPF object (kernel/bpf_object.h), attached to tp_btf/inet_sock_set_state, and the drain
-// of its map.
+// The kernel side of the connect_failures source: the programs connect_failures.bpf.c (TCP,
+// tp_btf/inet_sock_set_state) and udp_failures.bpf.c (UDP, fexit or the system-call exit) of
+// the one BPF object (kernel/bpf_object.h), and the drain of their shared map.
 
 #include "kernel/connect_failure_probe.h"
 
@@ -19,16 +19,19 @@ namespace sockstate {
 
 namespace {
 
-static_assert(sizeof(sockstate_cf_key) == 32, "key layout shared with the BPF program");
+static_assert(sizeof(sockstate_cf_key) == 40, "key layout shared with the BPF program");
 
 class BpfProbe : public ConnectFailureProbe {
  public:
-  explicit BpfProbe(std::shared_ptr<BpfObject> object)
-      : object_(std::move(object)),
+  BpfProbe(std::shared_ptr<BpfObject> object, UdpFailureHook udp_hook)
+      : udp_hook_(udp_hook),
+        object_(std::move(object)),
         failures_fd_(object_->MapFd("cf_failures")),
         overflow_fd_(object_->MapFd("cf_overflow")) {
     keys_.reserve(SOCKSTATE_CF_MAX_ENTRIES);
   }
+
+  UdpFailureHook udp_hook() const override { return udp_hook_; }
 
   Status Drain(std::vector<FailureRecord>* out, uint64_t* overflow_total) override {
     uint32_t zero = 0;
@@ -62,6 +65,7 @@ class BpfProbe : public ConnectFailureProbe {
       r.dport = k.dport;
       r.family = k.family == 10 ? Family::kIpv6 : Family::kIpv4;
       r.reason = k.reason;
+      r.protocol = k.protocol;
       r.count = count;
       out->push_back(r);
     }
@@ -69,6 +73,7 @@ class BpfProbe : public ConnectFailureProbe {
   }
 
  private:
+  UdpFailureHook udp_hook_;
   std::shared_ptr<BpfObject> object_;
   int failures_fd_;
   int overflow_fd_;
@@ -77,10 +82,56 @@ class BpfProbe : public ConnectFailureProbe {
 
 }  // namespace
 
-std::vector<std::string> ConnectFailurePrograms() { return {"sockstate_connect_failure"}; }
+const char* UdpFailureHookName(UdpFailureHook hook) {
+  switch (hook) {
+    case UdpFailureHook::kFexit:
+      return "fexit";
+    case UdpFailureHook::kSyscalls:
+      return "syscalls";
+    case UdpFailureHook::kNone:
+      break;
+  }
+  return "none";
+}
 
-std::unique_ptr<ConnectFailureProbe> OpenConnectFailureProbe(std::shared_ptr<BpfObject> object) {
-  return std::make_unique<BpfProbe>(std::move(object));
+namespace {
+
+constexpr const char* kTcpProgram = "cf_state_change";
+
+UdpFailureHook HookOf(const UdpFailureOptions& udp, size_t variant) {
+  if (udp.mode == "syscalls") return UdpFailureHook::kSyscalls;
+  if (udp.mode == "auto") return variant == 0 ? UdpFailureHook::kFexit : UdpFailureHook::kNone;
+  return UdpFailureHook::kNone;
+}
+
+}  // namespace
+
+BpfFeature ConnectFailureFeature(const std::string& mode, const UdpFailureOptions& udp) {
+  BpfFeature f{"--collector.connect-failures", mode, {kTcpProgram}, {}};
+  if (udp.mode == "syscalls") {
+    f.programs.push_back("cf_udp_sys_exit");
+  } else if (udp.mode == "auto") {
+    // The fexit programs need BPF trampolines, which some kernels refuse (EPERM at load, or
+    // no attach point): then the TCP program alone, and UDP failures are not counted.
+    f.programs.push_back("cf_udp_v4_get_port");
+    f.programs.push_back("cf_udp_v6_get_port");
+    f.fallbacks.push_back({kTcpProgram});
+  }
+  return f;
+}
+
+std::unique_ptr<ConnectFailureProbe> OpenConnectFailureProbe(std::shared_ptr<BpfObject> object,
+                                                             const UdpFailureOptions& udp,
+                                                             size_t variant) {
+  return std::make_unique<BpfProbe>(std::move(object), HookOf(udp, variant));
+}
+
+Result<std::unique_ptr<ConnectFailureProbe>> OpenConnectFailureProbe(const UdpFailureOptions& udp,
+                                                                     std::string* udp_note) {
+  const BpfFeatureSet set = LoadBpfFeatures({ConnectFailureFeature("on", udp)}, {});
+  if (!set.loaded(0)) return set.status[0];
+  if (udp_note != nullptr) *udp_note = set.notes[0];
+  return OpenConnectFailureProbe(set.object, udp, set.variant[0]);
 }
 
 }  // namespace sockstate

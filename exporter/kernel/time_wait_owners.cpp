@@ -113,7 +113,7 @@ bool KernelSymbolVisibleIn(const std::string& path, std::string_view symbol) {
 }
 
 std::vector<std::string> TimeWaitOwnerPrograms() {
-  return {"sockstate_tw_timer_start", "sockstate_tw_timer_cancel", "sockstate_tw_owner"};
+  return {"tw_timer_start", "tw_timer_cancel", "tw_owner_named"};
 }
 
 std::unique_ptr<TimeWaitOwnerReader> OpenTimeWaitOwnerReader(std::shared_ptr<BpfObject> object) {

@@ -4,7 +4,10 @@
 #include <cmath>
 #include <cstdio>
 #include <map>
+#include <optional>
 #include <tuple>
+
+#include "metrics/names.h"
 
 namespace sockstate {
 namespace {
@@ -99,6 +102,227 @@ std::string TwReuse(double v) {
   return s;
 }
 
+using PerNs = std::map<std::string, double>;
+
+// Who holds the ports: each row's heaviest workloads (ports used, then sockets, then name).
+void AddWorkloads(const std::vector<MetricFamily>& families, std::map<Key, DestinationRow>& rows) {
+  std::map<std::tuple<std::string, std::string, std::string, std::string>, WorkloadCell> cells;
+  auto cell = [&](const ClientMetric& m) -> WorkloadCell& {
+    WorkloadCell& c = cells[{Label(m, "netns"), Label(m, "destination"), Label(m, "workload_kind"),
+                             Label(m, "workload")}];
+    c.kind = Label(m, "workload_kind");
+    c.name = Label(m, "workload");
+    return c;
+  };
+  if (const MetricFamily* f = Find(families, metric::kDestinationWorkloadEphemeralPortsUsed.name)) {
+    for (const auto& m : f->metric) {
+      const double v = Value(m, f->type);
+      if (std::isfinite(v)) cell(m).ports_used = v;
+    }
+  }
+  if (const MetricFamily* f = Find(families, metric::kDestinationWorkloadSockets.name)) {
+    for (const auto& m : f->metric) {
+      const double v = Value(m, f->type);
+      if (std::isfinite(v) && v != 0) cell(m).states.push_back({Label(m, "state"), v});
+    }
+  }
+  for (auto& [k, c] : cells) {
+    std::stable_sort(c.states.begin(), c.states.end(),
+                     [](const auto& a, const auto& b) { return a.second > b.second; });
+    auto it = rows.find({std::get<0>(k), std::get<1>(k)});
+    if (it != rows.end()) it->second.workloads.push_back(std::move(c));
+  }
+  auto total = [](const WorkloadCell& c) {
+    double t = 0;
+    for (const auto& s : c.states) t += s.second;
+    return t;
+  };
+  for (auto& [k, r] : rows) {
+    std::stable_sort(r.workloads.begin(), r.workloads.end(),
+                     [&](const WorkloadCell& a, const WorkloadCell& b) {
+                       if (a.ports_used != b.ports_used) return a.ports_used > b.ports_used;
+                       if (total(a) != total(b)) return total(a) > total(b);
+                       return std::tie(a.kind, a.name) < std::tie(b.kind, b.name);
+                     });
+    if (r.workloads.size() > kOverviewWorkloads) r.workloads.resize(kOverviewWorkloads);
+  }
+}
+
+// The rows of every destination series: occupancy, ports, tuples, states, TIME_WAIT.
+std::map<Key, DestinationRow> DestinationRows(const std::vector<MetricFamily>& families) {
+  std::map<Key, DestinationRow> rows;
+  auto row = [&](const ClientMetric& m) -> DestinationRow& {
+    Key k{Label(m, "netns"), Label(m, "destination")};
+    DestinationRow& r = rows[k];
+    r.netns = k.first;
+    r.destination = k.second;
+    return r;
+  };
+  auto gauge_into = [&](const MetricDef& def, auto set) {
+    if (const MetricFamily* f = Find(families, def.name)) {
+      for (const auto& m : f->metric) {
+        double v = Value(m, f->type);
+        if (std::isfinite(v)) set(row(m), v);
+      }
+    }
+  };
+  gauge_into(metric::kDestinationOccupancyRatio,
+             [](DestinationRow& r, double v) { r.occupancy = v; });
+  gauge_into(metric::kDestinationEphemeralPortsUsedMax,
+             [](DestinationRow& r, double v) { r.ports_used_max = v; });
+  gauge_into(metric::kDestinationEphemeralPortsUsed,
+             [](DestinationRow& r, double v) { r.ports_used = v; });
+  gauge_into(metric::kDestinationTuples, [](DestinationRow& r, double v) { r.tuples = v; });
+  if (const MetricFamily* f = Find(families, metric::kDestinationSockets.name)) {
+    for (const auto& m : f->metric) {
+      double v = Value(m, f->type);
+      if (std::isfinite(v) && v != 0) row(m).states.push_back({Label(m, "state"), v});
+    }
+  }
+  if (const MetricFamily* f = Find(families, metric::kDestinationTimeWaitRemainingSeconds.name)) {
+    for (const auto& m : f->metric) {
+      DestinationRow& r = row(m);
+      r.time_wait = double(m.histogram.sample_count);
+      r.time_wait_returns = Returns(m.histogram);
+    }
+  }
+  const PerNs usable = PerNamespace(families, metric::kEphemeralPortUsablePorts.name);
+  for (auto& [k, r] : rows) {
+    auto it = usable.find(k.first);
+    if (it != usable.end()) r.usable = it->second;
+  }
+  AddWorkloads(families, rows);
+  return rows;
+}
+
+// The destinations with sockets (a configured group at 0 or an empty "other" answers
+// nothing), fullest first: occupancy, then the fullest tuple, then ports; ties by name.
+std::vector<DestinationRow> FullestFirst(std::map<Key, DestinationRow> rows) {
+  std::vector<DestinationRow> sorted;
+  sorted.reserve(rows.size());
+  for (auto& [k, r] : rows) {
+    if (r.ports_used > 0 || r.occupancy.value_or(0) > 0 || !r.states.empty()) {
+      sorted.push_back(std::move(r));
+    }
+  }
+  std::stable_sort(sorted.begin(), sorted.end(),
+                   [](const DestinationRow& a, const DestinationRow& b) {
+                     auto key = [](const DestinationRow& r) {
+                       return std::make_tuple(r.occupancy.value_or(-1),
+                                              r.ports_used_max.value_or(-1), r.ports_used);
+                     };
+                     if (key(a) != key(b)) return key(a) > key(b);
+                     return std::tie(a.netns, a.destination) < std::tie(b.netns, b.destination);
+                   });
+  return sorted;
+}
+
+// Namespaces: every netns value of the per-namespace families.
+size_t CountNamespaces(const std::vector<MetricFamily>& families) {
+  std::map<std::string, bool> namespaces;
+  for (const MetricDef* def : {&metric::kTcpSockets, &metric::kEphemeralPortUsablePorts,
+                               &metric::kSysctlIpLocalPortRangeLow}) {
+    if (const MetricFamily* f = Find(families, def->name)) {
+      for (const auto& m : f->metric) namespaces[Label(m, "netns")] = true;
+    }
+  }
+  return namespaces.size();
+}
+
+// One row of the settings table: a per-namespace family, and a second one its text may use.
+struct SettingSpec {
+  const char* name;
+  const char* meaning;
+  const MetricDef& metric;
+  const MetricDef* extra;                                          // or nullptr
+  std::string (*text)(double value, std::optional<double> extra);  // "" leaves it out
+};
+
+std::string Plain(double v, std::optional<double>) { return FormatNumber(v); }
+std::string Seconds(double v, std::optional<double>) { return FormatNumber(v) + " s"; }
+
+// The settings, in the order an on-call engineer reads them: the budget, then TIME_WAIT.
+const SettingSpec kSettings[] = {
+    {"net.ipv4.ip_local_port_range",
+     "Local ports connect() picks from; its size caps every destination tuple.",
+     metric::kSysctlIpLocalPortRangeLow, &metric::kSysctlIpLocalPortRangeHigh,
+     [](double lo, std::optional<double> hi) {
+       if (!hi) return std::string();
+       return FormatNumber(lo) + "-" + FormatNumber(*hi) + " (" + FormatNumber(*hi - lo + 1) +
+              " ports)";
+     }},
+    {"net.ipv4.ip_local_reserved_ports",
+     "Ports connect() never picks; those inside the range shrink every tuple's budget.",
+     metric::kSysctlIpLocalReservedPorts, &metric::kEphemeralPortReservedPorts,
+     [](double v, std::optional<double> in_range) {
+       return FormatNumber(v) + " reserved" +
+              (in_range ? ", " + FormatNumber(*in_range) + " in range" : "");
+     }},
+    {"ports held by bind()",
+     "Ports inside the range held by listeners and bound sockets: connect() skips them for "
+     "every destination.",
+     metric::kEphemeralPortBindHeldPorts, nullptr, Plain},
+    {"usable ports per tuple",
+     "range - reserved - bind-held: what one (source, destination, port) tuple can use; "
+     "occupancy divides by it.",
+     metric::kEphemeralPortUsablePorts, nullptr, Plain},
+    {"net.ipv4.tcp_tw_reuse",
+     "1 lets connect() reuse TIME_WAIT ports (needs timestamps); 2 only towards loopback; 0 "
+     "never.",
+     metric::kSysctlTcpTwReuse, nullptr,
+     [](double v, std::optional<double>) { return TwReuse(v); }},
+    {"net.ipv4.tcp_tw_reuse_delay",
+     "How old a TIME_WAIT socket must be before tcp_tw_reuse may take its port (Linux 6.14+).",
+     metric::kSysctlTcpTwReuseDelaySeconds, nullptr, Seconds},
+    {"net.ipv4.tcp_timestamps", "TCP timestamps; tcp_tw_reuse works only when they are on.",
+     metric::kSysctlTcpTimestamps, nullptr, Plain},
+    {"net.ipv4.tcp_max_tw_buckets",
+     "Most TIME_WAIT sockets the namespace keeps; beyond it connections close without "
+     "TIME_WAIT.",
+     metric::kSysctlTcpMaxTwBuckets, &metric::kTimeWaitBucketUsageRatio,
+     [](double v, std::optional<double> used) {
+       return FormatNumber(v) + (used ? " (" + FormatPercent(*used) + " used)" : "");
+     }},
+    {"net.ipv4.tcp_fin_timeout",
+     "Lifetime of orphaned FIN_WAIT2 sockets; it does not shorten TIME_WAIT (always 60 s).",
+     metric::kSysctlTcpFinTimeoutSeconds, nullptr, Seconds},
+};
+
+// The settings table: each kSettings row present in some namespace, namespaces grouped by value.
+std::vector<SettingRow> Settings(const std::vector<MetricFamily>& families) {
+  std::vector<SettingRow> out;
+  for (const SettingSpec& spec : kSettings) {
+    const PerNs extra = spec.extra ? PerNamespace(families, spec.extra->name) : PerNs{};
+    std::map<std::string, std::string> by;
+    for (const auto& [netns, v] : PerNamespace(families, spec.metric.name)) {
+      auto it = extra.find(netns);
+      std::string text =
+          spec.text(v, it == extra.end() ? std::nullopt : std::optional<double>(it->second));
+      if (!text.empty()) by[netns] = std::move(text);
+    }
+    if (!by.empty()) out.push_back(Group(spec.name, spec.meaning, by));
+  }
+  return out;
+}
+
+// Sources and namespaces that failed this scrape: "netlink", "netlink (netns pod-a)", "netns x".
+std::vector<std::string> Failing(const std::vector<MetricFamily>& families) {
+  std::vector<std::string> out;
+  if (const MetricFamily* f = Find(families, metric::kScrapeSourceSuccess.name)) {
+    for (const auto& m : f->metric) {
+      if (Value(m, f->type) != 0) continue;
+      std::string netns = Label(m, "netns");
+      out.push_back(Label(m, "source") + (netns.empty() ? "" : " (netns " + netns + ")"));
+    }
+  }
+  if (const MetricFamily* f = Find(families, metric::kNetnsScrapeSuccess.name)) {
+    for (const auto& m : f->metric) {
+      if (Value(m, f->type) == 0) out.push_back("netns " + Label(m, "netns"));
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string FormatNumber(double v) {
@@ -151,198 +375,12 @@ std::string NamespaceList(const std::vector<std::string>& netns, size_t max) {
 
 PortOverview BuildPortOverview(const std::vector<MetricFamily>& families, size_t max_rows) {
   PortOverview out;
-  std::map<Key, DestinationRow> rows;
-  auto row = [&](const ClientMetric& m) -> DestinationRow& {
-    Key k{Label(m, "netns"), Label(m, "destination")};
-    DestinationRow& r = rows[k];
-    r.netns = k.first;
-    r.destination = k.second;
-    return r;
-  };
-  auto gauge_into = [&](const char* name, auto set) {
-    if (const MetricFamily* f = Find(families, name)) {
-      for (const auto& m : f->metric) {
-        double v = Value(m, f->type);
-        if (std::isfinite(v)) set(row(m), v);
-      }
-    }
-  };
-  gauge_into("sockstate_destination_occupancy_ratio",
-             [](DestinationRow& r, double v) { r.occupancy = v; });
-  gauge_into("sockstate_destination_ephemeral_ports_used_max",
-             [](DestinationRow& r, double v) { r.ports_used_max = v; });
-  gauge_into("sockstate_destination_ephemeral_ports_used",
-             [](DestinationRow& r, double v) { r.ports_used = v; });
-  gauge_into("sockstate_destination_tuples", [](DestinationRow& r, double v) { r.tuples = v; });
-  if (const MetricFamily* f = Find(families, "sockstate_destination_sockets")) {
-    for (const auto& m : f->metric) {
-      double v = Value(m, f->type);
-      if (std::isfinite(v) && v != 0) row(m).states.push_back({Label(m, "state"), v});
-    }
-  }
-  if (const MetricFamily* f = Find(families, "sockstate_destination_time_wait_remaining_seconds")) {
-    for (const auto& m : f->metric) {
-      DestinationRow& r = row(m);
-      r.time_wait = double(m.histogram.sample_count);
-      r.time_wait_returns = Returns(m.histogram);
-    }
-  }
-  // Who holds the ports: per (netns, destination, kind, name) its ports and states.
-  std::map<std::tuple<std::string, std::string, std::string, std::string>, WorkloadCell> cells;
-  auto cell = [&](const ClientMetric& m) -> WorkloadCell& {
-    WorkloadCell& c = cells[{Label(m, "netns"), Label(m, "destination"), Label(m, "workload_kind"),
-                             Label(m, "workload")}];
-    c.kind = Label(m, "workload_kind");
-    c.name = Label(m, "workload");
-    return c;
-  };
-  if (const MetricFamily* f =
-          Find(families, "sockstate_destination_workload_ephemeral_ports_used")) {
-    for (const auto& m : f->metric) {
-      const double v = Value(m, f->type);
-      if (std::isfinite(v)) cell(m).ports_used = v;
-    }
-  }
-  if (const MetricFamily* f = Find(families, "sockstate_destination_workload_sockets")) {
-    for (const auto& m : f->metric) {
-      const double v = Value(m, f->type);
-      if (std::isfinite(v) && v != 0) cell(m).states.push_back({Label(m, "state"), v});
-    }
-  }
-  for (auto& [k, c] : cells) {
-    std::stable_sort(c.states.begin(), c.states.end(),
-                     [](const auto& a, const auto& b) { return a.second > b.second; });
-    auto it = rows.find({std::get<0>(k), std::get<1>(k)});
-    if (it != rows.end()) it->second.workloads.push_back(std::move(c));
-  }
-  for (auto& [k, r] : rows) {
-    auto total = [](const WorkloadCell& c) {
-      double t = 0;
-      for (const auto& s : c.states) t += s.second;
-      return t;
-    };
-    std::stable_sort(r.workloads.begin(), r.workloads.end(),
-                     [&](const WorkloadCell& a, const WorkloadCell& b) {
-                       if (a.ports_used != b.ports_used) return a.ports_used > b.ports_used;
-                       if (total(a) != total(b)) return total(a) > total(b);
-                       return std::tie(a.kind, a.name) < std::tie(b.kind, b.name);
-                     });
-    if (r.workloads.size() > kOverviewWorkloads) r.workloads.resize(kOverviewWorkloads);
-  }
-  const auto usable = PerNamespace(families, "sockstate_ephemeral_port_usable_ports");
-  for (auto& [k, r] : rows) {
-    auto it = usable.find(k.first);
-    if (it != usable.end()) r.usable = it->second;
-  }
-  // Destinations without a socket (a configured group at 0, an empty "other") answer nothing.
-  std::vector<DestinationRow> sorted;
-  sorted.reserve(rows.size());
-  for (auto& [k, r] : rows) {
-    if (r.ports_used > 0 || r.occupancy.value_or(0) > 0 || !r.states.empty()) {
-      sorted.push_back(std::move(r));
-    }
-  }
-  out.destinations_total = sorted.size();
-  std::stable_sort(sorted.begin(), sorted.end(),
-                   [](const DestinationRow& a, const DestinationRow& b) {
-                     auto key = [](const DestinationRow& r) {
-                       return std::make_tuple(r.occupancy.value_or(-1),
-                                              r.ports_used_max.value_or(-1), r.ports_used);
-                     };
-                     if (key(a) != key(b)) return key(a) > key(b);
-                     return std::tie(a.netns, a.destination) < std::tie(b.netns, b.destination);
-                   });
-  if (sorted.size() > max_rows) sorted.resize(max_rows);
-  out.rows = std::move(sorted);
-
-  // Namespaces: every netns value of the per-namespace families.
-  std::map<std::string, bool> namespaces;
-  for (const char* name : {"sockstate_tcp_sockets", "sockstate_ephemeral_port_usable_ports",
-                           "sockstate_sysctl_ip_local_port_range_low"}) {
-    if (const MetricFamily* f = Find(families, name)) {
-      for (const auto& m : f->metric) namespaces[Label(m, "netns")] = true;
-    }
-  }
-  out.namespaces = namespaces.size();
-
-  // Settings, in the order an on-call engineer reads them: the budget, then TIME_WAIT.
-  auto text = [&](const std::string& metric, auto fmt) {
-    std::map<std::string, std::string> by;
-    for (const auto& [netns, v] : PerNamespace(families, metric)) by[netns] = fmt(netns, v);
-    return by;
-  };
-  auto add = [&](std::string name, std::string meaning, std::map<std::string, std::string> by) {
-    if (!by.empty()) out.settings.push_back(Group(std::move(name), std::move(meaning), by));
-  };
-  const auto low = PerNamespace(families, "sockstate_sysctl_ip_local_port_range_low");
-  const auto high = PerNamespace(families, "sockstate_sysctl_ip_local_port_range_high");
-  {
-    std::map<std::string, std::string> by;
-    for (const auto& [netns, lo] : low) {
-      auto hi = high.find(netns);
-      if (hi == high.end()) continue;
-      by[netns] = FormatNumber(lo) + "-" + FormatNumber(hi->second) + " (" +
-                  FormatNumber(hi->second - lo + 1) + " ports)";
-    }
-    add("net.ipv4.ip_local_port_range",
-        "Local ports connect() picks from; its size caps every destination tuple.", by);
-  }
-  const auto reserved_in_range = PerNamespace(families, "sockstate_ephemeral_port_reserved_ports");
-  add("net.ipv4.ip_local_reserved_ports",
-      "Ports connect() never picks; those inside the range shrink every tuple's budget.",
-      text("sockstate_sysctl_ip_local_reserved_ports", [&](const std::string& netns, double v) {
-        auto it = reserved_in_range.find(netns);
-        return FormatNumber(v) + " reserved" +
-               (it == reserved_in_range.end() ? "" : ", " + FormatNumber(it->second) + " in range");
-      }));
-  add("ports held by bind()",
-      "Ports inside the range held by listeners and bound sockets: connect() skips them for "
-      "every destination.",
-      text("sockstate_ephemeral_port_bind_held_ports",
-           [](const std::string&, double v) { return FormatNumber(v); }));
-  add("usable ports per tuple",
-      "range - reserved - bind-held: what one (source, destination, port) tuple can use; "
-      "occupancy divides by it.",
-      text("sockstate_ephemeral_port_usable_ports",
-           [](const std::string&, double v) { return FormatNumber(v); }));
-  add("net.ipv4.tcp_tw_reuse",
-      "1 lets connect() reuse TIME_WAIT ports (needs timestamps); 2 only towards loopback; 0 "
-      "never.",
-      text("sockstate_sysctl_tcp_tw_reuse",
-           [](const std::string&, double v) { return TwReuse(v); }));
-  add("net.ipv4.tcp_tw_reuse_delay",
-      "How old a TIME_WAIT socket must be before tcp_tw_reuse may take its port (Linux 6.14+).",
-      text("sockstate_sysctl_tcp_tw_reuse_delay_seconds",
-           [](const std::string&, double v) { return FormatNumber(v) + " s"; }));
-  add("net.ipv4.tcp_timestamps", "TCP timestamps; tcp_tw_reuse works only when they are on.",
-      text("sockstate_sysctl_tcp_timestamps",
-           [](const std::string&, double v) { return FormatNumber(v); }));
-  const auto tw_usage = PerNamespace(families, "sockstate_time_wait_bucket_usage_ratio");
-  add("net.ipv4.tcp_max_tw_buckets",
-      "Most TIME_WAIT sockets the namespace keeps; beyond it connections close without "
-      "TIME_WAIT.",
-      text("sockstate_sysctl_tcp_max_tw_buckets", [&](const std::string& netns, double v) {
-        auto it = tw_usage.find(netns);
-        return FormatNumber(v) +
-               (it == tw_usage.end() ? "" : " (" + FormatPercent(it->second) + " used)");
-      }));
-  add("net.ipv4.tcp_fin_timeout",
-      "Lifetime of orphaned FIN_WAIT2 sockets; it does not shorten TIME_WAIT (always 60 s).",
-      text("sockstate_sysctl_tcp_fin_timeout_seconds",
-           [](const std::string&, double v) { return FormatNumber(v) + " s"; }));
-
-  if (const MetricFamily* f = Find(families, "sockstate_scrape_source_success")) {
-    for (const auto& m : f->metric) {
-      if (Value(m, f->type) != 0) continue;
-      std::string netns = Label(m, "netns");
-      out.failing.push_back(Label(m, "source") + (netns.empty() ? "" : " (netns " + netns + ")"));
-    }
-  }
-  if (const MetricFamily* f = Find(families, "sockstate_netns_scrape_success")) {
-    for (const auto& m : f->metric) {
-      if (Value(m, f->type) == 0) out.failing.push_back("netns " + Label(m, "netns"));
-    }
-  }
+  out.rows = FullestFirst(DestinationRows(families));
+  out.destinations_total = out.rows.size();
+  if (out.rows.size() > max_rows) out.rows.resize(max_rows);
+  out.namespaces = CountNamespaces(families);
+  out.settings = Settings(families);
+  out.failing = Failing(families);
   return out;
 }
 

@@ -1,10 +1,11 @@
 #include "sources/connect_failures_source.h"
 
+#include <netinet/in.h>
+
 #include <algorithm>
 
 #include "aggregate/plan.h"
 #include "aggregate/rank.h"
-#include "kernel/bpf_object.h"
 #include "util/file_util.h"
 #include "util/log.h"
 
@@ -12,8 +13,8 @@ namespace sockstate {
 
 namespace {
 
-constexpr std::string_view kReasonNames[kNumConnectFailureReasons] = {"no_local_port",
-                                                                      "refused_or_timeout"};
+constexpr std::string_view kReasonNames[kNumConnectFailureReasons] = {
+    "no_local_port", "refused", "timed_out", "unreachable", "abandoned"};
 
 }  // namespace
 
@@ -72,6 +73,10 @@ Status ConnectFailuresSource::Read(const HostReadContext& ctx) {
 
 void ConnectFailuresSource::AddDestination(const FailureRecord& r, NsTotals& ns,
                                            const DestinationPlan& plan) {
+  if (r.protocol == IPPROTO_UDP) {  // a UDP port is not per destination
+    if (r.reason == uint8_t(ConnectFailureReason::kNoLocalPort)) ns.udp += r.count;
+    return;
+  }
   const int g = plan.MatchGroup(r.family, r.daddr.data(), r.dport);
   if (g >= 0) {
     const std::string& name = plan.group_name(size_t(g));
@@ -101,9 +106,16 @@ void ConnectFailuresSource::AddDestination(const FailureRecord& r, NsTotals& ns,
 
 void ConnectFailuresSource::AddWorkload(const FailureRecord& r, size_t top_k) {
   const Workload& w = resolver_ ? resolver_->Find(r.cgroup_id) : UnknownWorkload();
+  auto add = [&](WorkloadTotals& t) {
+    if (r.protocol != IPPROTO_UDP) {
+      t.counts[r.reason] += r.count;
+    } else if (r.reason == uint8_t(ConnectFailureReason::kNoLocalPort)) {
+      t.udp += r.count;
+    }
+  };
   for (WorkloadTotals& t : workloads_) {
     if (t.workload == w) {
-      t.counts[r.reason] += r.count;
+      add(t);
       return;
     }
   }
@@ -117,31 +129,27 @@ void ConnectFailuresSource::AddWorkload(const FailureRecord& r, size_t top_k) {
   const Workload& target = own ? w : Workload{"other", "other"};
   for (WorkloadTotals& t : workloads_) {
     if (t.workload == target) {
-      t.counts[r.reason] += r.count;
+      add(t);
       return;
     }
   }
-  workloads_.push_back(WorkloadTotals{target, {}});
-  workloads_.back().counts[r.reason] = r.count;
+  workloads_.push_back(WorkloadTotals{target, {}, 0});
+  add(workloads_.back());
 }
 
 void ConnectFailuresSource::AddFamilies(FamilySet& fs, const ExportContext& ctx) const {
-  fs.Gauge("sockstate_connect_failures_available",
-           "1 when connect() failures are counted by the kernel (BPF program loaded and "
-           "attached), 0 when not (see the exporter's start-up log for why).",
-           {}, probe_ ? 1 : 0);
+  fs.Add(metric::kConnectFailuresAvailable, {}, probe_ ? 1 : 0);
   if (!probe_) return;
-  const char* kHelp =
-      "Failed TCP connect()s counted by the kernel, by destination and reason: no_local_port "
-      "(EADDRNOTAVAIL, no free ephemeral port for that destination) or refused_or_timeout "
-      "(SYN_SENT -> CLOSE: refused, timed out, or closed while connecting).";
+  const bool udp = probe_->udp_hook() != UdpFailureHook::kNone;
+  fs.Add(metric::kConnectFailuresUdpAvailable, {}, udp ? 1 : 0);
   auto add = [&](const NsTotals& ns, const std::string& dest, const Counts& c) {
     for (size_t reason = 0; reason < kNumConnectFailureReasons; ++reason) {
       Labels l;
       if (label_netns_) l.push_back({"netns", ns.label});
       l.push_back({"destination", dest});
+      l.push_back({"protocol", "tcp"});
       l.push_back({"reason", std::string(kReasonNames[reason])});
-      fs.Counter("sockstate_connect_failures_total", kHelp, l, double(c[reason]));
+      fs.Add(metric::kConnectFailuresTotal, l, double(c[reason]));
     }
   };
   for (const auto& [inode, ns] : namespaces_) {
@@ -163,51 +171,77 @@ void ConnectFailuresSource::AddFamilies(FamilySet& fs, const ExportContext& ctx)
     }
     for (const Individual& i : ns.individuals) add(ns, i.label, i.counts);
     add(ns, kOtherLabel, ns.other);
+    if (udp) {  // one series per namespace: a UDP failure has no destination
+      Labels l;
+      if (label_netns_) l.push_back({"netns", ns.label});
+      l.push_back({"protocol", "udp"});
+      l.push_back({"reason", std::string(kReasonNames[0])});
+      fs.Add(metric::kConnectFailuresTotal, l, double(ns.udp));
+    }
   }
   for (const WorkloadTotals& w : workloads_) {
     for (size_t reason = 0; reason < kNumConnectFailureReasons; ++reason) {
-      fs.Counter("sockstate_workload_connect_failures_total",
-                 "Failed TCP connect()s counted by the kernel, by the failing socket's workload "
-                 "(pod UID, container id, systemd unit or cgroup path, from its cgroup v2 id) "
-                 "and reason.",
-                 {{"workload", w.workload.name},
-                  {"workload_kind", w.workload.kind},
-                  {"reason", std::string(kReasonNames[reason])}},
-                 double(w.counts[reason]));
+      fs.Add(metric::kWorkloadConnectFailuresTotal,
+             {{"workload", w.workload.name},
+              {"workload_kind", w.workload.kind},
+              {"protocol", "tcp"},
+              {"reason", std::string(kReasonNames[reason])}},
+             double(w.counts[reason]));
+    }
+    if (udp) {
+      fs.Add(metric::kWorkloadConnectFailuresTotal,
+             {{"workload", w.workload.name},
+              {"workload_kind", w.workload.kind},
+              {"protocol", "udp"},
+              {"reason", std::string(kReasonNames[0])}},
+             double(w.udp));
     }
   }
-  fs.Counter("sockstate_connect_failures_map_overflow_total",
-             "Failed connect()s the kernel program could not count because its map was full "
-             "(more distinct failing keys between two scrapes than it holds).",
-             {}, double(overflow_total_));
+  fs.Add(metric::kConnectFailuresMapOverflowTotal, {}, double(overflow_total_));
 }
 
-Result<std::unique_ptr<HostSource>> MakeConnectFailuresSource(std::string_view mode,
-                                                              const std::string& procfs) {
-  if (mode == "off") return std::unique_ptr<HostSource>();
-  BpfFeatureSet set = LoadBpfFeatures(
-      {{"--collector.connect-failures", std::string(mode), ConnectFailurePrograms()}}, {});
-  return MakeConnectFailuresSource(mode, Cgroup2Root("", procfs), set.status[0], set.object);
-}
+namespace {
 
-Result<std::unique_ptr<HostSource>> MakeConnectFailuresSource(std::string_view mode,
-                                                              const std::string& cgroup2_root,
-                                                              const Status& loaded,
-                                                              std::shared_ptr<BpfObject> object) {
-  if (mode == "off") return std::unique_ptr<HostSource>();
-  if (mode != "auto" && mode != "on") {
+Status CheckModes(std::string_view mode, std::string_view udp_mode) {
+  if (mode != "auto" && mode != "on" && mode != "off") {
     return Status::Error("--collector.connect-failures: want auto, on or off, got \"" +
                          std::string(mode) + "\"");
   }
-  if (!loaded.ok() || object == nullptr) {
-    const std::string why = loaded.ok() ? "no BPF object" : loaded.message();
-    if (mode == "on") return Status::Error("--collector.connect-failures=on: " + why);
+  if (udp_mode != "auto" && udp_mode != "syscalls" && udp_mode != "off") {
+    return Status::Error("--collector.connect-failures.udp: want auto, syscalls or off, got \"" +
+                         std::string(udp_mode) + "\"");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<HostSource>> MakeConnectFailuresSource(std::string_view mode,
+                                                              std::string_view udp_mode,
+                                                              const std::string& procfs) {
+  if (mode == "off") return std::unique_ptr<HostSource>();
+  if (Status st = CheckModes(mode, udp_mode); !st.ok()) return st;
+  std::string udp_note;
+  Result<std::unique_ptr<ConnectFailureProbe>> probe =
+      OpenConnectFailureProbe(UdpFailureOptions{std::string(udp_mode)}, &udp_note);
+  return MakeConnectFailuresSource(mode, udp_mode, Cgroup2Root("", procfs), std::move(probe),
+                                   udp_note);
+}
+
+Result<std::unique_ptr<HostSource>> MakeConnectFailuresSource(
+    std::string_view mode, std::string_view udp_mode, const std::string& cgroup2_root,
+    Result<std::unique_ptr<ConnectFailureProbe>> probe, const std::string& udp_note) {
+  if (mode == "off") return std::unique_ptr<HostSource>();
+  if (Status st = CheckModes(mode, udp_mode); !st.ok()) return st;
+  if (!probe.ok()) {
+    if (mode == "on") {
+      return Status::Error("--collector.connect-failures=on: " + probe.status().message());
+    }
     Log(LogLevel::kWarn,
-        "connect() failures are not counted (--collector.connect-failures=auto): " + why +
-            "; exporting sockstate_connect_failures_available 0");
+        "connect() failures are not counted (--collector.connect-failures=auto): " +
+            probe.status().message() + "; exporting sockstate_connect_failures_available 0");
     return std::unique_ptr<HostSource>(std::make_unique<ConnectFailuresSource>(nullptr, nullptr));
   }
-  std::unique_ptr<ConnectFailureProbe> probe = OpenConnectFailureProbe(std::move(object));
   const std::string& root = cgroup2_root;
   if (root.empty()) {
     Log(LogLevel::kInfo,
@@ -215,8 +249,33 @@ Result<std::unique_ptr<HostSource>> MakeConnectFailuresSource(std::string_view m
         "\"unknown\"");
   }
   Log(LogLevel::kInfo, "connect() failures are counted by the kernel (tp_btf/inet_sock_set_state)");
+  switch ((*probe)->udp_hook()) {
+    case UdpFailureHook::kFexit:
+      Log(LogLevel::kInfo,
+          "UDP port-allocation failures are counted by the kernel (fexit on udp_v4_get_port, "
+          "udp_v6_get_port)");
+      break;
+    case UdpFailureHook::kSyscalls:
+      Log(LogLevel::kInfo,
+          "UDP port-allocation failures are counted by the kernel from the system-call exit "
+          "tracepoint (--collector.connect-failures.udp=syscalls: one BPF program run on every "
+          "system call of the host, docs/udp.md#cost)");
+      break;
+    case UdpFailureHook::kNone:
+      if (udp_mode == "auto") {
+        Log(LogLevel::kInfo,
+            "UDP port-allocation failures are not counted: this kernel refuses the fexit "
+            "programs (" +
+                udp_note +
+                "); --collector.connect-failures.udp=syscalls counts them from the system-call "
+                "exit tracepoint instead, at the cost of one BPF program run on every system "
+                "call of the host (docs/udp.md#cost); exporting " +
+                std::string(metric::kConnectFailuresUdpAvailable.name) + " 0");
+      }
+      break;
+  }
   return std::unique_ptr<HostSource>(std::make_unique<ConnectFailuresSource>(
-      std::move(probe), std::make_unique<CgroupResolver>(root)));
+      std::move(*probe), std::make_unique<CgroupResolver>(root)));
 }
 
 }  // namespace sockstate

@@ -33,11 +33,10 @@
 
 namespace sockstate {
 
-class BpfObject;
-
 class DestinationPlan;
 
-/// "no_local_port" / "refused_or_timeout" (the `reason` label). Thread-safe.
+/// "no_local_port", "refused", "timed_out", "unreachable", "abandoned" (the `reason` label).
+/// Thread-safe.
 std::string_view ConnectFailureReasonName(size_t reason);
 
 /// The host-wide source "connect_failures". Holds monotonic totals for its process lifetime;
@@ -71,10 +70,12 @@ class ConnectFailuresSource : public HostSource {
     std::map<std::string, Counts, std::less<>> groups;  // by group name (survives reloads)
     std::vector<Individual> individuals;                // sticky top K
     Counts other{};
+    uint64_t udp = 0;  // UDP port-allocation failures: no destination (docs/udp.md)
   };
   struct WorkloadTotals {
     Workload workload;
-    Counts counts{};
+    Counts counts{};   // TCP, by reason
+    uint64_t udp = 0;  // UDP (only no_local_port)
   };
 
   void AddDestination(const FailureRecord& r, NsTotals& ns, const DestinationPlan& plan);
@@ -92,19 +93,20 @@ class ConnectFailuresSource : public HostSource {
   bool label_netns_ = false;
 };
 
-/// Creates the source for --collector.connect-failures=`mode` (auto|on|off) from the outcome
-/// of loading its programs into the process's one BPF object (LoadBpfFeatures(): `loaded`
-/// and `object`). off: nullptr. auto: the source, unavailable when the programs could not be
-/// loaded (one log line says why). on: an error naming what is missing (kernel BTF,
-/// CAP_BPF/CAP_PERFMON, the tracepoint). Workloads are named from the cgroup2 tree at
-/// `cgroup2_root` ("": every workload "unknown").
+/// Creates the source for --collector.connect-failures=`mode` (auto|on|off). off: nullptr.
+/// auto: the source, unavailable when the BPF program cannot be loaded (one log line says
+/// why). on: an error naming what is missing (kernel BTF, CAP_BPF/CAP_PERFMON, the
+/// tracepoint). `udp_mode` is --collector.connect-failures.udp (auto|syscalls|off; see
+/// OpenConnectFailureProbe); a UDP program that cannot work in mode auto is said once in the
+/// log. `procfs` finds the cgroup2 mount (<procfs>/self/mountinfo).
 Result<std::unique_ptr<HostSource>> MakeConnectFailuresSource(std::string_view mode,
-                                                              const std::string& cgroup2_root,
-                                                              const Status& loaded,
-                                                              std::shared_ptr<BpfObject> object);
-/// The same with an object of its own, the cgroup2 mount found in <procfs>/self/mountinfo
-/// (tests and benchmarks).
-Result<std::unique_ptr<HostSource>> MakeConnectFailuresSource(std::string_view mode,
+                                                              std::string_view udp_mode,
                                                               const std::string& procfs);
+/// The same from a probe of the process's one BPF object (MakeHostSources()): `probe` is the
+/// outcome of loading the feature, `udp_note` why the UDP programs did not load (mode auto).
+/// Workloads are named from the cgroup2 tree at `cgroup2_root` ("": all "unknown").
+Result<std::unique_ptr<HostSource>> MakeConnectFailuresSource(
+    std::string_view mode, std::string_view udp_mode, const std::string& cgroup2_root,
+    Result<std::unique_ptr<ConnectFailureProbe>> probe, const std::string& udp_note);
 
 }  // namespace sockstate

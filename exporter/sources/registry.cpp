@@ -28,14 +28,17 @@ std::vector<std::unique_ptr<NetnsSource>> MakeNetnsSources() {
 
 Result<HostSources> MakeHostSources(const HostSourceOptions& options) {
   // Every kernel-event feature in the process's one BPF object, loaded once.
+  const UdpFailureOptions udp{options.connect_failures_udp};
   const BpfFeatureSet bpf = LoadBpfFeatures(
-      {{"--collector.connect-failures", options.connect_failures, ConnectFailurePrograms()},
-       {"--collector.time-wait-owners", options.time_wait_owners, TimeWaitOwnerPrograms()}},
+      {ConnectFailureFeature(options.connect_failures, udp),
+       {"--collector.time-wait-owners", options.time_wait_owners, TimeWaitOwnerPrograms(), {}}},
       {{kTimeWaitSocketsMap, options.time_wait_max_sockets}});
   HostSources s;
   // connect() failures (docs/connect-failures.md); null when off.
-  auto cf = MakeConnectFailuresSource(options.connect_failures, options.cgroup2_root,
-                                      bpf.status[0], bpf.object);
+  Result<std::unique_ptr<ConnectFailureProbe>> probe = bpf.status[0];
+  if (bpf.loaded(0)) probe = OpenConnectFailureProbe(bpf.object, udp, bpf.variant[0]);
+  auto cf = MakeConnectFailuresSource(options.connect_failures, options.connect_failures_udp,
+                                      options.cgroup2_root, std::move(probe), bpf.notes[0]);
   if (!cf.ok()) return cf.status();
   if (*cf) s.sources.push_back(std::move(*cf));
   // Owners of TIME_WAIT sockets (docs/workloads.md).

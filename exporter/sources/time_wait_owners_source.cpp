@@ -1,5 +1,6 @@
 #include "sources/time_wait_owners_source.h"
 
+#include "metrics/names.h"
 #include "util/log.h"
 
 namespace sockstate {
@@ -9,26 +10,14 @@ void TimeWaitOwnersSource::BeforeNamespaces() {
 }
 
 void TimeWaitOwnersSource::AddFamilies(FamilySet& fs, const ExportContext&) const {
-  fs.Gauge("sockstate_time_wait_owners_available",
-           "1 when the kernel program that remembers who owns each TIME_WAIT socket runs; 0: "
-           "every TIME_WAIT socket's workload is \"unknown\".",
-           {}, owners_->available() ? 1 : 0);
+  fs.Add(metric::kTimeWaitOwnersAvailable, {}, owners_->available() ? 1 : 0);
   if (!owners_->available()) return;
   const TimeWaitOwnerStats& s = owners_->stats();
   const double entries = s.remembered > s.ended ? double(s.remembered - s.ended) : 0;
-  fs.Gauge("sockstate_time_wait_owner_entries",
-           "TIME_WAIT sockets on an ephemeral port whose owner the kernel program remembers.", {},
-           entries);
-  fs.Gauge("sockstate_time_wait_owner_entries_max",
-           "Most TIME_WAIT sockets it can remember (workloads.time_wait_max_sockets).", {},
-           max_sockets_);
-  fs.Gauge("sockstate_time_wait_owner_map_bytes",
-           "Kernel memory of the remembered TIME_WAIT sockets (entries x bytes per entry).", {},
-           entries * double(kTimeWaitEntryBytes));
-  fs.Counter("sockstate_time_wait_owner_map_full_total",
-             "TIME_WAIT sockets not remembered because the map was full: their workload is "
-             "\"unknown\".",
-             {}, double(s.sockets_full + s.owners_full));
+  fs.Add(metric::kTimeWaitOwnerEntries, {}, entries);
+  fs.Add(metric::kTimeWaitOwnerEntriesMax, {}, max_sockets_);
+  fs.Add(metric::kTimeWaitOwnerMapBytes, {}, entries * double(kTimeWaitEntryBytes));
+  fs.Add(metric::kTimeWaitOwnerMapFullTotal, {}, double(s.sockets_full + s.owners_full));
 }
 
 Result<TimeWaitOwnersFeature> MakeTimeWaitOwners(std::string_view mode, uint32_t max_sockets,

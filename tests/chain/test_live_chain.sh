@@ -12,7 +12,7 @@
 # (SockstateConnectFailuresNoLocalPort) is delivered too;
 # the conntrack source reports NAT occupancy 1 for it (a ct rule in the netns tracks the load)
 # and SockstateNatPortsOccupancyCritical fires;
-# every query of every dashboard panel evaluates without error against the live Prometheus
+# every query of the per-node dashboard evaluates without error against the live Prometheus
 # and returns data; `promtool check metrics` accepts a scrape.
 #
 # Everything runs on 127.0.0.1 (host namespace) or inside the namespace the test creates; all
@@ -43,118 +43,21 @@ nat_critical_alert="SockstateNatPortsOccupancyCritical"
 nat_warning_alert="SockstateNatPortsOccupancyHigh"
 payload_timeout=120             # seconds from the end of the ramp to the delivered payload
 
-log() { echo "test_live_chain: $*"; }
-fail() { echo "test_live_chain: FAIL: $*" >&2; exit 1; }
+source "$here/../common/live.sh"
 
 # --- prerequisites
 prometheus_bin="$(command -v prometheus || true)"
 alertmanager_bin="$(command -v prometheus-alertmanager || command -v alertmanager || true)"
 [[ -n "$prometheus_bin" ]] || fail "tier chain cannot run: prometheus not found; run scripts/install-deps.sh --test"
 [[ -n "$alertmanager_bin" ]] || fail "tier chain cannot run: alertmanager (prometheus-alertmanager) not found; run scripts/install-deps.sh --test"
-for tool in promtool amtool python3 curl ip; do
-  command -v "$tool" >/dev/null 2>&1 ||
-    fail "tier chain cannot run: $tool not found; run scripts/install-deps.sh --test"
-done
-python3 -c 'import yaml' 2>/dev/null ||
-  fail "tier chain cannot run: python3-yaml not found; run scripts/install-deps.sh --test"
-[[ -x "$exporter" ]] || fail "tier chain cannot run: exporter binary $exporter not found (build first)"
-[[ "$(id -u)" == 0 ]] || fail "tier chain cannot run: needs root (creates network namespace $ns)"
+live_require chain promtool amtool python3 curl ip
 
-# --- timings
-t_start=$EPOCHREALTIME
-timings=()
-mark() { timings+=("$(awk -v now="$EPOCHREALTIME" -v t0="$t_start" -v what="$1" \
-  'BEGIN { printf "%-56s %6.1f s", what, now - t0 }')"); }
-print_timings() {
-  ((${#timings[@]})) || return 0
-  echo "test_live_chain: timings (since start)"
-  printf '  %s\n' "${timings[@]}"
-}
+live_init test_live_chain sst-chain
 
-# --- process management: every background process is recorded and stopped in cleanup
-tmp="$(mktemp -d /tmp/sst-chain.XXXXXX)"
-declare -A pid=()
-fg_pid=
-order=()
-netns_created=()
-start() {  # start NAME CMD...: runs CMD in the background, output to $tmp/NAME.log
-  local name=$1; shift
-  "$@" >"$tmp/$name.log" 2>&1 &
-  pid[$name]=$!
-  order+=("$name")
-}
-alive() { [[ -n "${pid[$1]:-}" ]] && kill -0 "${pid[$1]}" 2>/dev/null; }
-need_alive() { alive "$1" || fail "$1 exited early; its log:
-$(tail -n 30 "$tmp/$1.log" 2>/dev/null)"; }
-stop_all() {
-  local i name
-  for ((i = ${#order[@]} - 1; i >= 0; i--)); do
-    name=${order[$i]}
-    alive "$name" && kill -TERM "${pid[$name]}" 2>/dev/null
-  done
-  for _ in $(seq 1 50); do  # up to 5 s for a clean exit, then SIGKILL
-    local any=0
-    for name in "${order[@]}"; do alive "$name" && any=1; done
-    ((any)) || break
-    sleep 0.1
-  done
-  for name in "${order[@]}"; do
-    if alive "$name"; then
-      echo "test_live_chain: $name (pid ${pid[$name]}) ignored SIGTERM; SIGKILL" >&2
-      kill -KILL "${pid[$name]}" 2>/dev/null
-    fi
-    wait "${pid[$name]}" 2>/dev/null
-  done
-}
-cleanup() {
-  local rc=$? i
-  set +e
-  trap - EXIT INT TERM
-  [[ -n "${fg_pid:-}" ]] && kill -TERM "$fg_pid" 2>/dev/null
-  stop_all
-  for ((i = ${#netns_created[@]} - 1; i >= 0; i--)); do
-    ip netns del "${netns_created[$i]}" 2>/dev/null || rm -f "/var/run/netns/${netns_created[$i]}"
-  done
-  print_timings
-  if ((rc != 0)); then
-    for name in "${order[@]}"; do
-      echo "---- $name log (last 20 lines): $tmp/$name.log" >&2
-      tail -n 20 "$tmp/$name.log" >&2 2>/dev/null
-    done
-  fi
-  if [[ "${SOCKSTATE_KEEP_TMP:-0}" == 1 || $rc -ne 0 && "${SOCKSTATE_KEEP_TMP:-}" != 0 ]]; then
-    echo "test_live_chain: kept $tmp" >&2
-  else
-    rm -rf "$tmp"
-  fi
-  exit $rc
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-wait_http() {  # wait_http NAME URL SECONDS: until URL answers 2xx while NAME runs
-  local name=$1 url=$2 deadline=$((SECONDS + $3))
-  until curl -fsS -o /dev/null --max-time 2 "$url" 2>/dev/null; do
-    need_alive "$name"
-    ((SECONDS < deadline)) || fail "$name: $url not answering within $3 s"
-    sleep 0.2
-  done
-}
 # Bounded waits run in the background and are waited for, so that a SIGTERM/SIGINT to this
 # script is handled at once (bash runs traps only between foreground commands) and cleanup
 # stops the wait too. `<&0` keeps stdin (bash gives background jobs /dev/null otherwise).
-checks() {
-  python3 "$here/live_checks.py" "$@" <&0 &
-  fg_pid=$!
-  local rc=0
-  wait "$fg_pid" || rc=$?
-  fg_pid=
-  return $rc
-}
+checks() { bg python3 "$here/live_checks.py" "$@"; }
 
 # ---------------------------------------------------------------- namespace and receiver
 # The socket dump of a namespace walks the kernel's established hash table, which every
@@ -441,9 +344,9 @@ fi
 #    fullest tuple grew within the last 10 minutes, which the ramp above guarantees here
 #    (its value is 0 s: no headroom left).
 
-shopt -s nullglob
-dashboards=("$src"/dashboards/*.json)
-((${#dashboards[@]})) || fail "no dashboards/*.json"
+# The per-node dashboard (one exporter here); the fleet dashboard needs a fleet and is checked,
+# query by query against exact answers, by tests/fleet/test_fleet.sh.
+dashboards=("$src/dashboards/sockstate.json")
 rc=0
 for dash in "${dashboards[@]}"; do
   checks variables --prom "$prom_url" --dashboard "$dash" --var instance="$instance" \

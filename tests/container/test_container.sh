@@ -8,7 +8,9 @@
 #      with SOCKSTATE_DEB (scripts/test.sh sets it), from that already built and tested .deb
 #      (--build-arg SOCKSTATE_DEB); the builder's package list is checked against the build
 #      dependencies scripts/install-deps.sh installs; the image carries the package's copyright
-#      file and the label org.opencontainers.image.licenses=BSD-2-Clause;
+#      file and the label org.opencontainers.image.licenses=BSD-2-Clause, and in
+#      /usr/share/sockstate_exporter the package's dashboards and Prometheus rules, equal to the
+#      repository's;
 #   3. the image runs with `podman run --network=host`; /metrics is scraped and must carry
 #      sockstate_tcp_sockets{family="ipv4",state="listen"} >= 1 (its own listener), and the
 #      exporter must run as uid 65534;
@@ -28,7 +30,7 @@
 #      only with CAP_SYS_ADMIN) `on` exits 1 saying the seccomp filter is why. Always `buildah run --isolation=chroot`
 #      (entered into the namespace with nsenter), whatever runner step 3 used. A client placed in
 #      a cgroup this test creates makes 1 refused connect and 13 connects into a 10-port range;
-#      a scrape must show exactly refused_or_timeout 1 and no_local_port 3 for those two
+#      a scrape must show exactly refused 1 and no_local_port 3 for those two
 #      destinations, 4 failures in all, and the same under that cgroup's workload series.
 # The container is always removed; the base tarball, the base image and buildah's layer cache
 # are kept so a warm run only recompiles.
@@ -56,37 +58,9 @@ image_ref=localhost/sockstate_exporter:test
 ctr_name=sockstate-test-$$
 suite=bookworm
 
-t_start=$(date +%s)
-deadline=$((t_start + budget))
-
-log() { printf '[container %4ss] %s\n' "$(($(date +%s) - t_start))" "$*"; }
-die() { printf 'FAIL: %s\n' "$*" >&2; exit 1; }
-cannot_run() {
-  printf 'FAIL: tier container cannot run: %s — run scripts/install-deps.sh --test\n' "$*" >&2
-  exit 1
-}
-remaining() {
-  local r=$((deadline - $(date +%s)))
-  ((r > 0)) || die "overall budget of ${budget}s exhausted"
-  echo "$r"
-}
-# Run a step under the remaining budget and print its duration.
-declare -a timings=()
-step() {
-  local name=$1; shift
-  local t0 dt
-  t0=$(date +%s)
-  log "step: $name"
-  # Not `"$@" || ...`: that would switch off errexit inside the step. A failing step exits the
-  # script; the EXIT trap prints the timings so far.
-  step_name=$name step_t0=$t0
-  "$@"
-  dt=$(($(date +%s) - t0))
-  timings+=("$(printf '%-12s %4ss' "$name" "$dt")")
-  step_name=""
-  log "step: $name done in ${dt}s"
-}
-step_name="" step_t0=0
+# shellcheck source=../common/tier_steps.sh
+source "$script_dir/../common/tier_steps.sh"
+tier_steps_init container "$budget"
 tls_dir=""
 
 # ---------------------------------------------------------------------------------------------
@@ -207,19 +181,29 @@ build_image() {
     "$build_log" | sed '1d;/^-->/d' | tr '\n' ' ')"
   log "build: $image_ref $(podman "${S[@]}" image inspect --format '{{.Size}}' "$image_ref" \
     | awk '{printf "%.1f MB", $1/1e6}')"
-  check_image_licence
+  check_image_files
 }
-# The binary's licence ships with it: the package's copyright file and the OCI licence label.
-check_image_licence() {
+# What the image carries besides the binary: its licence (the package's copyright file and the
+# OCI licence label) and the package's dashboards and Prometheus rules.
+check_image_files() {
   local label wc mnt rc=0
   label=$(podman "${S[@]}" image inspect --format '{{index .Config.Labels "org.opencontainers.image.licenses"}}' "$image_ref")
   [[ "$label" == BSD-2-Clause ]] || die "image label org.opencontainers.image.licenses is '$label', want BSD-2-Clause"
   wc=$(timeout 60 buildah "${S[@]}" from --pull=never --name "sockstate-test-licence-$$" "$image_ref")
   mnt=$(timeout 60 buildah "${S[@]}" mount "$wc") || rc=$?
   ((rc == 0)) && cmp -s "$mnt/usr/share/doc/sockstate-exporter/copyright" "$src_dir/packaging/debian/copyright" || rc=1
+  # The package's dashboards and Prometheus rules (per node and fleet), as in the repository.
+  local shipped=0 d
+  if ((rc == 0)); then
+    for d in dashboards:dashboards prometheus:config/prometheus; do
+      diff -r "$mnt/usr/share/sockstate_exporter/${d%%:*}" "$src_dir/${d#*:}" >&2 || shipped=1
+    done
+  fi
   timeout 60 buildah "${S[@]}" rm "$wc" >/dev/null 2>&1 || true
   ((rc == 0)) || die "the image has no /usr/share/doc/sockstate-exporter/copyright equal to packaging/debian/copyright"
+  ((shipped == 0)) || die "/usr/share/sockstate_exporter in the image differs from dashboards/ and config/prometheus/ (above)"
   log "build: the image carries the package's copyright file and the licence label $label"
+  log "build: and the dashboards and Prometheus rules in /usr/share/sockstate_exporter, as in the repository"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -232,7 +216,7 @@ cleanup() {
   [[ -z "$prebuilt_dir" ]] || rm -rf "$prebuilt_dir"
   [[ -z "$tls_dir" ]] || rm -rf "$tls_dir"
   declare -F bpf_cleanup >/dev/null && bpf_cleanup "$rc"
-  [[ -z "$step_name" ]] || timings+=("$(printf '%-12s %4ss (failed)' "$step_name" "$(($(date +%s) - step_t0))")")
+  failed_step_timing
   if [[ "${SOCKSTATE_KEEP_IMAGE:-1}" == 0 ]]; then
     podman "${S[@]}" rmi -f "$image_ref" >/dev/null 2>&1 || true
   fi
@@ -641,18 +625,18 @@ PY
   [[ "$out" == "10 3" ]] || die "client: want 10 connected and 3 EADDRNOTAVAIL, got '$out'"
   body=$(bpf_scrape) || die "scrape after the failures failed"
   for want in \
-      'sockstate_connect_failures_total{destination="127.0.0.1:5000",reason="no_local_port"} 3' \
-      'sockstate_connect_failures_total{destination="127.0.0.1:5000",reason="refused_or_timeout"} 0' \
-      'sockstate_connect_failures_total{destination="127.0.0.1:5001",reason="no_local_port"} 0' \
-      'sockstate_connect_failures_total{destination="127.0.0.1:5001",reason="refused_or_timeout"} 1' \
-      "sockstate_workload_connect_failures_total{workload=\"/sockstate-ctr-$$\",workload_kind=\"cgroup\",reason=\"no_local_port\"} 3" \
-      "sockstate_workload_connect_failures_total{workload=\"/sockstate-ctr-$$\",workload_kind=\"cgroup\",reason=\"refused_or_timeout\"} 1"; do
+      'sockstate_connect_failures_total{destination="127.0.0.1:5000",protocol="tcp",reason="no_local_port"} 3' \
+      'sockstate_connect_failures_total{destination="127.0.0.1:5000",protocol="tcp",reason="refused"} 0' \
+      'sockstate_connect_failures_total{destination="127.0.0.1:5001",protocol="tcp",reason="no_local_port"} 0' \
+      'sockstate_connect_failures_total{destination="127.0.0.1:5001",protocol="tcp",reason="refused"} 1' \
+      "sockstate_workload_connect_failures_total{workload=\"/sockstate-ctr-$$\",workload_kind=\"cgroup\",protocol=\"tcp\",reason=\"no_local_port\"} 3" \
+      "sockstate_workload_connect_failures_total{workload=\"/sockstate-ctr-$$\",workload_kind=\"cgroup\",protocol=\"tcp\",reason=\"refused\"} 1"; do
     grep -qxF "$want" <<<"$body" || die "want '$want', have: $(grep -E '^sockstate_(workload_)?connect_failures_total' <<<"$body" | tr '\n' ';')"
   done
   local sums
   sums=$(awk '/^sockstate_connect_failures_total\{/ {d += $NF} /^sockstate_workload_connect_failures_total\{/ {w += $NF} END {print d + 0, w + 0}' <<<"$body")
   [[ "$sums" == "4 4" ]] || die "want 4 failures in all (by destination, by workload), have '$sums'"
-  log "bpf: 127.0.0.1:5000 no_local_port 3, 127.0.0.1:5001 refused_or_timeout 1, 4 in all; workload /sockstate-ctr-$$ the same"
+  log "bpf: 127.0.0.1:5000 no_local_port 3, 127.0.0.1:5001 refused 1, 4 in all; workload /sockstate-ctr-$$ the same"
   bpf_cleanup
 }
 

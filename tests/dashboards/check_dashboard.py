@@ -2,16 +2,20 @@
 """Structure checks for Grafana dashboard JSON (python3 stdlib only).
 
 usage:
-  check_dashboard.py [--spec docs/metrics-spec.md] [--require METRIC]... DASHBOARD.json...
+  check_dashboard.py [--spec docs/metrics-spec.md] [--rules RULES.yml]... [--require METRIC]...
+                     DASHBOARD.json...
   check_dashboard.py --print-queries [--instance I] [--destination D] [--netns N] [--pod P]
-                     [--rate-interval 1m] [--interval 15s] [--range 1h] DASHBOARD.json...
+                     [--var NAME=VALUE]... [--rate-interval 1m] [--interval 15s] [--range 1h]
+                     DASHBOARD.json...
 
 Checks: stable uid; unique panel ids; gridPos present, integral, inside 24 columns, no
 overlaps; every $var / ${var} / [[var]] used is defined in templating (and defined before a
 variable query that uses it); every datasource reference is the ${datasource} variable; every
 panel except rows/text has targets with non-empty expr and unique refIds; every sockstate_*
-metric used is in the metrics spec (_bucket/_sum/_count stripped); panels plotting
-sockstate_destination_occupancy_ratio have thresholds at 0.5 and 0.85.
+metric used is in the metrics spec (_bucket/_sum/_count stripped); every recorded series
+(level:sockstate_...:operation) used is recorded by a rule of the --rules files; panels plotting
+sockstate_destination_occupancy_ratio, or a percentunit panel plotting a rule recorded from it,
+have thresholds at 0.5 and 0.85.
 
 --print-queries prints one JSON object per panel target,
 {"panel_id", "title", "refId", "expr"}, with dashboard and Grafana variables replaced by
@@ -32,6 +36,9 @@ DS_VAR_FORMS = {"${datasource}", "$datasource"}
 VAR_RE = re.compile(r"\$\{([A-Za-z_]\w*)(?::[^}]*)?\}|\[\[([A-Za-z_]\w*)(?::[^\]]*)?\]\]|\$([A-Za-z_]\w*)")
 UID_RE = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 OCCUPANCY_METRIC = "sockstate_destination_occupancy_ratio"
+OCCUPANCY_RAW = re.compile(r"(?<![A-Za-z0-9_:])" + OCCUPANCY_METRIC + r"(?![A-Za-z0-9_:])")
+OCCUPANCY_RECORDED = re.compile(r"[a-z_]+:" + OCCUPANCY_METRIC + r":[a-z0-9_]+")
+RECORDED = re.compile(r"(?<![A-Za-z0-9_:])([a-z_]+:sockstate_[a-z0-9_]+:[a-z0-9_]+)")
 OCCUPANCY_THRESHOLDS = (0.5, 0.85)
 
 
@@ -80,7 +87,19 @@ def panel_exprs(panel):
         yield t, t.get("expr", "")
 
 
-def check(path, spec, required):
+def recorded_names(rule_files):
+    """Names recorded by the rules files (a line scan: stdlib only)."""
+    names = set()
+    for rf in rule_files:
+        with open(rf, encoding="utf-8") as f:
+            for line in f:
+                m = re.match(r"\s*-?\s*record:\s*['\"]?([^'\"\s]+)", line)
+                if m:
+                    names.add(m.group(1))
+    return names
+
+
+def check(path, spec, required, recorded=None):
     errors = []
     try:
         with open(path, encoding="utf-8") as f:
@@ -202,7 +221,13 @@ def check(path, spec, required):
                 for m in metric_names_in_expr(expr):
                     if base_name(m) not in spec and m not in spec:
                         err(f"{where}: target {ref}: metric {m} is not in the metrics spec")
-        if any(OCCUPANCY_METRIC in e for e in exprs):
+            if recorded is not None:
+                for m in RECORDED.findall(expr):
+                    if m not in recorded:
+                        err(f"{where}: target {ref}: recorded series {m} is not recorded by any rule")
+        unit = panel.get("fieldConfig", {}).get("defaults", {}).get("unit")
+        if any(OCCUPANCY_RAW.search(e) or (unit == "percentunit" and OCCUPANCY_RECORDED.search(e))
+               for e in exprs):
             steps = (panel.get("fieldConfig", {}).get("defaults", {})
                      .get("thresholds", {}).get("steps", []))
             values = {s.get("value") for s in steps}
@@ -254,6 +279,9 @@ def print_queries(paths, a):
         "__interval_ms": str(int(ivl * 1000)), "__range": a.range,
         "__range_s": str(int(rng)), "__range_ms": str(int(rng * 1000)),
     }
+    for kv in a.var:
+        name, _, value = kv.partition("=")
+        values[name] = value
     rc = 0
     for path in paths:
         with open(path, encoding="utf-8") as f:
@@ -287,6 +315,11 @@ def main():
     ap.add_argument("--netns", default=".*", help="value of $netns (a regex, like Grafana's)")
     ap.add_argument("--pod", default=".*",
                     help="value of $pod: the netns label(s) of the selected pods, as a regex")
+    ap.add_argument("--var", action="append", default=[], metavar="NAME=VALUE",
+                    help="value of any other variable, e.g. job=sockstate (repeatable)")
+    ap.add_argument("--rules", action="append", default=[], metavar="RULES.yml",
+                    help="rules files whose recorded series the dashboards may use (repeatable); "
+                         "without it recorded names are not checked")
     ap.add_argument("--rate-interval", default="1m")
     ap.add_argument("--interval", default="15s")
     ap.add_argument("--range", default="1h")
@@ -304,7 +337,7 @@ def main():
     errors = []
     uids = {}
     for path in a.dashboards:
-        errors += check(path, spec, a.require)
+        errors += check(path, spec, a.require, recorded_names(a.rules) if a.rules else None)
         try:
             with open(path, encoding="utf-8") as f:
                 uid = json.load(f).get("uid")

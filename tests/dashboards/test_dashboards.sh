@@ -46,12 +46,26 @@ required=(
 req_args=()
 for m in "${required[@]}"; do req_args+=(--require "$m"); done
 
-echo "== structure: ${dashboards[*]}"
-python3 "$checker" --spec docs/metrics-spec.md "${req_args[@]}" "${dashboards[@]}" || fail "dashboard structure"
+rules=(--rules config/prometheus/sockstate-alerts.yml --rules config/prometheus/sockstate-fleet-rules.yml)
+# The fleet dashboard reads every fleet recording rule (so none is recorded for nothing).
+fleet_req=()
+for m in $(sed -n 's/^ *- record: *\([a-z_]*:sockstate_[a-z0-9_]*:[a-z0-9_]*\) *$/\1/p' config/prometheus/sockstate-fleet-rules.yml); do
+  fleet_req+=(--require "$m")
+done
+((${#fleet_req[@]} >= 9)) || fail "found only ${#fleet_req[@]} fleet recording rules"
 
-echo "== stable uid"
-uid="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["uid"])' dashboards/sockstate.json)"
-[[ "$uid" == sockstate-overview ]] || fail "dashboards/sockstate.json uid is '$uid', expected sockstate-overview"
+echo "== structure: ${dashboards[*]}"
+python3 "$checker" --spec docs/metrics-spec.md "${rules[@]}" "${dashboards[@]}" || fail "dashboard structure"
+python3 "$checker" --spec docs/metrics-spec.md "${rules[@]}" "${req_args[@]}" dashboards/sockstate.json ||
+  fail "the node dashboard lacks a panel the issue asks for"
+python3 "$checker" --spec docs/metrics-spec.md "${rules[@]}" "${fleet_req[@]}" dashboards/sockstate-fleet.json ||
+  fail "the fleet dashboard does not read every fleet recording rule"
+
+echo "== stable uids"
+for want in sockstate.json=sockstate-overview sockstate-fleet.json=sockstate-fleet; do
+  uid="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["uid"])' "dashboards/${want%%=*}")"
+  [[ "$uid" == "${want#*=}" ]] || fail "dashboards/${want%%=*} uid is '$uid', expected ${want#*=}"
+done
 
 echo "== panel-specific expectations"
 python3 - dashboards/sockstate.json <<'PY' || fail "panel expectations"
@@ -105,11 +119,54 @@ for e in errs:
 sys.exit(1 if errs else 0)
 PY
 
+echo "== fleet dashboard: the job variable, every selector on \$job, links into the node dashboard"
+python3 - dashboards/sockstate-fleet.json <<'PY' || fail "fleet panel expectations"
+import json, re, sys
+d = json.load(open(sys.argv[1]))
+errs = []
+v = {x["name"]: x for x in d["templating"]["list"]}
+job = v.get("job", {})
+if not (job.get("multi") and job.get("includeAll") and job.get("allValue") == ".*"
+        and "label_values(sockstate_build_info, job)" in json.dumps(job.get("query"))):
+    errs.append("variable job: multi-value with All = .*, from label_values(sockstate_build_info, job)")
+if set(v) != {"datasource", "job"}:
+    errs.append(f"variables {sorted(v)}: the fleet dashboard has datasource and job only (no instance: it is every instance)")
+panels = [p for p in d["panels"] if p["type"] != "row"]
+for p in panels:
+    for t in p.get("targets", []):
+        # Every selector of a series (raw, recorded, up, scrape_samples_scraped) is on $job.
+        for m in re.finditer(r"([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?", t["expr"]):
+            name, sel = m.group(1), m.group(2) or ""
+            if (name.startswith("sockstate_") or ":sockstate_" in name or name in ("up", "scrape_samples_scraped")) \
+                    and 'job=~"$job"' not in sel and "kube_pod_info" not in name:
+                errs.append(f"panel {p['id']} ({p['title']}): {name} without job=~\"$job\"")
+    if p["type"] == "table":
+        cols = set(next(tr for tr in p["transformations"] if tr["id"] == "organize")["options"]["indexByName"])
+        links = [l for o in p["fieldConfig"]["overrides"] if o["matcher"]["options"] == "instance"
+                 for prop in o["properties"] if prop["id"] == "links" for l in prop["value"]]
+        if "instance" in cols:
+            ok = [l for l in links if l["url"].startswith("/d/sockstate-overview?")
+                  and "var-instance=${__data.fields.instance}" in l["url"]
+                  and "var-datasource=${datasource}" in l["url"]]
+            if len(ok) != 1:
+                errs.append(f"panel {p['id']} ({p['title']}): the instance column must link to /d/sockstate-overview with var-instance and var-datasource")
+            if "destination" in cols and not all("var-destination=${__data.fields.destination}" in l["url"] for l in ok):
+                errs.append(f"panel {p['id']} ({p['title']}): a row with a destination must preselect it (var-destination)")
+if not any(l.get("type") == "dashboards" and "sockstate" in l.get("tags", []) for l in d.get("links", [])):
+    errs.append("no dashboard link to the sockstate-tagged (node) dashboard")
+for e in errs:
+    print("test_dashboards: " + e, file=sys.stderr)
+sys.exit(1 if errs else 0)
+PY
+
+echo "== fleet pods panel: the kube-state-metrics join, exact on a known population (promtool)"
+python3 tests/dashboards/fleet_queries_test.py dashboards/sockstate-fleet.json "$tmp" || fail "fleet pods panel"
+
 echo "== namespace variables and panel: exact results on a known population (promtool)"
 python3 tests/dashboards/netns_queries_test.py dashboards/sockstate.json "$tmp" || fail "namespace queries"
 
 echo "== --print-queries and PromQL syntax (promtool check rules on the concrete queries)"
-python3 "$checker" --print-queries "${dashboards[@]}" >"$tmp/queries.jsonl" || fail "--print-queries"
+python3 "$checker" --print-queries --var job=sockstate "${dashboards[@]}" >"$tmp/queries.jsonl" || fail "--print-queries"
 python3 - "$tmp/queries.jsonl" "$tmp/queries-rules.yml" <<'PY' || fail "printed queries"
 import json, re, sys
 rules = []
@@ -119,7 +176,8 @@ for line in open(sys.argv[1]):
     assert set(q) == {"panel_id", "title", "refId", "expr"}, q
     # "$1" in label_replace() is PromQL's; a Grafana variable starts with a letter or _.
     assert not re.search(r"\$\{|\$[A-Za-z_]|\[\[", q["expr"]), f"variable left in {q}"
-    rules.append({"record": f"dashboard_query:panel_{q['panel_id']}_{q['refId']}", "expr": q["expr"]})
+    # Panel ids repeat across dashboards: the line number keeps the names apart.
+    rules.append({"record": f"dashboard_query:q{n}_panel_{q['panel_id']}_{q['refId']}", "expr": q["expr"]})
     n += 1
 assert n > 0, "no queries printed"
 json.dump({"groups": [{"name": "dashboard-queries", "rules": rules}]}, open(sys.argv[2], "w"), indent=1)
@@ -154,7 +212,7 @@ panels = [p for p in d["panels"] if p["type"] != "row"]
 exec(sys.argv[3])
 json.dump(d, open(sys.argv[2], "w"))
 PY
-  if out="$(python3 "$checker" --spec docs/metrics-spec.md "$tmp/broken.json" 2>&1)"; then
+  if out="$(python3 "$checker" --spec docs/metrics-spec.md "${rules[@]}" "$tmp/broken.json" 2>&1)"; then
     fail "checker accepted a dashboard with $1"
   fi
   grep -qF -- "$3" <<<"$out" || fail "checker rejected $1 but without '$3': $out"
@@ -169,5 +227,6 @@ expect_fail "missing gridPos" 'del panels[0]["gridPos"]' "gridPos missing"
 expect_fail "empty expr" 'panels[0]["targets"][0]["expr"] = ""' "empty expr"
 expect_fail "occupancy panel without 85% line" 'p = [p for p in panels if "sockstate_destination_occupancy_ratio" in p["targets"][0]["expr"]][0]; p["fieldConfig"]["defaults"]["thresholds"]["steps"] = p["fieldConfig"]["defaults"]["thresholds"]["steps"][:2]' "threshold at 0.85"
 expect_fail "unstable uid" 'd["uid"] = None' "uid"
+expect_fail "a recorded series no rule records" 'panels[0]["targets"][0]["expr"] = "instance:sockstate_no_such:max"' "is not recorded by any rule"
 
 echo "test_dashboards: PASS"

@@ -13,7 +13,7 @@ usage: lint_rules.py SOURCE_DIR RULES_FILE... -- TEST_FILE...
   expects silence (empty exp_alerts);
 - no alert aggregates with sum/max/min/avg/count ... by(...) (which would drop labels such
   as netns).
-Fleet rules (groups named sockstate.fleet.*, config/prometheus/sockstate-fleet-rules.yml)
+Fleet rules (group sockstate.fleet, config/prometheus/sockstate-fleet-rules.yml)
 aggregate across instances by design, so instead:
 - a recorded name is level:metric:operation and its outermost `by (...)` keeps exactly job
   and the level's labels (instance_netns -> job, instance, netns);
@@ -32,7 +32,7 @@ from metrics_spec import base_name, metric_names_in_expr, spec_metric_names  # n
 
 RUNBOOK_BASE = "https://github.com/sockstate/sockstate_exporter/blob/main/docs/runbook.md#"
 PER_DESTINATION = re.compile(r"sockstate_destination_|sockstate_tuple_")
-FLEET_GROUP = re.compile(r"^sockstate\.fleet\.")
+FLEET_GROUP = re.compile(r"^sockstate\.fleet(\.|$)")
 OUTER_BY = re.compile(r"\bby\s*\(([^)]*)\)")
 AGGREGATION = re.compile(r"\b(sum|max|min|avg|count|topk|bottomk|group|stddev|quantile)\s*(by|without)?\s*\(")
 

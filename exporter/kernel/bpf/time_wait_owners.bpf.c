@@ -9,7 +9,7 @@
  * No fentry/kprobe is needed (they are unavailable on many kernels): the life of a TIME_WAIT
  * socket is followed through its timer (tp_btf timer tracepoints, filtered on the timer's
  * callback tw_timer_handler: a kernel symbol resolved at load when /proc/kallsyms shows
- * addresses, else learned from the first TIME_WAIT socket born, see sockstate_tw_owner):
+ * addresses, else learned from the first TIME_WAIT socket born, see tw_owner_named):
  *  - birth: timer_start of a timer not just cancelled on this CPU (inet_twsk_hashdance_schedule());
  *  - re-arm (an in-window segment, the peer's FIN): timer_cancel then timer_start of the same
  *    timer, back to back on one CPU with interrupts off (mod_timer()); or no event at all when
@@ -199,7 +199,7 @@ static __always_inline void AddOwner(const struct sockstate_tw_key *k, __u64 cgr
 }
 
 SEC("tp_btf/timer_cancel")
-int BPF_PROG(sockstate_tw_timer_cancel, struct timer_list *timer) {
+int BPF_PROG(tw_timer_cancel, struct timer_list *timer) {
   const struct inet_timewait_sock *tw = TwOfTimer(timer);
   if (!tw) return 0;
   __u32 zero = 0;
@@ -220,8 +220,8 @@ int BPF_PROG(sockstate_tw_timer_cancel, struct timer_list *timer) {
 }
 
 SEC("tp_btf/timer_start")
-int BPF_PROG(sockstate_tw_timer_start, struct timer_list *timer) {
-  if (!TwHandler()) { /* not known yet: remember this timer for sockstate_tw_owner */
+int BPF_PROG(tw_timer_start, struct timer_list *timer) {
+  if (!TwHandler()) { /* not known yet: remember this timer for tw_owner_named */
     __u32 zero = 0;
     struct tw_started *s = bpf_map_lookup_elem(&tw_last_start, &zero);
     if (s) {
@@ -283,7 +283,7 @@ static __always_inline struct sockstate_tw_value *Learn(const struct sockstate_t
 /* tcp_time_wait() -> tcp_done(): the full socket whose TIME_WAIT socket was just born closes,
  * from FIN_WAIT2 or CLOSING. Its cgroup (its creator's) names the TIME_WAIT socket's owner. */
 SEC("tp_btf/inet_sock_set_state")
-int BPF_PROG(sockstate_tw_owner, const struct sock *sk, const int oldstate, const int newstate) {
+int BPF_PROG(tw_owner_named, const struct sock *sk, const int oldstate, const int newstate) {
   if (newstate != TCP_CLOSE || (oldstate != TCP_FIN_WAIT2 && oldstate != TCP_CLOSING)) return 0;
   if (sk->sk_protocol != IPPROTO_TCP) return 0;
   struct sockstate_tw_key key;
