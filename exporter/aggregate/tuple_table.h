@@ -5,6 +5,7 @@
 // is O(1) and allocates nothing unless the table grows past its largest size so far (memory
 // follows tuples, not sockets).
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -32,6 +33,7 @@ struct SocketCounters {
   Count used;        // sockets on a local port inside the ephemeral range
   uint8_t occupied;  // tuple table slot in use (FlatTable's; unused outside the table)
   uint8_t pad;
+  Count peak;        // highest `used` over the tracker's peak window (tracker input only)
   std::array<Count, kMaxTwBuckets + 1> tw;  // per bucket, not cumulative; last = above the top
 
   /// Zeroes every counter (and `occupied`).
@@ -75,7 +77,7 @@ class TupleTable {
   using Table = FlatTable<Key, Counters>;
   using Entry = Table::Entry;  // key, value (the counters)
   // The memory bound documented for destinations.max_tuples depends on this size.
-  static_assert(sizeof(Entry) == 92, "update docs/configuration.md (destinations.max_tuples)");
+  static_assert(sizeof(Entry) == 96, "update docs/configuration.md (destinations.max_tuples)");
 
   /// Empties the table for a scrape tracking at most `max_tuples` tuples (beyond: Overflow).
   void Reset(size_t max_tuples) {
@@ -95,6 +97,21 @@ class TupleTable {
     } else {
       overflow_.Add(state_idx, in_range, tw_bucket, expires_ms);
       ++overflow_sockets_;
+    }
+  }
+
+  /// Adds the counters of a whole tuple (the tracker's maps, not a dump). Allocates only when
+  /// the table grows past its largest size so far.
+  void AddCounts(const Key& key, const Counters& counts) {
+    Counters* c = table_.FindOrInsert(key, Table::Hash(key));
+    if (c != nullptr) {
+      const uint8_t occupied = c->occupied;
+      c->AddAll(counts);
+      c->occupied = occupied;
+      c->peak = std::max(c->peak, counts.peak);
+    } else {
+      overflow_.AddAll(counts);
+      for (uint16_t v : counts.states) overflow_sockets_ += v;
     }
   }
 

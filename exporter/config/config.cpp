@@ -147,6 +147,22 @@ Section<WorkloadsConfig> WorkloadsSection() {
   }};
 }
 
+Section<TrackerConfig> TrackerSection() {
+  using T = TrackerConfig;
+  return {{
+      {"reconcile_interval_seconds",
+       Number(&T::reconcile_interval_seconds, InRange(0, kMaxReconcileIntervalSeconds))},
+      {"peak_window_seconds", Number(&T::peak_window_seconds, InRange(1, kMaxPeakWindowSeconds))},
+      {"max_tuples", Integer(&T::max_tuples, kMinTrackerEntries, kMaxTrackerEntries)},
+      {"max_time_wait_sockets",
+       Integer(&T::max_time_wait_sockets, kMinTrackerEntries, kMaxTrackerEntries)},
+      {"max_inbound_ports", Integer(&T::max_inbound_ports, kMinTrackerEntries, kMaxTrackerEntries)},
+      {"max_destinations", Integer(&T::max_destinations, kMinTrackerEntries, kMaxTrackerEntries)},
+      {"max_listeners", Integer(&T::max_listeners, kMinTrackerEntries, kMaxTrackerEntries)},
+      {"max_namespaces", Integer(&T::max_namespaces, kMinTrackerEntries, kMaxTrackerEntries)},
+  }};
+}
+
 // The whole file: one row per section, in the order an unknown key's error lists them.
 const Section<Config>& ConfigSection() {
   static const auto* const kSection = new Section<Config>{{
@@ -158,6 +174,7 @@ const Section<Config>& ConfigSection() {
       {"nat", Map(&Config::nat, NatSection())},
       {"connect_failures", Map(&Config::connect_failures, ConnectFailuresSection())},
       {"workloads", Map(&Config::workloads, WorkloadsSection())},
+      {"tracker", Map(&Config::tracker, TrackerSection())},
   }};
   return *kSection;
 }

@@ -39,6 +39,8 @@ namespace {
 
 static_assert(sizeof(sockstate_trk_tuple_key) == 48, "layout shared with the BPF program");
 static_assert(sizeof(sockstate_trk_tuple_val) == 80, "layout shared with the BPF program");
+static_assert(sizeof(sockstate_trk_cell_key) == 56, "layout shared with the BPF program");
+static_assert(sizeof(sockstate_trk_cell_val) == 72, "layout shared with the BPF program");
 static_assert(sizeof(sockstate_trk_port_key) == 16, "layout shared with the BPF program");
 static_assert(sizeof(sockstate_trk_port_val) == 72, "layout shared with the BPF program");
 static_assert(sizeof(sockstate_trk_dest_key) == 32, "layout shared with the BPF program");
@@ -127,6 +129,44 @@ uint64_t FreshNamespaceCookie(int cpu) {
   return cookie;
 }
 
+/// Addresses of `names` in kallsyms-format `path` (one pass; 0 for a symbol not found or
+/// shown without its address).
+}  // namespace
+
+std::vector<uint64_t> KernelSymbolAddresses(const std::string& path,
+                                            const std::vector<std::string>& names) {
+  std::vector<uint64_t> out(names.size(), 0);
+  FILE* f = fopen(path.c_str(), "re");
+  if (f == nullptr) return out;
+  char line[512];
+  size_t found = 0;
+  for (size_t n = 0; n < 10000000 && found < names.size() && fgets(line, sizeof(line), f); ++n) {
+    unsigned long long addr = 0;
+    char type = 0;
+    char name[256];
+    if (sscanf(line, "%llx %c %255s", &addr, &type, name) != 3) continue;
+    for (size_t i = 0; i < names.size(); ++i) {
+      if (out[i] == 0 && names[i] == name && addr != 0) {
+        out[i] = addr;
+        ++found;
+      }
+    }
+  }
+  fclose(f);
+  return out;
+}
+
+std::string TrackerMissingKernelSymbol(const std::string& kallsyms) {
+  const std::vector<std::string> names = {"tw_timer_handler", "reqsk_timer_handler"};
+  const std::vector<uint64_t> a = KernelSymbolAddresses(kallsyms, names);
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (a[i] == 0) return names[i];
+  }
+  return "";
+}
+
+namespace {
+
 const char* StateName(int st) {
   static const char* kNames[] = {"0",          "established", "syn_sent",   "syn_recv",
                                  "fin_wait1",  "fin_wait2",   "time_wait",  "close",
@@ -170,7 +210,8 @@ Result<std::unique_ptr<TrackerProbe>> TrackerProbe::Open(std::shared_ptr<BpfObje
   struct {
     int* fd;
     const char* name;
-  } maps[] = {{&p->tuples_fd_, "trk_tuples"}, {&p->ports_fd_, "trk_ports"},
+  } maps[] = {{&p->tuples_fd_, "trk_tuples"}, {&p->cells_fd_, "trk_cells"},
+              {&p->ports_fd_, "trk_ports"},
               {&p->dests_fd_, "trk_dests"},   {&p->ns_fd_, "trk_ns"},
               {&p->mini_fd_, "trk_mini"},     {&p->pending_fd_, "trk_pending"},
               {&p->bound_fd_, "trk_bound"},   {&p->created_fd_, "trk_created"},
@@ -214,9 +255,12 @@ Status TrackerProbe::Control(uint64_t op, uint64_t a1, uint64_t a2, uint64_t a3,
 
 Status TrackerProbe::WriteCfg() {
   sockstate_trk_cfg cfg{};
-  cfg.c0 = c0_;
+  // c0 0 or ~0: no namespace is tracked from its first socket (each is seeded when read).
+  cfg.c0 = auto_track_ && c0_ != 0 ? c0_ : ~0ULL;
   cfg.hz = hz_;
   cfg.epoch = epoch_;
+  cfg.tw_handler = tw_handler_;
+  cfg.reqsk_handler = reqsk_handler_;
   const uint32_t zero = 0;
   if (bpf_map_update_elem(cfg_fd_, &zero, &cfg, BPF_ANY) != 0) {
     return Status::Error(Errno("tracker: trk_cfg"));
@@ -247,6 +291,14 @@ Status TrackerProbe::MeasureHz() {
 }
 
 Status TrackerProbe::Start() {
+  const std::vector<uint64_t> handlers =
+      KernelSymbolAddresses("/proc/kallsyms", {"tw_timer_handler", "reqsk_timer_handler"});
+  if (handlers[0] == 0 || handlers[1] == 0) {
+    return Status::Error("/proc/kallsyms shows no address for tw_timer_handler or "
+                         "reqsk_timer_handler: TIME_WAIT and request sockets cannot be followed");
+  }
+  tw_handler_ = handlers[0];
+  reqsk_handler_ = handlers[1];
   Status st = MeasureHz();
   if (!st.ok()) return st;
   st = WriteCfg();
@@ -260,6 +312,12 @@ Status TrackerProbe::Start() {
     for (int cpu = 0; cpu < cpus_; ++cpu) c0 = std::max(c0, FreshNamespaceCookie(cpu));
   }
   c0_ = c0;  // 0 (no CAP_SYS_ADMIN): every namespace is seeded when first read
+  return WriteCfg();
+}
+
+Status TrackerProbe::SetAutoTrack(bool on) {
+  if (on == auto_track_) return Status::Ok();
+  auto_track_ = on;
   return WriteCfg();
 }
 
@@ -298,6 +356,7 @@ Status TrackerProbe::Read(TrackerSnapshot* out) {
       n.overflow = v.overflow;
       for (int f = 0; f < 2; ++f) n.st[f] = StatesOf(v.st[n.cur & 1][f]);
       n.tuples.clear();
+      n.cells.clear();
       n.ports.clear();
       n.dests.clear();
       n.bound.clear();
@@ -331,6 +390,26 @@ Status TrackerProbe::Read(TrackerSnapshot* out) {
                         t.st = StatesOf(v.st);
                         t.used = v.used;
                         t.peak = std::max({v.peak[0], v.peak[1], v.used});
+                      });
+    if (!st.ok()) return st;
+  }
+  uint64_t cells = 0;
+  {
+    std::vector<sockstate_trk_cell_key> keys;
+    std::vector<sockstate_trk_cell_val> vals;
+    st = ForEachEntry(cells_fd_, "trk_cells", keys, vals,
+                      [&](const sockstate_trk_cell_key& k, const sockstate_trk_cell_val& v) {
+                        ++cells;
+                        TrackedNamespace* n = current(k.netns, k.gen);
+                        if (n == nullptr) return;
+                        TrackedCell& c = n->cells.emplace_back();
+                        c.family = FamilyOf(k.family);
+                        std::memcpy(c.saddr.data(), k.saddr, 16);
+                        std::memcpy(c.daddr.data(), k.daddr, 16);
+                        c.dport = k.dport;
+                        c.cgroup = k.cgroup;
+                        c.st = StatesOf(v.st);
+                        c.used = v.used;
                       });
     if (!st.ok()) return st;
   }
@@ -407,6 +486,8 @@ Status TrackerProbe::Read(TrackerSnapshot* out) {
   out->maps.clear();
   use("trk_tuples", tuples_fd_, tuples, sizeof(sockstate_trk_tuple_key),
       sizeof(sockstate_trk_tuple_val));
+  use("trk_cells", cells_fd_, cells, sizeof(sockstate_trk_cell_key),
+      sizeof(sockstate_trk_cell_val));
   use("trk_ports", ports_fd_, ports, sizeof(sockstate_trk_port_key), sizeof(sockstate_trk_port_val));
   use("trk_dests", dests_fd_, dests, sizeof(sockstate_trk_dest_key), sizeof(sockstate_trk_dest_val));
   use("trk_bound", bound_fd_, bound, 8, sizeof(sockstate_trk_bound_val));
@@ -450,6 +531,16 @@ Status TrackerProbe::DeleteGeneration(uint64_t cookie, uint8_t gen) {
                              });
     if (!st.ok()) return st;
     DeleteKeys(tuples_fd_, doomed);
+  }
+  {
+    std::vector<sockstate_trk_cell_key> keys, doomed;
+    std::vector<sockstate_trk_cell_val> vals;
+    Status st = ForEachEntry(cells_fd_, "trk_cells", keys, vals,
+                             [&](const sockstate_trk_cell_key& k, const sockstate_trk_cell_val&) {
+                               if (k.netns == cookie && k.gen == gen) doomed.push_back(k);
+                             });
+    if (!st.ok()) return st;
+    DeleteKeys(cells_fd_, doomed);
   }
   {
     std::vector<sockstate_trk_port_key> keys, doomed;
@@ -560,6 +651,7 @@ Result<SeedOutcome> TrackerProbe::SeedThisNamespace() {
   sockstate_trk_ns ns{};
   const bool known = bpf_map_lookup_elem(ns_fd_, &cookie, &ns) == 0;
   const uint8_t cur = known ? (ns.gens & 0xff) : 0;
+  const uint32_t overflow0 = known ? ns.overflow : 0, ranges0 = known ? ns.range_changes : 0;
   const uint8_t gen = uint8_t(cur % 30 + 1);  // generations 1..30 (bit 31 of a word is DEAD)
   const bool first = cur == 0;
   Status st = DeleteGeneration(cookie, gen);  // what a failed seed may have left
@@ -597,8 +689,10 @@ Result<SeedOutcome> TrackerProbe::SeedThisNamespace() {
   const uint32_t zero = 0;
   if (st.ok() && bpf_map_lookup_elem(seed_fd_, &zero, &seed) != 0) st = Status::Error(Errno("trk_seed"));
   if (!st.ok()) return abandon(st);
-  if (seed.overflow) {
-    SeedOutcome o;
+  sockstate_trk_ns after{};
+  bpf_map_lookup_elem(ns_fd_, &cookie, &after);
+  if (seed.overflow || after.overflow != overflow0 || after.range_changes != ranges0) {
+    SeedOutcome o;  // a map filled up, or the port range changed, while the walk ran
     o.exact = false;
     o.walked = seed.walked;
     abandon(Status::Ok());
@@ -614,6 +708,8 @@ Result<SeedOutcome> TrackerProbe::SeedThisNamespace() {
   o.gen = gen;
   o.walked = seed.walked;
   o.bound_added = added;
+  o.overflow = overflow0;
+  o.range_changes = ranges0;
   if (!first) DeleteGeneration(cookie, cur);
   ClearCreated();
   DeleteTombstones(cookie);

@@ -36,6 +36,17 @@ struct TrackedTuple {
   int32_t peak = 0;  // highest `used` over the peak window
 };
 
+/// Outgoing full sockets of one tuple owned by one cgroup (workload attribution). Value type.
+struct TrackedCell {
+  Family family = Family::kIpv4;
+  std::array<uint8_t, 16> saddr{};
+  std::array<uint8_t, 16> daddr{};
+  uint16_t dport = 0;
+  uint64_t cgroup = 0;
+  TrackerStateCounts st{};
+  int32_t used = 0;
+};
+
 /// Inbound sockets of one local port (accepted connections and request sockets). Value type.
 struct TrackedPort {
   uint16_t port = 0;
@@ -70,6 +81,7 @@ struct TrackedNamespace {
   uint32_t overflow = 0;  // counts lost because a map was full
   std::array<TrackerStateCounts, 2> st{};  // [IPv4, IPv6][state]: connected and minisockets
   std::vector<TrackedTuple> tuples;
+  std::vector<TrackedCell> cells;
   std::vector<TrackedPort> ports;
   std::vector<TrackedDest> dests;
   std::vector<TrackedBound> bound;
@@ -111,6 +123,8 @@ struct SeedOutcome {
   uint8_t gen = 0;
   uint64_t walked = 0;       // sockets the walk visited
   uint64_t bound_added = 0;  // bound-inactive sockets the dump added (0 after the first seed)
+  uint32_t overflow = 0;       // the namespace's overflow count when the walk began
+  uint32_t range_changes = 0;  // ... and its port range changes
   /// Counter cells (tuple or port, state) that differed between the generations, summed as
   /// sockets: a socket counted in the wrong state counts twice, a missing one once.
   uint64_t drift = 0;
@@ -123,10 +137,15 @@ class TrackerProbe {
   /// Takes the tracker's maps and programs from `object` (loaded with TrackerPrograms()).
   static Result<std::unique_ptr<TrackerProbe>> Open(std::shared_ptr<BpfObject> object);
 
-  /// Measures jiffies per second (sleeps ~0.1 s), and, with CAP_SYS_ADMIN, finds the netns
+  /// Finds the TIME_WAIT and request socket timer callbacks in /proc/kallsyms (the programs
+  /// follow nothing until then), measures jiffies per second (sleeps ~0.1 s), and, with
+  /// CAP_SYS_ADMIN, finds the netns
   /// cookie above which every namespace was created after the attach (tracked from its first
   /// socket, never seeded). Call once, before seeding.
   Status Start();
+  /// Whether namespaces created after Start() are tracked from their first socket (mode all);
+  /// otherwise only namespaces seeded by SeedThisNamespace() are counted.
+  Status SetAutoTrack(bool on);
   uint32_t hz() const { return hz_; }
   uint64_t c0() const { return c0_; }
 
@@ -161,15 +180,26 @@ class TrackerProbe {
   SeedOutcome Compare(uint64_t cookie, uint8_t old_gen, uint8_t new_gen);
 
   std::shared_ptr<BpfObject> object_;
-  int tuples_fd_ = -1, ports_fd_ = -1, dests_fd_ = -1, ns_fd_ = -1, mini_fd_ = -1;
+  int tuples_fd_ = -1, cells_fd_ = -1, ports_fd_ = -1, dests_fd_ = -1, ns_fd_ = -1, mini_fd_ = -1;
   int pending_fd_ = -1, bound_fd_ = -1, created_fd_ = -1, seed_fd_ = -1, cfg_fd_ = -1;
   int clock_fd_ = -1, stats_fd_ = -1;
   int control_fd_ = -1, iter_link_fd_ = -1;
   uint32_t hz_ = 0;
   uint64_t c0_ = 0;
+  bool auto_track_ = false;
+  uint64_t tw_handler_ = 0, reqsk_handler_ = 0;  // timer callbacks (from /proc/kallsyms)
   uint32_t epoch_ = 0;
   int cpus_ = 1;
 };
+
+/// Addresses of the kernel symbols `names` (exact names) in kallsyms-format `path`, in one
+/// pass; 0 for a symbol missing or shown without its address (no CAP_SYSLOG, kptr_restrict).
+/// Thread-safe.
+std::vector<uint64_t> KernelSymbolAddresses(const std::string& path,
+                                            const std::vector<std::string>& names);
+/// The first timer callback the tracker follows sockets by that `kallsyms` does not show with
+/// its address, or "" when both are there. Thread-safe.
+std::string TrackerMissingKernelSymbol(const std::string& kallsyms = "/proc/kallsyms");
 
 /// The programs of the tracker (for LoadBpfFeatures()).
 std::vector<std::string> TrackerPrograms();

@@ -5,6 +5,7 @@
 
 #include "kernel/procfs.h"
 #include "sources/sysctl_source.h"
+#include "sources/tracker_source.h"
 
 namespace sockstate {
 
@@ -54,6 +55,8 @@ std::string_view DetailReasonName(DetailReason r) {
       return "hysteresis";
     case DetailReason::kBelowThreshold:
       return "below_threshold";
+    case DetailReason::kTracker:
+      return "tracker";
   }
   return "";
 }
@@ -99,6 +102,11 @@ Status OccupancyBoundSource::Read(const NetnsReadContext& ctx) {
   const bool own_hash = ehash->has_value() && **ehash > 0;
   reason_ =
       DecideDetail(ctx.own, own_hash, bound_, ctx.config.namespaces.detail_threshold, was_detailed);
+  // The tracker counts every namespace it serves exactly, without a dump.
+  if (!ctx.own && ctx.env.tracker && ctx.env.tracker->available()) {
+    if (cookie_ == 0) cookie_ = TrackerProbe::ThisNamespaceCookie();
+    if (ctx.env.tracker->Serve(cookie_) != nullptr) reason_ = DetailReason::kTracker;
+  }
   was_detailed_ = detailed();
   return Status::Ok();
 }

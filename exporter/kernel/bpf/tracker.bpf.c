@@ -45,8 +45,9 @@
 
 struct bpf_map;
 
-extern const void tw_timer_handler __ksym __weak;
-extern const void reqsk_timer_handler __ksym __weak;
+/* The timer callbacks of TIME_WAIT and request sockets come from user space (trk_cfg, read
+ * from /proc/kallsyms): an extern __ksym would collide with time_wait_owners.bpf.c's when the
+ * objects are linked into one. */
 
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
@@ -55,6 +56,14 @@ struct {
   __type(key, struct sockstate_trk_tuple_key);
   __type(value, struct sockstate_trk_tuple_val);
 } trk_tuples SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
+  __uint(max_entries, SOCKSTATE_TRK_MAX_TUPLES);
+  __type(key, struct sockstate_trk_cell_key);
+  __type(value, struct sockstate_trk_cell_val);
+} trk_cells SEC(".maps");
 
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
@@ -154,6 +163,10 @@ struct {
 
 #define GEN_BIT(g) (1ULL << ((g) & 31))
 #define STATE_OF(w) ((int)(((w) >> SOCKSTATE_TRK_STATE_SHIFT) & 0xff))
+#define SLOT_OF(w) ((__u8)(((w) >> SOCKSTATE_TRK_SLOT_SHIFT) & 0xff))
+#define WORD(gens, state, slot)                                      \
+  ((gens) | ((__u64)(state) << SOCKSTATE_TRK_STATE_SHIFT) |         \
+   ((__u64)(slot) << SOCKSTATE_TRK_SLOT_SHIFT))
 
 static __always_inline void Stat(__u32 i) {
   __u64 *v = bpf_map_lookup_elem(&trk_stats, &i);
@@ -311,6 +324,8 @@ struct trk_place {
   __u8 in_range;
   __u8 slot; /* TIME_WAIT expiry ring slot; 0xff: none */
   __u8 pad;
+  __u32 pad2;
+  __u64 cgroup; /* a full socket's cgroup v2 id (workload attribution); 0 for minisockets */
 };
 
 /* Adds `d` (+1 or -1) sockets in `state` to generation `gen`. */
@@ -346,6 +361,23 @@ static __always_inline void Count(struct sockstate_trk_ns *ns, __u8 gen, const s
     const int used = __sync_fetch_and_add(&v->used, d) + d;
     if (d > 0) PeakOf(v, used);
   }
+  if (p.cgroup) {
+    struct sockstate_trk_cell_key ck;
+    __builtin_memset(&ck, 0, sizeof(ck));
+    ck.netns = s->netns;
+    ck.gen = gen;
+    ck.family = s->family;
+    ck.dport = s->dport;
+    ck.cgroup = p.cgroup;
+    __builtin_memcpy(ck.saddr, s->saddr, 16);
+    __builtin_memcpy(ck.daddr, s->daddr, 16);
+    struct sockstate_trk_cell_val czero = {};
+    struct sockstate_trk_cell_val *cv = GetOrCreate(&trk_cells, &ck, &czero, d > 0, ns);
+    if (cv) {
+      __sync_fetch_and_add(&cv->st[i], d);
+      if (p.in_range) __sync_fetch_and_add(&cv->used, d);
+    }
+  }
   if (p.slot >= SOCKSTATE_TRK_RING) return;
   struct sockstate_trk_dest_key dk;
   __builtin_memset(&dk, 0, sizeof(dk));
@@ -359,18 +391,23 @@ static __always_inline void Count(struct sockstate_trk_ns *ns, __u8 gen, const s
   if (!z) return;
   __builtin_memset(&z->dest, 0, sizeof(z->dest));
   struct sockstate_trk_dest_val *dv = GetOrCreate(&trk_dests, &dk, &z->dest, d > 0, ns);
-  if (dv) __sync_fetch_and_add(&dv->slot[p.slot & (SOCKSTATE_TRK_RING - 1)], d);
+  __u32 slot = p.slot;
+  barrier_var(slot); /* keep the mask for the verifier */
+  slot &= SOCKSTATE_TRK_RING - 1;
+  if (dv) __sync_fetch_and_add(&dv->slot[slot], d);
 }
 
-/* Moves one minisocket of generation `gen` from FIN_WAIT2 to TIME_WAIT (the sweep). */
+/* Moves one minisocket of generation `gen` from FIN_WAIT2 to TIME_WAIT (the sweep): its
+ * TIME_WAIT expiry ring slot is `slot`; `used` does not change. */
 static __always_inline void MoveToTimeWait(struct sockstate_trk_ns *ns, __u8 gen,
-                                           const struct trk_sock *s, struct trk_place p) {
-  p.slot = 0xff; /* the ring counts both substates alike */
+                                           const struct trk_sock *s, struct trk_place p,
+                                           __u8 slot) {
   p.in_range = 0;
-  struct sockstate_trk_ns *n = ns;
+  p.slot = p.inbound ? 0xff : slot;
   /* the references of an inbound socket stay: add before removing */
-  Count(n, gen, s, TCP_TIME_WAIT, p, 1);
-  Count(n, gen, s, TCP_FIN_WAIT2, p, -1);
+  Count(ns, gen, s, TCP_TIME_WAIT, p, 1);
+  p.slot = 0xff;
+  Count(ns, gen, s, TCP_FIN_WAIT2, p, -1);
 }
 
 /* States a connected full socket is counted in (not CLOSE, not LISTEN). */
@@ -483,6 +520,7 @@ static __always_inline void ListenAndBound(const struct sock *sk, struct socksta
                                            __u64 nc, int oldstate, int newstate,
                                            const struct trk_sock *s) {
   const __u16 num = sk->__sk_common.skc_num;
+  if (oldstate == TCP_LISTEN && newstate != TCP_CLOSE) return; /* a listener's child is born */
   if (newstate == TCP_LISTEN) {
     const __u64 cookie = bpf_get_socket_cookie((void *)sk);
     BoundEnd(ns, nc, cookie);
@@ -548,6 +586,7 @@ int BPF_PROG(trk_state, const struct sock *sk, const int oldstate, const int new
   const int child = oldstate == TCP_LISTEN && newstate == TCP_SYN_RECV;
   const int created = child || (oldstate == TCP_CLOSE && newstate == TCP_SYN_SENT);
   struct trk_place p = {.slot = 0xff};
+  p.cgroup = BPF_CORE_READ(sk, sk_cgrp_data.cgroup, kn, id);
   /* Port 0: connect() picks the port after this event, from the range. */
   p.in_range = s.sport == 0 || InRange(RangeOf(ns, net), s.sport);
   Stat(SOCKSTATE_TRK_EVENTS);
@@ -575,10 +614,12 @@ int BPF_PROG(trk_state, const struct sock *sk, const int oldstate, const int new
 /* The minisocket a timer belongs to (kind 6 TIME_WAIT, 12 request), or 0 for any other
  * timer: one load and two compares. */
 static __always_inline int MiniKind(const struct timer_list *t) {
-  const void *f = (const void *)t->function;
+  const __u64 f = (__u64)t->function;
   if (!f) return 0;
-  if (&tw_timer_handler && f == (const void *)&tw_timer_handler) return TCP_TIME_WAIT;
-  if (&reqsk_timer_handler && f == (const void *)&reqsk_timer_handler) return TCP_NEW_SYN_RECV;
+  struct sockstate_trk_cfg *cfg = Cfg();
+  if (!cfg) return 0;
+  if (f == cfg->tw_handler) return TCP_TIME_WAIT;
+  if (f == cfg->reqsk_handler) return TCP_NEW_SYN_RECV;
   return 0;
 }
 
@@ -638,22 +679,27 @@ static __always_inline struct trk_place MinePlace(struct sockstate_trk_ns *ns,
                                                   const struct timer_list *t) {
   struct trk_place p = {.slot = 0xff};
   p.inbound = kind != TCP_TIME_WAIT || Inbound(s->netns, gen, s->sport);
-  if (!p.inbound) {
-    p.in_range = InRange(RangeOf(ns, net), s->sport);
-    p.slot = SlotOf(t);
-  }
+  if (!p.inbound) p.in_range = InRange(RangeOf(ns, net), s->sport);
   return p;
 }
 
-static __always_inline struct trk_place PlaceOf(const struct sockstate_trk_mini_val *v) {
-  struct trk_place p = {.inbound = v->inbound, .in_range = v->in_range, .slot = v->slot};
+/* Where an entry is counted: its place, and the ring slot of its word. */
+static __always_inline struct trk_place PlaceOf(const struct sockstate_trk_mini_val *v, __u64 w) {
+  struct trk_place p = {.inbound = v->inbound, .in_range = v->in_range, .slot = SLOT_OF(w)};
   return p;
+}
+
+/* The ring slot a minisocket in `state` counts in: outgoing TIME_WAIT only. */
+static __always_inline __u8 RingSlot(const struct trk_place *p, int state,
+                                     const struct timer_list *t) {
+  return !p->inbound && state == TCP_TIME_WAIT ? SlotOf(t) : 0xff;
 }
 
 /* Uncounts an ended minisocket from the generations in `w` that still exist. */
 static __always_inline void MiniUncount(struct sockstate_trk_ns *ns, const struct trk_sock *s,
                                         __u64 w, struct trk_place p) {
   if (w & SOCKSTATE_TRK_DEAD) return;
+  p.slot = SLOT_OF(w);
   const int state = STATE_OF(w);
   const __u16 gs = ns->gens;
   const __u8 cur = gs & 0xff, seed = gs >> 8;
@@ -677,19 +723,18 @@ int BPF_PROG(trk_timer_start, struct timer_list *timer) {
   if (!cur && !seed) return 0;
   const int state = MiniState(c, kind);
   struct sockstate_trk_mini_val v = {};
-  v.word = ((__u64)state << SOCKSTATE_TRK_STATE_SHIFT) | (cur ? GEN_BIT(cur) : 0) |
-           (seed ? GEN_BIT(seed) : 0);
+  struct trk_place p = MinePlace(ns, net, &s, cur ? cur : seed, kind, timer);
+  p.slot = RingSlot(&p, state, timer);
+  v.word = WORD((cur ? GEN_BIT(cur) : 0) | (seed ? GEN_BIT(seed) : 0), state, p.slot);
   v.timer = (__u64)timer;
-  const struct trk_place p = MinePlace(ns, net, &s, cur ? cur : seed, kind, timer);
   v.inbound = p.inbound;
   v.in_range = p.in_range;
-  v.slot = p.slot;
   long err = bpf_map_update_elem(&trk_mini, &k, &v, BPF_NOEXIST);
   if (err == -EEXIST) { /* a tombstone, or an end not seen: uncount it and take its place */
     struct sockstate_trk_mini_val *old = bpf_map_lookup_elem(&trk_mini, &k);
     if (old) {
       const __u64 w = __sync_lock_test_and_set(&old->word, SOCKSTATE_TRK_DEAD);
-      MiniUncount(ns, &s, w, PlaceOf(old));
+      MiniUncount(ns, &s, w, PlaceOf(old, w));
     }
     err = bpf_map_update_elem(&trk_mini, &k, &v, BPF_ANY);
   }
@@ -732,7 +777,7 @@ int BPF_PROG(trk_timer_cancel, struct timer_list *timer) {
     return 0;
   }
   const __u64 w = __sync_lock_test_and_set(&v->word, SOCKSTATE_TRK_DEAD);
-  const struct trk_place p = PlaceOf(v);
+  const struct trk_place p = PlaceOf(v, w);
   bpf_map_delete_elem(&trk_mini, &k);
   if (STATE_OF(w) == TCP_FIN_WAIT2) bpf_map_delete_elem(&trk_pending, &k);
   Stat(SOCKSTATE_TRK_ENDED);
@@ -773,12 +818,12 @@ static __always_inline void WalkMini(const struct sock_common *c, int kind,
   const struct timer_list *t = TimerOf(c, kind);
   const int state = MiniState(c, kind);
   struct sockstate_trk_mini_val v = {};
-  v.word = ((__u64)state << SOCKSTATE_TRK_STATE_SHIFT) | GEN_BIT(gen);
+  struct trk_place p = MinePlace(ns, net, &s, gen, kind, t);
+  p.slot = RingSlot(&p, state, t);
+  v.word = WORD(GEN_BIT(gen), state, p.slot);
   v.timer = (__u64)t;
-  const struct trk_place p = MinePlace(ns, net, &s, gen, kind, t);
   v.inbound = p.inbound;
   v.in_range = p.in_range;
-  v.slot = p.slot;
   const long err = bpf_map_update_elem(&trk_mini, &k, &v, BPF_NOEXIST);
   if (!err) {
     Count(ns, gen, &s, state, p, 1);
@@ -799,7 +844,7 @@ static __always_inline void WalkMini(const struct sock_common *c, int kind,
     if ((w & SOCKSTATE_TRK_DEAD) || (w & GEN_BIT(gen))) return; /* ended, or counted at birth */
     const __u64 prev = __sync_val_compare_and_swap(&e->word, w, w | GEN_BIT(gen));
     if (prev == w) {
-      Count(ns, gen, &s, STATE_OF(w), PlaceOf(e), 1);
+      Count(ns, gen, &s, STATE_OF(w), PlaceOf(e, w), 1);
       return;
     }
     w = prev;
@@ -819,6 +864,7 @@ static __always_inline void WalkFull(const struct sock_common *c, struct socksta
   struct trk_place p = {.slot = 0xff};
   p.in_range = InRange(RangeOf(ns, net), s.sport);
   p.inbound = Inbound(s.netns, gen, s.sport);
+  p.cgroup = BPF_CORE_READ((const struct sock *)c, sk_cgrp_data.cgroup, kn, id);
   Count(ns, gen, &s, state, p, 1);
 }
 
@@ -925,8 +971,8 @@ static long SweepOne(struct bpf_map *map, struct sockstate_trk_mini_key *key, __
   const struct inet_timewait_sock *tw = (const void *)((const char *)*timer -
       bpf_core_field_offset(struct inet_timewait_sock, tw_timer));
   if (BPF_CORE_READ(tw, tw_substate) != TCP_TIME_WAIT) return 0; /* still FIN_WAIT2 */
-  const __u64 nw = (w & ~(0xffULL << SOCKSTATE_TRK_STATE_SHIFT)) |
-                   ((__u64)TCP_TIME_WAIT << SOCKSTATE_TRK_STATE_SHIFT);
+  const __u8 slot = v->inbound ? 0xff : SlotOf(&tw->tw_timer);
+  const __u64 nw = WORD(w & SOCKSTATE_TRK_GENS, TCP_TIME_WAIT, slot);
   if (__sync_val_compare_and_swap(&v->word, w, nw) == w) {
     struct sockstate_trk_ns *ns = bpf_map_lookup_elem(&trk_ns, &key->netns);
     if (ns) {
@@ -939,11 +985,11 @@ static long SweepOne(struct bpf_map *map, struct sockstate_trk_mini_key *key, __
       s.dport = key->dport;
       __builtin_memcpy(s.saddr, key->saddr, 16);
       __builtin_memcpy(s.daddr, key->daddr, 16);
-      const struct trk_place p = PlaceOf(v);
+      const struct trk_place p = PlaceOf(v, w);
       const __u16 gs = ns->gens;
       const __u8 cur = gs & 0xff, seed = gs >> 8;
-      if (cur && (w & GEN_BIT(cur))) MoveToTimeWait(ns, cur, &s, p);
-      if (seed && (w & GEN_BIT(seed))) MoveToTimeWait(ns, seed, &s, p);
+      if (cur && (w & GEN_BIT(cur))) MoveToTimeWait(ns, cur, &s, p, slot);
+      if (seed && (w & GEN_BIT(seed))) MoveToTimeWait(ns, seed, &s, p, slot);
     }
     Stat(SOCKSTATE_TRK_SWEPT);
   }

@@ -28,12 +28,14 @@
 
 /* The `word` of a per-socket entry: bit g set = counted in generation g (1..30); DEAD = the
  * socket ended (or a tombstone: it ended while its namespace was being seeded); bits 32..39
- * the state it is counted in. One 64-bit word, so that an end (exchange), the seeding walk
+ * the state it is counted in, bits 40..47 its TIME_WAIT expiry ring slot (TIME_WAIT substate
+ * only: the dump's histogram has no FIN_WAIT2 minisockets). One 64-bit word, so that an end (exchange), the seeding walk
  * (compare-and-swap adding its generation) and the sweep (compare-and-swap of the state) are
  * atomic with respect to each other. */
 #define SOCKSTATE_TRK_DEAD 0x80000000ULL
 #define SOCKSTATE_TRK_GENS 0x7fffffffULL
 #define SOCKSTATE_TRK_STATE_SHIFT 32
+#define SOCKSTATE_TRK_SLOT_SHIFT 40 /* bits 40..47: the expiry ring slot counted in (0xff none) */
 
 /* A destination tuple of one namespace and generation: 48 bytes. Addresses in network order,
  * IPv4 (and IPv4-mapped IPv6) in [0..3] with family 2; dport in host order. */
@@ -52,6 +54,24 @@ struct sockstate_trk_tuple_val {
   int st[SOCKSTATE_TRK_STATES]; /* by state; TIME_WAIT sockets by their substate (5 or 6) */
   int used;                     /* sockets on a local port inside ip_local_port_range */
   int peak[2];                  /* highest `used` in peak epochs (epoch & 1) */
+  int pad;
+};
+
+/* Outgoing full sockets of a tuple owned by one cgroup (workload attribution; TIME_WAIT sockets
+ * have no cgroup: time_wait_owners.bpf.c names theirs): key 56, value 72 bytes. */
+struct sockstate_trk_cell_key {
+  unsigned long long netns;
+  unsigned char gen;
+  unsigned char family;
+  unsigned short dport;
+  unsigned int pad;
+  unsigned long long cgroup;
+  unsigned char saddr[16];
+  unsigned char daddr[16];
+};
+struct sockstate_trk_cell_val {
+  int st[SOCKSTATE_TRK_STATES];
+  int used;
   int pad;
 };
 
@@ -116,9 +136,8 @@ struct sockstate_trk_mini_val {
   unsigned long long word;  /* generations | DEAD | state << 32 (see above) */
   unsigned long long timer; /* the socket's timer: its identity, and the sweep's way in */
   unsigned char inbound;
-  unsigned char slot; /* expiry ring slot counted in */
   unsigned char in_range;
-  unsigned char pad[5];
+  unsigned char pad[6];
 };
 
 /* A listener or a bound-inactive socket (key: socket cookie): 32 bytes. */
@@ -157,6 +176,8 @@ struct sockstate_trk_cfg {
   unsigned long long c0; /* namespaces with a larger cookie were created after the attach */
   unsigned int hz;       /* CONFIG_HZ (jiffies per second) */
   unsigned int epoch;    /* peak epoch */
+  unsigned long long tw_handler;    /* address of tw_timer_handler (0: not known yet) */
+  unsigned long long reqsk_handler; /* address of reqsk_timer_handler */
 };
 
 /* The control program's operations (BPF_PROG_TEST_RUN with args[0] = op). */
