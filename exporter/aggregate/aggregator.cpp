@@ -21,7 +21,7 @@ struct Sums {
     c.AddAll(t);
     used_max = std::max<uint64_t>(used_max, t.used);
     peak = std::max<uint64_t>(peak, t.peak);
-    ++tuples;
+    if (!t.Empty()) ++tuples;
   }
   void AddSockets(const std::array<uint64_t, kNumStates>& states) {
     for (int i = 0; i < kNumStates; ++i) c.states[i] += states[i];
@@ -214,7 +214,10 @@ void Aggregator::FinishDestinations(AggregateResult* out) {
   unmatched_.clear();
   if (attribute_) dest_of_slot_.assign(table_.capacity(), -1);
   table_.ForEach([&](const TupleTable::Entry& e) {
-    if (range_known_ && usable > 0) {
+    // A tuple the tracker keeps only for its peak (no socket left) is no tuple of the
+    // occupancy histogram (a dump would not see it).
+    const bool live = !e.value.Empty();
+    if (live && range_known_ && usable > 0) {
       const double ratio = double(e.value.used) / usable;
       size_t i = 0;
       while (i < bounds.size() && ratio > bounds[i]) ++i;

@@ -38,6 +38,13 @@ struct SocketCounters {
 
   /// Zeroes every counter (and `occupied`).
   void Clear() { std::memset(this, 0, sizeof(*this)); }
+  /// No socket in any state (a tuple kept by the tracker for its peak only).
+  bool Empty() const {
+    for (Count v : states) {
+      if (v != 0) return false;
+    }
+    return true;
+  }
   /// Counts one socket in exported state `state_idx`; `tw_bucket` >= 0 for TIME_WAIT.
   void Add(int state_idx, bool in_range, int tw_bucket, uint32_t expires_ms) {
     SatInc(states[state_idx]);

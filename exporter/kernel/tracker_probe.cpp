@@ -18,6 +18,7 @@
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <set>
 #include <thread>
 #include <unordered_map>
 
@@ -197,8 +198,10 @@ const TrackedNamespace* TrackerSnapshot::Find(uint64_t cookie) const {
 }
 
 std::vector<std::string> TrackerPrograms() {
-  return {"trk_state",      "trk_timer_start", "trk_timer_cancel", "trk_iter",
-          "trk_post_bind4", "trk_post_bind6",  "trk_release",      "trk_control"};
+  return {"trk_state",        "trk_state1",        "trk_timer_start", "trk_timer_start1",
+          "trk_timer_start2", "trk_timer_cancel",  "trk_timer_cancel1", "trk_timer_cancel2",
+          "trk_iter",         "trk_post_bind4",    "trk_post_bind6",  "trk_release",
+          "trk_control"};
 }
 
 TrackerProbe::TrackerProbe(std::shared_ptr<BpfObject> object) : object_(std::move(object)) {}
@@ -474,6 +477,25 @@ Status TrackerProbe::Read(TrackerSnapshot* out) {
   out->stats.swept = s[SOCKSTATE_TRK_SWEPT];
   out->stats.full = s[SOCKSTATE_TRK_FULL];
   out->stats.unknown_end = s[SOCKSTATE_TRK_UNKNOWN_END];
+  // Events lost to nested runs: the level-0 program's misses (the kernel skipped it because it
+  // was running on that CPU) minus the events the deeper levels counted instead.
+  const struct {
+    const char* program;
+    uint32_t nested;
+  } levels[] = {{"trk_state", SOCKSTATE_TRK_NESTED_STATE},
+                {"trk_timer_start", SOCKSTATE_TRK_NESTED_START},
+                {"trk_timer_cancel", SOCKSTATE_TRK_NESTED_CANCEL}};
+  out->stats.nested = 0;
+  out->stats.lost = 0;
+  for (const auto& l : levels) {
+    bpf_prog_info info{};
+    __u32 len = sizeof(info);
+    const int fd = object_->ProgramFd(l.program);
+    uint64_t misses = 0;
+    if (fd >= 0 && bpf_obj_get_info_by_fd(fd, &info, &len) == 0) misses = info.recursion_misses;
+    out->stats.nested += s[l.nested];
+    if (misses > s[l.nested]) out->stats.lost += misses - s[l.nested];
+  }
   // Memory: the maps read here by their entries; TIME_WAIT and request sockets (not read per
   // scrape) by births minus ends, the walk's own entries aside.
   auto use = [&](const char* name, int fd, uint64_t entries, uint64_t key, uint64_t value) {
@@ -497,7 +519,15 @@ Status TrackerProbe::Read(TrackerSnapshot* out) {
   return Status::Ok();
 }
 
-Status TrackerProbe::SeedBound(uint64_t cookie, uint64_t* added) {
+Status TrackerProbe::SeedBound(uint64_t cookie, uint64_t* added, uint64_t* removed,
+                               std::vector<std::string>* differences) {
+  // Entries older than the dump that the dump does not show are stale (their socket went
+  // without an event this program saw); those the dump shows and the map lacks are missing.
+  Status st = Control(SOCKSTATE_TRK_OP_CLOCK);
+  if (!st.ok()) return st;
+  const uint32_t zero = 0;
+  sockstate_trk_clock before{};
+  bpf_map_lookup_elem(clock_fd_, &zero, &before);
   auto sock = SockDiagSocket::Open();
   if (!sock.ok()) return sock.status();
   struct Sink : RecordSink {
@@ -507,17 +537,43 @@ Status TrackerProbe::SeedBound(uint64_t cookie, uint64_t* added) {
       found.push_back(r);
     }
   } sink;
-  Status st = (*sock)->DumpTcp(1u << kTcpBoundInactive, sink);
+  st = (*sock)->DumpTcp(1u << kTcpBoundInactive, sink);
   if (!st.ok()) return st.WithContext("tracker: bound-inactive dump");
+  std::set<uint64_t> dumped;
   for (const SocketRecord& r : sink.found) {
+    dumped.insert(r.cookie);
     sockstate_trk_bound_val v{};
     v.netns = cookie;
     v.port = r.src_port;
     v.family = r.family == Family::kIpv6 ? 10 : 2;
     v.kind = SOCKSTATE_TRK_BOUND;
+    v.born_ns = before.ns;
     // NOEXIST: what the events said since (or a tombstone of a socket gone since) wins.
-    if (bpf_map_update_elem(bound_fd_, &r.cookie, &v, BPF_NOEXIST) == 0) ++*added;
+    if (bpf_map_update_elem(bound_fd_, &r.cookie, &v, BPF_NOEXIST) == 0) {
+      ++*added;
+      if (differences && differences->size() < 10) {
+        differences->push_back("bound-inactive socket on port " + std::to_string(r.src_port) +
+                               ": found, not counted");
+      }
+    }
   }
+  std::vector<uint64_t> keys, stale;
+  std::vector<sockstate_trk_bound_val> vals;
+  st = ForEachEntry(bound_fd_, "trk_bound", keys, vals,
+                    [&](uint64_t k, const sockstate_trk_bound_val& v) {
+                      if (v.netns != cookie || v.kind != SOCKSTATE_TRK_BOUND) return;
+                      if (v.word & SOCKSTATE_TRK_DEAD) return;
+                      if (v.born_ns < before.ns && !dumped.count(k)) {
+                        stale.push_back(k);
+                        if (differences && differences->size() < 10) {
+                          differences->push_back("bound-inactive socket on port " +
+                                                 std::to_string(v.port) + ": counted, not found");
+                        }
+                      }
+                    });
+  if (!st.ok()) return st;
+  DeleteKeys(bound_fd_, stale);
+  *removed += stale.size();
   return Status::Ok();
 }
 
@@ -657,7 +713,7 @@ Result<SeedOutcome> TrackerProbe::SeedThisNamespace() {
   Status st = DeleteGeneration(cookie, gen);  // what a failed seed may have left
   if (st.ok()) st = ClearCreated();
   if (st.ok()) st = Control(SOCKSTATE_TRK_OP_SEED_BEGIN, cookie, gen, inum);
-  if (st.ok()) st = Control(SOCKSTATE_TRK_OP_SET_GEN, cookie, inum, cur, gen, first ? 1 : 0);
+  if (st.ok()) st = Control(SOCKSTATE_TRK_OP_SET_GEN, cookie, inum, cur, gen, 1);
   if (!st.ok()) return st;
   auto abandon = [&](Status why) -> Result<SeedOutcome> {
     Control(SOCKSTATE_TRK_OP_SET_GEN, cookie, inum, cur, 0, 0);
@@ -667,11 +723,10 @@ Result<SeedOutcome> TrackerProbe::SeedThisNamespace() {
     DeleteTombstones(cookie);
     return why;
   };
-  uint64_t added = 0;
-  if (first) {
-    st = SeedBound(cookie, &added);
-    if (!st.ok()) return abandon(st);
-  }
+  uint64_t added = 0, removed = 0;
+  std::vector<std::string> bound_differences;
+  st = SeedBound(cookie, &added, &removed, first ? nullptr : &bound_differences);
+  if (!st.ok()) return abandon(st);
   // The walk: the iterator walks the namespace of the thread that creates it.
   const int it = bpf_iter_create(iter_link_fd_);
   if (it < 0) return abandon(Status::Error(Errno("tracker: bpf_iter_create")));
@@ -698,8 +753,9 @@ Result<SeedOutcome> TrackerProbe::SeedThisNamespace() {
     abandon(Status::Ok());
     return o;
   }
+  // The walk's record stays DONE until the next seeding begins: an event that read the
+  // generations just before the switch still counts into the new one.
   st = Control(SOCKSTATE_TRK_OP_SET_GEN, cookie, inum, gen, 0, 0);
-  if (st.ok()) st = Control(SOCKSTATE_TRK_OP_SEED_END, 0);
   if (!st.ok()) return st;
   // Events that read the generations just before the switch finish within microseconds.
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -708,6 +764,12 @@ Result<SeedOutcome> TrackerProbe::SeedThisNamespace() {
   o.gen = gen;
   o.walked = seed.walked;
   o.bound_added = added;
+  if (!first) {  // bound-inactive sockets the events missed or kept too long are drift too
+    o.drift += added + removed;
+    for (std::string& d : bound_differences) {
+      if (o.differences.size() < 10) o.differences.push_back(std::move(d));
+    }
+  }
   o.overflow = overflow0;
   o.range_changes = ranges0;
   if (!first) DeleteGeneration(cookie, cur);

@@ -95,6 +95,8 @@ struct TrackerStats {
   uint64_t swept = 0;        // FIN_WAIT2 minisockets found in TIME_WAIT by the sweep
   uint64_t full = 0;         // counts lost: a map was full
   uint64_t unknown_end = 0;  // ends of minisockets never counted
+  uint64_t nested = 0;       // events counted by a nested-level program (docs)
+  uint64_t lost = 0;         // events no program counted (nested too deep or in its window)
 };
 
 /// Entries and capacity of one map, for the memory series. Value type.
@@ -122,7 +124,7 @@ struct SeedOutcome {
   uint8_t previous_gen = 0;  // 0: first seeding (nothing compared)
   uint8_t gen = 0;
   uint64_t walked = 0;       // sockets the walk visited
-  uint64_t bound_added = 0;  // bound-inactive sockets the dump added (0 after the first seed)
+  uint64_t bound_added = 0;  // bound-inactive sockets the dump added that the map lacked
   uint32_t overflow = 0;       // the namespace's overflow count when the walk began
   uint32_t range_changes = 0;  // ... and its port range changes
   /// Counter cells (tuple or port, state) that differed between the generations, summed as
@@ -173,7 +175,8 @@ class TrackerProbe {
                  uint64_t a5 = 0);
   Status WriteCfg();
   Status MeasureHz();
-  Status SeedBound(uint64_t cookie, uint64_t* added);
+  Status SeedBound(uint64_t cookie, uint64_t* added, uint64_t* removed,
+                   std::vector<std::string>* differences);
   Status DeleteGeneration(uint64_t cookie, uint8_t gen);
   Status ClearCreated();
   Status DeleteTombstones(uint64_t cookie);

@@ -206,6 +206,47 @@ std::string Differences(const AggregateResult& tracked, const AggregateResult& d
   return d.str();
 }
 
+/// When bound-inactive sockets differ: the tracker's bound entries and the dump's sockets.
+/// Always: the tracker's tuples and ports with a negative count (drift).
+std::string BoundDetail(TestNetns& ns, const TrackedNamespace& t, const std::string& diff) {
+  std::ostringstream o;
+  for (const TrackedTuple& tu : t.tuples) {
+    bool odd = tu.used < 0;
+    for (int32_t v : tu.st) odd = odd || v < 0;
+    if (!odd && diff.find("fin_wait1") == std::string::npos) continue;
+    if (!odd && tu.st[4] == 0) continue;
+    o << "\ntuple :" << tu.dport << " used " << tu.used << " st";
+    for (int i = 1; i < kTrackerStates; ++i) o << " " << tu.st[i];
+  }
+  for (const TrackedPort& p : t.ports) {
+    bool odd = p.refs < 0;
+    for (int32_t v : p.st) odd = odd || v < 0;
+    if (!odd && p.st[4] == 0) continue;
+    o << "\nport " << p.port << " refs " << p.refs << " st";
+    for (int i = 1; i < kTrackerStates; ++i) o << " " << p.st[i];
+  }
+  if (diff.find("bound_inactive") == std::string::npos) return o.str();
+  o << "\ntracker bound:";
+  for (const TrackedBound& b : t.bound) {
+    if (!b.listener) o << " " << b.port << (b.family == Family::kIpv6 ? "/6" : "/4");
+  }
+  o << "\ndump bound:";
+  ns.Run([&] {
+    auto sock = SockDiagSocket::Open();
+    struct Sink : RecordSink {
+      std::ostringstream* o;
+      void OnSocket(const SocketRecord& r) override {
+        *o << " " << r.src_port << (r.family == Family::kIpv6 ? "/6" : "/4") << "(st" << int(r.state)
+           << " dport " << r.dst_port << ")";
+      }
+    } sink;
+    sink.o = &o;
+    if (sock.ok()) (*sock)->DumpTcp(1u << kTcpBoundInactive, sink);
+  });
+  o << "\nss:\n" << testing::RunCommand({"ip", "netns", "exec", ns.name(), "ss", "-tan"}).output;
+  return o.str();
+}
+
 class TrackerKernelTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -232,10 +273,12 @@ class TrackerKernelTest : public ::testing::Test {
     const Config config = DefaultConfig();
     // A moment for the last packets of closes (FIN, ACK on loopback) to land.
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    std::optional<AggregateResult> t = TrackerAggregate(p ? *p : probe(), ns, config);
+    TrackedNamespace raw;
+    std::optional<AggregateResult> t = TrackerAggregate(p ? *p : probe(), ns, config, &raw);
     ASSERT_TRUE(t.has_value());
     const AggregateResult d = DumpAggregate(ns, config);
-    EXPECT_EQ(Differences(*t, d), "") << when << " (" << ns.name() << ")";
+    const std::string diff = Differences(*t, d);
+    EXPECT_EQ(diff, "") << when << " (" << ns.name() << ")" << BoundDetail(ns, raw, diff);
     EXPECT_EQ(t->sockets, d.sockets) << when;
   }
 
@@ -309,6 +352,288 @@ TEST_F(TrackerKernelTest, SeededNamespaceEqualsDumpThenFollowsEvents) {
   EXPECT_EQ(r.previous_gen, o.gen);
   EXPECT_EQ(r.drift, 0u) << (r.differences.empty() ? "" : r.differences.front());
   ExpectExact(ns, "after the reconcile");
+}
+
+/// Random connects, closes from either end, RSTs, refused and no-port connects, TIME_WAIT
+/// bursts (taken over by tcp_tw_reuse where the range is small), listeners coming and going
+/// and bound sockets, in one namespace, until `stop` or `max_ops` operations. Deterministic
+/// for a seed (up to the kernel's timing). Every fd it keeps is closed at the end (pairs first
+/// by the client, so that no inbound socket outlives its listener: see
+/// ListenerClosedWithLiveConnections).
+class Churn {
+ public:
+  Churn(TestNetns& ns, uint32_t seed, bool ipv6) : ns_(ns), rng_(seed), ipv6_(ipv6) {
+    listeners_.push_back(ns_.Listen("127.0.0.1", 6000));
+    if (ipv6_) v6_ = ns_.Listen("::", 6001, 4096, /*v6only=*/false);
+  }
+
+  /// Returns what went wrong ("" when nothing): run on its own thread, it must not throw.
+  std::string Run(const std::atomic<bool>& stop, int max_ops) {
+    try {
+      for (int i = 0; i < max_ops && !stop.load(); ++i) Step();
+    } catch (const std::exception& e) {
+      return e.what();
+    }
+    return "";
+  }
+
+  /// Closes what it keeps (the listeners and pairs too) client first.
+  void Finish() {
+    for (int fd : clients_) ns_.Close(fd);
+    for (int fd : servers_) ns_.Close(fd);
+    clients_.clear();
+    servers_.clear();
+    for (int fd : bound_) close(fd);
+    bound_.clear();
+  }
+
+  int ops() const { return ops_; }
+
+ private:
+  int Pick(size_t n) { return int(std::uniform_int_distribution<size_t>(0, n - 1)(rng_)); }
+
+  void Connect() {
+    const bool six = ipv6_ && rng_() % 3 == 0;
+    const int l = six ? v6_ : listeners_[Pick(listeners_.size())];
+    const std::string addr = six ? (rng_() % 2 ? "::1" : "::ffff:127.0.0.1") : "127.0.0.1";
+    const int c = ns_.TryConnect(addr, ns_.LocalPort(l));
+    if (c < 0) return;  // no port left (EADDRNOTAVAIL): a failed connect counts nothing
+    clients_.push_back(c);
+    servers_.push_back(ns_.Accept(l));
+  }
+
+  /// `n` connections closed at once, by the client or by the server first: TIME_WAIT on
+  /// that side once the other closes too (where the range is small, tcp_tw_reuse takes some
+  /// over; a connect that finds no port fails and counts nothing).
+  void TimeWaits(int listener, int n, bool client_first) {
+    for (int i = 0; i < n; ++i) {
+      const int c = ns_.TryConnect("127.0.0.1", ns_.LocalPort(listener));
+      if (c < 0) return;
+      const int srv = ns_.Accept(listener);
+      ns_.Close(client_first ? c : srv);
+      ns_.Close(client_first ? srv : c);
+    }
+  }
+
+  void CloseOne(std::vector<int>& from, bool rst) {
+    if (from.empty()) return;
+    const int i = Pick(from.size());
+    const int fd = from[i];
+    from.erase(from.begin() + i);
+    if (rst) {
+      const linger l{1, 0};
+      setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+    }
+    ns_.Close(fd);
+  }
+
+  void Step() {
+    ++ops_;
+    switch (rng_() % 10) {
+      case 0:
+      case 1:
+      case 2:
+        Connect();
+        break;
+      case 3:
+        CloseOne(clients_, false);  // client first: client FIN_WAIT2/TIME_WAIT, server CLOSE_WAIT
+        break;
+      case 4:
+        CloseOne(servers_, false);  // server first
+        break;
+      case 5:
+        CloseOne(rng_() % 2 ? clients_ : servers_, true);  // RST
+        break;
+      case 6:
+        ns_.TryConnect("127.0.0.1", 1);  // refused
+        break;
+      case 7:  // a burst of TIME_WAIT to one destination (tcp_tw_reuse takes some over)
+        TimeWaits(listeners_.front(), 1 + int(rng_() % 4), /*client_first=*/rng_() % 4 != 0);
+        break;
+      case 8: {  // a listener comes, serves client-first connections, and goes
+        const int l = ns_.Listen("127.0.0.1", uint16_t(7000 + rng_() % 900));
+        TimeWaits(l, 1 + int(rng_() % 3), /*client_first=*/true);
+        ns_.Close(l);
+        break;
+      }
+      case 9:  // bound sockets come and go
+        if (!bound_.empty() && rng_() % 2) {
+          close(bound_.back());
+          bound_.pop_back();
+        } else {
+          ns_.Run([&] {
+            const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            sockaddr_in a{};
+            a.sin_family = AF_INET;
+            a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+            if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0) {
+              bound_.push_back(fd);
+            } else {
+              close(fd);  // the range may be full
+            }
+          });
+        }
+        break;
+    }
+  }
+
+  TestNetns& ns_;
+  std::mt19937 rng_;
+  bool ipv6_;
+  int v6_ = -1;
+  int ops_ = 0;
+  std::vector<int> listeners_, clients_, servers_, bound_;
+};
+
+TEST_F(TrackerKernelTest, RandomChurnInSeveralNamespacesStaysExact) {
+  // Three namespaces: default range; a 64-port range with tcp_tw_reuse (no-port connects and
+  // TIME_WAIT takeovers); IPv6 and IPv4-mapped connections.
+  TestNetns a("trk"), b("trk"), c("trk");
+  TuneNamespace(a, "");
+  TuneNamespace(b, "40000 40063");
+  TuneNamespace(c, "");
+  std::vector<TestNetns*> all = {&a, &b, &c};
+  std::vector<std::unique_ptr<Churn>> churn;
+  for (size_t i = 0; i < all.size(); ++i) {
+    churn.push_back(std::make_unique<Churn>(*all[i], uint32_t(1000 + i), /*ipv6=*/i == 2));
+  }
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> threads;
+  std::vector<std::string> errors(churn.size());
+  for (size_t i = 0; i < churn.size(); ++i) {
+    threads.emplace_back([&, i] { errors[i] = churn[i]->Run(stop, 4000); });
+  }
+  // Seed every namespace in the middle of the churn.
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  for (TestNetns* ns : all) Seed(*ns);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  stop = true;
+  for (auto& t : threads) t.join();
+  for (size_t i = 0; i < all.size(); ++i) {
+    ASSERT_EQ(errors[i], "") << all[i]->name();
+    EXPECT_GT(churn[i]->ops(), 50) << all[i]->name();
+    ExpectExact(*all[i], "after the churn, quiet");
+  }
+  // Quiet namespaces reconcile without drift.
+  for (TestNetns* ns : all) {
+    const SeedOutcome r = Seed(*ns);
+    EXPECT_EQ(r.drift, 0u) << ns->name() << ": " << (r.differences.empty() ? "" : r.differences.front());
+  }
+  for (size_t i = 0; i < all.size(); ++i) {
+    churn[i]->Finish();
+    ExpectExact(*all[i], "after closing everything");
+  }
+}
+
+TEST_F(TrackerKernelTest, NamespaceDeletedWithTimeWaitSocketsCountsNothing) {
+  uint64_t cookie = 0;
+  {
+    TestNetns ns("trk");
+    const int l = ns.Listen("127.0.0.1", 8080);
+    Seed(ns);
+    ns.MakeTimeWait(l, "127.0.0.1", 0, 9, true);
+    ns.MakeTimeWait(l, "127.0.0.1", 0, 4, false);
+    cookie = CookieOf(ns);
+    ExpectExact(ns, "with TIME_WAIT sockets");
+  }  // deleted: the kernel purges its TIME_WAIT sockets (timer_cancel, no start)
+  TrackerSnapshot snap;
+  const auto deadline = Clock::now() + std::chrono::seconds(10);
+  int64_t left = -1;
+  while (Clock::now() < deadline) {
+    ASSERT_TRUE(probe().Read(&snap).ok());
+    const TrackedNamespace* t = snap.Find(cookie);
+    left = 0;
+    if (t != nullptr) {
+      for (const auto& f : t->st) {
+        for (int32_t v : f) left += v;
+      }
+      for (const TrackedTuple& tu : t->tuples) left += tu.used;
+    }
+    if (left == 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(left, 0) << "sockets still counted for the deleted namespace";
+}
+
+TEST_F(TrackerKernelTest, TrackerStartedInTheMiddleOfChurn) {
+  TestNetns ns("trk");
+  TuneNamespace(ns, "40000 40127");
+  Churn churn(ns, 7, /*ipv6=*/true);
+  std::atomic<bool> stop{false};
+  std::string error;
+  std::thread t([&] { error = churn.Run(stop, 5000); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  // A second tracker, loaded and attached now, seeded while the churn goes on.
+  auto late = LoadTracker();
+  ASSERT_TRUE(late.ok()) << late.status().message();
+  Seed(ns, late->probe.get());
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+  stop = true;
+  t.join();
+  ASSERT_EQ(error, "");
+  ExpectExact(ns, "started mid-churn, then quiet", late->probe.get());
+  const SeedOutcome r = Seed(ns, late->probe.get());
+  EXPECT_EQ(r.drift, 0u) << (r.differences.empty() ? "" : r.differences.front());
+  churn.Finish();
+  ExpectExact(ns, "after closing everything", late->probe.get());
+}
+
+// The one place where the tracker and a dump classify differently, on purpose: a dump calls a
+// socket inbound when its local port is listening *now*, so connections a listener accepted
+// become "destinations" (the clients' addresses) once it closes; the tracker keeps them inbound
+// (their port keeps references while any of them lives).
+TEST_F(TrackerKernelTest, ListenerClosedWithLiveConnections) {
+  TestNetns ns("trk");
+  const int l = ns.Listen("127.0.0.1", 8443);
+  Seed(ns);
+  for (int i = 0; i < 3; ++i) ns.Connect(l, "127.0.0.1", 0);
+  ns.Close(l);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  const Config config = DefaultConfig();
+  std::optional<AggregateResult> t = TrackerAggregate(probe(), ns, config);
+  ASSERT_TRUE(t.has_value());
+  uint64_t inbound = 0, outgoing = 0;
+  for (const DestinationStats& d : t->inbound) {
+    if (d.label == "8443") inbound = d.Total();
+  }
+  for (const DestinationStats& d : t->destinations) outgoing += d.Total();
+  EXPECT_EQ(inbound, 3u);   // the accepted sockets, still inbound
+  EXPECT_EQ(outgoing, 3u);  // the clients, to 127.0.0.1:8443
+  const AggregateResult d = DumpAggregate(ns, config);
+  uint64_t dumped_outgoing = 0;
+  for (const DestinationStats& x : d.destinations) dumped_outgoing += x.Total();
+  EXPECT_EQ(dumped_outgoing, 6u);  // the dump: the accepted sockets became "destinations"
+}
+
+// TIME_WAIT lasts 60 s (TCP_TIMEWAIT_LEN): the counts drop exactly when the kernel ends them
+// (timer expiry: timer_cancel, then the callback). Slow: ~62 s.
+TEST_F(TrackerKernelTest, TimeWaitExpiryDropsTheCountsExactly) {
+  TestNetns ns("trk");
+  const int l = ns.Listen("127.0.0.1", 8080);
+  Seed(ns);
+  ns.MakeTimeWait(l, "127.0.0.1", 0, 12, true);
+  ns.MakeTimeWait(l, "127.0.0.1", 0, 5, false);
+  const auto closed = Clock::now();
+  ExpectExact(ns, "17 TIME_WAIT sockets");
+  const Config config = DefaultConfig();
+  // Still there half-way.
+  std::this_thread::sleep_for(std::chrono::seconds(30));
+  std::optional<AggregateResult> t = TrackerAggregate(probe(), ns, config);
+  ASSERT_TRUE(t.has_value());
+  const int tw = ExportedStateIndex(kTcpTimeWait);
+  EXPECT_EQ(t->states[0][tw], 17u);
+  // Gone once every timer fired (60 s after the last close, plus the wheel's granularity).
+  uint64_t left = 17;
+  while (Clock::now() < closed + std::chrono::seconds(75) && left != 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    t = TrackerAggregate(probe(), ns, config);
+    ASSERT_TRUE(t.has_value());
+    left = t->states[0][tw];
+  }
+  EXPECT_EQ(left, 0u);
+  EXPECT_GE(Clock::now() - closed, std::chrono::seconds(59));
+  ExpectExact(ns, "after TIME_WAIT expired");
+  for (const DestinationStats& d : t->destinations) EXPECT_EQ(d.tw_count, 0u) << d.label;
 }
 
 }  // namespace

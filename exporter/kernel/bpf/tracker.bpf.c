@@ -170,7 +170,7 @@ struct {
 
 static __always_inline void Stat(__u32 i) {
   __u64 *v = bpf_map_lookup_elem(&trk_stats, &i);
-  if (v) *v += 1;
+  if (v) __sync_fetch_and_add(v, 1); /* atomic: a nested run on this CPU may count too */
 }
 
 static __always_inline struct sockstate_trk_cfg *Cfg(void) {
@@ -495,6 +495,7 @@ static __always_inline void BoundAdd(struct sockstate_trk_ns *ns, __u64 nc, __u6
   v.port = port;
   v.family = family;
   v.kind = SOCKSTATE_TRK_BOUND;
+  v.born_ns = bpf_ktime_get_ns();
   if (bpf_map_update_elem(&trk_bound, &cookie, &v, BPF_ANY) != 0) Overflow(ns);
 }
 
@@ -504,8 +505,12 @@ static __always_inline void BoundAdd(struct sockstate_trk_ns *ns, __u64 nc, __u6
 static __always_inline void BoundEnd(struct sockstate_trk_ns *ns, __u64 nc, __u64 cookie) {
   struct sockstate_trk_bound_val *v = bpf_map_lookup_elem(&trk_bound, &cookie);
   if (v) {
-    if (v->kind == SOCKSTATE_TRK_BOUND || v->kind == SOCKSTATE_TRK_RELEASING)
+    if (v->kind != SOCKSTATE_TRK_BOUND && v->kind != SOCKSTATE_TRK_RELEASING) return;
+    if (ns && ns->bseed && v->kind == SOCKSTATE_TRK_BOUND) {
+      v->word = SOCKSTATE_TRK_DEAD;  /* a tombstone until the dump's seeding is over */
+    } else {
       bpf_map_delete_elem(&trk_bound, &cookie);
+    }
     return;
   }
   if (!ns || !ns->bseed) return;
@@ -537,7 +542,11 @@ static __always_inline void ListenAndBound(const struct sock *sk, struct socksta
     const __u64 cookie = bpf_get_socket_cookie((void *)sk);
     const int releasing = ListenerEnd(ns, nc, cookie);
     const int dead = (sk->__sk_common.skc_flags >> SOCK_DEAD) & 1;
-    if (num && !releasing && !dead) BoundAdd(ns, nc, cookie, num, s->family);
+    if (num && !releasing && !dead) {
+      BoundAdd(ns, nc, cookie, num, s->family);
+    } else {
+      BoundEnd(ns, nc, cookie);  /* a dump racing this close must not bring it back */
+    }
     return;
   }
   if (oldstate == TCP_CLOSE && num) { /* a bound socket connects */
@@ -552,14 +561,55 @@ static __always_inline void ListenAndBound(const struct sock *sk, struct socksta
     const int releasing = v && v->kind == SOCKSTATE_TRK_RELEASING;
     if (releasing) bpf_map_delete_elem(&trk_bound, &cookie);
     const int dead = (sk->__sk_common.skc_flags >> SOCK_DEAD) & 1;
-    if (num && !releasing && !dead) BoundAdd(ns, nc, cookie, num, s->family);
+    if (num && !releasing && !dead) {
+      BoundAdd(ns, nc, cookie, num, s->family);
+    } else if (!releasing) {
+      BoundEnd(ns, nc, cookie);  /* destroyed right after: a racing dump must not keep it */
+    }
   }
+}
+
+/* ---- Nested runs ----
+ * The kernel runs a tracing program at most once at a time per CPU: an event that fires while
+ * the program runs on that CPU (a softirq interrupting it, a timer started in a hardirq) skips
+ * it (the program's recursion_misses). So each tracepoint has one program per nesting level,
+ * with the same body: the one of level k counts the event when k programs of that tracepoint
+ * are already counting on this CPU, and returns at once otherwise. An event is lost only when
+ * it lands in the few instructions before a program marks its level, or after it unmarks it;
+ * user space finds those exactly: the level-0 program's misses minus the events the deeper
+ * levels counted (trk_stats), and reconciles then. */
+struct trk_levels {
+  __u32 lvl[2]; /* [0] inet_sock_set_state, [1] timer_start and timer_cancel (nest in each other) */
+};
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct trk_levels);
+} trk_level SEC(".maps");
+
+static __always_inline __u32 *LevelOf(int which) {
+  __u32 zero = 0;
+  struct trk_levels *l = bpf_map_lookup_elem(&trk_level, &zero);
+  return l ? &l->lvl[which & 1] : 0;
+}
+
+/* Whether the program of nesting `level` counts this event; marks the level taken. */
+static __always_inline int Enter(__u32 *lvl, __u32 level) {
+  if (!lvl || *lvl != level) return 0;
+  *lvl = level + 1;
+  return 1;
+}
+
+static __always_inline void Leave(__u32 *lvl, __u32 level, __u32 nested_stat) {
+  *lvl = level;
+  if (level) Stat(nested_stat);
 }
 
 /* ---- Full sockets ---- */
 
-SEC("tp_btf/inet_sock_set_state")
-int BPF_PROG(trk_state, const struct sock *sk, const int oldstate, const int newstate) {
+static __always_inline int HandleState(const struct sock *sk, const int oldstate,
+                                       const int newstate) {
   if (sk->sk_protocol != IPPROTO_TCP) return 0;
   const struct net *net = sk->__sk_common.skc_net.net;
   const __u64 nc = net->net_cookie;
@@ -608,6 +658,18 @@ int BPF_PROG(trk_state, const struct sock *sk, const int oldstate, const int new
   if (count_old) Count(ns, seed, &s, oldstate, p, -1);
   return 0;
 }
+
+#define TRK_STATE_PROG(name, level)                                                    \
+  SEC("tp_btf/inet_sock_set_state")                                                   \
+  int BPF_PROG(name, const struct sock *sk, const int oldstate, const int newstate) {  \
+    __u32 *lvl = LevelOf(0);                                                          \
+    if (!Enter(lvl, level)) return 0;                                                 \
+    HandleState(sk, oldstate, newstate);                                              \
+    Leave(lvl, level, SOCKSTATE_TRK_NESTED_STATE);                                    \
+    return 0;                                                                         \
+  }
+TRK_STATE_PROG(trk_state, 0)
+TRK_STATE_PROG(trk_state1, 1)
 
 /* ---- TIME_WAIT and request sockets ---- */
 
@@ -707,8 +769,7 @@ static __always_inline void MiniUncount(struct sockstate_trk_ns *ns, const struc
   if (seed && (w & GEN_BIT(seed))) Count(ns, seed, s, state, p, -1);
 }
 
-SEC("tp_btf/timer_start")
-int BPF_PROG(trk_timer_start, struct timer_list *timer) {
+static __always_inline int HandleTimerStart(struct timer_list *timer) {
   const int kind = MiniKind(timer);
   if (!kind) return 0;
   const struct sock_common *c = MiniOf(timer, kind);
@@ -725,7 +786,15 @@ int BPF_PROG(trk_timer_start, struct timer_list *timer) {
   struct sockstate_trk_mini_val v = {};
   struct trk_place p = MinePlace(ns, net, &s, cur ? cur : seed, kind, timer);
   p.slot = RingSlot(&p, state, timer);
-  v.word = WORD((cur ? GEN_BIT(cur) : 0) | (seed ? GEN_BIT(seed) : 0), state, p.slot);
+  __u64 gens = (cur ? GEN_BIT(cur) : 0) | (seed ? GEN_BIT(seed) : 0);
+  if (!cur && kind == TCP_TIME_WAIT) {
+    /* The first seeding of the namespace: until the walk has been through the listeners,
+     * the references that tell an inbound TIME_WAIT socket from an outgoing one are not all
+     * there. Counted by the walk instead (it has not reached any socket yet). */
+    struct sockstate_trk_seed *sd = Seed();
+    if (sd && sd->netns == s.netns && sd->phase < SOCKSTATE_TRK_PHASE_EST) gens = 0;
+  }
+  v.word = WORD(gens, state, p.slot);
   v.timer = (__u64)timer;
   v.inbound = p.inbound;
   v.in_range = p.in_range;
@@ -744,7 +813,7 @@ int BPF_PROG(trk_timer_start, struct timer_list *timer) {
   }
   Stat(SOCKSTATE_TRK_BORN);
   if (cur) Count(ns, cur, &s, state, p, 1);
-  if (seed) Count(ns, seed, &s, state, p, 1);
+  if (seed && (gens & GEN_BIT(seed))) Count(ns, seed, &s, state, p, 1);
   if (state == TCP_FIN_WAIT2) {
     const __u64 t = (__u64)timer;
     if (bpf_map_update_elem(&trk_pending, &k, &t, BPF_ANY) != 0) Overflow(ns);
@@ -752,8 +821,7 @@ int BPF_PROG(trk_timer_start, struct timer_list *timer) {
   return 0;
 }
 
-SEC("tp_btf/timer_cancel")
-int BPF_PROG(trk_timer_cancel, struct timer_list *timer) {
+static __always_inline int HandleTimerCancel(struct timer_list *timer) {
   const int kind = MiniKind(timer);
   if (!kind) return 0;
   const struct sock_common *c = MiniOf(timer, kind);
@@ -784,6 +852,23 @@ int BPF_PROG(trk_timer_cancel, struct timer_list *timer) {
   MiniUncount(ns, &s, w, p);
   return 0;
 }
+
+/* Timers are started and cancelled in process, softirq and hardirq context: three levels. */
+#define TRK_TIMER_PROG(name, tp, handle, level, stat) \
+  SEC("tp_btf/" tp)                                   \
+  int BPF_PROG(name, struct timer_list *timer) {     \
+    __u32 *lvl = LevelOf(1);                          \
+    if (!Enter(lvl, level)) return 0;                 \
+    handle(timer);                                    \
+    Leave(lvl, level, stat);                          \
+    return 0;                                         \
+  }
+TRK_TIMER_PROG(trk_timer_start, "timer_start", HandleTimerStart, 0, SOCKSTATE_TRK_NESTED_START)
+TRK_TIMER_PROG(trk_timer_start1, "timer_start", HandleTimerStart, 1, SOCKSTATE_TRK_NESTED_START)
+TRK_TIMER_PROG(trk_timer_start2, "timer_start", HandleTimerStart, 2, SOCKSTATE_TRK_NESTED_START)
+TRK_TIMER_PROG(trk_timer_cancel, "timer_cancel", HandleTimerCancel, 0, SOCKSTATE_TRK_NESTED_CANCEL)
+TRK_TIMER_PROG(trk_timer_cancel1, "timer_cancel", HandleTimerCancel, 1, SOCKSTATE_TRK_NESTED_CANCEL)
+TRK_TIMER_PROG(trk_timer_cancel2, "timer_cancel", HandleTimerCancel, 2, SOCKSTATE_TRK_NESTED_CANCEL)
 
 /* ---- The seeding walk ---- */
 
@@ -840,6 +925,18 @@ static __always_inline void WalkMini(const struct sock_common *c, int kind,
     return;
   }
   __u64 w = e->word;
+  if (!(w & (SOCKSTATE_TRK_GENS | SOCKSTATE_TRK_DEAD))) {
+    /* born before the walk reached the sockets, not classified yet: classify it now (only
+     * the walk touches an entry without a generation, until it adds one) */
+    e->inbound = p.inbound;
+    e->in_range = p.in_range;
+    const __u8 slot = RingSlot(&p, STATE_OF(w), t);
+    const __u64 nw = WORD(GEN_BIT(gen), STATE_OF(w), slot);
+    if (__sync_val_compare_and_swap(&e->word, w, nw) == w) {
+      Count(ns, gen, &s, STATE_OF(w), PlaceOf(e, nw), 1);
+    }
+    return;
+  }
   for (int i = 0; i < 4; i++) {
     if ((w & SOCKSTATE_TRK_DEAD) || (w & GEN_BIT(gen))) return; /* ended, or counted at birth */
     const __u64 prev = __sync_val_compare_and_swap(&e->word, w, w | GEN_BIT(gen));
@@ -933,21 +1030,32 @@ int trk_release(struct bpf_sock *ctx) {
   struct sockstate_trk_bound_val *v = bpf_map_lookup_elem(&trk_bound, &cookie);
   if (v) {
     if (v->kind == SOCKSTATE_TRK_BOUND) {
-      bpf_map_delete_elem(&trk_bound, &cookie);
+      struct sockstate_trk_ns *ns = bpf_map_lookup_elem(&trk_ns, &v->netns);
+      BoundEnd(ns, v->netns, cookie);
     } else if (v->kind == SOCKSTATE_TRK_LISTEN) {
       v->pad = 1; /* its CLOSE leaves no bound-inactive socket behind */
     }
     return 1;
   }
   const struct sock *sk = (const void *)ctx;
+  const struct net *net = 0;
+  bpf_probe_read_kernel(&net, sizeof(net), &sk->__sk_common.skc_net.net);
+  const __u64 nc = net ? BPF_CORE_READ(net, net_cookie) : 0;
+  __u16 num = 0; /* ctx->src_port is readable in post_bind programs only */
+  bpf_probe_read_kernel(&num, sizeof(num), &sk->__sk_common.skc_num);
+  if (ctx->state == TCP_CLOSE && num) {
+    /* A bound socket not known yet: while its namespace's bound sockets are seeded from a
+     * dump (older than this close), a tombstone keeps the dump from bringing it back. */
+    struct sockstate_trk_ns *ns = bpf_map_lookup_elem(&trk_ns, &nc);
+    if (ns && ns->bseed) BoundEnd(ns, nc, cookie);
+    return 1;
+  }
   __u8 locks = 0;
   bpf_probe_read_kernel(&locks, sizeof(locks), &sk->sk_userlocks);
   if (!(locks & SOCK_BINDPORT_LOCK) || ctx->state == TCP_CLOSE) return 1;
   /* Connected, holding an explicit port: its later CLOSE must not count it bound-inactive. */
-  const struct net *net = 0;
-  bpf_probe_read_kernel(&net, sizeof(net), &sk->__sk_common.skc_net.net);
   struct sockstate_trk_bound_val r = {};
-  r.netns = net ? BPF_CORE_READ(net, net_cookie) : 0;
+  r.netns = nc;
   r.kind = SOCKSTATE_TRK_RELEASING;
   r.word = SOCKSTATE_TRK_DEAD;
   bpf_map_update_elem(&trk_bound, &cookie, &r, BPF_NOEXIST);

@@ -150,8 +150,8 @@ struct sockstate_trk_bound_val {
   unsigned short port;
   unsigned char family; /* 2 or 10 */
   unsigned char kind;   /* LISTEN, BOUND or RELEASING */
-  unsigned int pad;
-  unsigned long long pad2;
+  unsigned int pad;     /* listeners: 1 once their owner closed them */
+  unsigned long long born_ns; /* bpf_ktime_get_ns() when the entry was made (reconcile) */
 };
 
 /* The seeding in progress (one at a time): the walk's position, so that an event knows
@@ -196,7 +196,10 @@ struct sockstate_trk_cfg {
 #define SOCKSTATE_TRK_SWEPT 4       /* FIN_WAIT2 minisockets found in TIME_WAIT by the sweep */
 #define SOCKSTATE_TRK_FULL 5        /* counts lost: a map was full */
 #define SOCKSTATE_TRK_UNKNOWN_END 6 /* ends of minisockets never counted (older than tracking) */
-#define SOCKSTATE_TRK_STATS 8
+#define SOCKSTATE_TRK_NESTED_STATE 7  /* state changes counted by a nested-level program */
+#define SOCKSTATE_TRK_NESTED_START 8  /* timer starts ... */
+#define SOCKSTATE_TRK_NESTED_CANCEL 9 /* timer cancels ... */
+#define SOCKSTATE_TRK_STATS 10
 
 /* Clock sample of the control program (trk_clock, array of one). */
 struct sockstate_trk_clock {
