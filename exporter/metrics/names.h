@@ -447,7 +447,12 @@ inline constexpr MetricDef kTrackerOverflowTotal{"sockstate_tracker_overflow_tot
     MetricType::kCounter};
 inline constexpr MetricDef kTrackerEventsTotal{"sockstate_tracker_events_total",
     "Kernel events the tracker counted: state_change (full sockets), born and ended "
-    "(TIME_WAIT and request sockets), swept (FIN_WAIT2 minisockets found in TIME_WAIT).",
+    "(TIME_WAIT and request sockets), swept (FIN_WAIT2 minisockets found in TIME_WAIT), nested "
+    "(counted by the program of a deeper nesting level).",
+    MetricType::kCounter};
+inline constexpr MetricDef kTrackerLostEventsTotal{"sockstate_tracker_lost_events_total",
+    "Kernel events no tracker program counted (nested on one CPU deeper than its programs "
+    "reach): each makes every tracked namespace reconciled at once.",
     MetricType::kCounter};
 inline constexpr MetricDef kTrackerMapEntries{"sockstate_tracker_map_entries",
     "Entries in each tracker map (trk_mini: TIME_WAIT and request sockets born minus ended).",

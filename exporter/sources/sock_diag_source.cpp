@@ -120,7 +120,8 @@ Status SockDiagSource::Read(const NetnsReadContext& ctx) {
   const Tracker* tracker = ctx.env.tracker.get();
   snap_.tracker_available = tracker != nullptr && tracker->available();
   snap_.tracked = false;
-  if (snap_.tracker_available) {
+  const bool replay = !ctx.env.replay_dump.empty() && ctx.own;  // a recorded dump wins
+  if (snap_.tracker_available && !replay) {
     if (cookie_ == 0) cookie_ = TrackerProbe::ThisNamespaceCookie();
     snap_.tracker_health = tracker->Health(cookie_);
     if (const TrackedNamespace* ns = tracker->Serve(cookie_)) {

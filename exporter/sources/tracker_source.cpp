@@ -69,6 +69,19 @@ Status Tracker::BeginScrape() {
   brief_.clear();
   if (!st.ok()) return st;
   const double now = SteadyNow();
+  if (!lost_known_) {  // what was lost before any namespace was seeded does not matter
+    lost_known_ = true;
+    lost_seen_ = snap_.stats.lost;
+  }
+  if (snap_.stats.lost > lost_seen_) {
+    // An event no program counted: which namespace it concerned is not known, so every
+    // tracked one is walked again, one after the other.
+    Log(LogLevel::kWarn, "tracker: " + std::to_string(snap_.stats.lost - lost_seen_) +
+                             " kernel events were not counted (nested runs); reconciling every "
+                             "tracked namespace");
+    lost_seen_ = snap_.stats.lost;
+    for (auto& [cookie, s] : states_) s.next_due = std::min(s.next_due, now);
+  }
   for (const TrackedNamespace& n : snap_.namespaces) {
     brief_[n.cookie] = Brief{n.cur, n.overflow, n.range_changes};
     auto it = states_.find(n.cookie);
@@ -299,6 +312,8 @@ void TrackerSource::AddFamilies(FamilySet& fs, const ExportContext&) const {
   fs.Add(metric::kTrackerEventsTotal, {{"kind", "born"}}, double(s.stats.born));
   fs.Add(metric::kTrackerEventsTotal, {{"kind", "ended"}}, double(s.stats.ended));
   fs.Add(metric::kTrackerEventsTotal, {{"kind", "swept"}}, double(s.stats.swept));
+  fs.Add(metric::kTrackerEventsTotal, {{"kind", "nested"}}, double(s.stats.nested));
+  fs.Add(metric::kTrackerLostEventsTotal, {}, double(s.stats.lost));
   for (const TrackerMapUse& m : s.maps) {
     fs.Add(metric::kTrackerMapEntries, {{"map", m.name}}, double(m.entries));
     fs.Add(metric::kTrackerMapMaxEntries, {{"map", m.name}}, double(m.capacity));

@@ -112,6 +112,8 @@ class Tracker {
   std::map<uint64_t, Brief> brief_;
   std::map<uint64_t, NsState> states_;
   double next_epoch_ = 0;
+  uint64_t lost_seen_ = 0;  // lost events already acted on
+  bool lost_known_ = false;
   std::thread worker_;
 };
 
