@@ -8,7 +8,6 @@
 #include <sched.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -101,15 +100,6 @@ TrackerStateCounts StatesOf(const int* st) {
   TrackerStateCounts c{};
   for (int i = 0; i < kTrackerStates; ++i) c[i] = st[i];
   return c;
-}
-
-/// Kernel version as major * 1000 + minor (6.18 -> 6018), 0 when unknown.
-int KernelVersion() {
-  utsname u;
-  if (uname(&u) != 0) return 0;
-  int major = 0, minor = 0;
-  if (sscanf(u.release, "%d.%d", &major, &minor) != 2) return 0;
-  return major * 1000 + minor;
 }
 
 /// The netns cookie of a namespace made for the purpose on `cpu` (-1: any), or 0 when the
@@ -294,6 +284,7 @@ Status TrackerProbe::MeasureHz() {
 }
 
 Status TrackerProbe::Start() {
+  std::lock_guard<std::mutex> lock(cfg_mu_);
   const std::vector<uint64_t> handlers =
       KernelSymbolAddresses("/proc/kallsyms", {"tw_timer_handler", "reqsk_timer_handler"});
   if (handlers[0] == 0 || handlers[1] == 0) {
@@ -306,25 +297,25 @@ Status TrackerProbe::Start() {
   if (!st.ok()) return st;
   st = WriteCfg();
   if (!st.ok()) return st;
-  // Namespaces made from now on have a larger cookie than one made now. Before 6.15 netns
-  // cookies were handed out from per-CPU batches: one made now on every CPU bounds them all.
+  // Netns cookies come from per-CPU batches (6.18 too: namespaces made one after the other
+  // on two CPUs got 14412, 14414, 10562, 10564): each CPU's sequence grows, not the whole. A
+  // namespace made now on every CPU bounds every cookie handed out before: a namespace with a
+  // larger cookie was made after this (one with a smaller one is seeded, to be safe).
   uint64_t c0 = 0;
-  if (KernelVersion() >= 6015) {
-    c0 = FreshNamespaceCookie(-1);
-  } else {
-    for (int cpu = 0; cpu < cpus_; ++cpu) c0 = std::max(c0, FreshNamespaceCookie(cpu));
-  }
+  for (int cpu = 0; cpu < cpus_; ++cpu) c0 = std::max(c0, FreshNamespaceCookie(cpu));
   c0_ = c0;  // 0 (no CAP_SYS_ADMIN): every namespace is seeded when first read
   return WriteCfg();
 }
 
 Status TrackerProbe::SetAutoTrack(bool on) {
+  std::lock_guard<std::mutex> lock(cfg_mu_);
   if (on == auto_track_) return Status::Ok();
   auto_track_ = on;
   return WriteCfg();
 }
 
 Status TrackerProbe::NextPeakEpoch() {
+  std::lock_guard<std::mutex> lock(cfg_mu_);
   ++epoch_;
   return Control(SOCKSTATE_TRK_OP_PEAK_EPOCH, epoch_);
 }

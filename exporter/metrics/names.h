@@ -148,8 +148,8 @@ inline constexpr MetricDef kNetnsOccupancyBoundRatio{"sockstate_netns_occupancy_
     "counters: (TCP inuse + TCP6 inuse + tw) / (range - reserved - sockets used).",
     MetricType::kGauge};
 inline constexpr MetricDef kNetnsDetailed{"sockstate_netns_detailed",
-    "1 when the namespace got the exact sock_diag dump this scrape (per-destination series), "
-    "0 when only its bound was read; reason says why.",
+    "1 when the namespace got exact per-destination series this scrape (a sock_diag dump, or "
+    "the tracker's counts: reason \"tracker\"), 0 when only its bound was read; reason says why.",
     MetricType::kGauge};
 
 // /proc/net files (sources/proc_sources.cpp)

@@ -156,7 +156,7 @@ std::vector<prometheus::MetricFamily> Collector::Scrape() const {
     for (const Namespace* ns : namespaces_.list()) {
       targets.push_back({ns->target->ref(), ns->target->own()});
     }
-    env_.tracker->SetTargets(std::move(targets));
+    env_.tracker->SetTargets(std::move(targets), label_netns);
   }
   for (HostRun& h : host_) h.source->BeforeNamespaces();  // snapshots the namespaces use
   namespaces_.Run(*config, [&](Namespace& ns) { ReadNamespace(ns, *config); });

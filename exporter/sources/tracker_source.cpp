@@ -53,13 +53,12 @@ Tracker::~Tracker() {
   if (worker_.joinable()) worker_.join();
 }
 
-void Tracker::SetTargets(std::vector<TrackerTarget> targets) {
+void Tracker::SetTargets(std::vector<TrackerTarget> targets, bool discovery) {
   std::lock_guard<std::mutex> lock(mu_);
-  bool all = false;
-  for (const TrackerTarget& t : targets) all = all || !t.own;
   targets_ = std::move(targets);
-  // Namespaces made later are tracked from their first socket only when they are read.
-  if (probe_) probe_->SetAutoTrack(all);
+  // Namespaces made later are counted from their first socket when discovery may read them.
+  if (probe_ && started_) probe_->SetAutoTrack(discovery);
+  discovery_ = discovery;
 }
 
 Status Tracker::BeginScrape() {
@@ -284,6 +283,7 @@ void Tracker::Worker() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     started_ = true;
+    probe_->SetAutoTrack(discovery_);
   }
   for (;;) {
     {

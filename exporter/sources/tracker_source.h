@@ -57,7 +57,9 @@ class Tracker {
   bool available() const { return probe_ != nullptr; }
 
   /// The namespaces this scrape reads (after discovery): the worker seeds those not tracked.
-  void SetTargets(std::vector<TrackerTarget> targets);
+  /// `discovery` (mode all or list): namespaces created from now on are counted from their
+  /// first socket, without a walk.
+  void SetTargets(std::vector<TrackerTarget> targets, bool discovery);
   /// Once per scrape, before the namespaces are read: the sweep and every map.
   Status BeginScrape();
   /// The counts of the namespace with netns `cookie` when the tracker serves it this scrape
@@ -100,6 +102,7 @@ class Tracker {
   bool stop_ = false;
   bool started_ = false;  // the worker found the timer callbacks and the clock
   bool failed_ = false;   // ... or could not: nothing is served
+  bool discovery_ = false;  // namespaces.mode all or list
   std::vector<TrackerTarget> targets_;
   std::map<std::pair<dev_t, ino_t>, uint64_t> cookie_of_;  // targets entered once
   uint64_t own_cookie_ = 0;

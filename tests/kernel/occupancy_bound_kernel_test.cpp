@@ -146,8 +146,9 @@ TEST_F(OccupancyBoundKernel, RandomPopulationsBoundHoldsAndDetailedAreExact) {
   std::string names;
   for (const Population& p : pops) names += (names.empty() ? "" : ", ") + p.ns->name();
   const std::string base = "namespaces:\n  mode: list\n  names: [" + names + "]\n";
-  ExporterProcess bounded(base);
-  ExporterProcess full(base + "  detail_threshold: 0\n");
+  // The bound decides for dumps: the tracker (which would count every namespace) is off.
+  ExporterProcess bounded(base, {"--collector.tracker=off"});
+  ExporterProcess full(base + "  detail_threshold: 0\n", {"--collector.tracker=off"});
   const Series s = bounded.Scrape();
   const Series f = full.Scrape();
 
@@ -207,7 +208,8 @@ TEST_F(OccupancyBoundKernel, CrossingTheThresholdWithHysteresis) {
       pairs.pop_back();
     }
   };
-  ExporterProcess ex("namespaces:\n  mode: list\n  names: [" + ns.name() + "]\n");
+  ExporterProcess ex("namespaces:\n  mode: list\n  names: [" + ns.name() + "]\n",
+                     {"--collector.tracker=off"});
   const Labels netns = {{"netns", ns.name()}};
   const Labels dest = {{"netns", ns.name()}, {"destination", "127.0.0.1:8001"}};
   // bound ~ (1 + 2n) / (1000 - (1 + 2n)): n = 20 -> 0.04, 110 -> 0.28, 90 -> 0.22, 75 -> 0.18.

@@ -636,5 +636,140 @@ TEST_F(TrackerKernelTest, TimeWaitExpiryDropsTheCountsExactly) {
   for (const DestinationStats& d : t->destinations) EXPECT_EQ(d.tw_count, 0u) << d.label;
 }
 
+// ---- The exporter binary ----
+
+std::string ListConfig(const TestNetns& ns, const std::string& extra = "") {
+  return "namespaces:\n  mode: list\n  names: [" + ns.name() + "]\n  detail_threshold: 0\n" + extra;
+}
+
+/// Scrapes until the tracker serves `netns` (its first walk is done), 15 s at most.
+testing::Series ScrapeWhenTracked(testing::ExporterProcess& exporter, const std::string& netns) {
+  testing::Series s;
+  const auto deadline = Clock::now() + std::chrono::seconds(15);
+  while (Clock::now() < deadline) {
+    s = exporter.Scrape();
+    if (testing::Get(s, "sockstate_tracker_in_use", {{"netns", netns}}) == 1) return s;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  ADD_FAILURE() << "the tracker never served " << netns << "\n" << exporter.Log();
+  return s;
+}
+
+class TrackerExporterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    SOCKSTATE_REQUIRE(testing::Missing({Need::kRoot, Need::kKernelBtf, Need::kCgroup2}));
+  }
+};
+
+// A destination of a 50-port range fills for 2 s between two scrapes: the peak series shows it
+// full while its occupancy is back to 0.
+TEST_F(TrackerExporterTest, BurstBetweenScrapesShowsInThePeak) {
+  TestNetns ns("trk");
+  ns.SetSysctl("net.ipv4.ip_local_port_range", "40000 40049");
+  const int l = ns.Listen("127.0.0.1", 8080);
+  testing::ExporterProcess exporter(ListConfig(ns, "tracker:\n  peak_window_seconds: 60\n"));
+  testing::Series s = ScrapeWhenTracked(exporter, ns.name());
+  const std::vector<std::pair<std::string, std::string>> dest = {
+      {"netns", ns.name()}, {"destination", "127.0.0.1:8080"}};
+  std::vector<TestNetns::Pair> burst;
+  for (int i = 0; i < 50; ++i) burst.push_back(ns.Connect(l, "127.0.0.1", 0));
+  EXPECT_EQ(ns.TryConnect("127.0.0.1", 8080), -EADDRNOTAVAIL);  // the range is full
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  for (const TestNetns::Pair& p : burst) {  // RST: no TIME_WAIT left behind
+    const linger lg{1, 0};
+    setsockopt(p.client, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+    ns.Close(p.client);
+    ns.Close(p.server);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  s = exporter.Scrape();
+  EXPECT_EQ(testing::Get(s, "sockstate_destination_occupancy_ratio", dest), 0);
+  EXPECT_EQ(testing::Get(s, "sockstate_destination_ephemeral_ports_used", dest), 0);
+  EXPECT_EQ(testing::Get(s, "sockstate_destination_ephemeral_ports_used_peak", dest), 50);
+  EXPECT_EQ(testing::Get(s, "sockstate_destination_occupancy_peak_ratio", dest), 1.0);
+  EXPECT_EQ(testing::Get(s, "sockstate_tracker_in_use", {{"netns", ns.name()}}), 1);
+}
+
+// The exporter with the tracker and the exporter without it report the same socket series for
+// a namespace (mode list), the second dumping on every scrape.
+TEST_F(TrackerExporterTest, SameSeriesAsWithoutTheTracker) {
+  TestNetns ns("trk");
+  Populate(ns, 8080);
+  testing::ExporterProcess tracked(ListConfig(ns));
+  testing::ExporterProcess dumped(ListConfig(ns), {"--collector.tracker=off"});
+  const testing::Series t = ScrapeWhenTracked(tracked, ns.name());
+  const testing::Series d = dumped.Scrape();
+  EXPECT_TRUE(std::isnan(testing::Get(d, "sockstate_tracker_in_use", {{"netns", ns.name()}})));
+  EXPECT_EQ(testing::Get(t, "sockstate_netns_detailed", {{"netns", ns.name()}, {"reason", "tracker"}}), 1);
+  int compared = 0;
+  for (const char* family :
+       {"sockstate_tcp_sockets", "sockstate_destination_sockets", "sockstate_inbound_sockets",
+        "sockstate_destination_ephemeral_ports_used", "sockstate_destination_ephemeral_ports_used_max",
+        "sockstate_ephemeral_port_bind_held_ports", "sockstate_ephemeral_port_usable_ports",
+        "sockstate_destination_tuples"}) {
+    for (const auto& [series, value] : d) {
+      if (series.rfind(std::string(family) + "{", 0) != 0) continue;
+      if (series.find("netns=\"" + ns.name() + "\"") == std::string::npos) continue;
+      auto it = t.find(series);
+      ASSERT_NE(it, t.end()) << series << " missing with the tracker";
+      EXPECT_EQ(it->second, value) << series;
+      ++compared;
+    }
+  }
+  EXPECT_GT(compared, 40);
+  EXPECT_GT(testing::Get(d, "sockstate_netlink_dumps_total"), 0);
+}
+
+// Without the capabilities to load BPF programs, auto reads the namespace by dumps as before and
+// says so once; an explicit `on` exits 1 with the reason. (Mode own inside the test's
+// namespace: entering other namespaces needs CAP_SYS_ADMIN, which this exporter has not.)
+TEST_F(TrackerExporterTest, WithoutBpfAutoDumpsAndOnExits) {
+  TestNetns ns("trk");
+  const int l = ns.Listen("127.0.0.1", 8080);
+  for (int i = 0; i < 3; ++i) ns.Connect(l, "127.0.0.1", 0);
+  const std::vector<std::string> nobody = {"/usr/bin/nsenter", "--net=" + ns.path(),
+                                           "/usr/bin/setpriv", "--reuid=65534", "--regid=65534",
+                                           "--clear-groups", "--inh-caps=-all",
+                                           "--bounding-set=-all"};
+  const int port = testing::FreeLoopbackPort();  // free in the test's namespace too: loopback
+  char dir[] = "/tmp/sst-trk-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  const std::string log_path = std::string(dir) + "/log";
+  std::vector<std::string> argv = nobody;
+  argv.push_back(testing::ExporterBinary());
+  argv.push_back("--web.listen-address=127.0.0.1:" + std::to_string(port));
+  argv.push_back("--collector.tracker=auto");
+  testing::ChildProcess exporter;
+  ASSERT_TRUE(exporter.Start(argv, log_path));
+  testing::Series s;
+  ns.Run([&] {  // the exporter listens inside the namespace
+    ASSERT_TRUE(testing::WaitForHttp("127.0.0.1", port, "/metrics", std::chrono::seconds(10)));
+    s = testing::ParseExposition(testing::HttpGet("127.0.0.1", port, "/metrics").body);
+    testing::HttpGet("127.0.0.1", port, "/metrics");
+  });
+  EXPECT_EQ(testing::Get(s, "sockstate_tracker_available"), 0);
+  EXPECT_FALSE(testing::HasMetric(s, "sockstate_tracker_in_use"));
+  // The test's 3 pairs, and the scrape's own connection (both ends in the namespace); the
+  // listeners of the test and of the exporter.
+  EXPECT_EQ(testing::Get(s, "sockstate_tcp_sockets", {{"family", "ipv4"}, {"state", "established"}}), 8);
+  EXPECT_EQ(testing::Get(s, "sockstate_tcp_sockets", {{"family", "ipv4"}, {"state", "listen"}}), 2);
+  EXPECT_EQ(testing::Get(s, "sockstate_destination_sockets",
+                         {{"destination", "127.0.0.1:8080"}, {"state", "established"}}), 3);
+  exporter.Stop();
+  std::string log;
+  ReadSmallFile(log_path, &log);
+  const std::string line = "socket counts are read by sock_diag dumps (--collector.tracker=auto)";
+  const size_t first = log.find(line);
+  ASSERT_NE(first, std::string::npos) << log;
+  EXPECT_EQ(log.find(line, first + 1), std::string::npos) << "said more than once:\n" << log;
+
+  argv.back() = "--collector.tracker=on";
+  const testing::CommandResult on = testing::RunCommand(argv, std::chrono::seconds(10));
+  EXPECT_EQ(on.exit_code, 1) << on.output;
+  EXPECT_NE(on.output.find("--collector.tracker=on:"), std::string::npos) << on.output;
+  unlink(log_path.c_str());
+  rmdir(dir);
+}
 }  // namespace
 }  // namespace sockstate

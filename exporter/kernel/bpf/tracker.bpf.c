@@ -323,26 +323,37 @@ struct trk_place {
   __u8 inbound;
   __u8 in_range;
   __u8 slot; /* TIME_WAIT expiry ring slot; 0xff: none */
-  __u8 pad;
-  __u32 pad2;
+  __u8 no_peak; /* a connect() before its port is picked: it may find none (no peak yet) */
+  __u8 peak_now; /* ... and its port picked now: its `used` counts for the peak from here */
+  __u8 pad1;
+  __u16 pad2;
   __u64 cgroup; /* a full socket's cgroup v2 id (workload attribution); 0 for minisockets */
 };
 
-/* Adds `d` (+1 or -1) sockets in `state` to generation `gen`. */
-static __always_inline void Count(struct sockstate_trk_ns *ns, __u8 gen, const struct trk_sock *s,
-                                  int state, struct trk_place p, int d) {
+static __always_inline __u32 StateIdx(int state) {
   __u32 i = (__u32)state;
   barrier_var(i); /* keep the mask: the verifier must see the index bounded */
-  i &= SOCKSTATE_TRK_STATES - 1;
-  __sync_fetch_and_add(&ns->st[gen & 1][s->fam & 1][i], d);
+  return i & (SOCKSTATE_TRK_STATES - 1);
+}
+
+/* One socket of generation `gen`: added in state `add`, removed from state `del`, or moved
+ * from `del` to `add` (-1: none). A move leaves `used` and the references alone: a socket
+ * keeps its port and its class across its states. */
+static __always_inline void Apply(struct sockstate_trk_ns *ns, __u8 gen, const struct trk_sock *s,
+                                  int add, int del, struct trk_place p) {
+  const int d = (add >= 0) - (del >= 0); /* +1 added, -1 removed, 0 moved */
+  const __u32 ia = StateIdx(add), id = StateIdx(del);
+  if (add >= 0) __sync_fetch_and_add(&ns->st[gen & 1][s->fam & 1][ia], 1);
+  if (del >= 0) __sync_fetch_and_add(&ns->st[gen & 1][s->fam & 1][id], -1);
   if (p.inbound) {
     struct sockstate_trk_port_key k;
     PortKey(&k, s->netns, gen, s->sport);
     struct sockstate_trk_port_val zero = {};
-    struct sockstate_trk_port_val *v = GetOrCreate(&trk_ports, &k, &zero, d > 0, ns);
+    struct sockstate_trk_port_val *v = GetOrCreate(&trk_ports, &k, &zero, add >= 0, ns);
     if (!v) return;
-    __sync_fetch_and_add(&v->st[i], d);
-    __sync_fetch_and_add(&v->refs, d);
+    if (add >= 0) __sync_fetch_and_add(&v->st[ia], 1);
+    if (del >= 0) __sync_fetch_and_add(&v->st[id], -1);
+    if (d) __sync_fetch_and_add(&v->refs, d);
     return;
   }
   struct sockstate_trk_tuple_key k;
@@ -354,12 +365,14 @@ static __always_inline void Count(struct sockstate_trk_ns *ns, __u8 gen, const s
   __builtin_memcpy(k.saddr, s->saddr, 16);
   __builtin_memcpy(k.daddr, s->daddr, 16);
   struct sockstate_trk_tuple_val zero = {};
-  struct sockstate_trk_tuple_val *v = GetOrCreate(&trk_tuples, &k, &zero, d > 0, ns);
+  struct sockstate_trk_tuple_val *v = GetOrCreate(&trk_tuples, &k, &zero, add >= 0, ns);
   if (!v) return;
-  __sync_fetch_and_add(&v->st[i], d);
-  if (p.in_range) {
+  if (p.peak_now) PeakOf(v, v->used); /* a connect() counted before its port, which it has now */
+  if (add >= 0) __sync_fetch_and_add(&v->st[ia], 1);
+  if (del >= 0) __sync_fetch_and_add(&v->st[id], -1);
+  if (p.in_range && d) {
     const int used = __sync_fetch_and_add(&v->used, d) + d;
-    if (d > 0) PeakOf(v, used);
+    if (d > 0 && !p.no_peak) PeakOf(v, used);
   }
   if (p.cgroup) {
     struct sockstate_trk_cell_key ck;
@@ -372,13 +385,17 @@ static __always_inline void Count(struct sockstate_trk_ns *ns, __u8 gen, const s
     __builtin_memcpy(ck.saddr, s->saddr, 16);
     __builtin_memcpy(ck.daddr, s->daddr, 16);
     struct sockstate_trk_cell_val czero = {};
-    struct sockstate_trk_cell_val *cv = GetOrCreate(&trk_cells, &ck, &czero, d > 0, ns);
+    struct sockstate_trk_cell_val *cv = GetOrCreate(&trk_cells, &ck, &czero, add >= 0, ns);
     if (cv) {
-      __sync_fetch_and_add(&cv->st[i], d);
-      if (p.in_range) __sync_fetch_and_add(&cv->used, d);
+      if (add >= 0) __sync_fetch_and_add(&cv->st[ia], 1);
+      if (del >= 0) __sync_fetch_and_add(&cv->st[id], -1);
+      if (p.in_range && d) __sync_fetch_and_add(&cv->used, d);
     }
   }
+  /* The TIME_WAIT expiry ring: a TIME_WAIT socket added or removed at its slot. */
   if (p.slot >= SOCKSTATE_TRK_RING) return;
+  const int dr = (add == TCP_TIME_WAIT) - (del == TCP_TIME_WAIT);
+  if (!dr) return;
   struct sockstate_trk_dest_key dk;
   __builtin_memset(&dk, 0, sizeof(dk));
   dk.netns = s->netns;
@@ -390,24 +407,30 @@ static __always_inline void Count(struct sockstate_trk_ns *ns, __u8 gen, const s
   struct trk_zero *z = bpf_map_lookup_elem(&trk_scratch, &zero_idx);
   if (!z) return;
   __builtin_memset(&z->dest, 0, sizeof(z->dest));
-  struct sockstate_trk_dest_val *dv = GetOrCreate(&trk_dests, &dk, &z->dest, d > 0, ns);
+  struct sockstate_trk_dest_val *dv = GetOrCreate(&trk_dests, &dk, &z->dest, dr > 0, ns);
   __u32 slot = p.slot;
   barrier_var(slot); /* keep the mask for the verifier */
   slot &= SOCKSTATE_TRK_RING - 1;
-  if (dv) __sync_fetch_and_add(&dv->slot[slot], d);
+  if (dv) __sync_fetch_and_add(&dv->slot[slot], dr);
+}
+
+/* Adds (d = 1) or removes (d = -1) one socket in `state`. */
+static __always_inline void Count(struct sockstate_trk_ns *ns, __u8 gen, const struct trk_sock *s,
+                                  int state, struct trk_place p, int d) {
+  if (d > 0) {
+    Apply(ns, gen, s, state, -1, p);
+  } else {
+    Apply(ns, gen, s, -1, state, p);
+  }
 }
 
 /* Moves one minisocket of generation `gen` from FIN_WAIT2 to TIME_WAIT (the sweep): its
- * TIME_WAIT expiry ring slot is `slot`; `used` does not change. */
+ * TIME_WAIT expiry ring slot is `slot`. */
 static __always_inline void MoveToTimeWait(struct sockstate_trk_ns *ns, __u8 gen,
                                            const struct trk_sock *s, struct trk_place p,
                                            __u8 slot) {
-  p.in_range = 0;
   p.slot = p.inbound ? 0xff : slot;
-  /* the references of an inbound socket stay: add before removing */
-  Count(ns, gen, s, TCP_TIME_WAIT, p, 1);
-  p.slot = 0xff;
-  Count(ns, gen, s, TCP_FIN_WAIT2, p, -1);
+  Apply(ns, gen, s, TCP_TIME_WAIT, TCP_FIN_WAIT2, p);
 }
 
 /* States a connected full socket is counted in (not CLOSE, not LISTEN). */
@@ -637,13 +660,16 @@ static __always_inline int HandleState(const struct sock *sk, const int oldstate
   const int created = child || (oldstate == TCP_CLOSE && newstate == TCP_SYN_SENT);
   struct trk_place p = {.slot = 0xff};
   p.cgroup = BPF_CORE_READ(sk, sk_cgrp_data.cgroup, kn, id);
-  /* Port 0: connect() picks the port after this event, from the range. */
+  /* Port 0: connect() picks the port after this event, from the range; it counts as used from
+   * now on, but raises the peak only once it has one (a connect that finds none ends in
+   * 2 -> 7 with port 0 and never held a port). */
   p.in_range = s.sport == 0 || InRange(RangeOf(ns, net), s.sport);
+  p.no_peak = s.sport == 0;
+  p.peak_now = oldstate == TCP_SYN_SENT && s.sport != 0;
   Stat(SOCKSTATE_TRK_EVENTS);
   if (cur) {
     p.inbound = child || Inbound(nc, cur, s.sport);
-    if (count_new) Count(ns, cur, &s, newstate, p, 1);
-    if (count_old) Count(ns, cur, &s, oldstate, p, -1);
+    Apply(ns, cur, &s, count_new ? newstate : -1, count_old ? oldstate : -1, p);
   }
   if (!seed) return 0;
   const __u64 cookie = bpf_get_socket_cookie((void *)sk);
@@ -654,8 +680,7 @@ static __always_inline int HandleState(const struct sock *sk, const int oldstate
     return 0; /* the walk will count it as it is then */
   }
   p.inbound = child || Inbound(nc, seed, s.sport);
-  if (count_new) Count(ns, seed, &s, newstate, p, 1);
-  if (count_old) Count(ns, seed, &s, oldstate, p, -1);
+  Apply(ns, seed, &s, count_new ? newstate : -1, count_old ? oldstate : -1, p);
   return 0;
 }
 
