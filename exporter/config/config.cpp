@@ -137,6 +137,13 @@ Section<ConnectFailuresConfig> ConnectFailuresSection() {
   }};
 }
 
+Section<UdpConfig> UdpSection() {
+  return {{
+      {"local_addresses_top_k",
+       Integer(&UdpConfig::local_addresses_top_k, 0, kMaxUdpLocalAddressesTopK)},
+  }};
+}
+
 // The whole file: one row per section, in the order an unknown key's error lists them.
 const Section<Config>& ConfigSection() {
   static const auto* const kSection = new Section<Config>{{
@@ -147,6 +154,7 @@ const Section<Config>& ConfigSection() {
       {"namespaces", Map(&Config::namespaces, NamespacesSection())},
       {"nat", Map(&Config::nat, NatSection())},
       {"connect_failures", Map(&Config::connect_failures, ConnectFailuresSection())},
+      {"udp", Map(&Config::udp, UdpSection())},
   }};
   return *kSection;
 }

@@ -117,6 +117,15 @@ struct ConnectFailuresConfig {
 };
 
 /// The whole validated configuration. Value type; not synchronized.
+/// Most local addresses with UDP series of their own (udp.local_addresses_top_k).
+inline constexpr uint32_t kMaxUdpLocalAddressesTopK = 64;
+/// The `udp` section (docs/udp.md). Value type.
+struct UdpConfig {
+  /// Local addresses that get their own sockstate_udp_local_address_* series (those holding the
+  /// most ports). 0..kMaxUdpLocalAddressesTopK.
+  uint32_t local_addresses_top_k = 8;
+};
+
 struct Config {
   CollectorConfig collector;
   DestinationConfig destinations;
@@ -125,6 +134,7 @@ struct Config {
   NamespaceConfig namespaces;
   NatConfig nat;
   ConnectFailuresConfig connect_failures;
+  UdpConfig udp;
 };
 
 /// The built-in defaults (used when --config.file is not given); equal to parsing an empty

@@ -40,8 +40,7 @@ void AddSourceOutcome(FamilySet& fs, const Labels& base, std::string_view source
                       double seconds) {
   const Labels l = With(base, {{"source", std::string(source)}});
   fs.Add(metric::kScrapeSourceSuccess, l, ok ? 1 : 0);
-  fs.Add(metric::kScrapeSourceDurationSeconds, l,
-           seconds);
+  fs.Add(metric::kScrapeSourceDurationSeconds, l, seconds);
 }
 
 /// The series of one namespace: its own (labelled mode), then each enabled source's.
@@ -50,7 +49,8 @@ void AddNamespace(FamilySet& fs, const Namespace& ns, const ExportContext& ctx) 
   if (ctx.label_netns) {
     const std::string& netns = ns.info.label;
     base.push_back({"netns", netns});
-    fs.Add(metric::kNetnsInfo, {{"netns", netns}, {"container_id", ns.container_id}, {"pod_uid", ns.pod_uid}}, 1);
+    fs.Add(metric::kNetnsInfo,
+           {{"netns", netns}, {"container_id", ns.container_id}, {"pod_uid", ns.pod_uid}}, 1);
     fs.Add(metric::kNetnsScrapeSuccess, base, ns.ok ? 1 : 0);
     fs.Add(metric::kNetnsScrapeDurationSeconds, base, ns.seconds);
   }
@@ -74,6 +74,8 @@ Collector::Collector(CollectorOptions options, std::shared_ptr<const Config> con
   env_.netns_dir = std::move(options.netns_dir);
   env_.replay_dump = std::move(options.replay_dump);
   env_.record_dump = std::move(options.record_dump);
+  env_.replay_udp_dump = std::move(options.replay_udp_dump);
+  env_.record_udp_dump = std::move(options.record_udp_dump);
   for (auto& s : host_sources) host_.push_back(HostRun{std::move(s)});
   last_reload_success_ts_ = UnixNow();
 }
@@ -173,16 +175,14 @@ std::vector<prometheus::MetricFamily> Collector::Scrape() const {
     AddSourceOutcome(fs, {}, h.source->name(), h.ok, h.seconds);
     h.source->AddFamilies(fs, ctx);
   }
-  fs.Add(metric::kBuildInfo, {{"version", kVersion}, {"revision", kRevision}, {"compiler", __VERSION__}}, 1);
-  fs.Add(metric::kScrapesTotal, {},
-             double(scrapes_total_.load()));
-  fs.Add(metric::kNetlinkDumpsTotal, {},
-             double(env_.netlink_dumps.load()));
+  fs.Add(metric::kBuildInfo,
+         {{"version", kVersion}, {"revision", kRevision}, {"compiler", __VERSION__}}, 1);
+  fs.Add(metric::kScrapesTotal, {}, double(scrapes_total_.load()));
+  fs.Add(metric::kNetlinkDumpsTotal, {}, double(env_.netlink_dumps.load()));
   fs.Add(metric::kConfigLastReloadSuccessful, {}, reload_ok ? 1 : 0);
   fs.Add(metric::kConfigLastReloadSuccessTimestampSeconds, {}, reload_ts);
   if (label_netns) {
-    fs.Add(metric::kNetnsDiscovered, {},
-             double(namespaces_.discovered()));
+    fs.Add(metric::kNetnsDiscovered, {}, double(namespaces_.discovered()));
     fs.Add(metric::kNetnsSkipped, {}, double(namespaces_.skipped()));
   }
   return fs.Take();

@@ -1,5 +1,7 @@
 #include "sources/proc_sources.h"
 
+#include <string>
+
 namespace sockstate {
 
 namespace {
@@ -19,26 +21,37 @@ void AddFields(FamilySet& fs, const Block& block, const Field (&fields)[N], cons
   }
 }
 
-void AddSockstat(FamilySet& fs, const SockstatTable& t, const Labels& base,
-                 const ExportContext& ctx) {
-  auto it = t.find("TCP");
+/// The fields of the `line` block of a sockstat table, its "mem" (pages) into `mem` as bytes.
+template <size_t N>
+void AddSockstatLine(FamilySet& fs, const SockstatTable& t, const char* line,
+                     const Field (&fields)[N], const MetricDef* mem, const Labels& base,
+                     const ExportContext& ctx) {
+  auto it = t.find(line);
   if (it == t.end()) return;
-  static const Field kFields[] = {{"inuse", metric::kSockstatTcpInuse},
-                                  {"orphan", metric::kSockstatTcpOrphan},
-                                  {"tw", metric::kSockstatTcpTw},
-                                  {"alloc", metric::kSockstatTcpAlloc}};
-  AddFields(fs, it->second, kFields, base);
-  auto mem = it->second.find("mem");
-  if (mem != it->second.end()) {
-    fs.Add(metric::kSockstatTcpMemBytes, base, double(mem->second) * double(ctx.page_size));
+  AddFields(fs, it->second, fields, base);
+  auto m = it->second.find("mem");
+  if (mem != nullptr && m != it->second.end()) {
+    fs.Add(*mem, base, double(m->second) * double(ctx.page_size));
   }
 }
 
-void AddSockstat6(FamilySet& fs, const SockstatTable& t, const Labels& base, const ExportContext&) {
-  auto it = t.find("TCP6");
-  if (it == t.end()) return;
-  static const Field kFields[] = {{"inuse", metric::kSockstat6Tcp6Inuse}};
-  AddFields(fs, it->second, kFields, base);
+void AddSockstat(FamilySet& fs, const SockstatTable& t, const Labels& base,
+                 const ExportContext& ctx) {
+  static const Field kTcp[] = {{"inuse", metric::kSockstatTcpInuse},
+                               {"orphan", metric::kSockstatTcpOrphan},
+                               {"tw", metric::kSockstatTcpTw},
+                               {"alloc", metric::kSockstatTcpAlloc}};
+  static const Field kUdp[] = {{"inuse", metric::kSockstatUdpInuse}};
+  AddSockstatLine(fs, t, "TCP", kTcp, &metric::kSockstatTcpMemBytes, base, ctx);
+  AddSockstatLine(fs, t, "UDP", kUdp, &metric::kSockstatUdpMemBytes, base, ctx);
+}
+
+void AddSockstat6(FamilySet& fs, const SockstatTable& t, const Labels& base,
+                  const ExportContext& ctx) {
+  static const Field kTcp6[] = {{"inuse", metric::kSockstat6Tcp6Inuse}};
+  static const Field kUdp6[] = {{"inuse", metric::kSockstat6Udp6Inuse}};
+  AddSockstatLine(fs, t, "TCP6", kTcp6, nullptr, base, ctx);
+  AddSockstatLine(fs, t, "UDP6", kUdp6, nullptr, base, ctx);
 }
 
 const Field kTcpExtCounters[] = {
@@ -66,10 +79,32 @@ const Field kTcpCounters[] = {
     {"CurrEstab", metric::kSnmpTcpCurrestab},
 };
 
+// The Udp counters, named as in /proc/net/snmp's Udp block ("Udp6" + name in snmp6).
+const Field kUdpCounters[] = {
+    {"InDatagrams", metric::kSnmpUdpIndatagramsTotal},
+    {"NoPorts", metric::kSnmpUdpNoportsTotal},
+    {"InErrors", metric::kSnmpUdpInerrorsTotal},
+    {"OutDatagrams", metric::kSnmpUdpOutdatagramsTotal},
+    {"RcvbufErrors", metric::kSnmpUdpRcvbuferrorsTotal},
+    {"SndbufErrors", metric::kSnmpUdpSndbuferrorsTotal},
+    {"InCsumErrors", metric::kSnmpUdpIncsumerrorsTotal},
+    {"IgnoredMulti", metric::kSnmpUdpIgnoredmultiTotal},
+    {"MemErrors", metric::kSnmpUdpMemerrorsTotal},
+};
+
 void AddSnmp(FamilySet& fs, const NetstatTable& t, const Labels& base, const ExportContext&) {
   auto it = t.find("Tcp");
-  if (it == t.end()) return;
-  AddFields(fs, it->second, kTcpCounters, base);
+  if (it != t.end()) AddFields(fs, it->second, kTcpCounters, base);
+  auto udp = t.find("Udp");
+  if (udp != t.end()) AddFields(fs, udp->second, kUdpCounters, With(base, {{"family", "ipv4"}}));
+}
+
+void AddSnmp6(FamilySet& fs, const Snmp6Table& t, const Labels& base, const ExportContext&) {
+  const Labels l = With(base, {{"family", "ipv6"}});
+  for (const Field& f : kUdpCounters) {
+    auto v = t.find("Udp6" + std::string(f.key));
+    if (v != t.end()) fs.Add(f.metric, l, double(v->second));
+  }
 }
 
 }  // namespace
@@ -85,6 +120,9 @@ std::unique_ptr<NetstatSource> MakeNetstatSource() {
 }
 std::unique_ptr<NetstatSource> MakeSnmpSource() {
   return std::make_unique<NetstatSource>("snmp", ReadNetstat, AddSnmp);
+}
+std::unique_ptr<Snmp6Source> MakeSnmp6Source() {
+  return std::make_unique<Snmp6Source>("snmp6", ReadSnmp6, AddSnmp6);
 }
 
 }  // namespace sockstate

@@ -37,6 +37,8 @@ struct SourceEnv {
   std::string netns_dir = "/var/run/netns";  // --path.netns
   std::string replay_dump;  // --debug.replay-dump: sock_diag replays this in the own namespace
   std::string record_dump;  // --debug.record-dump: sock_diag records the own namespace here
+  std::string replay_udp_dump;  // --debug.replay-udp-dump: the udp source replays this (own)
+  std::string record_udp_dump;  // --debug.record-udp-dump: the udp source records here (own)
   std::atomic<uint64_t> netlink_dumps{0};  // sockstate_netlink_dumps_total
 };
 

@@ -15,4 +15,13 @@ Series ExportSource(const NetnsSource& source, const Config& config, const Label
   return SeriesOf(fs);
 }
 
+Status OwnFixtureRead::ReadOwn(NetnsSource& src, bool with_sysctl) {
+  std::vector<const NetnsSource*> earlier;
+  if (with_sysctl) {
+    EXPECT_TRUE(sysctl_.Read({config_, env_, env_, paths_, true, "", earlier}).ok());
+    earlier.push_back(&sysctl_);
+  }
+  return src.Read({config_, env_, env_, paths_, true, "", earlier});
+}
+
 }  // namespace sockstate::testing

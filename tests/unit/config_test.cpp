@@ -185,7 +185,7 @@ TEST(ConfigErrorTest, UnknownKeys) {
   EXPECT_EQ(
       Err("destination:\n  top_k: 1\n"),
       "t.yml:1:1: destination: unknown key \"destination\" (allowed: collector, destinations, "
-      "inbound, histograms, namespaces, nat, connect_failures)");
+      "inbound, histograms, namespaces, nat, connect_failures, udp)");
   EXPECT_EQ(Err("destinations:\n  topk: 1\n"),
             "t.yml:2:3: destinations.topk: unknown key \"topk\" (allowed: groups, top_k, "
             "max_series, max_tuples)");
@@ -384,6 +384,20 @@ TEST(ConfigTest, ConnectFailuresSection) {
   c = ParseConfig("connect_failures:\n", "t.yml");  // the section alone: defaults
   ASSERT_TRUE(c.ok()) << c.status().message();
   EXPECT_EQ(c->connect_failures.workloads_top_k, 20u);
+}
+
+TEST(ConfigTest, UdpSection) {
+  EXPECT_EQ(DefaultConfig().udp.local_addresses_top_k, 8u);
+  auto c = ParseConfig("udp:\n  local_addresses_top_k: 0\n", "t.yml");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->udp.local_addresses_top_k, 0u);
+  c = ParseConfig("udp:\n  local_addresses_top_k: 64\n", "t.yml");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->udp.local_addresses_top_k, 64u);
+  EXPECT_EQ(Err("udp:\n  local_addresses_top_k: 65\n"),
+            "t.yml:2:26: udp.local_addresses_top_k: 65 out of range 0..64");
+  EXPECT_EQ(Err("udp:\n  top_k: 3\n"),
+            "t.yml:2:3: udp.top_k: unknown key \"top_k\" (allowed: local_addresses_top_k)");
 }
 
 TEST(ConfigErrorTest, ConnectFailuresSection) {
