@@ -137,6 +137,16 @@ Section<ConnectFailuresConfig> ConnectFailuresSection() {
   }};
 }
 
+Section<WorkloadsConfig> WorkloadsSection() {
+  using W = WorkloadsConfig;
+  return {{
+      {"top_k", Integer(&W::top_k, 0, kMaxWorkloadsPerDestination)},
+      {"max_series", Integer(&W::max_series, 1, kMaxWorkloadSeries)},
+      {"time_wait_max_sockets",
+       Integer(&W::time_wait_max_sockets, kMinTimeWaitOwnerSockets, kMaxTimeWaitOwnerSockets)},
+  }};
+}
+
 Section<UdpConfig> UdpSection() {
   return {{
       {"local_addresses_top_k",
@@ -154,6 +164,7 @@ const Section<Config>& ConfigSection() {
       {"namespaces", Map(&Config::namespaces, NamespacesSection())},
       {"nat", Map(&Config::nat, NatSection())},
       {"connect_failures", Map(&Config::connect_failures, ConnectFailuresSection())},
+      {"workloads", Map(&Config::workloads, WorkloadsSection())},
       {"udp", Map(&Config::udp, UdpSection())},
   }};
   return *kSection;
