@@ -197,10 +197,11 @@ PortOverview BuildPortOverview(const std::vector<MetricFamily>& families, size_t
   if (sorted.size() > max_rows) sorted.resize(max_rows);
   out.rows = std::move(sorted);
 
-  // Namespaces: every netns value of the per-namespace families.
+  // Namespaces: every netns value of the per-namespace families (a namespace below
+  // detail_threshold has only its netns series).
   std::map<std::string, bool> namespaces;
   for (const char* name : {"sockstate_tcp_sockets", "sockstate_ephemeral_port_usable_ports",
-                           "sockstate_sysctl_ip_local_port_range_low"}) {
+                           "sockstate_sysctl_ip_local_port_range_low", "sockstate_netns_info"}) {
     if (const MetricFamily* f = Find(families, name)) {
       for (const auto& m : f->metric) namespaces[Label(m, "netns")] = true;
     }

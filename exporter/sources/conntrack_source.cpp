@@ -84,6 +84,7 @@ Status ConntrackSource::Read(const NetnsReadContext& ctx) {
   const NatConfig& nat = ctx.config.nat;
   have_dump_ = false;
   dump_refused_ = false;
+  nat_named_ = ctx.own && nat.enabled == NatToggle::kOn;
   Result<ConntrackTable> t = ReadConntrackTable(ctx.paths);
   if (!t.ok()) return t.status().WithContext("conntrack");
   table_ = std::move(*t);
@@ -181,20 +182,28 @@ void ConntrackSource::FinishAcrossNamespaces(const std::vector<NetnsSource*>& al
 void ConntrackSource::AddFamilies(FamilySet& fs, const Labels& base,
                                   const ExportContext& ctx) const {
   if (!available_) return;
+  if (ctx.host_wide) {
+    if (table_.max) {
+      fs.Gauge("sockstate_conntrack_entries_limit",
+               "Most conntrack entries of a namespace (nf_conntrack_max, host-wide); when full, "
+               "new connections are dropped.",
+               {}, double(*table_.max));
+    }
+    if (table_.buckets) {
+      fs.Gauge("sockstate_conntrack_buckets", "Buckets of the conntrack hash table (host-wide).",
+               {}, double(*table_.buckets));
+    }
+    fs.Gauge("sockstate_nat_time_wait_takeover",
+             "1 when the model assumes SNAT takes over ports of TIME_WAIT/CLOSE entries (Linux "
+             "6.5+ or nat.time_wait_takeover: on), else 0.",
+             {}, takeover_ ? 1 : 0);
+  }
+  // A namespace without entries (most pods': nothing loads conntrack there) has nothing to say.
+  if (table_.count.value_or(0) == 0 && !dump_refused_ && !nat_named_) return;
   if (table_.count) {
     fs.Gauge("sockstate_conntrack_entries",
              "Conntrack entries in the namespace (nf_conntrack_count).", base,
              double(*table_.count));
-  }
-  if (table_.max) {
-    fs.Gauge("sockstate_conntrack_entries_limit",
-             "Most conntrack entries (nf_conntrack_max, host-wide); when full, new connections "
-             "are dropped.",
-             base, double(*table_.max));
-  }
-  if (table_.buckets) {
-    fs.Gauge("sockstate_conntrack_buckets", "Buckets of the conntrack hash table (host-wide).",
-             base, double(*table_.buckets));
   }
   if (table_.stat) {
     for (const StatColumn& c : kStatColumns) {
@@ -224,10 +233,6 @@ void ConntrackSource::AddFamilies(FamilySet& fs, const Labels& base,
              "TCP conntrack entries in the last dump by conntrack state.",
              With(base, {{"state", kTcpStateNames[s]}}), double(tcp[s]));
   }
-  fs.Gauge("sockstate_nat_time_wait_takeover",
-           "1 when the model assumes SNAT takes over ports of TIME_WAIT/CLOSE entries (Linux "
-           "6.5+ or nat.time_wait_takeover: on), else 0.",
-           base, takeover_ ? 1 : 0);
   fs.Gauge("sockstate_nat_untracked_entries",
            "TCP/UDP entries of tuples beyond nat.max_tuples, counted only in destination "
            "\"other\".",
@@ -268,7 +273,6 @@ void ConntrackSource::AddFamilies(FamilySet& fs, const Labels& base,
              "Destinations folded into \"other\" (beyond top_k or the series cap).",
              With(base, {{"protocol", proto}}), double(model_.labels(p).folded));
   }
-  (void)ctx;
 }
 
 }  // namespace sockstate

@@ -40,28 +40,37 @@ void AddSockstat(FamilySet& fs, const SockstatTable& t, const Labels& base,
                  const ExportContext& ctx) {
   auto it = t.find("TCP");
   if (it == t.end()) return;
-  static const Field kFields[] = {
-      {"inuse", "TCP sockets in use in the namespace, TIME_WAIT excluded (/proc/net/sockstat)."},
+  if (ctx.kernel_counters) {
+    static const Field kFields[] = {
+        {"inuse", "TCP sockets in use in the namespace, TIME_WAIT excluded (/proc/net/sockstat)."},
+        {"tw", "TIME_WAIT sockets of the namespace, IPv4 and IPv6 (/proc/net/sockstat)."},
+    };
+    static const char* const kNames[] = {"sockstate_sockstat_tcp_inuse",
+                                         "sockstate_sockstat_tcp_tw"};
+    AddGauges(fs, it->second, kFields, kNames, base);
+  }
+  if (!ctx.host_wide) return;
+  // Host-wide values: the same in every namespace, so exported once, without a netns label.
+  static const Field kHostFields[] = {
       {"orphan", "Orphaned TCP sockets, host-wide (/proc/net/sockstat)."},
-      {"tw", "TIME_WAIT sockets of the namespace, IPv4 and IPv6 (/proc/net/sockstat)."},
       {"alloc", "Allocated TCP sockets, host-wide (/proc/net/sockstat)."},
   };
-  static const char* const kNames[] = {"sockstate_sockstat_tcp_inuse",
-                                       "sockstate_sockstat_tcp_orphan", "sockstate_sockstat_tcp_tw",
-                                       "sockstate_sockstat_tcp_alloc"};
-  AddGauges(fs, it->second, kFields, kNames, base);
+  static const char* const kHostNames[] = {"sockstate_sockstat_tcp_orphan",
+                                           "sockstate_sockstat_tcp_alloc"};
+  AddGauges(fs, it->second, kHostFields, kHostNames, {});
   auto mem = it->second.find("mem");
   if (mem != it->second.end()) {
     fs.Gauge("sockstate_sockstat_tcp_mem_bytes",
              "Memory of TCP socket buffers, host-wide (/proc/net/sockstat mem pages * page "
              "size).",
-             base, double(mem->second) * double(ctx.page_size));
+             {}, double(mem->second) * double(ctx.page_size));
   }
 }
 
-void AddSockstat6(FamilySet& fs, const SockstatTable& t, const Labels& base, const ExportContext&) {
+void AddSockstat6(FamilySet& fs, const SockstatTable& t, const Labels& base,
+                  const ExportContext& ctx) {
   auto it = t.find("TCP6");
-  if (it == t.end()) return;
+  if (it == t.end() || !ctx.kernel_counters) return;
   static const Field kFields[] = {
       {"inuse", "IPv6 TCP sockets in use in the namespace (/proc/net/sockstat6)."}};
   static const char* const kNames[] = {"sockstate_sockstat6_tcp6_inuse"};
@@ -86,9 +95,10 @@ const Field kTcpExtCounters[] = {
     {"ListenDrops", "SYNs dropped by listeners (TcpExt ListenDrops)."},
 };
 
-void AddNetstat(FamilySet& fs, const NetstatTable& t, const Labels& base, const ExportContext&) {
+void AddNetstat(FamilySet& fs, const NetstatTable& t, const Labels& base,
+                const ExportContext& ctx) {
   auto it = t.find("TcpExt");
-  if (it != t.end())
+  if (it != t.end() && ctx.kernel_counters)
     AddCounters(fs, it->second, "sockstate_netstat_tcpext_", kTcpExtCounters, base);
 }
 
@@ -106,9 +116,9 @@ const Field kTcpCounters[] = {
     {"OutRsts", "RST segments sent (Tcp OutRsts)."},
 };
 
-void AddSnmp(FamilySet& fs, const NetstatTable& t, const Labels& base, const ExportContext&) {
+void AddSnmp(FamilySet& fs, const NetstatTable& t, const Labels& base, const ExportContext& ctx) {
   auto it = t.find("Tcp");
-  if (it == t.end()) return;
+  if (it == t.end() || !ctx.kernel_counters) return;
   AddCounters(fs, it->second, "sockstate_snmp_tcp_", kTcpCounters, base);
   auto v = it->second.find("CurrEstab");
   if (v != it->second.end()) {
