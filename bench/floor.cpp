@@ -1,9 +1,10 @@
 // floor: the bare sock_diag dump, i.e. the least any exporter can spend reading socket states.
 //
-//   floor [--netns NAME] [--runs R] [--buffer BYTES] [--info]
+//   floor [--netns NAME] [--runs R] [--buffer BYTES] [--info] [--protocol tcp|udp]
 //
-// Each run: one NETLINK_SOCK_DIAG socket, SOCK_DIAG_BY_FAMILY dump of TCP, all states, no
-// extensions, AF_INET then AF_INET6, 32 KiB receive buffer, count per state only. Prints one
+// Each run: one NETLINK_SOCK_DIAG socket, SOCK_DIAG_BY_FAMILY dump of TCP (or UDP with
+// --protocol udp), all states, no extensions, AF_INET then AF_INET6, 32 KiB receive buffer,
+// count per state only (UDP: close = unconnected, established = connected). Prints one
 // line per run (wall ms, sockets, CPU ms of the process) and a final "median_ms=..." line (plus the
 // per-state counts of the last run).
 #include <fcntl.h>
@@ -46,8 +47,8 @@ const char* kStateNames[] = {
 constexpr int kStates = 14;
 
 // Dumps one family; adds to counts. Returns false on error.
-bool dump_family(int fd, int family, std::vector<char>& buf, long long counts[kStates],
-                 unsigned* seq, bool info) {
+bool dump_family(int fd, int family, int protocol, std::vector<char>& buf,
+                 long long counts[kStates], unsigned* seq, bool info) {
   struct {
     nlmsghdr nlh;
     inet_diag_req_v2 req;
@@ -57,7 +58,7 @@ bool dump_family(int fd, int family, std::vector<char>& buf, long long counts[kS
   msg.nlh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
   msg.nlh.nlmsg_seq = ++*seq;
   msg.req.sdiag_family = uint8_t(family);
-  msg.req.sdiag_protocol = IPPROTO_TCP;
+  msg.req.sdiag_protocol = uint8_t(protocol);
   msg.req.idiag_states = ~0u;
   msg.req.idiag_ext = info ? (1 << (INET_DIAG_INFO - 1)) : 0;
   sockaddr_nl nladdr{};
@@ -98,6 +99,7 @@ int main(int argc, char** argv) {
   int runs = 7;
   size_t bufsize = 32768;
   bool info = false;
+  int protocol = IPPROTO_TCP;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--netns" && i + 1 < argc)
@@ -108,8 +110,14 @@ int main(int argc, char** argv) {
       bufsize = size_t(atol(argv[++i]));
     else if (a == "--info")
       info = true;
+    else if (a == "--protocol" && i + 1 < argc && std::string(argv[i + 1]) == "tcp")
+      protocol = IPPROTO_TCP, ++i;
+    else if (a == "--protocol" && i + 1 < argc && std::string(argv[i + 1]) == "udp")
+      protocol = IPPROTO_UDP, ++i;
     else {
-      fprintf(stderr, "usage: floor [--netns NAME] [--runs R] [--buffer BYTES] [--info]\n");
+      fprintf(stderr,
+              "usage: floor [--netns NAME] [--runs R] [--buffer BYTES] [--info] "
+              "[--protocol tcp|udp]\n");
       return 2;
     }
   }
@@ -135,8 +143,8 @@ int main(int argc, char** argv) {
       perror("floor: socket");
       return 2;
     }
-    bool ok = dump_family(fd, AF_INET, buf, counts, &seq, info) &&
-              dump_family(fd, AF_INET6, buf, counts, &seq, info);
+    bool ok = dump_family(fd, AF_INET, protocol, buf, counts, &seq, info) &&
+              dump_family(fd, AF_INET6, protocol, buf, counts, &seq, info);
     close(fd);
     double ms = now_ms() - t0, cpu = cpu_ms() - c0;
     if (!ok) return 1;

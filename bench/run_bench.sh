@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Scale benchmark of sockstate_exporter (issue 7). See docs/bench.md.
+# Scale benchmark of sockstate_exporter: scrape time and peak RSS at 10k-1M sockets against a
+# bare sock_diag dump (the floor) and node_exporter. See docs/bench.md.
 #
 #   sudo bench/run_bench.sh [--sizes 10000,100000,1000000] [--runs 7] [--no-storm]
 #                           [--storm-scrapers 20] [--storm-timeout 1]
@@ -46,7 +47,7 @@ SOURCES=100
 NICE=0
 EXPORTER_ARGS=()
 
-usage() { sed -n '2,16p' "$ROOT/bench/run_bench.sh" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,13p' "$ROOT/bench/run_bench.sh" | sed 's/^# \{0,1\}//'; exit 2; }
 while [[ $# -gt 0 ]]; do
   case $1 in
     --sizes) SIZES=$2; shift 2 ;;

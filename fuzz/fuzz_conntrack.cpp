@@ -52,14 +52,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   sockstate::NatModel model;
   model.Reset(nat, true);
   TouchingSink sink(&model);
-  std::string error;
-  bool interrupted = false;
-  uint64_t messages = 0;
-  int nl_errno = 0;
-  sockstate::CtParseState st = sockstate::ParseConntrackBuffer(
-      data, size, sink, &error, &interrupted, nullptr, &messages, &nl_errno);
-  if ((st == sockstate::CtParseState::kError) != !error.empty()) __builtin_trap();
-  if (messages != sink.entries) __builtin_trap();
+  const sockstate::NetlinkParseResult r = sockstate::ParseConntrackBuffer(data, size, sink);
+  if ((r.state == sockstate::NetlinkParseState::kError) != !r.error.empty()) __builtin_trap();
+  if (r.messages != sink.entries) __builtin_trap();
   model.Finish();
   uint64_t total = 0;
   for (int p = 0; p < sockstate::kNatProtocols; ++p) {
@@ -80,10 +75,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     sockstate::NatModel m2;
     m2.Reset(nat, false);
     TouchingSink sink2(&m2);
-    std::string error2;
-    uint64_t messages2 = 0;
-    sockstate::ParseConntrackBuffer(data, size, sink2, &error2, nullptr, &f, &messages2);
-    if (messages2 > messages) __builtin_trap();
+    const sockstate::NetlinkParseResult r2 =
+        sockstate::ParseConntrackBuffer(data, size, sink2, &f);
+    if (r2.messages > r.messages) __builtin_trap();
   }
   return 0;
 }

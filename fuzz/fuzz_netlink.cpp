@@ -33,22 +33,16 @@ class TouchingSink : public sockstate::RecordSink {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   TouchingSink sink;
-  std::string error;
-  bool interrupted = false;
-  uint64_t messages = 0;
-  sockstate::ParseState st =
-      sockstate::ParseDiagBuffer(data, size, sink, &error, &interrupted, nullptr, &messages);
-  if ((st == sockstate::ParseState::kError) != !error.empty()) __builtin_trap();
+  const sockstate::NetlinkParseResult r = sockstate::ParseDiagBuffer(data, size, sink);
+  if ((r.state == sockstate::NetlinkParseState::kError) != !r.error.empty()) __builtin_trap();
   // Second pass with a reply filter taken from the first header, so the seq/portid check runs
   // on matching and non-matching inputs alike.
   if (size >= 16) {
     sockstate::DiagReplyFilter f;
     std::memcpy(&f.seq, data + 8, 4);
     std::memcpy(&f.portid, data + 12, 4);
-    std::string error2;
-    uint64_t messages2 = 0;
-    sockstate::ParseDiagBuffer(data, size, sink, &error2, nullptr, &f, &messages2);
-    if (messages2 > messages) __builtin_trap();  // a filter can only reject more
+    const sockstate::NetlinkParseResult r2 = sockstate::ParseDiagBuffer(data, size, sink, &f);
+    if (r2.messages > r.messages) __builtin_trap();  // a filter can only reject more
   }
   return 0;
 }

@@ -10,6 +10,9 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
 
 int main(int argc, char** argv) {
+  // The empty input first, as libFuzzer does on every start: corpora need no empty seed.
+  static const uint8_t kNone = 0;
+  LLVMFuzzerTestOneInput(&kNone, 0);
   size_t runs = 0;
   for (int i = 1; i < argc; ++i) {
     std::vector<std::filesystem::path> files;

@@ -172,7 +172,7 @@ void Aggregator::FinishDestinations(AggregateResult* out) {
   unmatched_.clear();
   table_.ForEach([&](const TupleTable::Entry& e) {
     if (range_known_ && usable > 0) {
-      const double ratio = double(e.c.used) / usable;
+      const double ratio = double(e.value.used) / usable;
       size_t i = 0;
       while (i < bounds.size() && ratio > bounds[i]) ++i;
       ++occupancy[i];
@@ -182,7 +182,7 @@ void Aggregator::FinishDestinations(AggregateResult* out) {
     const Family fam = e.key.family ? Family::kIpv6 : Family::kIpv4;
     const int g = plan.MatchGroup(fam, e.key.dst.data(), e.key.dport);
     if (g >= 0) {
-      groups[g].AddTuple(e.c);
+      groups[g].AddTuple(e.value);
     } else {
       unmatched_.push_back({e.key.dst, e.key.dport, e.key.family, table_.SlotOf(e)});
     }
@@ -207,7 +207,7 @@ void Aggregator::FinishDestinations(AggregateResult* out) {
     DestinationRun run{i, i, 0, 0};
     for (; run.end < unmatched_.size() && !key_less(unmatched_[i], unmatched_[run.end]);
          ++run.end) {
-      const TupleTable::Counters& c = table_.slot(unmatched_[run.end].slot).c;
+      const TupleTable::Counters& c = table_.slot(unmatched_[run.end].slot).value;
       run.used += c.used;
       for (uint16_t v : c.states) run.total += v;
     }
@@ -215,7 +215,7 @@ void Aggregator::FinishDestinations(AggregateResult* out) {
     i = run.end;
   }
   auto add_run = [&](const DestinationRun& run, Sums& into) {
-    for (uint32_t j = run.begin; j < run.end; ++j) into.AddTuple(table_.slot(unmatched_[j].slot).c);
+    for (uint32_t j = run.begin; j < run.end; ++j) into.AddTuple(table_.slot(unmatched_[j].slot).value);
   };
   Sums other;
   out->destinations_folded = RankAndFold(

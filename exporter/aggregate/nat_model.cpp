@@ -7,7 +7,6 @@
 #include <cstring>
 #include <span>
 
-#include "util/key36.h"
 
 namespace sockstate {
 namespace {
@@ -15,8 +14,6 @@ namespace {
 inline void SatInc(uint32_t& v) {
   if (v != UINT32_MAX) ++v;
 }
-
-constexpr size_t kInitialSlots = 1024;
 
 }  // namespace
 
@@ -45,16 +42,8 @@ bool NatPortReclaimable(const ConntrackRecord& r, bool takeover) {
 void NatModel::Reset(const NatConfig& config, bool takeover) {
   config_ = &config;
   takeover_ = takeover;
-  if (table_.empty()) {
-    table_.resize(kInitialSlots);
-    mask_ = table_.size() - 1;
-    for (auto& e : table_) e.occupied = 0;
-  } else if (count_ != 0) {
-    for (auto& e : table_) e.occupied = 0;
-  }
-  count_ = 0;
+  table_.Reset(config.max_tuples);
   npending_ = 0;
-  max_tuples_ = config.max_tuples;
   entries_.fill(0);
   icmp_entries_ = 0;
   other_entries_ = 0;
@@ -68,43 +57,6 @@ void NatModel::Reset(const NatConfig& config, bool takeover) {
     index_[p].clear();
     labels_[p] = DestinationLabels();
   }
-}
-
-void NatModel::Grow() {
-  std::vector<Entry> old;
-  old.swap(table_);
-  table_.resize(old.size() * 2);
-  for (auto& e : table_) e.occupied = 0;
-  mask_ = table_.size() - 1;
-  for (const auto& e : old) {
-    if (!e.occupied) continue;
-    size_t i = HashKey36(reinterpret_cast<const uint8_t*>(&e.key)) & mask_;
-    while (table_[i].occupied) i = (i + 1) & mask_;
-    table_[i] = e;
-  }
-}
-
-NatModel::Entry* NatModel::FindOrInsert(const Key& key, uint64_t hash) {
-  size_t i = hash & mask_;
-  const uint8_t* k = reinterpret_cast<const uint8_t*>(&key);
-  while (true) {
-    Entry& e = table_[i];
-    if (!e.occupied) break;
-    if (KeyEquals36(reinterpret_cast<const uint8_t*>(&e.key), k)) return &e;
-    i = (i + 1) & mask_;
-  }
-  if (count_ >= max_tuples_) return nullptr;
-  if ((count_ + 1) * 4 > table_.size() * 3) {  // keep load <= 3/4
-    Grow();
-    i = hash & mask_;
-    while (table_[i].occupied) i = (i + 1) & mask_;
-  }
-  Entry& e = table_[i];
-  e.key = key;
-  e.occupied = 1;
-  for (auto& kind : e.ports) kind.fill(0);
-  ++count_;
-  return &e;
 }
 
 void NatModel::OnEntry(const ConntrackRecord& r) {
@@ -136,15 +88,15 @@ void NatModel::OnEntry(const ConntrackRecord& r) {
   key.protocol = uint8_t(p);
   q.kind = (r.status & kIpsSrcNat) != 0 ? kNatSnat : kNatDirect;
   q.state = NatPortReclaimable(r, takeover_) ? kNatReclaimable : kNatBlocking;
-  q.hash = HashKey36(reinterpret_cast<const uint8_t*>(&key));
-  __builtin_prefetch(&table_[q.hash & mask_]);
+  q.hash = Table::Hash(key);
+  table_.Prefetch(q.hash);
   if (++npending_ == kPending) Flush();
 }
 
 void NatModel::Flush() {
   for (size_t i = 0; i < npending_; ++i) {
     const Pending& q = pending_[i];
-    Entry* e = FindOrInsert(q.key, q.hash);
+    Ports* e = table_.FindOrInsert(q.key, q.hash);
     if (e == nullptr) {
       ++untracked_[q.key.protocol][q.kind][q.state];
       ++untracked_entries_;
@@ -174,26 +126,24 @@ void NatModel::Finish() {
     weighted_[p].clear();
     index_[p].clear();
   }
-  for (size_t i = 0; i < table_.size(); ++i) {
-    const Entry& e = table_[i];
-    if (!e.occupied) continue;
+  table_.ForEach([&](const Table::Entry& e) {
     WeightedDestination w;
     w.family = e.key.family ? Family::kIpv6 : Family::kIpv4;
     w.addr = e.key.remote;
     w.port = e.key.remote_port;
-    for (const auto& kind : e.ports) {
+    for (const auto& kind : e.value.ports) {
       for (uint32_t v : kind) w.weight += v;
     }
     weighted_[e.key.protocol].push_back(w);
-    index_[e.key.protocol].push_back(uint32_t(i));
-  }
+    index_[e.key.protocol].push_back(table_.SlotOf(e));
+  });
   for (int p = 0; p < kNatProtocols; ++p) {
     labels_[p] = LabelDestinations(plans_[p], std::span<const WeightedDestination>(weighted_[p]));
   }
   // An empty table (a namespace without tracked connections: most pods of a node) is not kept
   // until the next scrape, where every such namespace would hold 1024 slots (56 KiB); Reset()
   // allocates it again. A table that held tuples is kept (memory follows tuples).
-  if (count_ == 0) std::vector<Entry>().swap(table_);
+  table_.ReleaseIfEmpty();
 }
 
 std::vector<NatSlotStats> NatModel::Summarize(int p) const {
@@ -208,7 +158,7 @@ std::vector<NatSlotStats> NatModel::Summarize(int p) const {
   }
   for (size_t i = 0; i < index_[p].size() && i < l.slot_of.size(); ++i) {
     NatSlotStats& st = out[l.slot_of[i]];
-    const Entry& e = table_[index_[p][i]];
+    const Ports& e = table_.slot(index_[p][i]).value;
     for (int k = 0; k < 2; ++k) {
       for (int s = 0; s < 2; ++s) st.ports[k][s] += e.ports[k][s];
     }

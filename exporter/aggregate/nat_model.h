@@ -34,6 +34,7 @@
 #include "aggregate/rank.h"
 #include "config/config.h"
 #include "kernel/conntrack_netlink.h"
+#include "util/flat_table.h"
 
 namespace sockstate {
 
@@ -107,7 +108,7 @@ class NatModel : public ConntrackSink {
   /// Tracked tuples of protocol `p`.
   size_t tuples(int p) const { return index_[p].size(); }
   /// Bytes held by the tuple table (memory bound, benchmarks).
-  size_t TableBytes() const { return table_.capacity() * sizeof(Entry); }
+  size_t TableBytes() const { return table_.Bytes(); }
 
  private:
   struct Key {
@@ -118,14 +119,11 @@ class NatModel : public ConntrackSink {
     uint8_t protocol;  // kNatTcp / kNatUdp
   };
   static_assert(sizeof(Key) == 36);
-  struct Entry {
-    Key key;
+  struct Ports {
     std::array<std::array<uint32_t, 2>, 2> ports;  // [kind][state]
-    uint8_t occupied;
+    uint8_t occupied;                               // FlatTable's
   };
-
-  Entry* FindOrInsert(const Key& key, uint64_t hash);
-  void Grow();
+  using Table = FlatTable<Key, Ports>;
   // Counts the pending entries into the table. OnEntry() queues entries and prefetches their
   // slots, so that up to kPending cache misses on the table overlap instead of following one
   // another (the kernel's dump work between two buffers evicts the table from the cache).
@@ -143,10 +141,7 @@ class NatModel : public ConntrackSink {
 
   const NatConfig* config_ = nullptr;
   bool takeover_ = false;
-  std::vector<Entry> table_;  // open addressing, linear probing, power-of-two size
-  size_t mask_ = 0;
-  size_t count_ = 0;
-  size_t max_tuples_ = 0;
+  Table table_;
 
   std::array<uint64_t, kNatProtocols> entries_{};
   uint64_t icmp_entries_ = 0;

@@ -1,9 +1,9 @@
 #pragma once
 // The hot path of the aggregation: per (source address, destination address, destination
 // port) tuple, the sockets by state, the ephemeral ports they use and their TIME_WAIT
-// remaining lifetimes. Open addressing with linear probing in a power-of-two table that is
-// reused across scrapes: counting a socket is O(1) and allocates nothing unless the table
-// grows past its largest size so far (memory follows tuples, not sockets).
+// remaining lifetimes, in a util/flat_table.h table reused across scrapes: counting a socket
+// is O(1) and allocates nothing unless the table grows past its largest size so far (memory
+// follows tuples, not sockets).
 
 #include <array>
 #include <cstddef>
@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "config/config.h"
-#include "util/key36.h"
+#include "util/flat_table.h"
 
 namespace sockstate {
 
@@ -30,7 +30,7 @@ struct SocketCounters {
   Sum tw_sum_ms;  // TIME_WAIT remaining lifetimes summed, ms (saturating)
   std::array<Count, kNumStates> states;
   Count used;        // sockets on a local port inside the ephemeral range
-  uint8_t occupied;  // tuple table slot in use (unused outside the table)
+  uint8_t occupied;  // tuple table slot in use (FlatTable's; unused outside the table)
   uint8_t pad;
   std::array<Count, kMaxTwBuckets + 1> tw;  // per bucket, not cumulative; last = above the top
 
@@ -72,22 +72,24 @@ class TupleTable {
   };
   using Counters = SocketCounters<uint16_t, uint32_t>;
   using Overflow = SocketCounters<uint64_t, uint64_t>;
-  struct Entry {
-    Key key;
-    Counters c;
-  };
+  using Table = FlatTable<Key, Counters>;
+  using Entry = Table::Entry;  // key, value (the counters)
   // The memory bound documented for destinations.max_tuples depends on this size.
   static_assert(sizeof(Entry) == 92, "update docs/configuration.md (destinations.max_tuples)");
 
   /// Empties the table for a scrape tracking at most `max_tuples` tuples (beyond: Overflow).
-  void Reset(size_t max_tuples);
+  void Reset(size_t max_tuples) {
+    table_.Reset(max_tuples);
+    overflow_.Clear();
+    overflow_sockets_ = 0;
+  }
 
   /// Counts one socket of tuple `key` (see SocketCounters::Add). O(1) amortised; allocates
   /// only when the table grows past its largest size so far. Inlined into the caller's
-  /// per-socket loop (an out-of-line call costs ~15 instructions per socket).
+  /// per-socket loop.
   [[gnu::always_inline]] void Add(const Key& key, int state_idx, bool in_range, int tw_bucket,
                                   uint32_t expires_ms) {
-    Counters* c = FindOrInsert(key, Hash(key));
+    Counters* c = table_.FindOrInsert(key, Table::Hash(key));
     if (c != nullptr) {
       c->Add(state_idx, in_range, tw_bucket, expires_ms);
     } else {
@@ -99,45 +101,22 @@ class TupleTable {
   /// Calls fn(const Entry&) for every tuple, in slot order.
   template <typename Fn>
   void ForEach(Fn fn) const {
-    for (const Entry& e : slots_) {
-      if (e.c.occupied) fn(e);
-    }
+    table_.ForEach(fn);
   }
   /// Slot index of an entry handed out by ForEach (valid until the next Add or Reset).
-  uint32_t SlotOf(const Entry& e) const { return uint32_t(&e - slots_.data()); }
+  uint32_t SlotOf(const Entry& e) const { return table_.SlotOf(e); }
   /// The tuple in slot `slot` (from SlotOf).
-  const Entry& slot(uint32_t slot) const { return slots_[slot]; }
+  const Entry& slot(uint32_t slot) const { return table_.slot(slot); }
   /// Tuples tracked.
-  size_t size() const { return count_; }
+  size_t size() const { return table_.size(); }
   /// Counters of the sockets of tuples beyond max_tuples, and how many sockets they are.
   const Overflow& overflow() const { return overflow_; }
   uint64_t overflow_sockets() const { return overflow_sockets_; }
   /// Bytes held by the table.
-  size_t Bytes() const { return slots_.capacity() * sizeof(Entry); }
+  size_t Bytes() const { return table_.Bytes(); }
 
  private:
-  static uint64_t Hash(const Key& key) {
-    static_assert(sizeof(Key) >= 36);
-    return HashKey36(reinterpret_cast<const uint8_t*>(&key));
-  }
-  static bool Equal(const Key& x, const Key& y) {
-    return KeyEquals36(reinterpret_cast<const uint8_t*>(&x), reinterpret_cast<const uint8_t*>(&y));
-  }
-  [[gnu::always_inline]] Counters* FindOrInsert(const Key& key, uint64_t hash) {
-    size_t i = hash & mask_;
-    while (slots_[i].c.occupied) {
-      if (Equal(slots_[i].key, key)) return &slots_[i].c;
-      i = (i + 1) & mask_;
-    }
-    return Insert(key, hash, i);
-  }
-  Counters* Insert(const Key& key, uint64_t hash, size_t free_slot);
-  void Grow();
-
-  std::vector<Entry> slots_;  // power-of-two size, load <= 3/4
-  size_t mask_ = 0;
-  size_t count_ = 0;
-  size_t max_tuples_ = 0;
+  Table table_;
   Overflow overflow_{};
   uint64_t overflow_sockets_ = 0;
 };

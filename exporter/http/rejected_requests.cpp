@@ -2,16 +2,15 @@
 
 #include <algorithm>
 
+#include "metrics/names.h"
+
 namespace sockstate {
 
 std::vector<prometheus::MetricFamily> RejectedRequests::Collect() const {
   static constexpr const char* kReasons[] = {"unauthorized", "scrape_limit", "bcrypt_limit"};
   prometheus::MetricFamily f;
-  f.name = "sockstate_http_requests_rejected_total";
-  f.help =
-      "HTTP requests the exporter turned away, by reason: unauthorized (401, basic auth), "
-      "scrape_limit (503, --web.max-requests scrapes in progress), bcrypt_limit (503, too many "
-      "password checks in progress).";
+  f.name = metric::kHttpRequestsRejectedTotal.name;
+  f.help = metric::kHttpRequestsRejectedTotal.help;
   f.type = prometheus::MetricType::Counter;
   for (int i = 0; i < 3; ++i) {
     prometheus::ClientMetric m;

@@ -19,7 +19,7 @@ namespace sockstate {
 
 namespace {
 
-static_assert(sizeof(sockstate_cf_key) == 32, "key layout shared with the BPF program");
+static_assert(sizeof(sockstate_cf_key) == 40, "key layout shared with the BPF program");
 
 class BpfProbe : public ConnectFailureProbe {
  public:
@@ -62,6 +62,7 @@ class BpfProbe : public ConnectFailureProbe {
       r.dport = k.dport;
       r.family = k.family == 10 ? Family::kIpv6 : Family::kIpv4;
       r.reason = k.reason;
+      r.protocol = k.protocol;
       r.count = count;
       out->push_back(r);
     }
@@ -78,7 +79,7 @@ class BpfProbe : public ConnectFailureProbe {
 }  // namespace
 
 Result<std::unique_ptr<ConnectFailureProbe>> OpenConnectFailureProbe() {
-  Result<std::shared_ptr<BpfObject>> object = BpfObject::Load({"sockstate_connect_failure"});
+  Result<std::shared_ptr<BpfObject>> object = BpfObject::Load({"cf_state_change"});
   if (!object.ok()) return object.status();
   return std::unique_ptr<ConnectFailureProbe>(std::make_unique<BpfProbe>(std::move(*object)));
 }

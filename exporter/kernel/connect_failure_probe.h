@@ -12,12 +12,17 @@
 
 namespace sockstate {
 
-/// Why a connect() failed. The values are the BPF program's (exporter/kernel/bpf/connect_failures.h).
+/// Why a connect() failed. The values are the BPF program's
+/// (exporter/kernel/bpf/connect_failures.h). TCP: the socket's error at SYN_SENT -> CLOSE
+/// (docs/connect-failures.md#reasons); UDP: only kNoLocalPort.
 enum class ConnectFailureReason : uint8_t {
-  kNoLocalPort = 0,       // inet_hash_connect() found no free local port: EADDRNOTAVAIL
-  kRefusedOrTimeout = 1,  // SYN_SENT -> CLOSE with a local port: RST, timeout or abandoned
+  kNoLocalPort = 0,  // TCP: EADDRNOTAVAIL from inet_hash_connect(); UDP: no free port at all
+  kRefused = 1,      // ECONNREFUSED: a RST, or ICMP port unreachable
+  kTimedOut = 2,     // ETIMEDOUT: the SYN retries ran out
+  kUnreachable = 3,  // another ICMP error: EHOSTUNREACH, ENETUNREACH, ...
+  kAbandoned = 4,    // no error: the application closed the socket while connecting
 };
-inline constexpr size_t kNumConnectFailureReasons = 2;
+inline constexpr size_t kNumConnectFailureReasons = 5;
 
 /// One drained kernel map entry: failures counted for one key since the previous drain. IPv4
 /// (and IPv4-mapped) destinations are kIpv4 with the address in daddr[0..3]. Value type.
@@ -27,7 +32,8 @@ struct FailureRecord {
   std::array<uint8_t, 16> daddr{};
   uint16_t dport = 0;
   Family family = Family::kIpv4;
-  uint8_t reason = 0;  // ConnectFailureReason; other values are ignored
+  uint8_t reason = 0;    // ConnectFailureReason; other values are ignored
+  uint8_t protocol = 6;  // IPPROTO_TCP or IPPROTO_UDP (a UDP failure has no destination)
   uint64_t count = 0;
 };
 

@@ -220,14 +220,13 @@ bool DecodeEntry(const uint8_t* base, const uint8_t* attrs, size_t len, uint8_t 
 
 }  // namespace
 
-CtParseState ParseConntrackBuffer(const void* buf, size_t len, ConntrackSink& sink,
-                                  std::string* error, bool* dump_interrupted,
-                                  const CtReplyFilter* expect, uint64_t* messages, int* nl_errno) {
+NetlinkParseResult ParseConntrackBuffer(const void* buf, size_t len, ConntrackSink& sink,
+                                        const CtReplyFilter* expect) {
   const auto* base = static_cast<const uint8_t*>(buf);
   ConntrackRecord record;  // reused for every entry: no allocation per entry
   return WalkNetlinkMessages(
-      buf, len, kCtNewType, error, dump_interrupted, expect, nl_errno,
-      [&](const nlmsghdr& h, const uint8_t* payload, size_t off) {
+      buf, len, kCtNewType, expect,
+      [&](const nlmsghdr& h, const uint8_t* payload, size_t off, std::string* error) {
         const size_t payload_len = h.nlmsg_len - NLMSG_HDRLEN;
         if (payload_len < kNfGenLen) {
           SetErrorf(error, "conntrack message at offset %zu too short: nlmsg_len %u < %zu", off,
@@ -242,12 +241,11 @@ CtParseState ParseConntrackBuffer(const void* buf, size_t len, ConntrackSink& si
         }
         std::string inner;
         if (!DecodeEntry(base, payload + kNfGenLen, payload_len - kNfGenLen, family, record,
-                         error != nullptr ? &inner : nullptr)) {
+                         &inner)) {
           SetErrorf(error, "conntrack message at offset %zu: %s", off, inner.c_str());
           return false;
         }
         sink.OnEntry(record);
-        if (messages != nullptr) ++*messages;
         return true;
       });
 }

@@ -75,29 +75,23 @@ class ConntrackSink {
   virtual void OnEntry(const ConntrackRecord& record) = 0;
 };
 
-/// Outcome of parsing one recvmsg buffer of a ctnetlink dump.
-using CtParseState = NetlinkParseState;
-
 /// What every reply message must carry (util/netlink_socket.h).
 using CtReplyFilter = NetlinkReplyFilter;
 
 /// Parses one buffer of netlink messages from a ctnetlink dump reply: every
 /// (NFNL_SUBSYS_CTNETLINK << 8 | IPCTNL_MSG_CT_NEW) message becomes a ConntrackRecord handed to
-/// `sink`; NLMSG_DONE ends the dump. Errors (kError, `*error` says what and at which byte
-/// offset of the buffer): NLMSG_ERROR (its errno also in `*nl_errno` when set), a truncated
-/// header, a message shorter than nlmsghdr + nfgenmsg, a length running past the buffer, an
-/// attribute whose length is below 4 or runs past its message or parent, a family other than
-/// AF_INET/AF_INET6, an entry without CTA_TUPLE_ORIG or CTA_TUPLE_REPLY, a tuple without
-/// addresses of the message's family or without CTA_PROTO_NUM, an attribute of the wrong size,
-/// NLM_F_DUMP_INTR (`*dump_interrupted` set), an unexpected message type. Unknown attributes
-/// are skipped. When `expect` is set, a message whose nlmsg_seq/nlmsg_pid differ is an error.
-/// `messages` (optional) is incremented once per entry handed to the sink. Pure apart from
-/// calling the sink; never reads outside [buf, buf+len); allocates only to build `*error`.
-/// Thread-safe (no shared state).
-CtParseState ParseConntrackBuffer(const void* buf, size_t len, ConntrackSink& sink,
-                                  std::string* error, bool* dump_interrupted = nullptr,
-                                  const CtReplyFilter* expect = nullptr,
-                                  uint64_t* messages = nullptr, int* nl_errno = nullptr);
+/// `sink` and counts in `messages`; NLMSG_DONE ends the dump (kDone). Errors (kError, `error`
+/// says what and at which byte offset of the buffer): NLMSG_ERROR (its errno in `nl_errno`), a
+/// truncated header, a message shorter than nlmsghdr + nfgenmsg, a length running past the
+/// buffer, an attribute whose length is below 4 or runs past its message or parent, a family
+/// other than AF_INET/AF_INET6, an entry without CTA_TUPLE_ORIG or CTA_TUPLE_REPLY, a tuple
+/// without addresses of the message's family or without CTA_PROTO_NUM, an attribute of the
+/// wrong size, NLM_F_DUMP_INTR (`dump_interrupted`), an unexpected message type. Unknown
+/// attributes are skipped. When `expect` is set, a message whose nlmsg_seq/nlmsg_pid differ is
+/// an error. Pure apart from calling the sink; never reads outside [buf, buf+len); allocates
+/// only to build the error. Thread-safe (no shared state).
+NetlinkParseResult ParseConntrackBuffer(const void* buf, size_t len, ConntrackSink& sink,
+                                        const CtReplyFilter* expect = nullptr);
 
 /// Writes raw ctnetlink dump buffers to a file (util/record_file.h: magic "SSCTRK01", then
 /// per buffer a u32 little-endian length and the bytes). Not thread-safe.

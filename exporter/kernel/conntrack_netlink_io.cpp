@@ -74,16 +74,16 @@ Status ReplayConntrackFile(const std::string& path, ConntrackSink& sink) {
     const uint8_t* data = nullptr;
     size_t payload_off = 0;
     if (Status s = in.ReadPayload(&data, &payload_off); !s.ok()) return s;
-    std::string error;
-    switch (ParseConntrackBuffer(data, n, sink, &error)) {
-      case CtParseState::kError:
+    NetlinkParseResult r = ParseConntrackBuffer(data, n, sink);
+    switch (r.state) {
+      case NetlinkParseState::kError:
         return in.Error(
             StrFormat("record at offset %zu (%u bytes from file offset %zu)", off, n, payload_off) +
-            ": " + error);
-      case CtParseState::kDone:
+            ": " + r.error);
+      case NetlinkParseState::kDone:
         done = true;
         break;
-      case CtParseState::kMore:
+      case NetlinkParseState::kMore:
         break;
     }
   }
@@ -122,9 +122,14 @@ Status ConntrackSocket::DumpOnce(ConntrackSink* sink, ConntrackRecorder* recorde
         return recorder != nullptr ? recorder->Write(buf, n) : Status::Ok();
       },
       [&](const uint8_t* buf, size_t n) {
-        nl_errno = 0;
-        return ParseConntrackBuffer(buf, n, *sink, &error, interrupted, &expect, &stats->entries,
-                                    &nl_errno);
+        NetlinkParseResult r = ParseConntrackBuffer(buf, n, *sink, &expect);
+        stats->entries += r.messages;
+        if (r.state == NetlinkParseState::kError) {
+          error = std::move(r.error);
+          *interrupted = r.dump_interrupted;
+          nl_errno = r.nl_errno;
+        }
+        return r.state;
       },
       [&] {
         if (nl_errno != 0) nl_->DumpEnded();  // an error reply ends the dump

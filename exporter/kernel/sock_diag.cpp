@@ -72,14 +72,13 @@ const char* AddressFamilyName(uint8_t family) {
   }
 }
 
-ParseState ParseDiagBuffer(const void* buf, size_t len, RecordSink& sink, std::string* error,
-                           bool* dump_interrupted, const DiagReplyFilter* expect,
-                           uint64_t* messages) {
+NetlinkParseResult ParseDiagBuffer(const void* buf, size_t len, RecordSink& sink,
+                                   const DiagReplyFilter* expect) {
   SocketRecord record;  // reused for every socket: no allocation per socket
   inet_diag_msg msg;
   return WalkNetlinkMessages(
-      buf, len, SOCK_DIAG_BY_FAMILY, error, dump_interrupted, expect, /*nl_errno=*/nullptr,
-      [&](const nlmsghdr& h, const uint8_t* payload, size_t off) {
+      buf, len, SOCK_DIAG_BY_FAMILY, expect,
+      [&](const nlmsghdr& h, const uint8_t* payload, size_t off, std::string* error) {
         if (h.nlmsg_len < kDiagMsgLen) {
           SetErrorf(error, "inet_diag message at offset %zu too short: nlmsg_len %u < %zu", off,
                     h.nlmsg_len, kDiagMsgLen);
@@ -92,7 +91,6 @@ ParseState ParseDiagBuffer(const void* buf, size_t len, RecordSink& sink, std::s
           return false;
         }
         sink.OnSocket(record);
-        if (messages != nullptr) ++*messages;
         return true;
       });
 }
@@ -125,7 +123,13 @@ Status SockDiagSocket::DumpFamily(uint8_t family, uint32_t state_mask, RecordSin
         return recorder != nullptr ? recorder->Write(family, buf, n) : Status::Ok();
       },
       [&](const uint8_t* buf, size_t n) {
-        return ParseDiagBuffer(buf, n, sink, &error, interrupted, &expect, &stats->messages);
+        NetlinkParseResult r = ParseDiagBuffer(buf, n, sink, &expect);
+        stats->messages += r.messages;
+        if (r.state == NetlinkParseState::kError) {
+          error = std::move(r.error);
+          *interrupted = r.dump_interrupted;
+        }
+        return r.state;
       },
       [&] {
         return Status::Error("reply buffer " + std::to_string(stats->buffers) + ": " + error);

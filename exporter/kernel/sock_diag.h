@@ -20,26 +20,21 @@ namespace sockstate {
 /// "AF_INET", "AF_INET6" or "AF_?", for messages. Thread-safe.
 const char* AddressFamilyName(uint8_t family);
 
-/// Outcome of parsing one recvmsg buffer.
-using ParseState = NetlinkParseState;
-
 /// Identity every reply message must carry (util/netlink_socket.h).
 using DiagReplyFilter = NetlinkReplyFilter;
 
 /// Parses one buffer of netlink messages from a sock_diag dump reply: every
 /// SOCK_DIAG_BY_FAMILY message becomes a SocketRecord handed to `sink` (IPv4-mapped IPv6
-/// normalised to IPv4, NEW_SYN_RECV folded into SYN_RECV); NLMSG_DONE ends the dump;
-/// NLMSG_ERROR, a truncated header, a message shorter than struct inet_diag_msg, a length
-/// running past the buffer or NLM_F_DUMP_INTR are kError with a message saying what and at
-/// which byte offset. Pure apart from calling the sink; never reads outside [buf, buf+len).
-/// `dump_interrupted` is set when NLM_F_DUMP_INTR was seen (the caller retries the dump).
-/// When `expect` is set, a message whose nlmsg_seq/nlmsg_pid differ is an error. When
-/// `messages` is set, it is incremented once per socket handed to the sink. A zero-length or
-/// short message is an error (never an endless loop). Allocates only to build `*error`.
-/// Thread-safe (no shared state).
-ParseState ParseDiagBuffer(const void* buf, size_t len, RecordSink& sink, std::string* error,
-                           bool* dump_interrupted = nullptr,
-                           const DiagReplyFilter* expect = nullptr, uint64_t* messages = nullptr);
+/// normalised to IPv4, NEW_SYN_RECV folded into SYN_RECV) and counts in `messages`;
+/// NLMSG_DONE ends the dump (kDone). NLMSG_ERROR, a truncated header, a message shorter than
+/// struct inet_diag_msg, a length running past the buffer, an unknown family or
+/// NLM_F_DUMP_INTR (`dump_interrupted`: the caller retries the dump) are kError with `error`
+/// saying what and at which byte offset; a zero-length or short message is an error (never an
+/// endless loop). When `expect` is set, a message whose nlmsg_seq/nlmsg_pid differ is an
+/// error. Pure apart from calling the sink; never reads outside [buf, buf+len); allocates only
+/// to build the error. Thread-safe (no shared state).
+NetlinkParseResult ParseDiagBuffer(const void* buf, size_t len, RecordSink& sink,
+                                   const DiagReplyFilter* expect = nullptr);
 
 /// Writes raw dump buffers to a file (util/record_file.h: magic "SSDIAG01", then per buffer:
 /// u8 family, u32 little-endian length, bytes). A dump restarted after NLM_F_DUMP_INTR keeps

@@ -47,16 +47,16 @@ Status ReplayDumpFile(const std::string& path, RecordSink& sink) {
       return in.Error(StrFormat("record at offset %zu: %s dump ended without NLMSG_DONE", off,
                                 AddressFamilyName(open_family)));
     }
-    std::string error;
-    switch (ParseDiagBuffer(data, n, sink, &error)) {
-      case ParseState::kError:
+    NetlinkParseResult r = ParseDiagBuffer(data, n, sink);
+    switch (r.state) {
+      case NetlinkParseState::kError:
         return in.Error(StrFormat("record at offset %zu (%s, %u bytes from file offset %zu)", off,
                                   AddressFamilyName(family), n, payload_off) +
-                        ": " + error);
-      case ParseState::kDone:
+                        ": " + r.error);
+      case NetlinkParseState::kDone:
         open_family = 0;
         break;
-      case ParseState::kMore:
+      case NetlinkParseState::kMore:
         open_family = family;
         break;
     }

@@ -1,6 +1,7 @@
 #pragma once
 // Metric families of one scrape, collected by name so that several namespaces and sources add
-// series to the same family. Every source writes its series through this one type.
+// series to the same family. Every source writes its series through this one type, naming the
+// family by its declaration in metrics/names.h.
 
 #include <prometheus/client_metric.h>
 #include <prometheus/metric_family.h>
@@ -11,6 +12,8 @@
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "metrics/names.h"
 
 namespace sockstate {
 
@@ -24,33 +27,23 @@ inline Labels With(const Labels& base, Labels extra) {
   return l;
 }
 
-/// Families by name, sorted on Take(). The first call for a name fixes its help and type.
+/// Families by name, sorted on Take(). Help and type come from the family's MetricDef.
 /// Not thread-safe: one scrape thread fills it.
 class FamilySet {
  public:
-  prometheus::MetricFamily& Get(const std::string& name, const std::string& help,
-                                prometheus::MetricType type) {
-    auto it = families_.find(name);
-    if (it == families_.end()) {
-      prometheus::MetricFamily f;
-      f.name = name;
-      f.help = help;
-      f.type = type;
-      it = families_.emplace(name, std::move(f)).first;
+  /// One series of the gauge or counter `def` (a histogram def is ignored).
+  void Add(const MetricDef& def, const Labels& labels, double v) {
+    if (def.type == MetricType::kGauge) {
+      NewSeries(def, labels).gauge.value = v;
+    } else if (def.type == MetricType::kCounter) {
+      NewSeries(def, labels).counter.value = v;
     }
-    return it->second;
   }
-  void Gauge(const std::string& name, const std::string& help, const Labels& labels, double v) {
-    Add(Get(name, help, prometheus::MetricType::Gauge), labels).gauge.value = v;
-  }
-  void Counter(const std::string& name, const std::string& help, const Labels& labels, double v) {
-    Add(Get(name, help, prometheus::MetricType::Counter), labels).counter.value = v;
-  }
-  /// `cumulative[i]` is the count at or below `bounds[i]`; the +Inf bucket is `count`.
-  void Histogram(const std::string& name, const std::string& help, const Labels& labels,
-                 const std::vector<double>& bounds, const std::vector<uint64_t>& cumulative,
-                 uint64_t count, double sum) {
-    prometheus::ClientMetric& m = Add(Get(name, help, prometheus::MetricType::Histogram), labels);
+  /// One series of the histogram `def`: `cumulative[i]` is the count at or below `bounds[i]`;
+  /// the +Inf bucket is `count`.
+  void Histogram(const MetricDef& def, const Labels& labels, const std::vector<double>& bounds,
+                 const std::vector<uint64_t>& cumulative, uint64_t count, double sum) {
+    prometheus::ClientMetric& m = NewSeries(def, labels);
     m.histogram.sample_count = count;
     m.histogram.sample_sum = sum;
     for (size_t i = 0; i < bounds.size() && i < cumulative.size(); ++i) {
@@ -70,13 +63,24 @@ class FamilySet {
   }
 
  private:
-  static prometheus::ClientMetric& Add(prometheus::MetricFamily& f, const Labels& labels) {
+  prometheus::ClientMetric& NewSeries(const MetricDef& def, const Labels& labels) {
+    auto it = families_.find(std::string_view(def.name));
+    if (it == families_.end()) {
+      prometheus::MetricFamily f;
+      f.name = def.name;
+      f.help = def.help;
+      f.type = def.type == MetricType::kCounter     ? prometheus::MetricType::Counter
+               : def.type == MetricType::kHistogram ? prometheus::MetricType::Histogram
+                                                    : prometheus::MetricType::Gauge;
+      it = families_.emplace(def.name, std::move(f)).first;
+    }
+    prometheus::MetricFamily& f = it->second;
     f.metric.emplace_back();
     prometheus::ClientMetric& m = f.metric.back();
     for (const auto& [k, v] : labels) m.label.push_back({k, v});
     return m;
   }
-  std::map<std::string, prometheus::MetricFamily> families_;
+  std::map<std::string, prometheus::MetricFamily, std::less<>> families_;
 };
 
 }  // namespace sockstate

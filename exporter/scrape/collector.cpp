@@ -40,11 +40,8 @@ bool TimedRead(Source& source, const Ctx& ctx, const std::string& netns, double*
 void AddSourceOutcome(FamilySet& fs, const Labels& base, std::string_view source, bool ok,
                       double seconds) {
   const Labels l = With(base, {{"source", std::string(source)}});
-  fs.Gauge("sockstate_scrape_source_success",
-           "1 when the source was read (a missing optional file counts as success), 0 when "
-           "it failed; the exporter logs why.",
-           l, ok ? 1 : 0);
-  fs.Gauge("sockstate_scrape_source_duration_seconds", "Time spent reading the source.", l,
+  fs.Add(metric::kScrapeSourceSuccess, l, ok ? 1 : 0);
+  fs.Add(metric::kScrapeSourceDurationSeconds, l,
            seconds);
 }
 
@@ -60,13 +57,9 @@ void AddNamespace(FamilySet& fs, const Namespace& ns, ExportContext ctx, bool ho
   if (ctx.label_netns) {
     const std::string& netns = ns.info.label;
     base.push_back({"netns", netns});
-    fs.Gauge("sockstate_netns_info",
-             "A network namespace the exporter reads, with its container and pod if known.",
-             {{"netns", netns}, {"container_id", ns.container_id}, {"pod_uid", ns.pod_uid}}, 1);
-    fs.Gauge("sockstate_netns_scrape_success",
-             "1 when every source of the namespace was read, 0 otherwise.", base, ns.ok ? 1 : 0);
-    fs.Gauge("sockstate_netns_scrape_duration_seconds",
-             "Time spent reading the namespace in this scrape.", base, ns.seconds);
+    fs.Add(metric::kNetnsInfo, {{"netns", netns}, {"container_id", ns.container_id}, {"pod_uid", ns.pod_uid}}, 1);
+    fs.Add(metric::kNetnsScrapeSuccess, base, ns.ok ? 1 : 0);
+    fs.Add(metric::kNetnsScrapeDurationSeconds, base, ns.seconds);
   }
   if (!ns.read) return;
   for (size_t i = 0; i < ns.sources.size(); ++i) {
@@ -194,24 +187,17 @@ std::vector<prometheus::MetricFamily> Collector::Scrape() const {
     AddSourceOutcome(fs, {}, h.source->name(), h.ok, h.seconds);
     h.source->AddFamilies(fs, ctx);
   }
-  fs.Gauge("sockstate_build_info", "Build of the exporter; the value is always 1.",
-           {{"version", kVersion}, {"revision", kRevision}, {"compiler", __VERSION__}}, 1);
-  fs.Counter("sockstate_scrapes_total", "Scrape requests answered since start.", {},
+  fs.Add(metric::kBuildInfo, {{"version", kVersion}, {"revision", kRevision}, {"compiler", __VERSION__}}, 1);
+  fs.Add(metric::kScrapesTotal, {},
              double(scrapes_total_.load()));
-  fs.Counter("sockstate_netlink_dumps_total",
-             "sock_diag dumps run since start. Concurrent scrapes share one dump.", {},
+  fs.Add(metric::kNetlinkDumpsTotal, {},
              double(env_.netlink_dumps.load()));
-  fs.Gauge("sockstate_config_last_reload_successful",
-           "1 when the last configuration (re)load succeeded.", {}, reload_ok ? 1 : 0);
-  fs.Gauge("sockstate_config_last_reload_success_timestamp_seconds",
-           "Unix time of the last successful configuration load.", {}, reload_ts);
+  fs.Add(metric::kConfigLastReloadSuccessful, {}, reload_ok ? 1 : 0);
+  fs.Add(metric::kConfigLastReloadSuccessTimestampSeconds, {}, reload_ts);
   if (label_netns) {
-    fs.Gauge("sockstate_netns_discovered", "Network namespaces found by discovery.", {},
+    fs.Add(metric::kNetnsDiscovered, {},
              double(namespaces_.discovered()));
-    fs.Gauge("sockstate_netns_skipped",
-             "Network namespaces not read: beyond namespaces.max_namespaces or the scrape "
-             "budget.",
-             {}, double(namespaces_.skipped()));
+    fs.Add(metric::kNetnsSkipped, {}, double(namespaces_.skipped()));
   }
   return fs.Take();
 }

@@ -1,10 +1,14 @@
 #include "scrape/port_overview.h"
 
+#include "metrics/names.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <map>
 #include <tuple>
+
+#include "metrics/names.h"
 
 namespace sockstate {
 namespace {
@@ -151,27 +155,27 @@ PortOverview BuildPortOverview(const std::vector<MetricFamily>& families, size_t
       }
     }
   };
-  gauge_into("sockstate_destination_occupancy_ratio",
+  gauge_into(metric::kDestinationOccupancyRatio.name,
              [](DestinationRow& r, double v) { r.occupancy = v; });
-  gauge_into("sockstate_destination_ephemeral_ports_used_max",
+  gauge_into(metric::kDestinationEphemeralPortsUsedMax.name,
              [](DestinationRow& r, double v) { r.ports_used_max = v; });
-  gauge_into("sockstate_destination_ephemeral_ports_used",
+  gauge_into(metric::kDestinationEphemeralPortsUsed.name,
              [](DestinationRow& r, double v) { r.ports_used = v; });
-  gauge_into("sockstate_destination_tuples", [](DestinationRow& r, double v) { r.tuples = v; });
-  if (const MetricFamily* f = Find(families, "sockstate_destination_sockets")) {
+  gauge_into(metric::kDestinationTuples.name, [](DestinationRow& r, double v) { r.tuples = v; });
+  if (const MetricFamily* f = Find(families, metric::kDestinationSockets.name)) {
     for (const auto& m : f->metric) {
       double v = Value(m, f->type);
       if (std::isfinite(v) && v != 0) row(m).states.push_back({Label(m, "state"), v});
     }
   }
-  if (const MetricFamily* f = Find(families, "sockstate_destination_time_wait_remaining_seconds")) {
+  if (const MetricFamily* f = Find(families, metric::kDestinationTimeWaitRemainingSeconds.name)) {
     for (const auto& m : f->metric) {
       DestinationRow& r = row(m);
       r.time_wait = double(m.histogram.sample_count);
       r.time_wait_returns = Returns(m.histogram);
     }
   }
-  const auto usable = PerNamespace(families, "sockstate_ephemeral_port_usable_ports");
+  const auto usable = PerNamespace(families, metric::kEphemeralPortUsablePorts.name);
   for (auto& [k, r] : rows) {
     auto it = usable.find(k.first);
     if (it != usable.end()) r.usable = it->second;
@@ -200,8 +204,8 @@ PortOverview BuildPortOverview(const std::vector<MetricFamily>& families, size_t
   // Namespaces: every netns value of the per-namespace families (a namespace below
   // detail_threshold has only its netns series).
   std::map<std::string, bool> namespaces;
-  for (const char* name : {"sockstate_tcp_sockets", "sockstate_ephemeral_port_usable_ports",
-                           "sockstate_sysctl_ip_local_port_range_low", "sockstate_netns_info"}) {
+  for (const char* name : {metric::kTcpSockets.name, metric::kEphemeralPortUsablePorts.name,
+                           metric::kSysctlIpLocalPortRangeLow.name, metric::kNetnsInfo.name}) {
     if (const MetricFamily* f = Find(families, name)) {
       for (const auto& m : f->metric) namespaces[Label(m, "netns")] = true;
     }
@@ -217,8 +221,8 @@ PortOverview BuildPortOverview(const std::vector<MetricFamily>& families, size_t
   auto add = [&](std::string name, std::string meaning, std::map<std::string, std::string> by) {
     if (!by.empty()) out.settings.push_back(Group(std::move(name), std::move(meaning), by));
   };
-  const auto low = PerNamespace(families, "sockstate_sysctl_ip_local_port_range_low");
-  const auto high = PerNamespace(families, "sockstate_sysctl_ip_local_port_range_high");
+  const auto low = PerNamespace(families, metric::kSysctlIpLocalPortRangeLow.name);
+  const auto high = PerNamespace(families, metric::kSysctlIpLocalPortRangeHigh.name);
   {
     std::map<std::string, std::string> by;
     for (const auto& [netns, lo] : low) {
@@ -230,10 +234,10 @@ PortOverview BuildPortOverview(const std::vector<MetricFamily>& families, size_t
     add("net.ipv4.ip_local_port_range",
         "Local ports connect() picks from; its size caps every destination tuple.", by);
   }
-  const auto reserved_in_range = PerNamespace(families, "sockstate_ephemeral_port_reserved_ports");
+  const auto reserved_in_range = PerNamespace(families, metric::kEphemeralPortReservedPorts.name);
   add("net.ipv4.ip_local_reserved_ports",
       "Ports connect() never picks; those inside the range shrink every tuple's budget.",
-      text("sockstate_sysctl_ip_local_reserved_ports", [&](const std::string& netns, double v) {
+      text(metric::kSysctlIpLocalReservedPorts.name, [&](const std::string& netns, double v) {
         auto it = reserved_in_range.find(netns);
         return FormatNumber(v) + " reserved" +
                (it == reserved_in_range.end() ? "" : ", " + FormatNumber(it->second) + " in range");
@@ -241,47 +245,47 @@ PortOverview BuildPortOverview(const std::vector<MetricFamily>& families, size_t
   add("ports held by bind()",
       "Ports inside the range held by listeners and bound sockets: connect() skips them for "
       "every destination.",
-      text("sockstate_ephemeral_port_bind_held_ports",
+      text(metric::kEphemeralPortBindHeldPorts.name,
            [](const std::string&, double v) { return FormatNumber(v); }));
   add("usable ports per tuple",
       "range - reserved - bind-held: what one (source, destination, port) tuple can use; "
       "occupancy divides by it.",
-      text("sockstate_ephemeral_port_usable_ports",
+      text(metric::kEphemeralPortUsablePorts.name,
            [](const std::string&, double v) { return FormatNumber(v); }));
   add("net.ipv4.tcp_tw_reuse",
       "1 lets connect() reuse TIME_WAIT ports (needs timestamps); 2 only towards loopback; 0 "
       "never.",
-      text("sockstate_sysctl_tcp_tw_reuse",
+      text(metric::kSysctlTcpTwReuse.name,
            [](const std::string&, double v) { return TwReuse(v); }));
   add("net.ipv4.tcp_tw_reuse_delay",
       "How old a TIME_WAIT socket must be before tcp_tw_reuse may take its port (Linux 6.14+).",
-      text("sockstate_sysctl_tcp_tw_reuse_delay_seconds",
+      text(metric::kSysctlTcpTwReuseDelaySeconds.name,
            [](const std::string&, double v) { return FormatNumber(v) + " s"; }));
   add("net.ipv4.tcp_timestamps", "TCP timestamps; tcp_tw_reuse works only when they are on.",
-      text("sockstate_sysctl_tcp_timestamps",
+      text(metric::kSysctlTcpTimestamps.name,
            [](const std::string&, double v) { return FormatNumber(v); }));
-  const auto tw_usage = PerNamespace(families, "sockstate_time_wait_bucket_usage_ratio");
+  const auto tw_usage = PerNamespace(families, metric::kTimeWaitBucketUsageRatio.name);
   add("net.ipv4.tcp_max_tw_buckets",
       "Most TIME_WAIT sockets the namespace keeps; beyond it connections close without "
       "TIME_WAIT.",
-      text("sockstate_sysctl_tcp_max_tw_buckets", [&](const std::string& netns, double v) {
+      text(metric::kSysctlTcpMaxTwBuckets.name, [&](const std::string& netns, double v) {
         auto it = tw_usage.find(netns);
         return FormatNumber(v) +
                (it == tw_usage.end() ? "" : " (" + FormatPercent(it->second) + " used)");
       }));
   add("net.ipv4.tcp_fin_timeout",
       "Lifetime of orphaned FIN_WAIT2 sockets; it does not shorten TIME_WAIT (always 60 s).",
-      text("sockstate_sysctl_tcp_fin_timeout_seconds",
+      text(metric::kSysctlTcpFinTimeoutSeconds.name,
            [](const std::string&, double v) { return FormatNumber(v) + " s"; }));
 
-  if (const MetricFamily* f = Find(families, "sockstate_scrape_source_success")) {
+  if (const MetricFamily* f = Find(families, metric::kScrapeSourceSuccess.name)) {
     for (const auto& m : f->metric) {
       if (Value(m, f->type) != 0) continue;
       std::string netns = Label(m, "netns");
       out.failing.push_back(Label(m, "source") + (netns.empty() ? "" : " (netns " + netns + ")"));
     }
   }
-  if (const MetricFamily* f = Find(families, "sockstate_netns_scrape_success")) {
+  if (const MetricFamily* f = Find(families, metric::kNetnsScrapeSuccess.name)) {
     for (const auto& m : f->metric) {
       if (Value(m, f->type) == 0) out.failing.push_back("netns " + Label(m, "netns"));
     }

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "metrics/names.h"
 #include "scrape/port_overview.h"
 
 namespace sockstate {
@@ -132,8 +133,8 @@ std::string OnceConnectFailuresNote(std::string_view mode) {
   if (mode == "off") return "";
   return "\nconnect() failures (EADDRNOTAVAIL, refused, timed out): not counted by --once.\n"
          "    The kernel keeps no count of them; a running exporter counts them from its start,\n"
-         "    by destination and reason: curl -s http://localhost:9798/metrics | grep "
-         "'^sockstate_connect_failures_total'\n";
+         "    by destination and reason: curl -s http://localhost:9798/metrics | grep '^" +
+         std::string(metric::kConnectFailuresTotal.name) + "'\n";
 }
 
 }  // namespace sockstate

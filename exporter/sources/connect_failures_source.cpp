@@ -11,8 +11,8 @@ namespace sockstate {
 
 namespace {
 
-constexpr std::string_view kReasonNames[kNumConnectFailureReasons] = {"no_local_port",
-                                                                      "refused_or_timeout"};
+constexpr std::string_view kReasonNames[kNumConnectFailureReasons] = {
+    "no_local_port", "refused", "timed_out", "unreachable", "abandoned"};
 
 }  // namespace
 
@@ -125,22 +125,16 @@ void ConnectFailuresSource::AddWorkload(const FailureRecord& r, size_t top_k) {
 }
 
 void ConnectFailuresSource::AddFamilies(FamilySet& fs, const ExportContext& ctx) const {
-  fs.Gauge("sockstate_connect_failures_available",
-           "1 when connect() failures are counted by the kernel (BPF program loaded and "
-           "attached), 0 when not (see the exporter's start-up log for why).",
-           {}, probe_ ? 1 : 0);
+  fs.Add(metric::kConnectFailuresAvailable, {}, probe_ ? 1 : 0);
   if (!probe_) return;
-  const char* kHelp =
-      "Failed TCP connect()s counted by the kernel, by destination and reason: no_local_port "
-      "(EADDRNOTAVAIL, no free ephemeral port for that destination) or refused_or_timeout "
-      "(SYN_SENT -> CLOSE: refused, timed out, or closed while connecting).";
   auto add = [&](const NsTotals& ns, const std::string& dest, const Counts& c) {
     for (size_t reason = 0; reason < kNumConnectFailureReasons; ++reason) {
       Labels l;
       if (label_netns_) l.push_back({"netns", ns.label});
       l.push_back({"destination", dest});
+      l.push_back({"protocol", "tcp"});
       l.push_back({"reason", std::string(kReasonNames[reason])});
-      fs.Counter("sockstate_connect_failures_total", kHelp, l, double(c[reason]));
+      fs.Add(metric::kConnectFailuresTotal, l, double(c[reason]));
     }
   };
   for (const auto& [inode, ns] : namespaces_) {
@@ -165,20 +159,15 @@ void ConnectFailuresSource::AddFamilies(FamilySet& fs, const ExportContext& ctx)
   }
   for (const WorkloadTotals& w : workloads_) {
     for (size_t reason = 0; reason < kNumConnectFailureReasons; ++reason) {
-      fs.Counter("sockstate_workload_connect_failures_total",
-                 "Failed TCP connect()s counted by the kernel, by the failing socket's workload "
-                 "(pod UID, container id, systemd unit or cgroup path, from its cgroup v2 id) "
-                 "and reason.",
-                 {{"workload", w.workload.name},
-                  {"workload_kind", w.workload.kind},
-                  {"reason", std::string(kReasonNames[reason])}},
-                 double(w.counts[reason]));
+      fs.Add(metric::kWorkloadConnectFailuresTotal,
+             {{"workload", w.workload.name},
+              {"workload_kind", w.workload.kind},
+              {"protocol", "tcp"},
+              {"reason", std::string(kReasonNames[reason])}},
+             double(w.counts[reason]));
     }
   }
-  fs.Counter("sockstate_connect_failures_map_overflow_total",
-             "Failed connect()s the kernel program could not count because its map was full "
-             "(more distinct failing keys between two scrapes than it holds).",
-             {}, double(overflow_total_));
+  fs.Add(metric::kConnectFailuresMapOverflowTotal, {}, double(overflow_total_));
 }
 
 Result<std::unique_ptr<HostSource>> MakeConnectFailuresSource(std::string_view mode,

@@ -35,7 +35,8 @@ namespace sockstate {
 
 class DestinationPlan;
 
-/// "no_local_port" / "refused_or_timeout" (the `reason` label). Thread-safe.
+/// "no_local_port", "refused", "timed_out", "unreachable", "abandoned" (the `reason` label).
+/// Thread-safe.
 std::string_view ConnectFailureReasonName(size_t reason);
 
 /// The host-wide source "connect_failures". Holds monotonic totals for its process lifetime;

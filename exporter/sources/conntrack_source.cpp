@@ -11,40 +11,27 @@
 namespace sockstate {
 namespace {
 
-// /proc/net/stat/nf_conntrack columns exported as counters: column, metric, help.
+// /proc/net/stat/nf_conntrack columns exported as counters: column, family.
 struct StatColumn {
   const char* column;
-  const char* metric;
-  const char* help;
+  const MetricDef& metric;
 };
-constexpr std::array<StatColumn, 14> kStatColumns = {{
-    {"found", "sockstate_conntrack_found_total",
-     "Lookups that found an existing conntrack entry (/proc/net/stat/nf_conntrack, summed over "
-     "CPUs)."},
-    {"invalid", "sockstate_conntrack_invalid_total",
-     "Packets conntrack could not track (invalid)."},
-    {"ignore", "sockstate_conntrack_ignore_total",
-     "Packets that already had a conntrack entry or were untracked."},
-    {"insert", "sockstate_conntrack_insert_total", "Entries inserted into the table."},
-    {"insert_failed", "sockstate_conntrack_insert_failed_total",
-     "Entries that could not be inserted (a clash, e.g. no free NAT port): the packet is "
-     "dropped."},
-    {"drop", "sockstate_conntrack_drop_total",
-     "Packets dropped because conntrack failed (insert failed or table full)."},
-    {"early_drop", "sockstate_conntrack_early_drop_total",
-     "Entries evicted to make room when the table was full."},
-    {"icmp_error", "sockstate_conntrack_icmp_error_total",
-     "ICMP errors that did not match a known connection."},
-    {"expect_new", "sockstate_conntrack_expect_new_total", "Expectations that matched."},
-    {"expect_create", "sockstate_conntrack_expect_create_total", "Expectations created."},
-    {"expect_delete", "sockstate_conntrack_expect_delete_total", "Expectations deleted."},
-    {"search_restart", "sockstate_conntrack_search_restart_total",
-     "Table lookups restarted because of a concurrent resize."},
-    {"clashres", "sockstate_conntrack_clash_resolve_total",
-     "Insert clashes that were resolved (e.g. parallel UDP packets)."},
-    {"chainlength", "sockstate_conntrack_chaintoolong_total",
-     "Inserts refused because a hash chain was too long."},
-}};
+const StatColumn kStatColumns[] = {
+    {"found", metric::kConntrackFoundTotal},
+    {"invalid", metric::kConntrackInvalidTotal},
+    {"ignore", metric::kConntrackIgnoreTotal},
+    {"insert", metric::kConntrackInsertTotal},
+    {"insert_failed", metric::kConntrackInsertFailedTotal},
+    {"drop", metric::kConntrackDropTotal},
+    {"early_drop", metric::kConntrackEarlyDropTotal},
+    {"icmp_error", metric::kConntrackIcmpErrorTotal},
+    {"expect_new", metric::kConntrackExpectNewTotal},
+    {"expect_create", metric::kConntrackExpectCreateTotal},
+    {"expect_delete", metric::kConntrackExpectDeleteTotal},
+    {"search_restart", metric::kConntrackSearchRestartTotal},
+    {"clashres", metric::kConntrackClashResolveTotal},
+    {"chainlength", metric::kConntrackChaintoolongTotal},
+};
 
 constexpr std::array<const char*, kCtTcpStates + 1> kTcpStateNames = {
     "none",     "syn_sent",  "syn_recv", "established", "fin_wait", "close_wait",
@@ -183,60 +170,39 @@ void ConntrackSource::AddFamilies(FamilySet& fs, const Labels& base,
                                   const ExportContext& ctx) const {
   if (!available_) return;
   if (ctx.host_wide) {
-    if (table_.max) {
-      fs.Gauge("sockstate_conntrack_entries_limit",
-               "Most conntrack entries of a namespace (nf_conntrack_max, host-wide); when full, "
-               "new connections are dropped.",
-               {}, double(*table_.max));
-    }
-    if (table_.buckets) {
-      fs.Gauge("sockstate_conntrack_buckets", "Buckets of the conntrack hash table (host-wide).",
-               {}, double(*table_.buckets));
-    }
-    fs.Gauge("sockstate_nat_time_wait_takeover",
-             "1 when the model assumes SNAT takes over ports of TIME_WAIT/CLOSE entries (Linux "
-             "6.5+ or nat.time_wait_takeover: on), else 0.",
-             {}, takeover_ ? 1 : 0);
+    if (table_.max) fs.Add(metric::kConntrackEntriesLimit, {}, double(*table_.max));
+    if (table_.buckets) fs.Add(metric::kConntrackBuckets, {}, double(*table_.buckets));
+    fs.Add(metric::kNatTimeWaitTakeover, {}, takeover_ ? 1 : 0);
   }
   // A namespace without entries (most pods': nothing loads conntrack there) has nothing to say.
   if (table_.count.value_or(0) == 0 && !dump_refused_ && !nat_named_) return;
   if (table_.count) {
-    fs.Gauge("sockstate_conntrack_entries",
-             "Conntrack entries in the namespace (nf_conntrack_count).", base,
+    fs.Add(metric::kConntrackEntries, base,
              double(*table_.count));
   }
   if (table_.stat) {
     for (const StatColumn& c : kStatColumns) {
       if (std::optional<uint64_t> v = table_.stat->Get(c.column)) {
-        fs.Counter(c.metric, c.help, base, double(*v));
+        fs.Add(c.metric, base, double(*v));
       }
     }
   }
-  fs.Gauge("sockstate_conntrack_dump_permitted",
-           "0 when the ctnetlink dump was refused (no CAP_NET_ADMIN, nat.enabled: auto): no "
-           "per-destination NAT series then; 1 otherwise.",
-           base, dump_refused_ ? 0 : 1);
+  fs.Add(metric::kConntrackDumpPermitted, base, dump_refused_ ? 0 : 1);
   if (!have_dump_) return;
-  const char* kEntriesHelp = "Conntrack entries in the last dump by protocol.";
-  fs.Gauge("sockstate_conntrack_dump_entries", kEntriesHelp, With(base, {{"protocol", "tcp"}}),
+  fs.Add(metric::kConntrackDumpEntries, With(base, {{"protocol", "tcp"}}),
            double(model_.entries(kNatTcp)));
-  fs.Gauge("sockstate_conntrack_dump_entries", kEntriesHelp, With(base, {{"protocol", "udp"}}),
+  fs.Add(metric::kConntrackDumpEntries, With(base, {{"protocol", "udp"}}),
            double(model_.entries(kNatUdp)));
-  fs.Gauge("sockstate_conntrack_dump_entries", kEntriesHelp, With(base, {{"protocol", "icmp"}}),
+  fs.Add(metric::kConntrackDumpEntries, With(base, {{"protocol", "icmp"}}),
            double(model_.icmp_entries()));
-  fs.Gauge("sockstate_conntrack_dump_entries", kEntriesHelp, With(base, {{"protocol", "other"}}),
+  fs.Add(metric::kConntrackDumpEntries, With(base, {{"protocol", "other"}}),
            double(model_.other_entries()));
   const auto& tcp = model_.tcp_states();
   for (int s = 0; s <= kCtTcpStates; ++s) {
     if (s == kCtTcpStates && tcp[s] == 0) continue;
-    fs.Gauge("sockstate_conntrack_tcp_entries",
-             "TCP conntrack entries in the last dump by conntrack state.",
-             With(base, {{"state", kTcpStateNames[s]}}), double(tcp[s]));
+    fs.Add(metric::kConntrackTcpEntries, With(base, {{"state", kTcpStateNames[s]}}), double(tcp[s]));
   }
-  fs.Gauge("sockstate_nat_untracked_entries",
-           "TCP/UDP entries of tuples beyond nat.max_tuples, counted only in destination "
-           "\"other\".",
-           base, double(model_.untracked_entries()));
+  fs.Add(metric::kNatUntrackedEntries, base, double(model_.untracked_entries()));
   static constexpr std::array<const char*, 2> kKinds = {"snat", "direct"};
   static constexpr std::array<const char*, 2> kStates = {"blocking", "reclaimable"};
   for (int p = 0; p < kNatProtocols; ++p) {
@@ -247,31 +213,17 @@ void ConntrackSource::AddFamilies(FamilySet& fs, const Labels& base,
       const Labels l = With(base, {{"destination", s.label}, {"protocol", proto}});
       for (int k = 0; k < 2; ++k) {
         for (int st = 0; st < 2; ++st) {
-          fs.Gauge("sockstate_nat_ports_used",
-                   "Local (NAT) ports held toward the destination, summed over local addresses: "
-                   "conntrack entries by kind (snat: IPS_SRC_NAT, direct: the host's own or "
-                   "forwarded unNATed) and state (blocking, or reclaimable by a new SNAT "
-                   "mapping).",
-                   With(l, {{"kind", kKinds[k]}, {"state", kStates[st]}}), double(s.ports[k][st]));
+          fs.Add(metric::kNatPortsUsed, With(l, {{"kind", kKinds[k]}, {"state", kStates[st]}}), double(s.ports[k][st]));
         }
       }
-      fs.Gauge("sockstate_nat_ports_blocking_max",
-               "Blocking ports of the fullest (local address, destination) tuple.", l,
+      fs.Add(metric::kNatPortsBlockingMax, l,
                double(s.fullest_blocking));
-      fs.Gauge("sockstate_nat_usable_ports",
-               "NAT ports usable per (local address, destination) tuple (config nat.usable_ports "
-               "or the group's).",
-               l, double(s.usable));
-      fs.Gauge("sockstate_nat_occupancy_ratio",
-               "Blocking ports of the fullest (local address, destination) tuple over the usable "
-               "NAT ports: 1 means the next new connection to it through the NAT is dropped.",
-               l, s.Occupancy());
-      fs.Gauge("sockstate_nat_tuples", "(local address, destination) tuples with entries.", l,
+      fs.Add(metric::kNatUsablePorts, l, double(s.usable));
+      fs.Add(metric::kNatOccupancyRatio, l, s.Occupancy());
+      fs.Add(metric::kNatTuples, l,
                double(s.tuples));
     }
-    fs.Gauge("sockstate_nat_destinations_folded",
-             "Destinations folded into \"other\" (beyond top_k or the series cap).",
-             With(base, {{"protocol", proto}}), double(model_.labels(p).folded));
+    fs.Add(metric::kNatDestinationsFolded, With(base, {{"protocol", proto}}), double(model_.labels(p).folded));
   }
 }
 

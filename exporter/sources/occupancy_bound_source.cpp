@@ -105,14 +105,8 @@ Status OccupancyBoundSource::Read(const NetnsReadContext& ctx) {
 
 void OccupancyBoundSource::AddFamilies(FamilySet& fs, const Labels& base,
                                        const ExportContext&) const {
-  fs.Gauge("sockstate_netns_occupancy_bound_ratio",
-           "Upper bound on the occupancy of every outgoing tuple of the namespace, from O(1) "
-           "counters: (TCP inuse + TCP6 inuse + tw) / (range - reserved - sockets used).",
-           base, bound_);
-  fs.Gauge("sockstate_netns_detailed",
-           "1 when the namespace got the exact sock_diag dump this scrape (per-destination "
-           "series), 0 when only its bound was read; reason says why.",
-           With(base, {{"reason", std::string(DetailReasonName(reason_))}}), detailed() ? 1 : 0);
+  fs.Add(metric::kNetnsOccupancyBoundRatio, base, bound_);
+  fs.Add(metric::kNetnsDetailed, With(base, {{"reason", std::string(DetailReasonName(reason_))}}), detailed() ? 1 : 0);
 }
 
 }  // namespace sockstate

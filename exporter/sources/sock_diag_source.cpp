@@ -12,19 +12,14 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-const char kStateHelp[] =
-    "TCP sockets by address family and state, from a netlink sock_diag dump. IPv4-mapped IPv6 "
-    "sockets count as ipv4.";
-
 /// The per-state series of one destination or service: established and time_wait always,
 /// other states when non-zero.
-void AddStateSeries(FamilySet& fs, const char* name, const char* help, const Labels& labels,
+void AddStateSeries(FamilySet& fs, const MetricDef& def, const Labels& labels,
                     const DestinationStats& d) {
   for (int s = 0; s < kNumStates; ++s) {
     const uint8_t st = kExportedStates[s];
     if (d.sockets[s] == 0 && st != kTcpEstablished && st != kTcpTimeWait) continue;
-    fs.Gauge(name, help, With(labels, {{"state", std::string(TcpStateName(st))}}),
-             double(d.sockets[s]));
+    fs.Add(def, With(labels, {{"state", std::string(TcpStateName(st))}}), double(d.sockets[s]));
   }
 }
 
@@ -32,49 +27,26 @@ void AddDestination(FamilySet& fs, const AggregateResult& a, const DestinationSt
                     const Labels& base) {
   const PortBudget& b = a.budget;
   Labels dl = With(base, {{"destination", d.label}});
-  AddStateSeries(fs, "sockstate_destination_sockets",
-                 "Outgoing TCP sockets per destination and state (inbound connections excluded).",
-                 dl, d);
-  fs.Gauge("sockstate_destination_ephemeral_ports_used",
-           "Ephemeral ports used by the destination: sockets of its tuples in any non-LISTEN "
-           "state whose local port is inside the range, summed over its tuples.",
-           dl, double(d.ports_used));
+  AddStateSeries(fs, metric::kDestinationSockets, dl, d);
+  fs.Add(metric::kDestinationEphemeralPortsUsed, dl, double(d.ports_used));
   if (d.label != "other" || a.sockets_untracked == 0) {
-    fs.Gauge("sockstate_destination_ephemeral_ports_used_max",
-             "Ephemeral ports used by the destination's fullest (src addr, dst addr, dst port) "
-             "tuple.",
-             dl, double(d.ports_used_max));
+    fs.Add(metric::kDestinationEphemeralPortsUsedMax, dl, double(d.ports_used_max));
   }
   if (b.known) {
     double ratio =
         b.usable > 0 ? double(d.ports_used_max) / b.usable : (d.ports_used_max > 0 ? 1.0 : 0.0);
-    fs.Gauge("sockstate_destination_occupancy_ratio",
-             "Occupancy of the destination's fullest tuple: ports used / usable ports. At 1.0 "
-             "connect() to it fails with EADDRNOTAVAIL.",
-             dl, ratio);
+    fs.Add(metric::kDestinationOccupancyRatio, dl, ratio);
   }
-  fs.Gauge("sockstate_destination_tuples",
-           "Distinct (src addr, dst addr, dst port) tuples of the destination.", dl,
+  fs.Add(metric::kDestinationTuples, dl,
            double(d.tuples));
-  fs.Histogram("sockstate_destination_time_wait_remaining_seconds",
-               "Remaining TIME_WAIT lifetime of the destination's sockets: how soon their ports "
-               "come back.",
-               dl, a.tw_bounds, d.tw_buckets, d.tw_count, d.tw_sum_seconds);
+  fs.Histogram(metric::kDestinationTimeWaitRemainingSeconds, dl, a.tw_bounds, d.tw_buckets, d.tw_count, d.tw_sum_seconds);
 }
 
 void AddBudget(FamilySet& fs, const PortBudget& b, const Labels& base) {
-  fs.Gauge("sockstate_ephemeral_port_range_ports",
-           "Ports in net.ipv4.ip_local_port_range (high - low + 1).", base, b.range);
-  fs.Gauge("sockstate_ephemeral_port_reserved_ports",
-           "Ports of ip_local_reserved_ports inside the ephemeral range.", base, b.reserved);
-  fs.Gauge("sockstate_ephemeral_port_bind_held_ports",
-           "Distinct ports inside the range, not reserved, held by bind() (listeners, "
-           "bound-inactive sockets): connect() skips them for every destination.",
-           base, b.bind_held);
-  fs.Gauge("sockstate_ephemeral_port_usable_ports",
-           "Ephemeral ports connect() can use per destination tuple: range - reserved - "
-           "bind_held.",
-           base, b.usable);
+  fs.Add(metric::kEphemeralPortRangePorts, base, b.range);
+  fs.Add(metric::kEphemeralPortReservedPorts, base, b.reserved);
+  fs.Add(metric::kEphemeralPortBindHeldPorts, base, b.bind_held);
+  fs.Add(metric::kEphemeralPortUsablePorts, base, b.usable);
 }
 
 }  // namespace
@@ -167,44 +139,28 @@ void SockDiagSource::AddFamilies(FamilySet& fs, const Labels& base, const Export
   const AggregateResult& a = snap_.agg;
   for (int fam = 0; fam < 2; ++fam) {
     for (int s = 0; s < kNumStates; ++s) {
-      fs.Gauge("sockstate_tcp_sockets", kStateHelp,
-               With(base, {{"family", fam ? "ipv6" : "ipv4"},
+      fs.Add(metric::kTcpSockets, With(base, {{"family", fam ? "ipv6" : "ipv4"},
                            {"state", std::string(TcpStateName(kExportedStates[s]))}}),
                double(a.states[fam][s]));
     }
   }
-  fs.Gauge("sockstate_netlink_dump_sockets", "Sockets in the last sock_diag dump (both families).",
-           base, double(snap_.dump_sockets));
+  fs.Add(metric::kNetlinkDumpSockets, base, double(snap_.dump_sockets));
   if (a.budget.known) AddBudget(fs, a.budget, base);
   for (const DestinationStats& d : a.destinations) AddDestination(fs, a, d, base);
   if (a.budget.known) {
-    fs.Histogram("sockstate_tuple_occupancy_ratio",
-                 "Occupancy (ports used / usable) of every outgoing tuple, folded ones included.",
-                 base, a.occupancy_bounds, a.occupancy_buckets, a.occupancy_count, a.occupancy_sum);
+    fs.Histogram(metric::kTupleOccupancyRatio, base, a.occupancy_bounds, a.occupancy_buckets, a.occupancy_count, a.occupancy_sum);
   }
-  fs.Gauge("sockstate_destinations_folded",
-           "Distinct unmatched destinations (addr:port) beyond top_k, folded into "
-           "destination=\"other\".",
-           base, double(a.destinations_folded));
-  fs.Gauge("sockstate_destination_untracked_sockets",
-           "Sockets of tuples beyond destinations.max_tuples, counted only in "
-           "destination=\"other\" (its used_max is then not reported).",
-           base, double(a.sockets_untracked));
+  fs.Add(metric::kDestinationsFolded, base, double(a.destinations_folded));
+  fs.Add(metric::kDestinationUntrackedSockets, base, double(a.sockets_untracked));
   for (const DestinationStats& d : a.inbound) {
-    AddStateSeries(fs, "sockstate_inbound_sockets",
-                   "Inbound (accepted) TCP sockets per local service port and state.",
-                   With(base, {{"service", d.label}}), d);
+    AddStateSeries(fs, metric::kInboundSockets, With(base, {{"service", d.label}}), d);
   }
-  fs.Gauge("sockstate_inbound_services_folded",
-           "Listening ports beyond inbound.top_k, folded into service=\"other\".", base,
+  fs.Add(metric::kInboundServicesFolded, base,
            double(a.services_folded));
   if (snap_.max_tw_buckets && *snap_.max_tw_buckets > 0) {
     const int tw = ExportedStateIndex(kTcpTimeWait);
     const double tws = double(a.states[0][tw] + a.states[1][tw]);
-    fs.Gauge("sockstate_time_wait_bucket_usage_ratio",
-             "TIME_WAIT sockets (both families) / tcp_max_tw_buckets. At 1.0 new TIME_WAIT "
-             "sockets are dropped (TCPTimeWaitOverflow).",
-             base, tws / double(*snap_.max_tw_buckets));
+    fs.Add(metric::kTimeWaitBucketUsageRatio, base, tws / double(*snap_.max_tw_buckets));
   }
 }
 

@@ -35,7 +35,8 @@ std::string NegatedErrnoText(int32_t err) {
 namespace netlink_internal {
 
 bool BadHeader(const uint8_t* base, size_t len, size_t off, const NetlinkReplyFilter* expect,
-               std::string* error, bool* dump_interrupted) {
+               NetlinkParseResult* result) {
+  std::string* error = &result->error;
   const size_t left = len - off;
   nlmsghdr hdr;
   nlmsghdr* h = &hdr;
@@ -60,21 +61,22 @@ bool BadHeader(const uint8_t* base, size_t len, size_t off, const NetlinkReplyFi
     return false;
   }
   if (h->nlmsg_flags & NLM_F_DUMP_INTR) {
-    if (dump_interrupted != nullptr) *dump_interrupted = true;
+    result->dump_interrupted = true;
     SetErrorf(error, "dump interrupted (NLM_F_DUMP_INTR) at offset %zu", off);
   }
   return false;
 }
 
 NetlinkParseState ControlMessage(const nlmsghdr& h, const uint8_t* payload, size_t off,
-                                 std::string* error, int* nl_errno) {
+                                 NetlinkParseResult* result) {
+  std::string* error = &result->error;
   const size_t payload_len = h.nlmsg_len - kNlHdrLen;
   switch (h.nlmsg_type) {
     case NLMSG_DONE: {
       int32_t status = 0;
       if (payload_len >= sizeof(status)) std::memcpy(&status, payload, sizeof(status));
       if (status < 0) {
-        if (nl_errno != nullptr) *nl_errno = ErrnoOf(status);
+        result->nl_errno = ErrnoOf(status);
         SetErrorf(error, "dump failed (NLMSG_DONE at offset %zu): %s", off,
                   NegatedErrnoText(status).c_str());
         return NetlinkParseState::kError;
@@ -89,7 +91,7 @@ NetlinkParseState ControlMessage(const nlmsghdr& h, const uint8_t* payload, size
       }
       std::memcpy(&err, payload, sizeof(err));
       if (err == 0) return NetlinkParseState::kMore;  // an acknowledgement; dumps ask for none
-      if (nl_errno != nullptr) *nl_errno = ErrnoOf(err);
+      result->nl_errno = ErrnoOf(err);
       SetErrorf(error, "netlink error at offset %zu: %s", off, NegatedErrnoText(err).c_str());
       return NetlinkParseState::kError;
     }

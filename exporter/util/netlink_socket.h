@@ -33,23 +33,32 @@ struct NetlinkReplyFilter {
   uint32_t portid = 0;
 };
 
+/// What parsing one reply buffer of a dump found. Only an error allocates (its text). Value
+/// type.
+struct NetlinkParseResult {
+  NetlinkParseState state = NetlinkParseState::kMore;
+  std::string error;              // kError: what went wrong, at which byte offset of the buffer
+  bool dump_interrupted = false;  // kError because of NLM_F_DUMP_INTR: the dump may be retried
+  int nl_errno = 0;               // kError from NLMSG_ERROR or a failed NLMSG_DONE: its errno
+  uint64_t messages = 0;          // data messages decoded (records handed to the sink)
+};
+
 /// Text for a negative errno carried in a netlink message (-ENOENT -> "No such file or
 /// directory"); "bad error code <n>" outside -4095..-1. Thread-safe.
 std::string NegatedErrnoText(int32_t err);
 
 namespace netlink_internal {
 
-// Sets *error (and *dump_interrupted) for the message at `off` whose header ReadHeader
+// Sets result->error (and dump_interrupted) for the message at `off` whose header ReadHeader
 // rejected; returns false. The cold path of ReadHeader.
 bool BadHeader(const uint8_t* base, size_t len, size_t off, const NetlinkReplyFilter* expect,
-               std::string* error, bool* dump_interrupted);
+               NetlinkParseResult* result);
 
 // The header of the message at `off` into *h, checked: room for a header, nlmsg_len within
-// [16, bytes left], seq/portid as `expect`, no NLM_F_DUMP_INTR. False with *error set if not.
-// Inline: it runs once per socket/entry.
+// [16, bytes left], seq/portid as `expect`, no NLM_F_DUMP_INTR. False with result->error set if
+// not. Inline: it runs once per socket/entry.
 inline bool ReadHeader(const uint8_t* base, size_t len, size_t off,
-                       const NetlinkReplyFilter* expect, std::string* error, bool* dump_interrupted,
-                       nlmsghdr* h) {
+                       const NetlinkReplyFilter* expect, NetlinkParseResult* result, nlmsghdr* h) {
   const size_t left = len - off;
   if (left >= NLMSG_HDRLEN) {
     std::memcpy(h, base + off, sizeof(*h));  // the buffer may be unaligned (replay, fuzzing)
@@ -59,50 +68,54 @@ inline bool ReadHeader(const uint8_t* base, size_t len, size_t off,
       return true;
     }
   }
-  return BadHeader(base, len, off, expect, error, dump_interrupted);
+  return BadHeader(base, len, off, expect, result);
 }
 
 // A message that is not the dump's data type: kMore for NLMSG_NOOP and an acknowledgement
-// (NLMSG_ERROR 0), kDone for NLMSG_DONE with a status >= 0, else kError with *error (and the
-// errno of NLMSG_ERROR / a failed NLMSG_DONE in *nl_errno when set).
+// (NLMSG_ERROR 0), kDone for NLMSG_DONE with a status >= 0, else kError with result->error
+// (and the errno of NLMSG_ERROR / a failed NLMSG_DONE in result->nl_errno).
 NetlinkParseState ControlMessage(const nlmsghdr& h, const uint8_t* payload, size_t off,
-                                 std::string* error, int* nl_errno);
+                                 NetlinkParseResult* result);
 
 }  // namespace netlink_internal
 
 /// Walks the netlink messages of one dump reply buffer [buf, buf+len): each message of
-/// `data_type` goes to on_data(header, payload, offset), which decodes it and returns false
-/// (with *error set) on bad data. NLMSG_DONE ends the dump (kDone); NLMSG_ERROR (its errno
-/// also in *nl_errno when set), a truncated header, a bad nlmsg_len, a length running past the
-/// buffer, NLM_F_DUMP_INTR (*dump_interrupted set), NLMSG_OVERRUN and any other type are
-/// kError with *error saying what and at which byte offset. When `expect` is set a message with
-/// another seq/portid is an error. Steps by the aligned length (missing padding after the last
-/// message ends the buffer). Never reads outside the buffer; allocates only to build *error.
-/// Thread-safe (no shared state).
+/// `data_type` goes to on_data(header, payload, offset, &error), which decodes it and returns
+/// false (with the error text set) on bad data; each decoded one counts in `messages`.
+/// NLMSG_DONE ends the dump (kDone); NLMSG_ERROR (its errno in `nl_errno`), a truncated header,
+/// a bad nlmsg_len, a length running past the buffer, NLM_F_DUMP_INTR (`dump_interrupted`),
+/// NLMSG_OVERRUN and any other type are kError with `error` saying what and at which byte
+/// offset. When `expect` is set a message with another seq/portid is an error. Steps by the
+/// aligned length (missing padding after the last message ends the buffer). Never reads
+/// outside the buffer; allocates only to build the error. Thread-safe (no shared state).
 template <typename OnData>
-inline NetlinkParseState WalkNetlinkMessages(const void* buf, size_t len, uint16_t data_type,
-                                             std::string* error, bool* dump_interrupted,
-                                             const NetlinkReplyFilter* expect, int* nl_errno,
-                                             OnData&& on_data) {
+inline NetlinkParseResult WalkNetlinkMessages(const void* buf, size_t len, uint16_t data_type,
+                                              const NetlinkReplyFilter* expect, OnData&& on_data) {
+  NetlinkParseResult result;
   const auto* base = static_cast<const uint8_t*>(buf);
   size_t off = 0;
   while (off < len) {
     nlmsghdr h;
-    if (!netlink_internal::ReadHeader(base, len, off, expect, error, dump_interrupted, &h)) {
-      return NetlinkParseState::kError;
+    if (!netlink_internal::ReadHeader(base, len, off, expect, &result, &h)) {
+      result.state = NetlinkParseState::kError;
+      return result;
     }
     const uint8_t* payload = base + off + NLMSG_HDRLEN;
     if (h.nlmsg_type == data_type) {
-      if (!on_data(h, payload, off)) return NetlinkParseState::kError;
-    } else if (NetlinkParseState s =
-                   netlink_internal::ControlMessage(h, payload, off, error, nl_errno);
+      if (!on_data(h, payload, off, &result.error)) {
+        result.state = NetlinkParseState::kError;
+        return result;
+      }
+      ++result.messages;
+    } else if (NetlinkParseState s = netlink_internal::ControlMessage(h, payload, off, &result);
                s != NetlinkParseState::kMore) {
-      return s;
+      result.state = s;
+      return result;
     }
     const size_t step = NLMSG_ALIGN(h.nlmsg_len);
     off = step >= len - off ? len : off + step;
   }
-  return NetlinkParseState::kMore;
+  return result;
 }
 
 /// What one dump read, whatever its messages. Plain value; not synchronized.

@@ -24,6 +24,7 @@
 #include <stdexcept>
 
 #include "kernel/socket_record.h"
+#include "test_util.h"
 #include "util/file_util.h"
 
 namespace sockstate::testing {
@@ -52,25 +53,6 @@ short PollUntil(int fd, short events, Clock::time_point deadline) {
     if (r == 0) return 0;
     if (errno != EINTR) ThrowErrno("poll", errno);
   }
-}
-
-bool MakeSockaddr(const std::string& host, uint16_t port, sockaddr_storage* ss, socklen_t* len) {
-  std::memset(ss, 0, sizeof(*ss));
-  auto* v4 = reinterpret_cast<sockaddr_in*>(ss);
-  auto* v6 = reinterpret_cast<sockaddr_in6*>(ss);
-  if (inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
-    v4->sin_family = AF_INET;
-    v4->sin_port = htons(port);
-    *len = sizeof(*v4);
-    return true;
-  }
-  if (inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
-    v6->sin6_family = AF_INET6;
-    v6->sin6_port = htons(port);
-    *len = sizeof(*v6);
-    return true;
-  }
-  return false;
 }
 
 sockaddr_storage ParseAddr(const std::string& host, uint16_t port, socklen_t* len) {

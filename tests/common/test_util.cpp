@@ -1,6 +1,7 @@
 #include "test_util.h"
 
 #include <arpa/inet.h>
+#include <crypt.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -20,9 +21,7 @@
 
 namespace sockstate::testing {
 
-namespace {
-
-bool MakeAddr(const std::string& host, int port, sockaddr_storage* ss, socklen_t* len) {
+bool MakeSockaddr(const std::string& host, uint16_t port, sockaddr_storage* ss, socklen_t* len) {
   std::memset(ss, 0, sizeof(*ss));
   auto* v4 = reinterpret_cast<sockaddr_in*>(ss);
   auto* v6 = reinterpret_cast<sockaddr_in6*>(ss);
@@ -41,15 +40,13 @@ bool MakeAddr(const std::string& host, int port, sockaddr_storage* ss, socklen_t
   return false;
 }
 
-}  // namespace
-
 HttpResponse HttpGet(const std::string& host, int port, const std::string& path,
                      std::chrono::milliseconds timeout, const std::string& method) {
   HttpResponse r;
   sockaddr_storage ss;
   socklen_t len;
-  if (!MakeAddr(host, port, &ss, &len)) {
-    r.error = "bad host " + host;
+  if (port < 0 || port > 65535 || !MakeSockaddr(host, static_cast<uint16_t>(port), &ss, &len)) {
+    r.error = "bad address " + host + " port " + std::to_string(port);
     return r;
   }
   int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -189,6 +186,17 @@ std::array<uint8_t, 16> Addr(const std::string& text) {
   const int af = text.find(':') == std::string::npos ? AF_INET : AF_INET6;
   if (inet_pton(af, text.c_str(), out.data()) != 1) out.fill(0);
   return out;
+}
+
+std::string BcryptHash(const std::string& password, int cost) {
+  char salt[64];
+  if (crypt_gensalt_rn("$2y$", cost, nullptr, 0, salt, sizeof(salt)) == nullptr) {
+    throw std::runtime_error("crypt_gensalt_rn failed");
+  }
+  crypt_data data{};
+  const char* hash = crypt_rn(password.c_str(), salt, &data, sizeof(data));
+  if (hash == nullptr) throw std::runtime_error("crypt_rn failed");
+  return hash;
 }
 
 std::string ReadFile(const std::string& path) {

@@ -2,6 +2,7 @@
 // Helpers shared by the test tiers: a minimal HTTP/1.0 client for loopback, a parser of the
 // Prometheus text format into exact series -> value maps, and process helpers.
 
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include <array>
@@ -40,6 +41,14 @@ bool HasMetric(const Series& s, const std::string& name);
 /// An address literal ("10.0.0.1" or "fd00::1", IPv6 when it has a ':') in SocketRecord layout
 /// (network order, IPv4 in bytes 0..3, the rest zero); all zero when the text is not an address.
 std::array<uint8_t, 16> Addr(const std::string& text);
+
+/// The socket address of an IPv4 or IPv6 literal and a port (host order), with its length in
+/// `len` for bind/connect/sendto. False when `host` is neither literal.
+bool MakeSockaddr(const std::string& host, uint16_t port, sockaddr_storage* ss, socklen_t* len);
+
+/// A bcrypt hash ("$2y$<cost>$...") of `password` with a fresh salt, as htpasswd -B writes it;
+/// cost 4 keeps tests fast.
+std::string BcryptHash(const std::string& password, int cost = 4);
 
 /// Reads the whole file; throws on error.
 std::string ReadFile(const std::string& path);

@@ -30,7 +30,7 @@
 #      only with CAP_SYS_ADMIN) `on` exits 1 saying the seccomp filter is why. Always `buildah run --isolation=chroot`
 #      (entered into the namespace with nsenter), whatever runner step 3 used. A client placed in
 #      a cgroup this test creates makes 1 refused connect and 13 connects into a 10-port range;
-#      a scrape must show exactly refused_or_timeout 1 and no_local_port 3 for those two
+#      a scrape must show exactly refused 1 and no_local_port 3 for those two
 #      destinations, 4 failures in all, and the same under that cgroup's workload series.
 # The container is always removed; the base tarball, the base image and buildah's layer cache
 # are kept so a warm run only recompiles.
@@ -653,18 +653,18 @@ PY
   [[ "$out" == "10 3" ]] || die "client: want 10 connected and 3 EADDRNOTAVAIL, got '$out'"
   body=$(bpf_scrape) || die "scrape after the failures failed"
   for want in \
-      'sockstate_connect_failures_total{destination="127.0.0.1:5000",reason="no_local_port"} 3' \
-      'sockstate_connect_failures_total{destination="127.0.0.1:5000",reason="refused_or_timeout"} 0' \
-      'sockstate_connect_failures_total{destination="127.0.0.1:5001",reason="no_local_port"} 0' \
-      'sockstate_connect_failures_total{destination="127.0.0.1:5001",reason="refused_or_timeout"} 1' \
-      "sockstate_workload_connect_failures_total{workload=\"/sockstate-ctr-$$\",workload_kind=\"cgroup\",reason=\"no_local_port\"} 3" \
-      "sockstate_workload_connect_failures_total{workload=\"/sockstate-ctr-$$\",workload_kind=\"cgroup\",reason=\"refused_or_timeout\"} 1"; do
+      'sockstate_connect_failures_total{destination="127.0.0.1:5000",protocol="tcp",reason="no_local_port"} 3' \
+      'sockstate_connect_failures_total{destination="127.0.0.1:5000",protocol="tcp",reason="refused"} 0' \
+      'sockstate_connect_failures_total{destination="127.0.0.1:5001",protocol="tcp",reason="no_local_port"} 0' \
+      'sockstate_connect_failures_total{destination="127.0.0.1:5001",protocol="tcp",reason="refused"} 1' \
+      "sockstate_workload_connect_failures_total{workload=\"/sockstate-ctr-$$\",workload_kind=\"cgroup\",protocol=\"tcp\",reason=\"no_local_port\"} 3" \
+      "sockstate_workload_connect_failures_total{workload=\"/sockstate-ctr-$$\",workload_kind=\"cgroup\",protocol=\"tcp\",reason=\"refused\"} 1"; do
     grep -qxF "$want" <<<"$body" || die "want '$want', have: $(grep -E '^sockstate_(workload_)?connect_failures_total' <<<"$body" | tr '\n' ';')"
   done
   local sums
   sums=$(awk '/^sockstate_connect_failures_total\{/ {d += $NF} /^sockstate_workload_connect_failures_total\{/ {w += $NF} END {print d + 0, w + 0}' <<<"$body")
   [[ "$sums" == "4 4" ]] || die "want 4 failures in all (by destination, by workload), have '$sums'"
-  log "bpf: 127.0.0.1:5000 no_local_port 3, 127.0.0.1:5001 refused_or_timeout 1, 4 in all; workload /sockstate-ctr-$$ the same"
+  log "bpf: 127.0.0.1:5000 no_local_port 3, 127.0.0.1:5001 refused 1, 4 in all; workload /sockstate-ctr-$$ the same"
   bpf_cleanup
 }
 

@@ -86,4 +86,11 @@ if grep -nE '\.\./shared/|/work/' README.md docs/*.md; then
   fail "documentation points at files users do not have (above)"
 fi
 
+echo "== code comments say what, not which ticket (no issue numbers in sources, scripts, CMake)"
+if grep -rnE --include='*.cpp' --include='*.h' --include='*.c' --include='*.sh' --include='*.py' \
+    --include='CMakeLists.txt' --include='*.cmake' '[Ii]ssue #?[0-9]+|\(#[0-9]+\)' \
+    CMakeLists.txt cmake bench exporter fuzz scripts tests | grep -v 'civetweb'; then
+  fail "a comment names a ticket instead of saying what it means (above; upstream references like civetweb#1334 are fine)"
+fi
+
 echo "test_docs: PASS"

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sched.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -27,8 +28,10 @@
 #include <vector>
 
 #include "exporter_process.h"
-#include "netns_fixture.h"
 #include "metrics/family_set.h"
+#include "netns_fixture.h"
+#include "requirements.h"
+#include "routed_netns.h"
 #include "sources/connect_failures_source.h"
 #include "test_util.h"
 #include "util/file_util.h"
@@ -44,29 +47,27 @@ uint64_t NetnsInode(const std::string& path) {
   return st.st_ino;
 }
 
-/// The source under test with the BPF program attached, or a skip reason.
-struct Loaded {
-  std::unique_ptr<HostSource> source;
-  std::string skip;
+using testing::Missing;
+using testing::Need;
+
+/// Tests of the source with the BPF program loaded and attached (root, kernel BTF).
+class ConnectFailuresKernel : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    SOCKSTATE_REQUIRE(Missing({Need::kRoot, Need::kKernelBtf}));
+    // Root with BTF: loading must work, so a failure here fails the test.
+    auto made = MakeConnectFailuresSource("on", "/proc");
+    ASSERT_TRUE(made.ok()) << made.status().message();
+    source_ = std::move(*made);
+  }
+  std::unique_ptr<HostSource> source_;
 };
 
-Loaded Load() {
-  Loaded l;
-  if (geteuid() != 0) {
-    l.skip = "needs root";
-    return l;
-  }
-  struct stat st;
-  if (stat("/sys/kernel/btf/vmlinux", &st) != 0) {
-    l.skip = "no kernel BTF (/sys/kernel/btf/vmlinux)";
-    return l;
-  }
-  // Root with BTF: loading must work, so a failure here fails the test.
-  auto made = MakeConnectFailuresSource("on", "/proc");
-  if (!made.ok()) throw std::runtime_error(made.status().message());
-  l.source = std::move(*made);
-  return l;
-}
+/// Tests of the exporter process with --collector.connect-failures=on (root, kernel BTF).
+class ConnectFailuresExporter : public ::testing::Test {
+ protected:
+  void SetUp() override { SOCKSTATE_REQUIRE(Missing({Need::kRoot, Need::kKernelBtf})); }
+};
 
 /// Reads the source once with `namespaces` and returns the exposition parsed.
 testing::Series Scrape(HostSource& source, const std::vector<NamespaceInfo>& namespaces,
@@ -103,9 +104,10 @@ testing::Series Scrape(HostSource& source, const std::vector<NamespaceInfo>& nam
 
 double Failures(const testing::Series& s, const std::string& destination, const std::string& reason,
                 const std::string& netns = "") {
-  std::vector<std::pair<std::string, std::string>> l = {{"destination", destination},
-                                                        {"reason", reason}};
+  std::vector<std::pair<std::string, std::string>> l = {{"destination", destination}};
   if (!netns.empty()) l.push_back({"netns", netns});
+  l.push_back({"protocol", "tcp"});
+  l.push_back({"reason", reason});
   return testing::Get(s, "sockstate_connect_failures_total", l);
 }
 
@@ -142,65 +144,149 @@ void ExhaustPorts(TestNetns& ns, const std::string& addr, uint16_t port) {
   ASSERT_EQ(no_port, 3);
 }
 
-TEST(ConnectFailuresKernel, TenPortRangeGivesExactlyThreeNoLocalPortIpv4) {
-  Loaded l = Load();
-  if (!l.source) GTEST_SKIP() << l.skip;
+TEST_F(ConnectFailuresKernel, TenPortRangeGivesExactlyThreeNoLocalPortIpv4) {
   TestNetns ns;
   std::vector<NamespaceInfo> nss = {{"", NetnsInode(ns.path()), true}};
-  auto before = Scrape(*l.source, nss);
+  auto before = Scrape(*source_, nss);
   EXPECT_EQ(testing::Get(before, "sockstate_connect_failures_available"), 1);
   EXPECT_EQ(Failures(before, "other", "no_local_port"), 0);
   ExhaustPorts(ns, "127.0.0.1", 5000);
-  auto after = Scrape(*l.source, nss);
+  auto after = Scrape(*source_, nss);
   EXPECT_EQ(Failures(after, "127.0.0.1:5000", "no_local_port"), 3);
-  EXPECT_EQ(Failures(after, "127.0.0.1:5000", "refused_or_timeout"), 0);
+  EXPECT_EQ(Failures(after, "127.0.0.1:5000", "refused"), 0);
   EXPECT_EQ(FailuresElsewhere(after, "127.0.0.1:5000", "no_local_port"), 0);
-  EXPECT_EQ(FailuresElsewhere(after, "127.0.0.1:5000", "refused_or_timeout"), 0);
+  EXPECT_EQ(FailuresElsewhere(after, "127.0.0.1:5000", "refused"), 0);
   EXPECT_EQ(testing::Get(after, "sockstate_connect_failures_map_overflow_total"), 0);
   // Drained means counted once: a second scrape without failures keeps 3, not 6.
-  auto again = Scrape(*l.source, nss);
+  auto again = Scrape(*source_, nss);
   EXPECT_EQ(Failures(again, "127.0.0.1:5000", "no_local_port"), 3);
 }
 
-TEST(ConnectFailuresKernel, TenPortRangeGivesExactlyThreeNoLocalPortIpv6) {
-  Loaded l = Load();
-  if (!l.source) GTEST_SKIP() << l.skip;
+TEST_F(ConnectFailuresKernel, TenPortRangeGivesExactlyThreeNoLocalPortIpv6) {
   TestNetns ns;
   std::vector<NamespaceInfo> nss = {{"", NetnsInode(ns.path()), true}};
   ExhaustPorts(ns, "::1", 5000);
-  auto after = Scrape(*l.source, nss);
+  auto after = Scrape(*source_, nss);
   EXPECT_EQ(Failures(after, "[::1]:5000", "no_local_port"), 3);
-  EXPECT_EQ(Failures(after, "[::1]:5000", "refused_or_timeout"), 0);
+  EXPECT_EQ(Failures(after, "[::1]:5000", "refused"), 0);
   EXPECT_EQ(FailuresElsewhere(after, "[::1]:5000", "no_local_port"), 0);
-  EXPECT_EQ(FailuresElsewhere(after, "[::1]:5000", "refused_or_timeout"), 0);
+  EXPECT_EQ(FailuresElsewhere(after, "[::1]:5000", "refused"), 0);
 }
 
-TEST(ConnectFailuresKernel, NoListenerGivesExactlyOneRefused) {
-  Loaded l = Load();
-  if (!l.source) GTEST_SKIP() << l.skip;
+/// How a test connect() ends: waited for (the kernel's answer, up to 10 s) or closed by the
+/// application after 0.3 s.
+enum class ConnectEnd { kWait, kCloseEarly };
+
+/// A non-blocking connect() to addr:port from inside `ns`, then either polls for the outcome
+/// (returns the SO_ERROR errno, reading it as an application does) or closes the socket after
+/// 0.3 s (returns 0). The socket is closed in both cases.
+int ConnectOnce(TestNetns& ns, const std::string& addr, uint16_t port, ConnectEnd end) {
+  int result = -1;
+  ns.Run([&] {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    sockaddr_in sin{};
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons(port);
+    inet_pton(AF_INET, addr.c_str(), &sin.sin_addr);
+    if (connect(fd, reinterpret_cast<sockaddr*>(&sin), sizeof(sin)) == 0) {
+      result = 0;
+    } else if (errno != EINPROGRESS) {
+      result = errno;
+    } else if (end == ConnectEnd::kCloseEarly) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      result = 0;
+    } else {
+      pollfd p{fd, POLLOUT, 0};
+      if (poll(&p, 1, 10000) == 1) {
+        socklen_t len = sizeof(result);
+        getsockopt(fd, SOL_SOCKET, SO_ERROR, &result, &len);
+      } else {
+        result = ETIME;  // no answer in 10 s
+      }
+    }
+    close(fd);
+  });
+  return result;
+}
+
+TEST_F(ConnectFailuresKernel, EachReasonOfAFailedConnectIsCountedExactly) {
+  SOCKSTATE_REQUIRE(Missing({Need::kNft}));
+  // client -> router -> server (routed_netns.h). The client gives up after one SYN
+  // retransmission (1 s + 2 s); the router answers 198.19.5.0/24 and 198.19.6.0/24 with ICMP
+  // host unreachable (an unreachable route) and drops every other SYN to 198.19.6.0/24, so the
+  // first SYN there goes unanswered and the retransmission, sent from the timer while nobody
+  // holds the socket, gets the ICMP error; the server drops SYNs to ports 7002 and 7003.
+  testing::RoutedNetns net("sstcf");
+  net.client().SetSysctl("net.ipv4.tcp_syn_retries", "1");
+  net.router().SetSysctl("net.ipv4.icmp_ratelimit", "0");
+  testing::RoutedNetns::Ip(net.router(), {"route", "add", "unreachable", "198.19.5.0/24"});
+  testing::RoutedNetns::Ip(net.router(), {"route", "add", "unreachable", "198.19.6.0/24"});
+  testing::RoutedNetns::Nft(net.router(),
+                            "table ip sstcf {\n"
+                            "  chain pre {\n"
+                            "    type filter hook prerouting priority 0;\n"
+                            "    ip daddr 198.19.6.0/24 tcp flags syn numgen inc mod 2 == 0 drop\n"
+                            "  }\n"
+                            "}\n");
+  testing::RoutedNetns::Nft(net.server(),
+                            "table ip sstcf {\n"
+                            "  chain in {\n"
+                            "    type filter hook input priority 0;\n"
+                            "    tcp dport { 7002, 7003 } tcp flags syn drop\n"
+                            "  }\n"
+                            "}\n");
+  std::vector<NamespaceInfo> nss = {{"", NetnsInode(net.client().path()), true}};
+  Scrape(*source_, nss);  // nothing counted before this point
+
+  // Refused: nobody listens on the server's port 7001, its kernel answers with a RST.
+  EXPECT_EQ(ConnectOnce(net.client(), "198.18.2.2", 7001, ConnectEnd::kWait), ECONNREFUSED);
+  // Timed out: the SYN and its retransmission are dropped.
+  EXPECT_EQ(ConnectOnce(net.client(), "198.18.2.2", 7002, ConnectEnd::kWait), ETIMEDOUT);
+  // Abandoned: the SYN is dropped and the application closes the socket after 0.3 s.
+  EXPECT_EQ(ConnectOnce(net.client(), "198.18.2.2", 7003, ConnectEnd::kCloseEarly), 0);
+  // Unreachable, the ICMP error answering the first SYN inside connect() itself (the socket is
+  // held: the error waits in sk_err_soft, which SO_ERROR returns and clears, and on the
+  // socket's error queue, where the program reads it).
+  EXPECT_EQ(ConnectOnce(net.client(), "198.19.5.5", 80, ConnectEnd::kWait), EHOSTUNREACH);
+  // Unreachable, the ICMP error answering the retransmission (sk_err set before the close).
+  EXPECT_EQ(ConnectOnce(net.client(), "198.19.6.6", 80, ConnectEnd::kWait), EHOSTUNREACH);
+
+  auto after = Scrape(*source_, nss);
+  const std::vector<std::pair<std::string, std::string>> expected = {
+      {"198.18.2.2:7001", "refused"},   {"198.18.2.2:7002", "timed_out"},
+      {"198.18.2.2:7003", "abandoned"}, {"198.19.5.5:80", "unreachable"},
+      {"198.19.6.6:80", "unreachable"},
+  };
+  for (const auto& [dest, reason] : expected) {
+    for (const char* r : {"no_local_port", "refused", "timed_out", "unreachable", "abandoned"}) {
+      EXPECT_EQ(Failures(after, dest, r), r == reason ? 1 : 0) << dest << " " << r;
+    }
+  }
+  EXPECT_EQ(Failures(after, "other", "refused"), 0);
+}
+
+TEST_F(ConnectFailuresKernel, NoListenerGivesExactlyOneRefused) {
   TestNetns ns;
   std::vector<NamespaceInfo> nss = {{"", NetnsInode(ns.path()), true}};
   ASSERT_EQ(ns.TryConnect("127.0.0.1", 5001), -ECONNREFUSED);
-  auto after = Scrape(*l.source, nss);
-  EXPECT_EQ(Failures(after, "127.0.0.1:5001", "refused_or_timeout"), 1);
+  auto after = Scrape(*source_, nss);
+  EXPECT_EQ(Failures(after, "127.0.0.1:5001", "refused"), 1);
   EXPECT_EQ(Failures(after, "127.0.0.1:5001", "no_local_port"), 0);
-  EXPECT_EQ(FailuresElsewhere(after, "127.0.0.1:5001", "refused_or_timeout"), 0);
+  EXPECT_EQ(FailuresElsewhere(after, "127.0.0.1:5001", "refused"), 0);
   EXPECT_EQ(FailuresElsewhere(after, "127.0.0.1:5001", "no_local_port"), 0);
 }
 
-TEST(ConnectFailuresKernel, OtherNamespaceIgnoredInModeOwnLabelledInModeAll) {
-  Loaded l = Load();
-  if (!l.source) GTEST_SKIP() << l.skip;
+TEST_F(ConnectFailuresKernel, OtherNamespaceIgnoredInModeOwnLabelledInModeAll) {
   TestNetns a, b;
   ExhaustPorts(b, "127.0.0.1", 5000);
   // Mode own: only the exporter's namespace (here: a) is read, so b's failures are dropped.
-  auto own = Scrape(*l.source, {{"", NetnsInode(a.path()), true}});
+  auto own = Scrape(*source_, {{"", NetnsInode(a.path()), true}});
   EXPECT_EQ(FailuresElsewhere(own, "", "no_local_port"), 0);
   EXPECT_TRUE(std::isnan(Failures(own, "127.0.0.1:5000", "no_local_port")));
   // Mode all: b is read too and its failures carry its label.
   ExhaustPorts(b, "127.0.0.1", 5002);
   auto all = Scrape(
-      *l.source, {{a.name(), NetnsInode(a.path()), true}, {b.name(), NetnsInode(b.path()), false}});
+      *source_, {{a.name(), NetnsInode(a.path()), true}, {b.name(), NetnsInode(b.path()), false}});
   EXPECT_EQ(Failures(all, "127.0.0.1:5002", "no_local_port", b.name()), 3);
   EXPECT_EQ(Failures(all, "other", "no_local_port", a.name()), 0);
   EXPECT_TRUE(std::isnan(Failures(all, "127.0.0.1:5002", "no_local_port", a.name())));
@@ -239,35 +325,32 @@ std::string Cgroup2Root() {
   return FindCgroup2Mount(mountinfo);
 }
 
-TEST(ConnectFailuresKernel, WorkloadNamesTheCgroupOfTheFailingProcess) {
-  Loaded l = Load();
-  if (!l.source) GTEST_SKIP() << l.skip;
+TEST_F(ConnectFailuresKernel, WorkloadNamesTheCgroupOfTheFailingProcess) {
+  SOCKSTATE_REQUIRE(Missing({Need::kCgroup2}));
   const std::string root = Cgroup2Root();
-  if (root.empty()) GTEST_SKIP() << "no cgroup v2 hierarchy mounted";
+  ASSERT_FALSE(root.empty()) << "a cgroup2 mount is listed but FindCgroup2Mount found none";
   const std::string rel = "/sst-cf-" + std::to_string(getpid());
   const std::string dir = root + rel;
   ASSERT_EQ(mkdir(dir.c_str(), 0755), 0) << dir << ": " << strerror(errno);
   TestNetns ns;
   const int err = ConnectFromCgroup(dir, ns.path(), 5003);
-  auto after = Scrape(*l.source, {{"", NetnsInode(ns.path()), true}});
+  auto after = Scrape(*source_, {{"", NetnsInode(ns.path()), true}});
   rmdir(dir.c_str());  // the child is gone, so the cgroup is empty
   ASSERT_EQ(err, ECONNREFUSED);
-  EXPECT_EQ(testing::Get(
-                after, "sockstate_workload_connect_failures_total",
-                {{"reason", "refused_or_timeout"}, {"workload", rel}, {"workload_kind", "cgroup"}}),
-            1);
-  EXPECT_EQ(
-      testing::Get(after, "sockstate_workload_connect_failures_total",
-                   {{"reason", "no_local_port"}, {"workload", rel}, {"workload_kind", "cgroup"}}),
-      0);
-  EXPECT_EQ(Failures(after, "127.0.0.1:5003", "refused_or_timeout"), 1);
+  auto wl = [&](const char* reason) {
+    return testing::Get(
+        after, "sockstate_workload_connect_failures_total",
+        {{"protocol", "tcp"}, {"reason", reason}, {"workload", rel}, {"workload_kind", "cgroup"}});
+  };
+  EXPECT_EQ(wl("refused"), 1);
+  EXPECT_EQ(wl("no_local_port"), 0);
+  EXPECT_EQ(Failures(after, "127.0.0.1:5003", "refused"), 1);
 }
 
-TEST(ConnectFailuresKernel, WorkloadsTopKFromTheConfigNamesKAndCountsTheRestInOther) {
-  Loaded l = Load();
-  if (!l.source) GTEST_SKIP() << l.skip;
+TEST_F(ConnectFailuresKernel, WorkloadsTopKFromTheConfigNamesKAndCountsTheRestInOther) {
+  SOCKSTATE_REQUIRE(Missing({Need::kCgroup2}));
   const std::string root = Cgroup2Root();
-  if (root.empty()) GTEST_SKIP() << "no cgroup v2 hierarchy mounted";
+  ASSERT_FALSE(root.empty()) << "a cgroup2 mount is listed but FindCgroup2Mount found none";
   Config config = DefaultConfig();
   config.connect_failures.workloads_top_k = 3;
   // K + 1 = 4 cgroups; the one with i failures fails i times (refused), all before one scrape:
@@ -283,25 +366,26 @@ TEST(ConnectFailuresKernel, WorkloadsTopKFromTheConfigNamesKAndCountsTheRestInOt
     for (int n = 0; n < i; ++n)
       errs.push_back(ConnectFromCgroup(root + rel[i - 1], ns.path(), 5004));
   }
-  auto after = Scrape(*l.source, {{"", NetnsInode(ns.path()), true}}, config);
+  auto after = Scrape(*source_, {{"", NetnsInode(ns.path()), true}}, config);
   for (const std::string& r : rel) rmdir((root + r).c_str());
   ASSERT_EQ(errs, std::vector<int>(10, ECONNREFUSED));
   auto wl = [&](const std::string& name, const std::string& kind, const std::string& reason) {
-    return testing::Get(after, "sockstate_workload_connect_failures_total",
-                        {{"reason", reason}, {"workload", name}, {"workload_kind", kind}});
+    return testing::Get(
+        after, "sockstate_workload_connect_failures_total",
+        {{"protocol", "tcp"}, {"reason", reason}, {"workload", name}, {"workload_kind", kind}});
   };
-  EXPECT_EQ(wl(rel[3], "cgroup", "refused_or_timeout"), 4);
-  EXPECT_EQ(wl(rel[2], "cgroup", "refused_or_timeout"), 3);
-  EXPECT_EQ(wl(rel[1], "cgroup", "refused_or_timeout"), 2);
-  EXPECT_TRUE(std::isnan(wl(rel[0], "cgroup", "refused_or_timeout")));
-  EXPECT_EQ(wl("other", "other", "refused_or_timeout"), 1);
+  EXPECT_EQ(wl(rel[3], "cgroup", "refused"), 4);
+  EXPECT_EQ(wl(rel[2], "cgroup", "refused"), 3);
+  EXPECT_EQ(wl(rel[1], "cgroup", "refused"), 2);
+  EXPECT_TRUE(std::isnan(wl(rel[0], "cgroup", "refused")));
+  EXPECT_EQ(wl("other", "other", "refused"), 1);
   EXPECT_EQ(wl("other", "other", "no_local_port"), 0);
   size_t series = 0;
   for (const auto& [k, v] : after) {
     series += k.rfind("sockstate_workload_connect_failures_total{", 0) == 0;
   }
-  EXPECT_EQ(series, 8u);  // 3 named + other, 2 reasons each
-  EXPECT_EQ(Failures(after, "127.0.0.1:5004", "refused_or_timeout"), 10);
+  EXPECT_EQ(series, 20u);  // 3 named + other, 5 reasons each
+  EXPECT_EQ(Failures(after, "127.0.0.1:5004", "refused"), 10);
 }
 
 // ---- The real exporter binary --------------------------------------------------------------
@@ -341,12 +425,12 @@ std::string ListConfig(const TestNetns& ns) {
 
 double ExporterFailures(const testing::Series& s, const std::string& destination,
                         const std::string& reason, const std::string& netns) {
-  return testing::Get(s, "sockstate_connect_failures_total",
-                      {{"destination", destination}, {"netns", netns}, {"reason", reason}});
+  return testing::Get(
+      s, "sockstate_connect_failures_total",
+      {{"destination", destination}, {"netns", netns}, {"protocol", "tcp"}, {"reason", reason}});
 }
 
-TEST(ConnectFailuresExporter, ModeListCountsUnderTheNamespaceLabelModeOwnDoesNot) {
-  if (geteuid() != 0) GTEST_SKIP() << "needs root";
+TEST_F(ConnectFailuresExporter, ModeListCountsUnderTheNamespaceLabelModeOwnDoesNot) {
   TestNetns ns;
   testing::ExporterProcess own("", {"--collector.connect-failures=on"});
   testing::ExporterProcess list(ListConfig(ns), {"--collector.connect-failures=on"});
@@ -355,18 +439,17 @@ TEST(ConnectFailuresExporter, ModeListCountsUnderTheNamespaceLabelModeOwnDoesNot
   ExhaustPorts(ns, "127.0.0.1", 5000);
   // own: the exporter's namespace only; the failures happened elsewhere.
   testing::Series o = own.Scrape();
-  EXPECT_TRUE(
-      std::isnan(testing::Get(o, "sockstate_connect_failures_total",
-                              {{"destination", "127.0.0.1:5000"}, {"reason", "no_local_port"}})));
+  EXPECT_TRUE(std::isnan(testing::Get(
+      o, "sockstate_connect_failures_total",
+      {{"destination", "127.0.0.1:5000"}, {"protocol", "tcp"}, {"reason", "no_local_port"}})));
   // list: exactly the 3 failures, under the namespace's label.
   testing::Series l = list.Scrape();
   EXPECT_EQ(ExporterFailures(l, "127.0.0.1:5000", "no_local_port", ns.name()), 3);
-  EXPECT_EQ(ExporterFailures(l, "127.0.0.1:5000", "refused_or_timeout", ns.name()), 0);
+  EXPECT_EQ(ExporterFailures(l, "127.0.0.1:5000", "refused", ns.name()), 0);
   EXPECT_EQ(ExporterFailures(l, "other", "no_local_port", ns.name()), 0);
 }
 
-TEST(ConnectFailuresExporter, WithoutCapabilitiesAutoReportsUnavailableAndOnExits1) {
-  if (geteuid() != 0) GTEST_SKIP() << "needs root";
+TEST_F(ConnectFailuresExporter, WithoutCapabilitiesAutoReportsUnavailableAndOnExits1) {
   // Root with an empty bounding set: exec leaves no capability at all.
   const std::vector<std::string> drop = {"setpriv", "--inh-caps=-all", "--bounding-set=-all", "--"};
   std::vector<std::string> on = drop;
@@ -410,8 +493,7 @@ TEST(ConnectFailuresExporter, WithoutCapabilitiesAutoReportsUnavailableAndOnExit
   EXPECT_NE(text.find("CAP_BPF and CAP_PERFMON"), std::string::npos) << text;
 }
 
-TEST(ConnectFailuresExporter, CounterSurvivesReloadAnd1000ScrapesWithoutFdOrMemoryGrowth) {
-  if (geteuid() != 0) GTEST_SKIP() << "needs root";
+TEST_F(ConnectFailuresExporter, CounterSurvivesReloadAnd1000ScrapesWithoutFdOrMemoryGrowth) {
   TestNetns ns;
   testing::ExporterProcess exp(ListConfig(ns), {"--collector.connect-failures=on"});
   ExhaustPorts(ns, "127.0.0.1", 5000);

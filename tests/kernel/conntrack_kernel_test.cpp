@@ -25,12 +25,15 @@
 #include <thread>
 #include <vector>
 
+#include "aggregate/nat_model.h"
 #include "config/config.h"
 #include "ct_builder.h"
-#include "netns_fixture.h"
 #include "metrics/family_set.h"
-#include "aggregate/nat_model.h"
+#include "netns_fixture.h"
+#include "requirements.h"
+#include "routed_netns.h"
 #include "sources/conntrack_source.h"
+#include "test_util.h"
 
 namespace sockstate {
 namespace {
@@ -40,74 +43,42 @@ using testing::RunCommand;
 using testing::TestNetns;
 using Clock = std::chrono::steady_clock;
 
-void Must(const std::vector<std::string>& argv) {
-  CommandResult r = RunCommand(argv);
-  if (r.exit_code != 0) {
-    std::string cmd;
-    for (const auto& a : argv) cmd += a + " ";
-    throw std::runtime_error("command failed: " + cmd + ": " + r.output);
-  }
-}
+using testing::MustRun;
 
 constexpr const char* kServer = "198.18.2.2";
 
-// Why these tests cannot run here, or "" when they can.
-std::string SkipReason() {
-  if (geteuid() != 0) return "needs root (creates network namespaces)";
-  if (access("/proc/sys/net/netfilter/nf_conntrack_count", F_OK) != 0) {
-    return "no conntrack in this kernel (/proc/sys/net/netfilter/nf_conntrack_count missing)";
+// Root, conntrack in the kernel and nft (the NAT between the namespaces).
+class ConntrackKernel : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    SOCKSTATE_REQUIRE(
+        testing::Missing({testing::Need::kRoot, testing::Need::kConntrack, testing::Need::kNft}));
   }
-  if (RunCommand({"nft", "--version"}).exit_code != 0) {
-    return "nft not installed (scripts/install-deps.sh --test installs nftables)";
-  }
-  return "";
-}
-#define SKIP_IF_CANNOT_RUN()                                \
-  if (const std::string why = SkipReason(); !why.empty()) { \
-    GTEST_SKIP() << why;                                    \
-  }
+};
 
-// The three namespaces and the NAT between them.
+// The three namespaces (routed_netns.h) and the NAT between them.
 class NatTopology {
  public:
-  NatTopology() : client_("sstct-c"), router_("sstct-r"), server_("sstct-s") {
-    Must({"ip", "link", "add", "c0", "netns", client_.name(), "type", "veth", "peer", "name", "r0",
-          "netns", router_.name()});
-    Must({"ip", "link", "add", "r1", "netns", router_.name(), "type", "veth", "peer", "name", "s0",
-          "netns", server_.name()});
-    Ip(client_, {"addr", "add", "198.18.1.2/24", "dev", "c0"});
-    Ip(client_, {"link", "set", "c0", "up"});
-    Ip(client_, {"route", "add", "default", "via", "198.18.1.1"});
-    Ip(router_, {"addr", "add", "198.18.1.1/24", "dev", "r0"});
-    Ip(router_, {"link", "set", "r0", "up"});
-    Ip(router_, {"addr", "add", "198.18.2.1/24", "dev", "r1"});
-    Ip(router_, {"link", "set", "r1", "up"});
-    Ip(server_, {"addr", "add", "198.18.2.2/24", "dev", "s0"});
-    Ip(server_, {"link", "set", "s0", "up"});
-    router_.SetSysctl("net.ipv4.ip_forward", "1");
-    const std::string rules =
-        "table ip sstnat {\n"
-        "  chain post {\n"
-        "    type nat hook postrouting priority 100;\n"
-        "    oifname \"r1\" meta l4proto tcp masquerade to :61000-61009\n"
-        "    oifname \"r1\" meta l4proto udp masquerade to :62000-62009\n"
-        "  }\n"
-        "}\n";
-    const std::string file = "/tmp/sstct-" + router_.name() + ".nft";
-    std::ofstream(file) << rules;
-    Must({"ip", "netns", "exec", router_.name(), "nft", "-f", file});
-    std::remove(file.c_str());
+  NatTopology() : net_("sstct") {
+    testing::RoutedNetns::Nft(router(),
+                              "table ip sstnat {\n"
+                              "  chain post {\n"
+                              "    type nat hook postrouting priority 100;\n"
+                              "    oifname \"r1\" meta l4proto tcp masquerade to :61000-61009\n"
+                              "    oifname \"r1\" meta l4proto udp masquerade to :62000-62009\n"
+                              "  }\n"
+                              "}\n");
   }
 
-  TestNetns& client() { return client_; }
-  TestNetns& router() { return router_; }
-  TestNetns& server() { return server_; }
+  TestNetns& client() { return net_.client(); }
+  TestNetns& router() { return net_.router(); }
+  TestNetns& server() { return net_.server(); }
 
   // Sum over CPUs of one column of the router's /proc/net/stat/nf_conntrack, parsed here
   // independently of the exporter's parser.
   uint64_t RouterStat(const std::string& column) {
     CommandResult r =
-        RunCommand({"ip", "netns", "exec", router_.name(), "cat", "/proc/net/stat/nf_conntrack"});
+        RunCommand({"ip", "netns", "exec", router().name(), "cat", "/proc/net/stat/nf_conntrack"});
     if (r.exit_code != 0) throw std::runtime_error("cat nf_conntrack: " + r.output);
     std::istringstream in(r.output);
     std::string line, name;
@@ -131,16 +102,11 @@ class NatTopology {
 
   // `conntrack -L` lines in the router namespace.
   std::string ConntrackList() {
-    return RunCommand({"ip", "netns", "exec", router_.name(), "conntrack", "-L"}).output;
+    return RunCommand({"ip", "netns", "exec", router().name(), "conntrack", "-L"}).output;
   }
 
  private:
-  static void Ip(TestNetns& ns, std::vector<std::string> args) {
-    std::vector<std::string> argv = {"ip", "-n", ns.name()};
-    argv.insert(argv.end(), args.begin(), args.end());
-    Must(argv);
-  }
-  TestNetns client_, router_, server_;
+  testing::RoutedNetns net_;
 };
 
 // The series of one scrape of a source, keyed like "name{a="x",b="y"}" (labels in order).
@@ -223,8 +189,7 @@ Config BackendConfig() {
   return *c;
 }
 
-TEST(ConntrackKernel, TenEstablishedFillTheNatThenTheEleventhIsDropped) {
-  SKIP_IF_CANNOT_RUN();
+TEST_F(ConntrackKernel, TenEstablishedFillTheNatThenTheEleventhIsDropped) {
   NatTopology t;
   const Config config = BackendConfig();
   ConntrackSource source;
@@ -311,8 +276,7 @@ TEST(ConntrackKernel, TenEstablishedFillTheNatThenTheEleventhIsDropped) {
   EXPECT_EQ(Get(off.series, "sockstate_nat_time_wait_takeover"), 0);
 }
 
-TEST(ConntrackKernel, SecondDestinationAndUdpAreCountedApart) {
-  SKIP_IF_CANNOT_RUN();
+TEST_F(ConntrackKernel, SecondDestinationAndUdpAreCountedApart) {
   NatTopology t;
   const Config config = BackendConfig();
   ConntrackSource source;
@@ -328,15 +292,16 @@ TEST(ConntrackKernel, SecondDestinationAndUdpAreCountedApart) {
   }
   // Four UDP flows (four client sockets, one datagram each) to 5353: unanswered, still tracked.
   t.client().Run([] {
-    sockaddr_in dst{};
-    dst.sin_family = AF_INET;
-    dst.sin_port = htons(5353);
-    inet_pton(AF_INET, kServer, &dst.sin_addr);
+    sockaddr_storage dst;
+    socklen_t dst_len;
+    if (!testing::MakeSockaddr(kServer, 5353, &dst, &dst_len)) {
+      throw std::runtime_error("bad address");
+    }
     for (int i = 0; i < 4; ++i) {
       const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
       if (fd < 0) throw std::runtime_error("socket");
       const char b = 'q';
-      if (sendto(fd, &b, 1, 0, reinterpret_cast<sockaddr*>(&dst), sizeof(dst)) != 1) {
+      if (sendto(fd, &b, 1, 0, reinterpret_cast<sockaddr*>(&dst), dst_len) != 1) {
         close(fd);
         throw std::runtime_error("sendto");
       }
@@ -393,8 +358,7 @@ TEST(ConntrackKernel, SecondDestinationAndUdpAreCountedApart) {
 // A namespace with an empty table (a pod's: nothing loads conntrack there) is success and
 // exports only the host-wide values (once per scrape, from the namespace that carries them):
 // nf_conntrack_max, the hash size, the TIME_WAIT takeover assumption (docs/fleet.md).
-TEST(ConntrackKernel, EmptyTableIsSuccessWithOnlyTheHostWideValues) {
-  SKIP_IF_CANNOT_RUN();
+TEST_F(ConntrackKernel, EmptyTableIsSuccessWithOnlyTheHostWideValues) {
   TestNetns ns("sstct-e");  // no NAT or ct rule: nothing is tracked
   Config config = DefaultConfig();
   ConntrackSource source;
@@ -409,8 +373,7 @@ TEST(ConntrackKernel, EmptyTableIsSuccessWithOnlyTheHostWideValues) {
 // While nf_conntrack_count is 0 the dump (a walk of the host-wide conntrack hash) is skipped
 // after a first one succeeded: the series stay those of an empty table, and the first read
 // after entries appear dumps again and counts them exactly.
-TEST(ConntrackKernel, EmptyTableSkipsTheDumpAndTheNextEntriesAreCountedExactly) {
-  SKIP_IF_CANNOT_RUN();
+TEST_F(ConntrackKernel, EmptyTableSkipsTheDumpAndTheNextEntriesAreCountedExactly) {
   NatTopology t;
   const Config config = BackendConfig();
   ConntrackSource source;
@@ -440,8 +403,7 @@ TEST(ConntrackKernel, EmptyTableSkipsTheDumpAndTheNextEntriesAreCountedExactly) 
   EXPECT_DOUBLE_EQ(Get(r.series, PerDest("sockstate_nat_occupancy_ratio", "backend", "tcp")), 0.3);
 }
 
-TEST(ConntrackKernel, RefusedDumpFailsClearlyWhenOnIsQuietWhenAutoAndTheNextReadWorks) {
-  SKIP_IF_CANNOT_RUN();
+TEST_F(ConntrackKernel, RefusedDumpFailsClearlyWhenOnIsQuietWhenAutoAndTheNextReadWorks) {
   NatTopology t;
   const Config config = BackendConfig();  // nat.enabled: on
   ConntrackSource source;

@@ -17,8 +17,9 @@
 #include <thread>
 
 #include "exporter_process.h"
-#include "netns_fixture.h"
 #include "kernel/procfs.h"
+#include "netns_fixture.h"
+#include "requirements.h"
 #include "test_util.h"
 
 namespace sockstate::testing {
@@ -44,7 +45,9 @@ double Dest(const Series& s, const std::string& metric, const std::string& ns,
 }
 
 // Foundation: every state, both families, IPv4-mapped counted as IPv4, equal to ss.
-TEST(ExporterKernel, CountsEveryStateExactlyPerFamily) {
+class ExporterKernel : public RootTest {};  // root: network namespaces
+
+TEST_F(ExporterKernel, CountsEveryStateExactlyPerFamily) {
   TestNetns ns("sst-states");
   // 7 LISTEN: 4 IPv4, 3 IPv6 (one of them dual-stack).
   int l4 = ns.Listen("127.0.0.1", 0);
@@ -95,7 +98,7 @@ TEST(ExporterKernel, CountsEveryStateExactlyPerFamily) {
 
 // The heart: a destination driven to EADDRNOTAVAIL reads exactly 1.0; another half full of
 // TIME_WAIT reads exactly 0.5; IPv6 and IPv4-mapped destinations; a CIDR group; top-K folding.
-TEST(ExporterKernel, DestinationOccupancyMatchesTheKernelExactly) {
+TEST_F(ExporterKernel, DestinationOccupancyMatchesTheKernelExactly) {
   TestNetns ns("sst-dest");
   // Range 40000-40099 (100 ports), 6 reserved inside it (+1 outside, not counted), a
   // listener bound inside it and a bound, never connected (bound_inactive) socket inside it:
@@ -225,7 +228,7 @@ TEST(ExporterKernel, DestinationOccupancyMatchesTheKernelExactly) {
 // Series caps hold across namespaces: two namespaces with 3 destinations each (1, 2, 3
 // connections) and top_k 3 give 2 x (3 + other) = 8 destination series; max_series 5 folds the
 // 3 smallest (the two 1-connection ones and a 2-connection one) into their namespace's other.
-TEST(ExporterKernel, SeriesCapHoldsAcrossNamespaces) {
+TEST_F(ExporterKernel, SeriesCapHoldsAcrossNamespaces) {
   TestNetns a("sst-capa");
   TestNetns b("sst-capb");
   for (TestNetns* ns : {&a, &b}) {
@@ -273,7 +276,7 @@ std::map<std::string, int64_t> NetstatInside(TestNetns& ns, const char* prefix) 
 }
 
 // Kernel counters: TIME_WAIT bucket overflow and TIME_WAIT reuse, as they change.
-TEST(ExporterKernel, TimeWaitOverflowAndRecycleCountersMatchProc) {
+TEST_F(ExporterKernel, TimeWaitOverflowAndRecycleCountersMatchProc) {
   TestNetns ns("sst-tw");
   ns.SetSysctl("net.ipv4.ip_local_port_range", "40000 40049");  // 50 ports
   ns.SetSysctl("net.ipv4.tcp_max_tw_buckets", "10");

@@ -1,4 +1,4 @@
-// The occupancy bound on the real kernel (#15): its counters are per namespace; for random
+// The occupancy bound on the real kernel: its counters are per namespace; for random
 // populations the exported bound is >= the exact fullest tuple occupancy the test built, every
 // namespace over the threshold reports exactly what a full dump (detail_threshold 0) reports,
 // and a namespace crossing the threshold gets or loses its series with hysteresis. A namespace
@@ -22,8 +22,9 @@
 #include <thread>
 
 #include "exporter_process.h"
-#include "netns_fixture.h"
 #include "kernel/procfs.h"
+#include "netns_fixture.h"
+#include "requirements.h"
 #include "test_util.h"
 
 namespace sockstate::testing {
@@ -71,7 +72,9 @@ std::string Detailed(const Series& s, const std::string& netns) {
   return "";
 }
 
-TEST(OccupancyBoundKernel, CountersArePerNamespace) {
+class OccupancyBoundKernel : public RootTest {};  // root: network namespaces
+
+TEST_F(OccupancyBoundKernel, CountersArePerNamespace) {
   TestNetns a("sstob"), b("sstob");
   const SockstatTable a0 = SettledSockstat(a), b0 = SettledSockstat(b);
   int l = a.Listen("127.0.0.1", 0);
@@ -99,7 +102,7 @@ struct Population {
   }
 };
 
-TEST(OccupancyBoundKernel, RandomPopulationsBoundHoldsAndDetailedAreExact) {
+TEST_F(OccupancyBoundKernel, RandomPopulationsBoundHoldsAndDetailedAreExact) {
   const unsigned seed = std::random_device{}();
   std::printf("seed %u\n", seed);
   std::mt19937 rng(seed);
@@ -194,7 +197,7 @@ TEST(OccupancyBoundKernel, RandomPopulationsBoundHoldsAndDetailedAreExact) {
   }
 }
 
-TEST(OccupancyBoundKernel, CrossingTheThresholdWithHysteresis) {
+TEST_F(OccupancyBoundKernel, CrossingTheThresholdWithHysteresis) {
   TestNetns ns("sstobx");
   ns.SetSysctl("net.ipv4.ip_local_port_range", "40000 40999");
   int l = ns.Listen("127.0.0.1", 8001);

@@ -28,9 +28,10 @@
 #include <vector>
 
 #include "alloc_count.h"
-#include "netns_fixture.h"
 #include "kernel/sock_diag.h"
 #include "kernel/socket_record.h"
+#include "netns_fixture.h"
+#include "requirements.h"
 
 using sockstate::testing::NewCount;
 using sockstate::testing::NewCountWorks;
@@ -176,7 +177,10 @@ StateCounts Total(const FamilyCounts& fc) {
   return out;
 }
 
-TEST(SockDiagKernel, MixedPopulationExactCountsMatchConstructionAndSs) {
+class SockDiagKernel : public testing::RootTest {};    // root: network namespaces
+class TestNetnsFixture : public testing::RootTest {};  // root: network namespaces
+
+TEST_F(SockDiagKernel, MixedPopulationExactCountsMatchConstructionAndSs) {
   TestNetns ns("sstdiag");
   MixedPopulation pop(ns);
   auto sock = OpenIn(ns);
@@ -202,7 +206,7 @@ TEST(SockDiagKernel, MixedPopulationExactCountsMatchConstructionAndSs) {
   EXPECT_EQ(from_thread, MixedPopulation::Expected());
 }
 
-TEST(SockDiagKernel, RecordedDumpReplaysToIdenticalCounts) {
+TEST_F(SockDiagKernel, RecordedDumpReplaysToIdenticalCounts) {
   TestNetns ns("sstdiag");
   MixedPopulation pop(ns);
   auto sock = OpenIn(ns);
@@ -228,7 +232,7 @@ TEST(SockDiagKernel, RecordedDumpReplaysToIdenticalCounts) {
   }
 }
 
-TEST(SockDiagKernel, IpV4MappedSocketsAreNormalisedToIpv4) {
+TEST_F(SockDiagKernel, IpV4MappedSocketsAreNormalisedToIpv4) {
   TestNetns ns("sstdiag");
   MixedPopulation pop(ns);
   auto sock = OpenIn(ns);
@@ -252,7 +256,7 @@ TEST(SockDiagKernel, IpV4MappedSocketsAreNormalisedToIpv4) {
   EXPECT_EQ(servers, MixedPopulation::kMappedEst);
 }
 
-TEST(SockDiagKernel, StateMaskFilters) {
+TEST_F(SockDiagKernel, StateMaskFilters) {
   TestNetns ns("sstdiag");
   MixedPopulation pop(ns);
   auto sock = OpenIn(ns);
@@ -266,7 +270,7 @@ TEST(SockDiagKernel, StateMaskFilters) {
   EXPECT_EQ(Dump(*sock, 0), (FamilyCounts{{"ipv4", {}}, {"ipv6", {}}}));
 }
 
-TEST(SockDiagKernel, DumpSeesOnlyTheOpenersNamespace) {
+TEST_F(SockDiagKernel, DumpSeesOnlyTheOpenersNamespace) {
   TestNetns a("sstdiag"), b("sstdiag");
   a.Listen("127.0.0.1", 0);
   b.Listen("::1", 0);
@@ -279,7 +283,7 @@ TEST(SockDiagKernel, DumpSeesOnlyTheOpenersNamespace) {
 }
 
 // 400 IPv4 + 20 IPv6 TIME_WAIT: the IPv4 dump spans more than one ~32 KiB buffer.
-TEST(SockDiagKernel, TimeWaitDumpSpanningSeveralBuffers) {
+TEST_F(SockDiagKernel, TimeWaitDumpSpanningSeveralBuffers) {
   TestNetns ns("sstdiag");
   int l4 = ns.Listen("127.0.0.1", 0);
   int l6 = ns.Listen("::1", 0);
@@ -314,7 +318,7 @@ TEST(SockDiagKernel, TimeWaitDumpSpanningSeveralBuffers) {
   }
 }
 
-TEST(SockDiagKernel, SocketIsReusableAcrossManyDumps) {
+TEST_F(SockDiagKernel, SocketIsReusableAcrossManyDumps) {
   TestNetns ns("sstdiag");
   int l = ns.Listen("127.0.0.1", 0);
   for (int i = 0; i < 5; ++i) ns.Connect(l, "127.0.0.1", 0);
@@ -331,7 +335,7 @@ TEST(SockDiagKernel, SocketIsReusableAcrossManyDumps) {
   EXPECT_EQ(stats.messages, 11u);
 }
 
-TEST(SockDiagKernel, DumpAllocatesNothingOnceWarm) {
+TEST_F(SockDiagKernel, DumpAllocatesNothingOnceWarm) {
   if (!NewCountWorks()) {
     GTEST_SKIP() << "the counting operator new is not the one in use in this binary (another "
                     "replacement, e.g. a sanitizer, wins): allocations cannot be counted";
@@ -361,7 +365,7 @@ TEST(SockDiagKernel, DumpAllocatesNothingOnceWarm) {
 
 // ---- The TestNetns fixture itself (other kernel tests build on it) ---------------------------
 
-TEST(TestNetnsFixture, CreatesAndDeletesTheNamespace) {
+TEST_F(TestNetnsFixture, CreatesAndDeletesTheNamespace) {
   std::string path;
   {
     TestNetns ns("sstfix");
@@ -374,7 +378,7 @@ TEST(TestNetnsFixture, CreatesAndDeletesTheNamespace) {
   EXPECT_FALSE(std::filesystem::exists(path));
 }
 
-TEST(TestNetnsFixture, BadNameThrowsWithCommandOutput) {
+TEST_F(TestNetnsFixture, BadNameThrowsWithCommandOutput) {
   try {
     TestNetns ns("bad/name");
     FAIL() << "expected an exception";
@@ -383,7 +387,7 @@ TEST(TestNetnsFixture, BadNameThrowsWithCommandOutput) {
   }
 }
 
-TEST(TestNetnsFixture, SysctlsArePerNamespace) {
+TEST_F(TestNetnsFixture, SysctlsArePerNamespace) {
   TestNetns a("sstfix"), b("sstfix");
   a.SetSysctl("net.ipv4.ip_local_port_range", "40000 40009");
   EXPECT_EQ(a.GetSysctl("net.ipv4.ip_local_port_range"), "40000\t40009");
@@ -392,7 +396,7 @@ TEST(TestNetnsFixture, SysctlsArePerNamespace) {
   EXPECT_THROW(a.GetSysctl("../etc/passwd"), std::invalid_argument);
 }
 
-TEST(TestNetnsFixture, RunExecutesInsideAndRethrows) {
+TEST_F(TestNetnsFixture, RunExecutesInsideAndRethrows) {
   TestNetns ns("sstfix");
   ns.Listen("127.0.0.1", 0);
   int listeners_seen = -1;
@@ -406,7 +410,7 @@ TEST(TestNetnsFixture, RunExecutesInsideAndRethrows) {
   EXPECT_THROW(ns.Run([] { throw std::runtime_error("boom"); }), std::runtime_error);
 }
 
-TEST(TestNetnsFixture, TryConnectReportsEaddrnotavailWhenThePortRangeIsExhausted) {
+TEST_F(TestNetnsFixture, TryConnectReportsEaddrnotavailWhenThePortRangeIsExhausted) {
   TestNetns ns("sstfix");
   ns.SetSysctl("net.ipv4.ip_local_port_range", "40000 40003");
   int l = ns.Listen("127.0.0.1", 5000);
@@ -426,7 +430,7 @@ TEST(TestNetnsFixture, TryConnectReportsEaddrnotavailWhenThePortRangeIsExhausted
   EXPECT_EQ(Count(ns.SsCounts(), "established"), 10);
 }
 
-TEST(TestNetnsFixture, ConnectBindsTheSourceAddressAndPairsTheRightPeer) {
+TEST_F(TestNetnsFixture, ConnectBindsTheSourceAddressAndPairsTheRightPeer) {
   TestNetns ns("sstfix");
   int l = ns.Listen("127.0.0.1", 0);
   int stray = ns.TryConnect("127.0.0.1", ns.LocalPort(l));  // queued before ours
@@ -445,7 +449,7 @@ TEST(TestNetnsFixture, ConnectBindsTheSourceAddressAndPairsTheRightPeer) {
   EXPECT_THROW(ns.Close(p.client), std::logic_error);
 }
 
-TEST(TestNetnsFixture, TimeWaitOnEitherSideAndCloseWaitVariants) {
+TEST_F(TestNetnsFixture, TimeWaitOnEitherSideAndCloseWaitVariants) {
   TestNetns ns("sstfix");
   int l = ns.Listen("::1", 0);
   const uint16_t port = ns.LocalPort(l);

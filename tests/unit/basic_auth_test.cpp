@@ -2,22 +2,18 @@
 // relies on (base64, SHA-256, constant-time compare).
 #include "http/basic_auth.h"
 
-#include <crypt.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <thread>
 #include <vector>
 
+#include "test_util.h"
+
 namespace sockstate {
 namespace {
 
-std::string Hash(const std::string& password, int cost = 4) {
-  char salt[64];
-  crypt_gensalt_rn("$2y$", cost, nullptr, 0, salt, sizeof(salt));
-  crypt_data data{};
-  return crypt_rn(password.c_str(), salt, &data, sizeof(data));
-}
+using testing::BcryptHash;
 
 TEST(Base64, DecodesAndRejects) {
   std::string out;
@@ -69,7 +65,7 @@ TEST(ConstantTimeEquals, Basics) {
 }
 
 TEST(BasicAuthenticator, ChecksAndCaches) {
-  BasicAuthenticator auth({{"prom", Hash("s3cret")}});
+  BasicAuthenticator auth({{"prom", BcryptHash("s3cret")}});
   EXPECT_FALSE(auth.disabled());
   EXPECT_EQ(auth.Check("Basic cHJvbTpzM2NyZXQ="), AuthResult::kOk);  // prom:s3cret
   const uint64_t after_first = auth.bcrypt_calls();
@@ -91,9 +87,9 @@ TEST(BasicAuthenticator, ChecksAndCaches) {
 }
 
 TEST(BasicAuthenticator, SetUsersDropsStaleCache) {
-  BasicAuthenticator auth({{"prom", Hash("old")}});
+  BasicAuthenticator auth({{"prom", BcryptHash("old")}});
   EXPECT_EQ(auth.CheckUserPassword("prom", "old"), AuthResult::kOk);
-  auth.SetUsers({{"prom", Hash("new")}});
+  auth.SetUsers({{"prom", BcryptHash("new")}});
   EXPECT_EQ(auth.CheckUserPassword("prom", "old"), AuthResult::kDenied);
   EXPECT_EQ(auth.CheckUserPassword("prom", "new"), AuthResult::kOk);
   auth.SetUsers({});
@@ -102,7 +98,7 @@ TEST(BasicAuthenticator, SetUsersDropsStaleCache) {
 
 TEST(BasicAuthenticator, ConcurrentBcryptIsCapped) {
   // Cost 12: slow enough that 8 threads overlap; with max_bcrypt 2 some must be kBusy.
-  BasicAuthenticator auth({{"prom", Hash("s3cret", 12)}}, 2);
+  BasicAuthenticator auth({{"prom", BcryptHash("s3cret", 12)}}, 2);
   std::atomic<int> busy{0}, denied{0};
   std::vector<std::thread> threads;
   for (int i = 0; i < 8; ++i) {

@@ -132,7 +132,8 @@ class FakeSource : public NetnsSource {
     j_->finish_size = all.size();
   }
   void AddFamilies(FamilySet& fs, const Labels& base, const ExportContext&) const override {
-    fs.Gauge("fake_" + name_ + "_value", "A fake source's value.", base, value_);
+    const std::string family = "fake_" + name_ + "_value";
+    fs.Add(MetricDef{family.c_str(), "A fake source's value.", MetricType::kGauge}, base, value_);
   }
 
  private:
@@ -151,7 +152,10 @@ class FakeHost : public HostSource {
     return Status::Error("host: not available");
   }
   void AddFamilies(FamilySet& fs, const ExportContext&) const override {
-    fs.Gauge("fake_host_available", "Whether the fake host source works.", {}, 0);
+    static constexpr MetricDef kAvailable{"fake_host_available",
+                                          "Whether the fake host source works.",
+                                          MetricType::kGauge};
+    fs.Add(kAvailable, {}, 0);
   }
 
  private:

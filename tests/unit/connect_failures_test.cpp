@@ -1,8 +1,6 @@
 // The connect_failures source without BPF: a fake probe feeds drained map entries, and the
 // exported counters are checked exactly (monotonic totals, sticky top-K, groups, namespaces,
 // workloads resolved through a directory tree standing in for cgroupfs).
-#include "sources/connect_failures_source.h"
-
 #include <gtest/gtest.h>
 #include <prometheus/text_serializer.h>
 #include <sys/stat.h>
@@ -14,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "sources/connect_failures_source.h"
 #include "test_util.h"
 
 namespace sockstate {
@@ -61,7 +60,7 @@ FailureRecord V4(uint8_t last, uint16_t port, ConnectFailureReason reason, uint6
 }
 
 constexpr auto kNoPort = ConnectFailureReason::kNoLocalPort;
-constexpr auto kRefused = ConnectFailureReason::kRefusedOrTimeout;
+constexpr auto kRefused = ConnectFailureReason::kRefused;
 
 struct Harness {
   std::deque<FakeProbe::Step> steps;
@@ -87,8 +86,10 @@ struct Harness {
 
 double Dest(const Series& s, const std::string& d, const std::string& reason,
             const std::string& netns = "") {
-  std::vector<std::pair<std::string, std::string>> l = {{"destination", d}, {"reason", reason}};
+  std::vector<std::pair<std::string, std::string>> l = {{"destination", d}};
   if (!netns.empty()) l.push_back({"netns", netns});
+  l.push_back({"protocol", "tcp"});
+  l.push_back({"reason", reason});
   return Get(s, "sockstate_connect_failures_total", l);
 }
 
@@ -103,7 +104,7 @@ TEST(ConnectFailures, TotalsAccumulateAcrossDrainsAndNeverGoBackwards) {
   Series s1 = h.Scrape({V4(1, 80, kNoPort, 3), V4(1, 80, kRefused, 1)});
   EXPECT_EQ(Get(s1, "sockstate_connect_failures_available"), 1);
   EXPECT_EQ(Dest(s1, "10.0.0.1:80", "no_local_port"), 3);
-  EXPECT_EQ(Dest(s1, "10.0.0.1:80", "refused_or_timeout"), 1);
+  EXPECT_EQ(Dest(s1, "10.0.0.1:80", "refused"), 1);
   EXPECT_EQ(Dest(s1, "other", "no_local_port"), 0);
   // Nothing new: the same totals (a drained entry is never counted twice).
   Series s2 = h.Scrape();
@@ -111,7 +112,24 @@ TEST(ConnectFailures, TotalsAccumulateAcrossDrainsAndNeverGoBackwards) {
   // The kernel map starts over (entries deleted, program reloaded): totals only grow.
   Series s3 = h.Scrape({V4(1, 80, kNoPort, 2)});
   EXPECT_EQ(Dest(s3, "10.0.0.1:80", "no_local_port"), 5);
-  EXPECT_EQ(Dest(s3, "10.0.0.1:80", "refused_or_timeout"), 1);
+  EXPECT_EQ(Dest(s3, "10.0.0.1:80", "refused"), 1);
+}
+
+TEST(ConnectFailures, EveryReasonHasItsOwnSeries) {
+  Harness h;
+  Series s = h.Scrape({V4(1, 80, kNoPort, 1), V4(1, 80, kRefused, 2),
+                       V4(1, 80, ConnectFailureReason::kTimedOut, 3),
+                       V4(1, 80, ConnectFailureReason::kUnreachable, 4),
+                       V4(1, 80, ConnectFailureReason::kAbandoned, 5)});
+  EXPECT_EQ(Dest(s, "10.0.0.1:80", "no_local_port"), 1);
+  EXPECT_EQ(Dest(s, "10.0.0.1:80", "refused"), 2);
+  EXPECT_EQ(Dest(s, "10.0.0.1:80", "timed_out"), 3);
+  EXPECT_EQ(Dest(s, "10.0.0.1:80", "unreachable"), 4);
+  EXPECT_EQ(Dest(s, "10.0.0.1:80", "abandoned"), 5);
+  // A reason the program does not know (a newer program) is not counted anywhere.
+  Series s2 = h.Scrape({V4(1, 80, ConnectFailureReason(kNumConnectFailureReasons), 9)});
+  EXPECT_EQ(Dest(s2, "10.0.0.1:80", "abandoned"), 5);
+  EXPECT_EQ(CountSeries(s2, "sockstate_connect_failures_total{"), 10u);  // 1 + other, x 5
 }
 
 TEST(ConnectFailures, OverflowCounterSurvivesAKernelCounterRestart) {
@@ -137,8 +155,8 @@ TEST(ConnectFailures, TopKIsStickyAndOtherNeverLosesCounts) {
   EXPECT_TRUE(std::isnan(Dest(s2, "10.0.0.1:80", "no_local_port")));
   EXPECT_EQ(Dest(s2, "other", "no_local_port"), 101);
   EXPECT_EQ(Dest(s2, "10.0.0.2:80", "no_local_port"), 9);
-  // 2 individuals + other, 2 reasons each.
-  EXPECT_EQ(CountSeries(s2, "sockstate_connect_failures_total{"), 6u);
+  // 2 individuals + other, 5 reasons each.
+  EXPECT_EQ(CountSeries(s2, "sockstate_connect_failures_total{"), 15u);
 }
 
 TEST(ConnectFailures, GroupsLabelLikeOccupancyAndStartAtZero) {
@@ -150,7 +168,7 @@ TEST(ConnectFailures, GroupsLabelLikeOccupancyAndStartAtZero) {
   h.config = *cfg;
   Series s0 = h.Scrape();
   EXPECT_EQ(Dest(s0, "db", "no_local_port"), 0);
-  EXPECT_EQ(Dest(s0, "db", "refused_or_timeout"), 0);
+  EXPECT_EQ(Dest(s0, "db", "refused"), 0);
   Series s1 = h.Scrape({V4(7, 5432, kNoPort, 4), V4(8, 5432, kNoPort, 2), V4(7, 80, kNoPort, 1)});
   EXPECT_EQ(Dest(s1, "db", "no_local_port"), 6);
   EXPECT_EQ(Dest(s1, "10.0.0.7:80", "no_local_port"), 1);
@@ -180,7 +198,7 @@ TEST(ConnectFailures, OnlyNamespacesTheExporterReadsAreCounted) {
   EXPECT_EQ(Dest(s1, "10.0.0.1:80", "no_local_port", "a"), 3);
   EXPECT_EQ(Dest(s1, "10.0.0.1:80", "no_local_port", "b"), 4);
   EXPECT_EQ(Dest(s1, "other", "no_local_port", "a"), 0);
-  EXPECT_EQ(CountSeries(s1, "sockstate_connect_failures_total{"), 8u);  // 2 ns x 2 labels x 2
+  EXPECT_EQ(CountSeries(s1, "sockstate_connect_failures_total{"), 20u);  // 2 ns x 2 labels x 5
   // b missing from a few scrapes (a failed read): no series for it meanwhile, but its totals
   // stay and it still counts, so it comes back without a reset.
   h.namespaces = {{"a", 100, true}};
@@ -271,11 +289,12 @@ TEST(ConnectFailuresWorkload, ResolvedThroughATreeAndTopKWithOther) {
                         V4(1, 80, kNoPort, 1, 100, 999999999)});
   auto wl = [](const Series& s, const std::string& kind, const std::string& name,
                const std::string& reason) {
-    return Get(s, "sockstate_workload_connect_failures_total",
-               {{"reason", reason}, {"workload", name}, {"workload_kind", kind}});
+    return Get(
+        s, "sockstate_workload_connect_failures_total",
+        {{"protocol", "tcp"}, {"reason", reason}, {"workload", name}, {"workload_kind", kind}});
   };
   EXPECT_EQ(wl(s1, "systemd_unit", "nginx.service", "no_local_port"), 7);
-  EXPECT_EQ(wl(s1, "systemd_unit", "nginx.service", "refused_or_timeout"), 2);
+  EXPECT_EQ(wl(s1, "systemd_unit", "nginx.service", "refused"), 2);
   EXPECT_EQ(wl(s1, "unknown", "unknown", "no_local_port"), 1);
   // 25 more units fail once each: 19 more get a series (20 in all), 6 go to "other".
   std::vector<FailureRecord> more;
@@ -285,8 +304,8 @@ TEST(ConnectFailuresWorkload, ResolvedThroughATreeAndTopKWithOther) {
   Series s2 = h.Scrape(more);
   EXPECT_EQ(wl(s2, "other", "other", "no_local_port"), 6);
   EXPECT_EQ(wl(s2, "systemd_unit", "nginx.service", "no_local_port"), 7);
-  // 20 named + unknown + other, 2 reasons each.
-  EXPECT_EQ(CountSeries(s2, "sockstate_workload_connect_failures_total{"), 44u);
+  // 20 named + unknown + other, 5 reasons each.
+  EXPECT_EQ(CountSeries(s2, "sockstate_workload_connect_failures_total{"), 110u);
   std::filesystem::remove_all(root);
 }
 
@@ -302,8 +321,9 @@ TEST(ConnectFailuresWorkload, TopKComesFromTheConfigAndAReloadKeepsNamedSeries) 
   h.config.connect_failures.workloads_top_k = 2;
   auto wl = [](const Series& s, const std::string& kind, const std::string& name,
                const std::string& reason) {
-    return Get(s, "sockstate_workload_connect_failures_total",
-               {{"reason", reason}, {"workload", name}, {"workload_kind", kind}});
+    return Get(
+        s, "sockstate_workload_connect_failures_total",
+        {{"protocol", "tcp"}, {"reason", reason}, {"workload", name}, {"workload_kind", kind}});
   };
   // K = 2: w0 (5) and w1 (4) are named (the heaviest of the drain first), w2 (3) is "other".
   Series s1 = h.Scrape({V4(1, 80, kNoPort, 3, 100, ids[2]), V4(1, 80, kNoPort, 5, 100, ids[0]),
@@ -312,12 +332,12 @@ TEST(ConnectFailuresWorkload, TopKComesFromTheConfigAndAReloadKeepsNamedSeries) 
   EXPECT_EQ(wl(s1, "cgroup", "/w1", "no_local_port"), 4);
   EXPECT_TRUE(std::isnan(wl(s1, "cgroup", "/w2", "no_local_port")));
   EXPECT_EQ(wl(s1, "other", "other", "no_local_port"), 3);
-  EXPECT_EQ(CountSeries(s1, "sockstate_workload_connect_failures_total{"), 6u);  // 2 + other
+  EXPECT_EQ(CountSeries(s1, "sockstate_workload_connect_failures_total{"), 15u);  // (2 + other) x 5
   // A reload lowers K to 1: w0 and w1 keep their series (counters never go backwards), and a
   // new workload goes to "other".
   h.config.connect_failures.workloads_top_k = 1;
   Series s2 = h.Scrape({V4(1, 80, kRefused, 1, 100, ids[1]), V4(1, 80, kNoPort, 2, 100, ids[3])});
-  EXPECT_EQ(wl(s2, "cgroup", "/w1", "refused_or_timeout"), 1);
+  EXPECT_EQ(wl(s2, "cgroup", "/w1", "refused"), 1);
   EXPECT_EQ(wl(s2, "cgroup", "/w1", "no_local_port"), 4);
   EXPECT_EQ(wl(s2, "other", "other", "no_local_port"), 5);
   // Raised to 4: the next two new workloads are named, the one after is "other".
@@ -334,7 +354,7 @@ TEST(ConnectFailuresWorkload, TopKComesFromTheConfigAndAReloadKeepsNamedSeries) 
   Series s4 = z.Scrape({V4(1, 80, kNoPort, 2, 100, ids[0]), V4(1, 80, kNoPort, 1, 100, 999999999)});
   EXPECT_EQ(wl(s4, "other", "other", "no_local_port"), 2);
   EXPECT_EQ(wl(s4, "unknown", "unknown", "no_local_port"), 1);
-  EXPECT_EQ(CountSeries(s4, "sockstate_workload_connect_failures_total{"), 4u);
+  EXPECT_EQ(CountSeries(s4, "sockstate_workload_connect_failures_total{"), 10u);
   std::filesystem::remove_all(root);
 }
 

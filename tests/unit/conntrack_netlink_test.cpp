@@ -62,10 +62,16 @@ std::array<uint8_t, 16> V6(const char* text) {
   return a;
 }
 
-CtParseState Parse(const CtBytes& b, ConntrackSink& sink, std::string* error,
-                   int* nl_errno = nullptr, bool* intr = nullptr,
-                   const CtReplyFilter* f = nullptr) {
-  return ParseConntrackBuffer(b.data(), b.size(), sink, error, intr, f, nullptr, nl_errno);
+// The parse of `b` into `sink`: its state, with the error text (and errno, interrupt flag)
+// copied out for the assertions.
+NetlinkParseState Parse(const CtBytes& b, ConntrackSink& sink, std::string* error,
+                        int* nl_errno = nullptr, bool* intr = nullptr,
+                        const CtReplyFilter* f = nullptr) {
+  const NetlinkParseResult r = ParseConntrackBuffer(b.data(), b.size(), sink, f);
+  *error = r.error;
+  if (nl_errno != nullptr) *nl_errno = r.nl_errno;
+  if (intr != nullptr) *intr = r.dump_interrupted;
+  return r.state;
 }
 
 TEST(ConntrackParse, SnatTcpEntryEveryField) {
@@ -73,7 +79,7 @@ TEST(ConntrackParse, SnatTcpEntryEveryField) {
   s.zone = 3;
   Collect c;
   std::string error;
-  ASSERT_EQ(Parse(CtCat({CtEntry(s), CtDone()}), c, &error), CtParseState::kDone) << error;
+  ASSERT_EQ(Parse(CtCat({CtEntry(s), CtDone()}), c, &error), NetlinkParseState::kDone) << error;
   ASSERT_EQ(c.records.size(), 1u);
   const ConntrackRecord& r = c.records[0];
   EXPECT_EQ(r.family, Family::kIpv4);
@@ -111,13 +117,10 @@ TEST(ConntrackParse, Ipv6UdpAndIcmpEntries) {
   i.reply_sport = 777;
   i.tcp_state = -1;
   Collect c;
-  std::string error;
-  uint64_t messages = 0;
   const CtBytes b = CtCat({CtEntry(u), CtEntry(i)});
-  ASSERT_EQ(ParseConntrackBuffer(b.data(), b.size(), c, &error, nullptr, nullptr, &messages),
-            CtParseState::kMore)
-      << error;
-  EXPECT_EQ(messages, 2u);
+  const NetlinkParseResult r = ParseConntrackBuffer(b.data(), b.size(), c);
+  ASSERT_EQ(r.state, NetlinkParseState::kMore) << r.error;
+  EXPECT_EQ(r.messages, 2u);
   ASSERT_EQ(c.records.size(), 2u);
   EXPECT_EQ(c.records[0].family, Family::kIpv6);
   EXPECT_EQ(c.records[0].reply.src, V6("fd01::53"));
@@ -138,7 +141,7 @@ TEST(ConntrackParse, UnknownAttributesAreSkipped) {
       CtCat({CtAttr(200, {1, 2, 3}), CtEntryAttrs(s), CtNest(201, {CtAttr(1, {9, 9})})});
   Collect c;
   std::string error;
-  ASSERT_EQ(Parse(CtMessage(AF_INET, attrs), c, &error), CtParseState::kMore) << error;
+  ASSERT_EQ(Parse(CtMessage(AF_INET, attrs), c, &error), NetlinkParseState::kMore) << error;
   ASSERT_EQ(c.records.size(), 1u);
   EXPECT_EQ(c.records[0].reply.dst_port, 61000);
 }
@@ -147,7 +150,7 @@ TEST(ConntrackParse, RefusedDumpGivesTheErrno) {
   Collect c;
   std::string error;
   int nl_errno = 0;
-  EXPECT_EQ(Parse(CtError(EPERM), c, &error, &nl_errno), CtParseState::kError);
+  EXPECT_EQ(Parse(CtError(EPERM), c, &error, &nl_errno), NetlinkParseState::kError);
   EXPECT_EQ(nl_errno, EPERM);
   EXPECT_EQ(error, "netlink error at offset 0: Operation not permitted");
   EXPECT_TRUE(c.records.empty());
@@ -157,7 +160,7 @@ TEST(ConntrackParse, DoneWithNegativeStatusIsAnError) {
   Collect c;
   std::string error;
   int nl_errno = 0;
-  EXPECT_EQ(Parse(CtDone(7, 4242, -ENOBUFS), c, &error, &nl_errno), CtParseState::kError);
+  EXPECT_EQ(Parse(CtDone(7, 4242, -ENOBUFS), c, &error, &nl_errno), NetlinkParseState::kError);
   EXPECT_EQ(nl_errno, ENOBUFS);
   EXPECT_NE(error.find("NLMSG_DONE at offset 0"), std::string::npos) << error;
 }
@@ -171,7 +174,7 @@ TEST(ConntrackParse, MissingReplyTupleNamesTheMessage) {
   Collect c;
   std::string error;
   const CtBytes buf = CtCat({CtEntry(s), msg});
-  EXPECT_EQ(Parse(buf, c, &error), CtParseState::kError);
+  EXPECT_EQ(Parse(buf, c, &error), NetlinkParseState::kError);
   EXPECT_EQ(c.records.size(), 1u);  // the first entry reached the sink
   EXPECT_EQ(error, "conntrack message at offset " + std::to_string(CtEntry(s).size()) +
                        ": conntrack entry without CTA_TUPLE_REPLY");
@@ -185,7 +188,7 @@ TEST(ConntrackParse, AttributeRunningPastItsMessageIsAnError) {
   std::memcpy(msg.data() + 20, &bad, 2);
   Collect c;
   std::string error;
-  EXPECT_EQ(Parse(msg, c, &error), CtParseState::kError);
+  EXPECT_EQ(Parse(msg, c, &error), NetlinkParseState::kError);
   EXPECT_NE(error.find("bad attribute length 4000 in conntrack entry at offset 20"),
             std::string::npos)
       << error;
@@ -198,7 +201,7 @@ TEST(ConntrackParse, AddressOfTheOtherFamilyIsAnError) {
   CtBytes attrs = CtEntryAttrs(s);
   Collect c;
   std::string error;
-  EXPECT_EQ(Parse(CtMessage(AF_INET, attrs), c, &error), CtParseState::kError);
+  EXPECT_EQ(Parse(CtMessage(AF_INET, attrs), c, &error), NetlinkParseState::kError);
   EXPECT_NE(error.find("does not match family 2"), std::string::npos) << error;
 }
 
@@ -206,21 +209,21 @@ TEST(ConntrackParse, BadFamilyShortMessageAndTruncatedHeader) {
   Collect c;
   std::string error;
   CtSpec s;
-  EXPECT_EQ(Parse(CtMessage(7, CtEntryAttrs(s)), c, &error), CtParseState::kError);
+  EXPECT_EQ(Parse(CtMessage(7, CtEntryAttrs(s)), c, &error), NetlinkParseState::kError);
   EXPECT_EQ(error, "conntrack message at offset 0 has unknown family 7");
   CtBytes shortmsg = CtMessage(AF_INET, {});
   shortmsg.resize(18);
   const uint32_t len = 18;
   std::memcpy(shortmsg.data(), &len, 4);
-  EXPECT_EQ(Parse(shortmsg, c, &error), CtParseState::kError);
+  EXPECT_EQ(Parse(shortmsg, c, &error), NetlinkParseState::kError);
   EXPECT_EQ(error, "conntrack message at offset 0 too short: nlmsg_len 18 < 20");
   CtBytes trunc = CtEntry(s);
   trunc.resize(10);
-  EXPECT_EQ(Parse(trunc, c, &error), CtParseState::kError);
+  EXPECT_EQ(Parse(trunc, c, &error), NetlinkParseState::kError);
   EXPECT_EQ(error, "truncated netlink header at offset 0: 10 bytes left, need 16");
   CtBytes past = CtEntry(s);
   past.resize(past.size() - 8);
-  EXPECT_EQ(Parse(past, c, &error), CtParseState::kError);
+  EXPECT_EQ(Parse(past, c, &error), NetlinkParseState::kError);
   EXPECT_NE(error.find("runs past the end of the buffer"), std::string::npos) << error;
   EXPECT_TRUE(c.records.empty());
 }
@@ -231,13 +234,13 @@ TEST(ConntrackParse, DumpInterruptedAndReplyFilter) {
   std::string error;
   bool intr = false;
   CtBytes m = CtMessage(AF_INET, CtEntryAttrs(s), NLM_F_MULTI | NLM_F_DUMP_INTR);
-  EXPECT_EQ(Parse(m, c, &error, nullptr, &intr), CtParseState::kError);
+  EXPECT_EQ(Parse(m, c, &error, nullptr, &intr), NetlinkParseState::kError);
   EXPECT_TRUE(intr);
   CtReplyFilter f{8, 4242};
-  EXPECT_EQ(Parse(CtEntry(s), c, &error, nullptr, nullptr, &f), CtParseState::kError);
+  EXPECT_EQ(Parse(CtEntry(s), c, &error, nullptr, nullptr, &f), NetlinkParseState::kError);
   EXPECT_EQ(error, "message at offset 0 answers seq 7 portid 4242, expected seq 8 portid 4242");
   f.seq = 7;
-  EXPECT_EQ(Parse(CtEntry(s), c, &error, nullptr, nullptr, &f), CtParseState::kMore);
+  EXPECT_EQ(Parse(CtEntry(s), c, &error, nullptr, nullptr, &f), NetlinkParseState::kMore);
   EXPECT_EQ(c.records.size(), 1u);
 }
 
@@ -251,12 +254,10 @@ TEST(ConntrackParse, NoAllocationPerEntry) {
   }
   const CtBytes buf = CtCat(parts);
   CountOnly sink;
-  std::string error;
-  error.reserve(512);
   const uint64_t before = NewCount();
-  const CtParseState st = ParseConntrackBuffer(buf.data(), buf.size(), sink, &error);
+  const NetlinkParseResult r = ParseConntrackBuffer(buf.data(), buf.size(), sink);
   const uint64_t after = NewCount();
-  EXPECT_EQ(st, CtParseState::kMore);
+  EXPECT_EQ(r.state, NetlinkParseState::kMore);
   EXPECT_EQ(sink.n, 300u);
   EXPECT_EQ(after - before, 0u);
 }

@@ -32,15 +32,15 @@ void AddDestinations(FamilySet& fs, const Labels& base, double usable,
   for (const Dest& d : dests) {
     Labels dl = With(base, {{"destination", d.name}});
     for (const auto& [state, n] : d.states) {
-      fs.Gauge("sockstate_destination_sockets", "h", With(dl, {{"state", state}}), n);
+      fs.Add(metric::kDestinationSockets, With(dl, {{"state", state}}), n);
     }
-    fs.Gauge("sockstate_destination_ephemeral_ports_used", "h", dl, d.used);
+    fs.Add(metric::kDestinationEphemeralPortsUsed, dl, d.used);
     if (d.report_used_max) {
-      fs.Gauge("sockstate_destination_ephemeral_ports_used_max", "h", dl, d.used_max);
+      fs.Add(metric::kDestinationEphemeralPortsUsedMax, dl, d.used_max);
     }
-    fs.Gauge("sockstate_destination_occupancy_ratio", "h", dl, d.used_max / usable);
-    fs.Gauge("sockstate_destination_tuples", "h", dl, d.tuples);
-    fs.Histogram("sockstate_destination_time_wait_remaining_seconds", "h", dl, kTwBounds,
+    fs.Add(metric::kDestinationOccupancyRatio, dl, d.used_max / usable);
+    fs.Add(metric::kDestinationTuples, dl, d.tuples);
+    fs.Histogram(metric::kDestinationTimeWaitRemainingSeconds, dl, kTwBounds,
                  d.tw_cumulative, d.tw_count, 0);
   }
 }
@@ -49,19 +49,19 @@ void AddNamespace(FamilySet& fs, const Labels& base, double low, double high, do
                   double reserved_in_range, double bind_held, double tw_reuse, double tw_usage) {
   const double range = high - low + 1;
   const double usable = range - reserved_in_range - bind_held;
-  fs.Gauge("sockstate_tcp_sockets", "h", With(base, {{"family", "ipv4"}, {"state", "listen"}}), 1);
-  fs.Gauge("sockstate_ephemeral_port_range_ports", "h", base, range);
-  fs.Gauge("sockstate_ephemeral_port_reserved_ports", "h", base, reserved_in_range);
-  fs.Gauge("sockstate_ephemeral_port_bind_held_ports", "h", base, bind_held);
-  fs.Gauge("sockstate_ephemeral_port_usable_ports", "h", base, usable);
-  fs.Gauge("sockstate_sysctl_ip_local_port_range_low", "h", base, low);
-  fs.Gauge("sockstate_sysctl_ip_local_port_range_high", "h", base, high);
-  fs.Gauge("sockstate_sysctl_ip_local_reserved_ports", "h", base, reserved);
-  fs.Gauge("sockstate_sysctl_tcp_tw_reuse", "h", base, tw_reuse);
-  fs.Gauge("sockstate_sysctl_tcp_timestamps", "h", base, 1);
-  fs.Gauge("sockstate_sysctl_tcp_max_tw_buckets", "h", base, 4096);
-  fs.Gauge("sockstate_time_wait_bucket_usage_ratio", "h", base, tw_usage);
-  fs.Gauge("sockstate_sysctl_tcp_fin_timeout_seconds", "h", base, 60);
+  fs.Add(metric::kTcpSockets, With(base, {{"family", "ipv4"}, {"state", "listen"}}), 1);
+  fs.Add(metric::kEphemeralPortRangePorts, base, range);
+  fs.Add(metric::kEphemeralPortReservedPorts, base, reserved_in_range);
+  fs.Add(metric::kEphemeralPortBindHeldPorts, base, bind_held);
+  fs.Add(metric::kEphemeralPortUsablePorts, base, usable);
+  fs.Add(metric::kSysctlIpLocalPortRangeLow, base, low);
+  fs.Add(metric::kSysctlIpLocalPortRangeHigh, base, high);
+  fs.Add(metric::kSysctlIpLocalReservedPorts, base, reserved);
+  fs.Add(metric::kSysctlTcpTwReuse, base, tw_reuse);
+  fs.Add(metric::kSysctlTcpTimestamps, base, 1);
+  fs.Add(metric::kSysctlTcpMaxTwBuckets, base, 4096);
+  fs.Add(metric::kTimeWaitBucketUsageRatio, base, tw_usage);
+  fs.Add(metric::kSysctlTcpFinTimeoutSeconds, base, 60);
 }
 
 // The own namespace: range 32768-33777 (1010 ports), 5 reserved inside it (7 in all), 5 held
@@ -103,7 +103,7 @@ std::vector<prometheus::MetricFamily> OwnNamespace() {
           {"other", 1, 3, 3, {{"established", 0}, {"time_wait", 3}}, {0, 0, 3, 3, 3, 3, 3, 3}, 3},
       });
   for (const char* s : {"netlink", "sysctl", "snmp"}) {
-    fs.Gauge("sockstate_scrape_source_success", "h", {{"source", s}}, 1);
+    fs.Add(metric::kScrapeSourceSuccess, {{"source", s}}, 1);
   }
   return fs.Take();
 }
@@ -191,11 +191,11 @@ TEST(PortOverview, CutsToTenAndBreaksTiesByNamespaceAndName) {
 
 TEST(PortOverview, ReportsFailingSourcesAndNamespaces) {
   FamilySet fs;
-  fs.Gauge("sockstate_scrape_source_success", "h", {{"netns", "red"}, {"source", "netlink"}}, 0);
-  fs.Gauge("sockstate_scrape_source_success", "h", {{"netns", "red"}, {"source", "sysctl"}}, 1);
-  fs.Gauge("sockstate_scrape_source_success", "h", {{"source", "snmp"}}, 0);
-  fs.Gauge("sockstate_netns_scrape_success", "h", {{"netns", "green"}}, 0);
-  fs.Gauge("sockstate_netns_scrape_success", "h", {{"netns", "red"}}, 1);
+  fs.Add(metric::kScrapeSourceSuccess, {{"netns", "red"}, {"source", "netlink"}}, 0);
+  fs.Add(metric::kScrapeSourceSuccess, {{"netns", "red"}, {"source", "sysctl"}}, 1);
+  fs.Add(metric::kScrapeSourceSuccess, {{"source", "snmp"}}, 0);
+  fs.Add(metric::kNetnsScrapeSuccess, {{"netns", "green"}}, 0);
+  fs.Add(metric::kNetnsScrapeSuccess, {{"netns", "red"}}, 1);
   PortOverview o = BuildPortOverview(fs.Take());
   EXPECT_EQ(o.failing, (std::vector<std::string>{"netlink (netns red)", "snmp", "netns green"}));
   EXPECT_TRUE(o.rows.empty());
@@ -261,7 +261,7 @@ TEST(TerminalView, NamespacesAndFailures) {
   AddNamespace(fs, {{"netns", "blue"}}, 10000, 10999, 0, 0, 0, 2, 0);
   AddDestinations(fs, {{"netns", "red"}}, 1000,
                   {{"db:5432", 250, 250, 1, {{"established", 250}}, {0, 0, 0, 0, 0, 0, 0, 0}, 0}});
-  fs.Gauge("sockstate_scrape_source_success", "h", {{"netns", "blue"}, {"source", "netlink"}}, 0);
+  fs.Add(metric::kScrapeSourceSuccess, {{"netns", "blue"}, {"source", "netlink"}}, 0);
   const std::string out = RenderTerminalView(fs.Take());
   EXPECT_EQ(out.substr(0, out.find('\n') + 1),
             "Could not read: netlink (netns blue) (their numbers are missing below; the log says "
@@ -352,7 +352,7 @@ TEST(LandingPage, EscapesLabelsAndShowsNamespacesAndFailures) {
   AddNamespace(fs, {{"netns", "<b>"}}, 10000, 10999, 0, 0, 0, 1, 0);
   AddDestinations(fs, {{"netns", "<b>"}}, 1000,
                   {{"a\"&'", 10, 10, 1, {{"syn_sent", 10}}, {0, 0, 0, 0, 0, 0, 0, 0}, 0}});
-  fs.Gauge("sockstate_scrape_source_success", "h", {{"netns", "<b>"}, {"source", "snmp"}}, 0);
+  fs.Add(metric::kScrapeSourceSuccess, {{"netns", "<b>"}, {"source", "snmp"}}, 0);
   const std::string html = RenderLandingPage(fs.Take(), {"/m<x>", "v", "r"});
   EXPECT_NE(html.find("<th>Namespace</th>"), std::string::npos);
   EXPECT_NE(

@@ -130,17 +130,14 @@ class CountingSink : public RecordSink {
   FamilyCounts counts;
 };
 
-struct Parsed {
-  ParseState state;
+struct Parsed : NetlinkParseResult {
   std::vector<SocketRecord> records;
-  std::string error;
-  bool interrupted = false;
 };
 
 Parsed Parse(const Bytes& b, const DiagReplyFilter* expect = nullptr) {
   CollectingSink sink;
   Parsed p;
-  p.state = ParseDiagBuffer(b.data(), b.size(), sink, &p.error, &p.interrupted, expect);
+  static_cast<NetlinkParseResult&>(p) = ParseDiagBuffer(b.data(), b.size(), sink, expect);
   p.records = sink.records;
   return p;
 }
@@ -157,7 +154,7 @@ TEST(ParseDiagBuffer, DecodesEveryFieldOfAnIpv4Socket) {
                       .uid = 1001,
                       .inode = 987654});
   Parsed p = Parse(b);
-  ASSERT_EQ(p.state, ParseState::kMore) << p.error;
+  ASSERT_EQ(p.state, NetlinkParseState::kMore) << p.error;
   ASSERT_EQ(p.records.size(), 1u);
   const SocketRecord& r = p.records[0];
   EXPECT_EQ(r.family, Family::kIpv4);
@@ -171,7 +168,7 @@ TEST(ParseDiagBuffer, DecodesEveryFieldOfAnIpv4Socket) {
   EXPECT_EQ(r.uid, 1001u);
   EXPECT_EQ(r.inode, 987654u);
   EXPECT_TRUE(p.error.empty());
-  EXPECT_FALSE(p.interrupted);
+  EXPECT_FALSE(p.dump_interrupted);
 }
 
 TEST(ParseDiagBuffer, PortsAreConvertedFromNetworkOrder) {
@@ -241,7 +238,7 @@ TEST(ParseDiagBuffer, EveryStatePassesThroughAndNewSynRecvFoldsIntoSynRecv) {
   for (uint8_t s = 1; s <= 13; ++s) AppendSock(&b, Sock{.state = s, .sport = s});
   AppendDone(&b);
   Parsed p = Parse(b);
-  ASSERT_EQ(p.state, ParseState::kDone) << p.error;
+  ASSERT_EQ(p.state, NetlinkParseState::kDone) << p.error;
   ASSERT_EQ(p.records.size(), 13u);
   for (uint8_t s = 1; s <= 13; ++s) {
     const SocketRecord& r = p.records[s - 1];
@@ -261,11 +258,9 @@ TEST(ParseDiagBuffer, ManyMessagesInOneBufferThenDone) {
   }
   AppendDone(&b);
   CountingSink sink;
-  std::string error;
-  uint64_t messages = 0;
-  EXPECT_EQ(ParseDiagBuffer(b.data(), b.size(), sink, &error, nullptr, nullptr, &messages),
-            ParseState::kDone);
-  EXPECT_EQ(messages, 300u);
+  const NetlinkParseResult r = ParseDiagBuffer(b.data(), b.size(), sink);
+  EXPECT_EQ(r.state, NetlinkParseState::kDone);
+  EXPECT_EQ(r.messages, 300u);
   EXPECT_EQ(sink.counts,
             (FamilyCounts{{"ipv4", {{"time_wait", 200}}}, {"ipv6", {{"time_wait", 100}}}}));
 }
@@ -287,30 +282,27 @@ TEST(ParseDiagBuffer, DoesNotAllocate) {
   }
   AppendDone(&b);
   TallySink sink;
-  std::string error;
-  uint64_t messages = 0;
   if (!NewCountWorks()) GTEST_SKIP() << "operator new is replaced elsewhere in this binary";
   const uint64_t before = NewCount();
-  const ParseState st =
-      ParseDiagBuffer(b.data(), b.size(), sink, &error, nullptr, nullptr, &messages);
+  const NetlinkParseResult r = ParseDiagBuffer(b.data(), b.size(), sink);
   const uint64_t after = NewCount();
-  EXPECT_EQ(st, ParseState::kDone);
-  EXPECT_EQ(messages, 300u);
+  EXPECT_EQ(r.state, NetlinkParseState::kDone);
+  EXPECT_EQ(r.messages, 300u);
   EXPECT_EQ(after - before, 0u) << "operator new calls while parsing 300 sockets";
   // The counter does see the parser's allocations on the error path.
   Bytes bad;
   AppendSock(&bad, Sock{});
   bad.resize(bad.size() + 3);
   const uint64_t before_error = NewCount();
-  EXPECT_EQ(ParseDiagBuffer(bad.data(), bad.size(), sink, &error), ParseState::kError);
+  EXPECT_EQ(ParseDiagBuffer(bad.data(), bad.size(), sink).state, NetlinkParseState::kError);
   EXPECT_GT(NewCount(), before_error);
 }
 
 TEST(ParseDiagBuffer, BufferWithoutDoneIsMore) {
   Bytes b;
   AppendSock(&b, Sock{});
-  EXPECT_EQ(Parse(b).state, ParseState::kMore);
-  EXPECT_EQ(Parse(Bytes{}).state, ParseState::kMore);  // empty buffer: nothing to do
+  EXPECT_EQ(Parse(b).state, NetlinkParseState::kMore);
+  EXPECT_EQ(Parse(Bytes{}).state, NetlinkParseState::kMore);  // empty buffer: nothing to do
 }
 
 TEST(ParseDiagBuffer, DoneStopsParsing) {
@@ -318,7 +310,7 @@ TEST(ParseDiagBuffer, DoneStopsParsing) {
   AppendDone(&b);
   AppendSock(&b, Sock{});
   Parsed p = Parse(b);
-  EXPECT_EQ(p.state, ParseState::kDone);
+  EXPECT_EQ(p.state, NetlinkParseState::kDone);
   EXPECT_TRUE(p.records.empty());
 }
 
@@ -326,7 +318,7 @@ TEST(ParseDiagBuffer, DoneCarryingANegativeErrnoIsAnError) {
   Bytes b;
   AppendDone(&b, -ENOMEM);
   Parsed p = Parse(b);
-  EXPECT_EQ(p.state, ParseState::kError);
+  EXPECT_EQ(p.state, NetlinkParseState::kError);
   EXPECT_EQ(p.error, "dump failed (NLMSG_DONE at offset 0): Cannot allocate memory");
 }
 
@@ -335,7 +327,7 @@ TEST(ParseDiagBuffer, NlmsgErrorCarriesErrnoText) {
   AppendSock(&b, Sock{});
   AppendError(&b, -ENOENT);
   Parsed p = Parse(b);
-  EXPECT_EQ(p.state, ParseState::kError);
+  EXPECT_EQ(p.state, NetlinkParseState::kError);
   EXPECT_EQ(p.records.size(), 1u);  // records before the error were delivered
   EXPECT_EQ(p.error, "netlink error at offset 88: No such file or directory");
 }
@@ -346,7 +338,7 @@ TEST(ParseDiagBuffer, NlmsgErrorWithAbsurdCodes) {
     Bytes b;
     AppendError(&b, code);
     Parsed p = Parse(b);
-    EXPECT_EQ(p.state, ParseState::kError);
+    EXPECT_EQ(p.state, NetlinkParseState::kError);
     EXPECT_EQ(p.error, "netlink error at offset 0: bad error code " + std::to_string(code));
   }
   Bytes d;
@@ -359,7 +351,7 @@ TEST(ParseDiagBuffer, NlmsgErrorZeroIsAnAckAndSkipped) {
   AppendError(&b, 0);
   AppendSock(&b, Sock{});
   Parsed p = Parse(b);
-  EXPECT_EQ(p.state, ParseState::kMore) << p.error;
+  EXPECT_EQ(p.state, NetlinkParseState::kMore) << p.error;
   EXPECT_EQ(p.records.size(), 1u);
 }
 
@@ -367,7 +359,7 @@ TEST(ParseDiagBuffer, TruncatedNlmsgError) {
   Bytes b;
   AppendMsg(&b, NLMSG_ERROR, nullptr, 0);
   Parsed p = Parse(b);
-  EXPECT_EQ(p.state, ParseState::kError);
+  EXPECT_EQ(p.state, NetlinkParseState::kError);
   EXPECT_EQ(p.error, "truncated NLMSG_ERROR at offset 0: nlmsg_len 16");
 }
 
@@ -376,7 +368,7 @@ TEST(ParseDiagBuffer, TruncatedHeaderIsAnErrorWithOffset) {
   AppendSock(&b, Sock{});
   b.resize(b.size() + 10, 0);  // 10 stray bytes: not even a header
   Parsed p = Parse(b);
-  EXPECT_EQ(p.state, ParseState::kError);
+  EXPECT_EQ(p.state, NetlinkParseState::kError);
   EXPECT_EQ(p.records.size(), 1u);
   EXPECT_EQ(p.error, "truncated netlink header at offset 88: 10 bytes left, need 16");
 }
@@ -386,7 +378,7 @@ TEST(ParseDiagBuffer, LengthPastTheEndOfTheBuffer) {
   AppendSock(&b, Sock{});
   b.resize(b.size() - 8);  // the message claims 88 bytes, 80 are there
   Parsed p = Parse(b);
-  EXPECT_EQ(p.state, ParseState::kError);
+  EXPECT_EQ(p.state, NetlinkParseState::kError);
   EXPECT_TRUE(p.records.empty());
   EXPECT_EQ(p.error, "nlmsg_len 88 at offset 0 runs past the end of the buffer (80 bytes left)");
 }
@@ -396,7 +388,7 @@ TEST(ParseDiagBuffer, PayloadShorterThanInetDiagMsg) {
   inet_diag_msg m = MakeDiag(Sock{});
   AppendMsg(&b, SOCK_DIAG_BY_FAMILY, &m, 40);  // nlmsg_len 56 < 88
   Parsed p = Parse(b);
-  EXPECT_EQ(p.state, ParseState::kError);
+  EXPECT_EQ(p.state, NetlinkParseState::kError);
   EXPECT_TRUE(p.records.empty());
   EXPECT_EQ(p.error, "inet_diag message at offset 0 too short: nlmsg_len 56 < 88");
 }
@@ -406,7 +398,7 @@ TEST(ParseDiagBuffer, ZeroLengthMessageIsAnErrorNotAnEndlessLoop) {
   AppendSock(&b, Sock{});
   AppendMsg(&b, SOCK_DIAG_BY_FAMILY, nullptr, 0, NLM_F_MULTI, 7, 4242, /*len_override=*/0);
   Parsed p = Parse(b);
-  EXPECT_EQ(p.state, ParseState::kError);
+  EXPECT_EQ(p.state, NetlinkParseState::kError);
   EXPECT_EQ(p.records.size(), 1u);
   EXPECT_EQ(p.error, "bad nlmsg_len 0 at offset 88 (minimum 16)");
 }
@@ -415,7 +407,7 @@ TEST(ParseDiagBuffer, LengthBelowHeaderSizeIsAnError) {
   Bytes b;
   AppendMsg(&b, NLMSG_NOOP, nullptr, 0, 0, 0, 0, /*len_override=*/12);
   Parsed p = Parse(b);
-  EXPECT_EQ(p.state, ParseState::kError);
+  EXPECT_EQ(p.state, NetlinkParseState::kError);
   EXPECT_EQ(p.error, "bad nlmsg_len 12 at offset 0 (minimum 16)");
 }
 
@@ -427,7 +419,7 @@ TEST(ParseDiagBuffer, LastMessageWithoutPaddingIsAccepted) {
   AppendMsg(&b, SOCK_DIAG_BY_FAMILY, payload, sizeof(payload));  // nlmsg_len 90
   b.resize(90);                                                  // padding cut off
   Parsed p = Parse(b);
-  EXPECT_EQ(p.state, ParseState::kMore) << p.error;
+  EXPECT_EQ(p.state, NetlinkParseState::kMore) << p.error;
   EXPECT_EQ(p.records.size(), 1u);
 }
 
@@ -438,8 +430,7 @@ TEST(ParseDiagBuffer, UnalignedBufferIsParsed) {
   Bytes shifted(b.size() + 1);
   std::memcpy(shifted.data() + 1, b.data(), b.size());
   CollectingSink sink;
-  std::string error;
-  EXPECT_EQ(ParseDiagBuffer(shifted.data() + 1, b.size(), sink, &error), ParseState::kDone);
+  EXPECT_EQ(ParseDiagBuffer(shifted.data() + 1, b.size(), sink).state, NetlinkParseState::kDone);
   ASSERT_EQ(sink.records.size(), 1u);
   EXPECT_EQ(sink.records[0].src_port, 777);
 }
@@ -471,13 +462,10 @@ TEST(ParseDiagBuffer, DumpInterruptedSetsTheFlag) {
   AppendSock(&b, Sock{});
   AppendSock(&b, Sock{}, NLM_F_MULTI | NLM_F_DUMP_INTR);
   Parsed p = Parse(b);
-  EXPECT_EQ(p.state, ParseState::kError);
-  EXPECT_TRUE(p.interrupted);
+  EXPECT_EQ(p.state, NetlinkParseState::kError);
+  EXPECT_TRUE(p.dump_interrupted);
   EXPECT_EQ(p.records.size(), 1u);
   EXPECT_EQ(p.error, "dump interrupted (NLM_F_DUMP_INTR) at offset 88");
-  // Without a flag pointer it is still an error.
-  CollectingSink sink;
-  EXPECT_EQ(ParseDiagBuffer(b.data(), b.size(), sink, nullptr), ParseState::kError);
 }
 
 TEST(ParseDiagBuffer, ReplyFilterRejectsForeignSeqOrPortid) {
@@ -485,17 +473,17 @@ TEST(ParseDiagBuffer, ReplyFilterRejectsForeignSeqOrPortid) {
   AppendSock(&b, Sock{});  // seq 7, pid 4242
   AppendDone(&b);
   const DiagReplyFilter ok{7, 4242}, bad_seq{8, 4242}, bad_pid{7, 1};
-  EXPECT_EQ(Parse(b, &ok).state, ParseState::kDone);
+  EXPECT_EQ(Parse(b, &ok).state, NetlinkParseState::kDone);
   Parsed p = Parse(b, &bad_seq);
-  EXPECT_EQ(p.state, ParseState::kError);
+  EXPECT_EQ(p.state, NetlinkParseState::kError);
   EXPECT_EQ(p.error, "message at offset 0 answers seq 7 portid 4242, expected seq 8 portid 4242");
-  EXPECT_EQ(Parse(b, &bad_pid).state, ParseState::kError);
+  EXPECT_EQ(Parse(b, &bad_pid).state, NetlinkParseState::kError);
 }
 
 TEST(ParseDiagBuffer, GarbageIsRejectedWithoutCrashing) {
   Bytes ones(64, 0xff);
   Parsed p = Parse(ones);
-  EXPECT_EQ(p.state, ParseState::kError);
+  EXPECT_EQ(p.state, NetlinkParseState::kError);
   EXPECT_EQ(p.error,
             "nlmsg_len 4294967295 at offset 0 runs past the end of the buffer (64 bytes left)");
   Bytes zeros(64, 0);
@@ -513,7 +501,7 @@ TEST(ParseDiagBuffer, GarbageIsRejectedWithoutCrashing) {
       std::memcpy(r.data(), &len, 4);
     }
     Parsed q = Parse(r);
-    EXPECT_EQ(q.state == ParseState::kError, !q.error.empty()) << round;
+    EXPECT_EQ(q.state == NetlinkParseState::kError, !q.error.empty()) << round;
   }
 }
 

@@ -22,7 +22,7 @@ TupleTable::Key Key(const char* dst, uint16_t port, const char* src = "10.0.0.1"
 // Tuples by destination port (the tests below use one destination address per port).
 std::map<uint16_t, TupleTable::Counters> ByPort(const TupleTable& t) {
   std::map<uint16_t, TupleTable::Counters> out;
-  t.ForEach([&](const TupleTable::Entry& e) { out[e.key.dport] = e.c; });
+  t.ForEach([&](const TupleTable::Entry& e) { out[e.key.dport] = e.value; });
   return out;
 }
 

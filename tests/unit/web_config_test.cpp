@@ -2,21 +2,15 @@
 // ("<file>:<line>:<column>: <key path>: <message>").
 #include "http/web_config.h"
 
-#include <crypt.h>
 #include <gtest/gtest.h>
 
 #include "http/tls.h"
+#include "test_util.h"
 
 namespace sockstate {
 namespace {
 
-// bcrypt of "s3cret" at cost 4 (fast in tests); generated with crypt_gensalt_rn + crypt_rn.
-std::string Hash(const std::string& password, int cost = 4) {
-  char salt[64];
-  crypt_gensalt_rn("$2y$", cost, nullptr, 0, salt, sizeof(salt));
-  crypt_data data{};
-  return crypt_rn(password.c_str(), salt, &data, sizeof(data));
-}
+using testing::BcryptHash;
 
 std::string Err(const std::string& yaml) {
   auto r = ParseWebConfig(yaml, "web.yml", "/etc/x");
@@ -31,7 +25,7 @@ TEST(WebConfigParse, EmptyFileMeansPlainHttpNoAuth) {
 }
 
 TEST(WebConfigParse, FullTlsAndUsers) {
-  const std::string h = Hash("s3cret");
+  const std::string h = BcryptHash("s3cret");
   auto r = ParseWebConfig(
       "tls_server_config:\n"
       "  cert_file: server.crt\n"
@@ -91,7 +85,7 @@ TEST(WebConfigParse, ErrorsNameFileLineAndKey) {
   EXPECT_NE(Err("basic_auth_users:\n  alice: plaintext\n")
                 .find("web.yml:2:10: basic_auth_users.alice: not a bcrypt hash"),
             std::string::npos);
-  EXPECT_NE(Err("basic_auth_users:\n  'a:b': '" + Hash("x") + "'\n")
+  EXPECT_NE(Err("basic_auth_users:\n  'a:b': '" + BcryptHash("x") + "'\n")
                 .find("user names cannot contain ':'"),
             std::string::npos);
   EXPECT_EQ(Err("basic_auth_users: [a]\n"),
@@ -103,7 +97,7 @@ TEST(WebConfigParse, ErrorsNameFileLineAndKey) {
 }
 
 TEST(WebConfigParse, BcryptCostAndSaltChecked) {
-  std::string h = Hash("x");
+  std::string h = BcryptHash("x");
   std::string bad_cost = h;
   bad_cost[4] = '9';
   bad_cost[5] = '9';

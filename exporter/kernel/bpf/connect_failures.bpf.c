@@ -17,27 +17,46 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 
-#include "connect_failures.h"
 #include "core_types.h"
+#include "failure_map.h"
 
-struct {
-  __uint(type, BPF_MAP_TYPE_HASH);
-  __uint(map_flags, BPF_F_NO_PREALLOC); /* memory follows the entries in use */
-  __uint(max_entries, SOCKSTATE_CF_MAX_ENTRIES);
-  __type(key, struct sockstate_cf_key);
-  __type(value, __u64);
-} cf_failures SEC(".maps");
+/* Why a SYN_SENT -> CLOSE happened: sk_err, set before tcp_done() on a RST (ECONNREFUSED), when
+ * the SYN retries run out (ETIMEDOUT, or the last ICMP error) and on an ICMP error that arrived
+ * while nobody held the socket. An ICMP error that arrived while the connecting task held the
+ * socket (a local router or firewall answers inside connect() itself) leaves sk_err 0 and goes
+ * to sk_err_soft, which getsockopt(SO_ERROR) returns and clears; the ICMP message itself stays
+ * on the socket's error queue until the socket is destroyed, so its errno is read from there.
+ * 0 when none: the application closed the socket while connecting. */
+static __always_inline int ConnectError(const struct sock *sk) {
+  int err = BPF_CORE_READ(sk, sk_err);
+  if (err) return err;
+  err = BPF_CORE_READ(sk, sk_err_soft);
+  if (err) return err;
+  if (BPF_CORE_READ(sk, sk_error_queue.qlen) == 0) return 0;
+  const struct sk_buff *skb = BPF_CORE_READ(sk, sk_error_queue.next);
+  struct sock_extended_err ee;
+  __builtin_memset(&ee, 0, sizeof(ee));
+  const char *cb = (const char *)skb + bpf_core_field_offset(struct sk_buff, cb);
+  bpf_probe_read_kernel(&ee, sizeof(ee), cb + bpf_core_field_offset(struct sock_exterr_skb, ee));
+  if (ee.ee_origin != SO_EE_ORIGIN_ICMP && ee.ee_origin != SO_EE_ORIGIN_ICMP6) return 0;
+  return (int)ee.ee_errno;
+}
 
-/* [0]: failures not counted because the map was full. Never reset by user space. */
-struct {
-  __uint(type, BPF_MAP_TYPE_ARRAY);
-  __uint(max_entries, 1);
-  __type(key, __u32);
-  __type(value, __u64);
-} cf_overflow SEC(".maps");
+static __always_inline unsigned char ReasonOf(int err) {
+  switch (err) {
+    case 0:
+      return SOCKSTATE_CF_ABANDONED;
+    case ECONNREFUSED:
+      return SOCKSTATE_CF_REFUSED;
+    case ETIMEDOUT:
+      return SOCKSTATE_CF_TIMED_OUT;
+    default:
+      return SOCKSTATE_CF_UNREACHABLE;
+  }
+}
 
 SEC("tp_btf/inet_sock_set_state")
-int BPF_PROG(sockstate_connect_failure, const struct sock *sk, const int oldstate,
+int BPF_PROG(cf_state_change, const struct sock *sk, const int oldstate,
              const int newstate) {
   if (newstate != TCP_CLOSE || oldstate != TCP_SYN_SENT) return 0;
   if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP) return 0;
@@ -64,32 +83,12 @@ int BPF_PROG(sockstate_connect_failure, const struct sock *sk, const int oldstat
   key.dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
   key.reason = BPF_CORE_READ((const struct inet_sock *)sk, inet_sport) == 0
                    ? SOCKSTATE_CF_NO_LOCAL_PORT
-                   : SOCKSTATE_CF_REFUSED_OR_TIMEOUT;
+                   : ReasonOf(ConnectError(sk));
+  key.protocol = IPPROTO_TCP;
   key.netns_inum = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
-  /* The socket's cgroup (its creator's), right in softirq context too (RST, timeout); the
-   * current task's as a fallback. */
-  key.cgroup_id = BPF_CORE_READ(sk, sk_cgrp_data.cgroup, kn, id);
-  if (key.cgroup_id == 0) key.cgroup_id = bpf_get_current_cgroup_id();
-
-  __u64 *count = bpf_map_lookup_elem(&cf_failures, &key);
-  if (count) {
-    __sync_fetch_and_add(count, 1);
-    return 0;
-  }
-  __u64 one = 1;
-  long err = bpf_map_update_elem(&cf_failures, &key, &one, BPF_NOEXIST);
-  if (err == -EEXIST) { /* another CPU inserted it meanwhile */
-    count = bpf_map_lookup_elem(&cf_failures, &key);
-    if (count) __sync_fetch_and_add(count, 1);
-  } else if (err) {
-    __u32 zero = 0;
-    __u64 *lost = bpf_map_lookup_elem(&cf_overflow, &zero);
-    if (lost) __sync_fetch_and_add(lost, 1);
-  }
+  key.cgroup_id = SocketCgroupId(sk);
+  CountFailure(&key);
   return 0;
 }
 
-/* The licence the kernel sees: the SPDX line above, in one of the strings it accepts as
- * GPL-compatible (license_is_gpl_compatible()); BPF_CORE_READ's bpf_probe_read_kernel() is a
- * GPL-only helper, so the verifier rejects the program without it. */
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -10,10 +10,18 @@
 #define AF_INET 2
 #define AF_INET6 10
 #define IPPROTO_TCP 6
+#define IPPROTO_UDP 17
+#define SOCK_DGRAM 2
 #define TCP_SYN_SENT 2
 #define TCP_CLOSE 7
 #define E2BIG 7
+#define EAGAIN 11
 #define EEXIST 17
+#define EADDRINUSE 98
+#define ETIMEDOUT 110
+#define ECONNREFUSED 111
+#define SO_EE_ORIGIN_ICMP 2
+#define SO_EE_ORIGIN_ICMP6 3
 
 struct ns_common {
   unsigned int inum;
@@ -37,6 +45,7 @@ struct in6_addr {
 struct sock_common {
   __be32 skc_daddr;
   __be16 skc_dport;
+  __u16 skc_num;
   unsigned short skc_family;
   possible_net_t skc_net;
   struct in6_addr skc_v6_daddr;
@@ -54,10 +63,77 @@ struct sock_cgroup_data {
   struct cgroup *cgroup;
 } __attribute__((preserve_access_index));
 
+struct sk_buff {
+  char cb[48];
+} __attribute__((preserve_access_index));
+
+struct sk_buff_head {
+  struct sk_buff *next;
+  __u32 qlen;
+} __attribute__((preserve_access_index));
+
+/* An ICMP error queued on a socket (ip_icmp_error): skb->cb holds a struct sock_exterr_skb. */
+struct sock_extended_err {
+  __u32 ee_errno;
+  __u8 ee_origin;
+  __u8 ee_type;
+  __u8 ee_code;
+  __u8 ee_pad;
+  __u32 ee_info;
+  __u32 ee_data;
+} __attribute__((preserve_access_index));
+
+struct sock_exterr_skb {
+  struct sock_extended_err ee;
+} __attribute__((preserve_access_index));
+
 struct sock {
   struct sock_common __sk_common;
   __u16 sk_protocol;
+  __u16 sk_type;
+  int sk_err;
+  int sk_err_soft;
+  struct sk_buff_head sk_error_queue;
   struct sock_cgroup_data sk_cgrp_data;
+} __attribute__((preserve_access_index));
+
+/* From a file descriptor to its socket (udp_failures.bpf.c, at system call exit). */
+struct socket {
+  struct sock *sk;
+} __attribute__((preserve_access_index));
+
+struct file {
+  void *private_data;
+} __attribute__((preserve_access_index));
+
+struct fdtable {
+  unsigned int max_fds;
+  struct file **fd;
+} __attribute__((preserve_access_index));
+
+struct files_struct {
+  struct fdtable *fdt;
+} __attribute__((preserve_access_index));
+
+struct task_struct {
+  struct files_struct *files;
+} __attribute__((preserve_access_index));
+
+/* The user registers a system call left in pt_regs, per architecture (CO-RE flavors: libbpf
+ * matches both against the kernel's struct pt_regs and bpf_core_field_exists() tells which one
+ * this kernel has). x86-64: arguments in di, si; the call number in orig_ax. arm64: the first
+ * argument in orig_x0 (x0 holds the return value at exit), the second in regs[1], the number
+ * in syscallno. */
+struct pt_regs___x86 {
+  unsigned long di;
+  unsigned long si;
+  unsigned long orig_ax;
+} __attribute__((preserve_access_index));
+
+struct pt_regs___arm64 {
+  __u64 regs[31];
+  __u64 orig_x0;
+  __s32 syscallno;
 } __attribute__((preserve_access_index));
 
 /* inet_sport, not skc_num: the tracepoint fires from inet_sk_state_store() after
