@@ -35,6 +35,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fleet_spec as fs  # noqa: E402
 
 POS = "positive"       # expected value: > 0 (a rate or an increase)
+# The reasons of sockstate_connect_failures_total (docs/metrics-spec.md).
+CF_REASONS = ("no_local_port", "refused", "timed_out", "unreachable", "abandoned")
 # What a namespace below namespaces.detail_threshold exports (kernel_counters: detailed).
 QUIET_NAMESPACE_SERIES = ("sockstate_netns_info", "sockstate_netns_scrape_success",
                           "sockstate_netns_scrape_duration_seconds",
@@ -215,7 +217,7 @@ class Fleet:
         for i, n in self.pop.items():
             if n["connect_failures"]:
                 for d in [g for g, _ in fs.GROUPS] + ["other"]:
-                    for reason in ("no_local_port", "refused_or_timeout"):
+                    for reason in CF_REASONS:
                         pos = reason == "no_local_port" and (i, d) in failing
                         key = self.L(destination=d, reason=reason)
                         rate[key] = POS if pos or rate.get(key) == POS else 0.0

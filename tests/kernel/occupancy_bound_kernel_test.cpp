@@ -246,7 +246,7 @@ std::map<std::string, int> NamesIn(const Series& s, const std::string& netns) {
   return out;
 }
 
-TEST(OccupancyBoundKernel, QuietNamespaceCostsItsNetnsSeriesHostWideValuesOnce) {
+TEST_F(OccupancyBoundKernel, QuietNamespaceCostsItsNetnsSeriesHostWideValuesOnce) {
   TestNetns quiet("sstobq"), busy("sstobq");
   busy.SetSysctl("net.ipv4.ip_local_port_range", "40000 40099");
   int l = busy.Listen("127.0.0.1", 8001);
