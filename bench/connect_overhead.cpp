@@ -1,6 +1,6 @@
-// connect_overhead: what the connect-failures BPF program costs the host's TCP connections.
+// connect_overhead: what the connect-failures BPF programs cost the host.
 //
-//   connect_overhead [--seconds S] [--rounds R] [--mode churn|refused]
+//   connect_overhead [--seconds S] [--rounds R] [--mode churn|refused|syscall|udp-send]
 //
 // Runs in a network namespace of its own (unshare), loopback only. Each round measures a
 // single-threaded loop for S seconds without the program, then S seconds with it attached
@@ -11,6 +11,11 @@
 //            connection makes ~5 state changes that the program sees and dismisses.
 //   refused: connect to a port without a listener; every connect is a failure the program
 //            counts in its map (the most it ever does per event).
+//   syscall: getppid(), the cheapest system call, with the UDP program on the system-call exit
+//            tracepoint (--collector.connect-failures.udp=syscalls): what every system call of
+//            the host pays for it.
+//   udp-send: sendto() of 64 bytes on a bound UDP socket to a loopback receiver, the same
+//            program attached.
 // Needs root (or CAP_SYS_ADMIN + CAP_BPF + CAP_PERFMON). Bounded: R * 2 * S seconds.
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
@@ -71,16 +76,39 @@ double ThreadCpuSeconds() {
 /// wall time. CPU time, not wall time: on a shared machine other processes steal the CPU in
 /// bursts, which wall-clock rates show as noise of +-30%; loopback's softirq work runs in
 /// this thread's context and is included.
-double RunFor(double seconds, bool refused, int listener, uint16_t port,
+double RunFor(double seconds, const std::string& mode, int listener, uint16_t port,
               uint64_t* count = nullptr) {
   const sockaddr_in dst = Loopback(port);
   const linger rst{1, 0};
+  const bool refused = mode == "refused";
+  const bool syscall = mode == "syscall", udp_send = mode == "udp-send";
+  static int udp = -1;
+  if (mode == "udp-send" && udp < 0) {
+    udp = socket(AF_INET, SOCK_DGRAM, 0);
+    const sockaddr_in any = Loopback(0);
+    if (udp < 0 || bind(udp, reinterpret_cast<const sockaddr*>(&any), sizeof(any)) != 0) {
+      Die("udp socket");
+    }
+  }
+  char payload[64] = {};
   uint64_t n = 0;
   const double cpu_start = ThreadCpuSeconds();
   const auto start = Clock::now();
   const auto deadline = start + std::chrono::duration<double>(seconds);
   while (Clock::now() < deadline) {
     for (int i = 0; i < 64; ++i) {
+      ++n;
+      if (syscall) {
+        getppid();
+        continue;
+      }
+      if (udp_send) {
+        if (sendto(udp, payload, sizeof(payload), 0, reinterpret_cast<const sockaddr*>(&dst),
+                   sizeof(dst)) != sizeof(payload)) {
+          Die("sendto");
+        }
+        continue;
+      }
       int c = socket(AF_INET, SOCK_STREAM, 0);
       if (c < 0) Die("socket");
       const int rc = connect(c, reinterpret_cast<const sockaddr*>(&dst), sizeof(dst));
@@ -95,16 +123,15 @@ double RunFor(double seconds, bool refused, int listener, uint16_t port,
         close(a);
       }
       if (refused) close(c);
-      ++n;
     }
   }
   if (count) *count = n;
   return double(n) / (ThreadCpuSeconds() - cpu_start);
 }
 
-/// run_time_ns and run_cnt of the attached program (kernel.bpf_stats_enabled must be 1), found
-/// by its (truncated) name. False when it is not loaded.
-bool ProgramStats(uint64_t* run_ns, uint64_t* runs) {
+/// run_time_ns and run_cnt of the attached program `name` (kernel.bpf_stats_enabled must be 1).
+/// False when it is not loaded.
+bool ProgramStats(const std::string& name, uint64_t* run_ns, uint64_t* runs) {
   uint32_t id = 0;
   while (bpf_prog_get_next_id(id, &id) == 0) {
     int fd = bpf_prog_get_fd_by_id(id);
@@ -112,7 +139,7 @@ bool ProgramStats(uint64_t* run_ns, uint64_t* runs) {
     bpf_prog_info info{};
     uint32_t len = sizeof(info);
     const bool found = bpf_obj_get_info_by_fd(fd, &info, &len) == 0 &&
-                       std::string(info.name).rfind("sockstate_conn", 0) == 0;
+                       std::string(info.name) == name.substr(0, BPF_OBJ_NAME_LEN - 1);
     close(fd);
     if (found) {
       *run_ns = info.run_time_ns;
@@ -154,22 +181,32 @@ int main(int argc, char** argv) {
       mode = argv[++i];
     } else {
       std::fprintf(stderr,
-                   "usage: connect_overhead [--seconds S] [--rounds R] [--mode churn|refused]\n");
+                   "usage: connect_overhead [--seconds S] [--rounds R] "
+                   "[--mode churn|refused|syscall|udp-send]\n");
       return 2;
     }
   }
+  const bool udp_hook = mode == "syscall" || mode == "udp-send";
   if (seconds <= 0 || seconds > 60 || rounds < 1 || rounds > 50 ||
-      (mode != "churn" && mode != "refused")) {
+      (mode != "churn" && mode != "refused" && !udp_hook)) {
     std::fprintf(stderr,
-                 "connect_overhead: 0 < seconds <= 60, 1 <= rounds <= 50, mode churn|refused\n");
+                 "connect_overhead: 0 < seconds <= 60, 1 <= rounds <= 50, mode "
+                 "churn|refused|syscall|udp-send\n");
     return 2;
   }
+  // The program measured: the TCP one, or the UDP one on the system-call exit.
+  const char* udp_mode = udp_hook ? "syscalls" : "off";
+  const std::string program = udp_hook ? "cf_udp_sys_exit" : "cf_state_change";
   if (unshare(CLONE_NEWNET) != 0) Die("unshare(CLONE_NEWNET)");
   LoopbackUp();
   const bool refused = mode == "refused";
   const uint16_t port = 5555;
   int listener = -1;
-  if (!refused) {
+  if (mode == "udp-send") {  // the receiver: its queue fills and later datagrams are dropped
+    listener = socket(AF_INET, SOCK_DGRAM, 0);
+    const sockaddr_in a = Loopback(port);
+    if (bind(listener, reinterpret_cast<const sockaddr*>(&a), sizeof(a)) != 0) Die("bind udp");
+  } else if (mode == "churn") {
     listener = socket(AF_INET, SOCK_STREAM, 0);
     const int one = 1;
     setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -177,19 +214,19 @@ int main(int argc, char** argv) {
     if (bind(listener, reinterpret_cast<const sockaddr*>(&a), sizeof(a)) != 0) Die("bind");
     if (listen(listener, 4096) != 0) Die("listen");
   }
-  RunFor(0.5, refused, listener, port);  // warm up caches and the slab
+  RunFor(0.5, mode, listener, port);  // warm up caches and the slab
   std::vector<double> off, on;
   for (int r = 0; r < rounds; ++r) {
     // Odd rounds measure without the program first, even rounds with it first.
-    if (r % 2 == 0) off.push_back(RunFor(seconds, refused, listener, port));
-    auto source = sockstate::MakeConnectFailuresSource("on", "/proc");
+    if (r % 2 == 0) off.push_back(RunFor(seconds, mode, listener, port));
+    auto source = sockstate::MakeConnectFailuresSource("on", udp_mode, "/proc");
     if (!source.ok()) {
       std::fprintf(stderr, "connect_overhead: %s\n", source.status().message().c_str());
       return 1;
     }
-    on.push_back(RunFor(seconds, refused, listener, port));
+    on.push_back(RunFor(seconds, mode, listener, port));
     source->reset();  // detaches the program
-    if (r % 2 == 1) off.push_back(RunFor(seconds, refused, listener, port));
+    if (r % 2 == 1) off.push_back(RunFor(seconds, mode, listener, port));
     std::printf("round %d: without %.0f/cpu-s, with %.0f/cpu-s\n", r + 1, off.back(), on.back());
     std::fflush(stdout);
   }
@@ -201,10 +238,10 @@ int main(int argc, char** argv) {
   uint64_t total_ns = 0, total_runs = 0, stats_connections = 0;
   double stats_rate = 0;
   {
-    auto source = sockstate::MakeConnectFailuresSource("on", "/proc");
+    auto source = sockstate::MakeConnectFailuresSource("on", udp_mode, "/proc");
     if (source.ok()) {
-      stats_rate = RunFor(seconds, refused, listener, port, &stats_connections);
-      ProgramStats(&total_ns, &total_runs);
+      stats_rate = RunFor(seconds, mode, listener, port, &stats_connections);
+      ProgramStats(program, &total_ns, &total_runs);
     }
   }
   WriteLine(kStats, stats_before.empty() ? "0" : stats_before);
@@ -213,10 +250,10 @@ int main(int argc, char** argv) {
     const double ns_per_run = double(total_ns) / double(total_runs);
     const double runs_per_conn = double(total_runs) / double(stats_connections);
     std::printf(
-        "program: %llu runs for %llu connects (%.2f per connect), %.1f ns per run: "
-        "%.0f ns per connect = %.2f%% of a connect's %.0f ns of CPU\n",
-        (unsigned long long)total_runs, (unsigned long long)stats_connections, runs_per_conn,
-        ns_per_run, ns_per_run * runs_per_conn,
+        "program %s: %llu runs for %llu operations (%.2f per operation), %.1f ns per run: "
+        "%.0f ns per operation = %.2f%% of an operation's %.0f ns of CPU\n",
+        program.c_str(), (unsigned long long)total_runs, (unsigned long long)stats_connections,
+        runs_per_conn, ns_per_run, ns_per_run * runs_per_conn,
         100.0 * ns_per_run * runs_per_conn * stats_rate / 1e9, 1e9 / stats_rate);
   }
   std::printf(

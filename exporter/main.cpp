@@ -157,6 +157,7 @@ int main(int argc, char** argv) {
   // Host-wide sources (kernel events): an explicit `on` that cannot work is fatal.
   sockstate::HostSourceOptions host_options;
   host_options.connect_failures = flags.connect_failures;
+  host_options.connect_failures_udp = flags.connect_failures_udp;
   auto host_sources = sockstate::MakeHostSources(host_options);
   if (!host_sources.ok()) {
     Log(LogLevel::kError, host_sources.status().message());

@@ -32,6 +32,10 @@ const FlagSpec kFlags[] = {
     {"collector.connect-failures", "auto",
      "Count failed connects from kernel events: auto (when the kernel allows), on (exit 1 if "
      "it cannot), off."},
+    {"collector.connect-failures.udp", "auto",
+     "Count UDP port-allocation failures too: auto (fexit on the kernel's UDP get_port when "
+     "the kernel allows BPF trampolines, else not), syscalls (the system-call exit "
+     "tracepoint: one BPF run on every system call of the host), off."},
     {"log.level", "info", "Minimum log level: debug, info, warn, error."},
     {"debug.replay-dump", "",
      "Replay this recorded sock_diag dump instead of dumping the kernel (tests, bug reports)."},
@@ -100,6 +104,12 @@ Result<ExporterFlags> Convert(std::map<std::string, std::string>& raw) {
   f.connect_failures = raw["collector.connect-failures"];
   if (f.connect_failures != "auto" && f.connect_failures != "on" && f.connect_failures != "off") {
     return BadValue("collector.connect-failures", f.connect_failures, "want auto, on or off");
+  }
+  f.connect_failures_udp = raw["collector.connect-failures.udp"];
+  if (f.connect_failures_udp != "auto" && f.connect_failures_udp != "syscalls" &&
+      f.connect_failures_udp != "off") {
+    return BadValue("collector.connect-failures.udp", f.connect_failures_udp,
+                    "want auto, syscalls or off");
   }
   f.once = raw["once"] == "true";
   f.version = raw["version"] == "true";

@@ -24,25 +24,26 @@ std::span<const FlagSpec> FlagTable();
 
 /// Every flag's value, parsed and validated. Value type; not synchronized.
 struct ExporterFlags {
-  std::string listen_address = ":9798";      // --web.listen-address
-  std::string telemetry_path = "/metrics";   // --web.telemetry-path
-  int max_requests = 10;                     // --web.max-requests (0 = no limit)
-  int max_connections = 256;                 // --web.max-connections
-  int request_timeout_ms = 5000;             // --web.request-timeout
-  std::string web_config_file;               // --web.config.file
-  std::string tls_compat_lib;                // --web.tls-compat-lib ("" = found by itself)
-  bool enable_lifecycle = false;             // --web.enable-lifecycle
-  std::string config_file;                   // --config.file
-  bool config_check = false;                 // --config.check
-  std::string procfs = "/proc";              // --path.procfs
-  std::string netns_dir = "/var/run/netns";  // --path.netns
-  LogLevel log_level = LogLevel::kInfo;      // --log.level
-  std::string replay_dump;                   // --debug.replay-dump
-  std::string record_dump;                   // --debug.record-dump
-  std::string connect_failures = "auto";     // --collector.connect-failures: auto|on|off
-  bool once = false;                         // --once
-  bool version = false;                      // --version
-  bool help = false;                         // --help
+  std::string listen_address = ":9798";       // --web.listen-address
+  std::string telemetry_path = "/metrics";    // --web.telemetry-path
+  int max_requests = 10;                      // --web.max-requests (0 = no limit)
+  int max_connections = 256;                  // --web.max-connections
+  int request_timeout_ms = 5000;              // --web.request-timeout
+  std::string web_config_file;                // --web.config.file
+  std::string tls_compat_lib;                 // --web.tls-compat-lib ("" = found by itself)
+  bool enable_lifecycle = false;              // --web.enable-lifecycle
+  std::string config_file;                    // --config.file
+  bool config_check = false;                  // --config.check
+  std::string procfs = "/proc";               // --path.procfs
+  std::string netns_dir = "/var/run/netns";   // --path.netns
+  LogLevel log_level = LogLevel::kInfo;       // --log.level
+  std::string replay_dump;                    // --debug.replay-dump
+  std::string record_dump;                    // --debug.record-dump
+  std::string connect_failures = "auto";      // --collector.connect-failures: auto|on|off
+  std::string connect_failures_udp = "auto";  // --collector.connect-failures.udp: auto|syscalls|off
+  bool once = false;                          // --once
+  bool version = false;                       // --version
+  bool help = false;                          // --help
 };
 
 /// Parses the arguments after argv[0] ("--name=value", "--name value", bool "--name").

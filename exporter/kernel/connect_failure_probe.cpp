@@ -1,6 +1,6 @@
-// The kernel side of the connect_failures source: the program connect_failures.bpf.c of the
-// one BPF object (kernel/bpf_object.h), attached to tp_btf/inet_sock_set_state, and the drain
-// of its map.
+// The kernel side of the connect_failures source: the programs connect_failures.bpf.c (TCP,
+// tp_btf/inet_sock_set_state) and udp_failures.bpf.c (UDP, fexit or the system-call exit) of
+// the one BPF object (kernel/bpf_object.h), and the drain of their shared map.
 
 #include "kernel/connect_failure_probe.h"
 
@@ -23,12 +23,15 @@ static_assert(sizeof(sockstate_cf_key) == 40, "key layout shared with the BPF pr
 
 class BpfProbe : public ConnectFailureProbe {
  public:
-  explicit BpfProbe(std::shared_ptr<BpfObject> object)
-      : object_(std::move(object)),
+  BpfProbe(std::shared_ptr<BpfObject> object, UdpFailureHook udp_hook)
+      : udp_hook_(udp_hook),
+        object_(std::move(object)),
         failures_fd_(object_->MapFd("cf_failures")),
         overflow_fd_(object_->MapFd("cf_overflow")) {
     keys_.reserve(SOCKSTATE_CF_MAX_ENTRIES);
   }
+
+  UdpFailureHook udp_hook() const override { return udp_hook_; }
 
   Status Drain(std::vector<FailureRecord>* out, uint64_t* overflow_total) override {
     uint32_t zero = 0;
@@ -70,6 +73,7 @@ class BpfProbe : public ConnectFailureProbe {
   }
 
  private:
+  UdpFailureHook udp_hook_;
   std::shared_ptr<BpfObject> object_;
   int failures_fd_;
   int overflow_fd_;
@@ -78,10 +82,41 @@ class BpfProbe : public ConnectFailureProbe {
 
 }  // namespace
 
-Result<std::unique_ptr<ConnectFailureProbe>> OpenConnectFailureProbe() {
-  Result<std::shared_ptr<BpfObject>> object = BpfObject::Load({"cf_state_change"});
+const char* UdpFailureHookName(UdpFailureHook hook) {
+  switch (hook) {
+    case UdpFailureHook::kFexit:
+      return "fexit";
+    case UdpFailureHook::kSyscalls:
+      return "syscalls";
+    case UdpFailureHook::kNone:
+      break;
+  }
+  return "none";
+}
+
+Result<std::unique_ptr<ConnectFailureProbe>> OpenConnectFailureProbe(const UdpFailureOptions& udp,
+                                                                     std::string* udp_note) {
+  const std::string tcp = "cf_state_change";
+  UdpFailureHook hook = UdpFailureHook::kNone;
+  Result<std::shared_ptr<BpfObject>> object = Status::Error("not loaded");
+  if (udp.mode == "syscalls") {
+    hook = UdpFailureHook::kSyscalls;
+    object = BpfObject::Load({tcp, "cf_udp_sys_exit"});
+  } else if (udp.mode == "auto") {
+    // The fexit programs need BPF trampolines, which some kernels refuse (EPERM at load, or
+    // no attach point): then the TCP program alone, and UDP failures are not counted.
+    hook = UdpFailureHook::kFexit;
+    object = BpfObject::Load({tcp, "cf_udp_v4_get_port", "cf_udp_v6_get_port"});
+    if (!object.ok()) {
+      if (udp_note != nullptr) *udp_note = object.status().message();
+      hook = UdpFailureHook::kNone;
+      object = BpfObject::Load({tcp});
+    }
+  } else {
+    object = BpfObject::Load({tcp});
+  }
   if (!object.ok()) return object.status();
-  return std::unique_ptr<ConnectFailureProbe>(std::make_unique<BpfProbe>(std::move(*object)));
+  return std::unique_ptr<ConnectFailureProbe>(std::make_unique<BpfProbe>(std::move(*object), hook));
 }
 
 }  // namespace sockstate

@@ -5,6 +5,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "util/family.h"
@@ -37,18 +38,39 @@ struct FailureRecord {
   uint64_t count = 0;
 };
 
+/// How UDP port-allocation failures are seen (exporter/kernel/bpf/udp_failures.bpf.c,
+/// docs/udp.md#failures-counted-by-the-kernel).
+enum class UdpFailureHook {
+  kNone,      // not counted
+  kFexit,     // fexit on udp_v4_get_port / udp_v6_get_port: needs BPF trampolines
+  kSyscalls,  // the system-call exit tracepoint: runs on every system call of the host
+};
+/// "none", "fexit", "syscalls". Thread-safe.
+const char* UdpFailureHookName(UdpFailureHook hook);
+
 /// The kernel side, behind a seam so that the accounting is tested without BPF.
 class ConnectFailureProbe {
  public:
   virtual ~ConnectFailureProbe() = default;
+  /// How UDP failures are counted; kNone: they are not (Drain returns TCP ones only).
+  virtual UdpFailureHook udp_hook() const { return UdpFailureHook::kNone; }
   /// Appends every failure counted since the last call to `out` (each kernel entry is read and
   /// deleted atomically, so each failure is returned once) and sets `*overflow_total` to the
   /// kernel's running count of failures dropped because the map was full. Not thread-safe.
   virtual Status Drain(std::vector<FailureRecord>* out, uint64_t* overflow_total) = 0;
 };
 
-/// Loads and attaches the connect-failure program, or says what is missing (kernel BTF,
-/// CAP_BPF/CAP_PERFMON, a seccomp filter, the tracepoint). Thread-safe.
-Result<std::unique_ptr<ConnectFailureProbe>> OpenConnectFailureProbe();
+/// What --collector.connect-failures.udp asks for: "auto" (fexit when the kernel allows BPF
+/// trampolines, else not counted), "syscalls" (the system-call exit tracepoint) or "off".
+struct UdpFailureOptions {
+  std::string mode = "auto";
+};
+
+/// Loads and attaches the connect-failure programs, or says what is missing (kernel BTF,
+/// CAP_BPF/CAP_PERFMON, a seccomp filter, the tracepoint). The UDP program follows `udp`; in
+/// mode auto a kernel that refuses the fexit programs gets the TCP one alone, and `*udp_note`
+/// (when set) says why UDP failures are not counted. Thread-safe.
+Result<std::unique_ptr<ConnectFailureProbe>> OpenConnectFailureProbe(
+    const UdpFailureOptions& udp = {}, std::string* udp_note = nullptr);
 
 }  // namespace sockstate

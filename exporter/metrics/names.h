@@ -67,16 +67,22 @@ inline constexpr MetricDef kConnectFailuresAvailable{"sockstate_connect_failures
     "1 when connect() failures are counted by the kernel (BPF program loaded and attached), 0 "
     "when not (see the exporter's start-up log for why).",
     MetricType::kGauge};
+inline constexpr MetricDef kConnectFailuresUdpAvailable{"sockstate_connect_failures_udp_available",
+    "1 when UDP port-allocation failures are counted too (--collector.connect-failures.udp: "
+    "fexit on the kernel's UDP get_port, or the system-call exit tracepoint), 0 when not.",
+    MetricType::kGauge};
 inline constexpr MetricDef kConnectFailuresTotal{"sockstate_connect_failures_total",
     "Failed TCP connect()s counted by the kernel, by destination and reason: no_local_port "
     "(EADDRNOTAVAIL, no free ephemeral port for that destination), refused (RST or ICMP port "
     "unreachable), timed_out (SYN retries ran out), unreachable (another ICMP error), "
     "abandoned (closed by the application while connecting: not a failure of the "
-    "destination).",
+    "destination). protocol=\"udp\": UDP sockets that found no free local port at all "
+    "(bind(0) EADDRINUSE, connect()/sendto() EAGAIN), per namespace, no destination.",
     MetricType::kCounter};
 inline constexpr MetricDef kWorkloadConnectFailuresTotal{"sockstate_workload_connect_failures_total",
-    "Failed TCP connect()s counted by the kernel, by the failing socket's workload (pod UID, "
-    "container id, systemd unit or cgroup path, from its cgroup v2 id) and reason.",
+    "Failed TCP connect()s (and UDP port-allocation failures, protocol=\"udp\") counted by "
+    "the kernel, by the failing socket's workload (pod UID, container id, systemd unit or "
+    "cgroup path, from its cgroup v2 id), protocol and reason.",
     MetricType::kCounter};
 inline constexpr MetricDef kConnectFailuresMapOverflowTotal{"sockstate_connect_failures_map_overflow_total",
     "Failed connect()s the kernel program could not count because its map was full (more "

@@ -1,5 +1,7 @@
 #include "sources/connect_failures_source.h"
 
+#include <netinet/in.h>
+
 #include <algorithm>
 
 #include "aggregate/plan.h"
@@ -71,6 +73,10 @@ Status ConnectFailuresSource::Read(const HostReadContext& ctx) {
 
 void ConnectFailuresSource::AddDestination(const FailureRecord& r, NsTotals& ns,
                                            const DestinationPlan& plan) {
+  if (r.protocol == IPPROTO_UDP) {  // a UDP port is not per destination
+    if (r.reason == uint8_t(ConnectFailureReason::kNoLocalPort)) ns.udp += r.count;
+    return;
+  }
   const int g = plan.MatchGroup(r.family, r.daddr.data(), r.dport);
   if (g >= 0) {
     const std::string& name = plan.group_name(size_t(g));
@@ -100,9 +106,16 @@ void ConnectFailuresSource::AddDestination(const FailureRecord& r, NsTotals& ns,
 
 void ConnectFailuresSource::AddWorkload(const FailureRecord& r, size_t top_k) {
   const Workload& w = resolver_ ? resolver_->Find(r.cgroup_id) : UnknownWorkload();
+  auto add = [&](WorkloadTotals& t) {
+    if (r.protocol != IPPROTO_UDP) {
+      t.counts[r.reason] += r.count;
+    } else if (r.reason == uint8_t(ConnectFailureReason::kNoLocalPort)) {
+      t.udp += r.count;
+    }
+  };
   for (WorkloadTotals& t : workloads_) {
     if (t.workload == w) {
-      t.counts[r.reason] += r.count;
+      add(t);
       return;
     }
   }
@@ -116,17 +129,19 @@ void ConnectFailuresSource::AddWorkload(const FailureRecord& r, size_t top_k) {
   const Workload& target = own ? w : Workload{"other", "other"};
   for (WorkloadTotals& t : workloads_) {
     if (t.workload == target) {
-      t.counts[r.reason] += r.count;
+      add(t);
       return;
     }
   }
-  workloads_.push_back(WorkloadTotals{target, {}});
-  workloads_.back().counts[r.reason] = r.count;
+  workloads_.push_back(WorkloadTotals{target, {}, 0});
+  add(workloads_.back());
 }
 
 void ConnectFailuresSource::AddFamilies(FamilySet& fs, const ExportContext& ctx) const {
   fs.Add(metric::kConnectFailuresAvailable, {}, probe_ ? 1 : 0);
   if (!probe_) return;
+  const bool udp = probe_->udp_hook() != UdpFailureHook::kNone;
+  fs.Add(metric::kConnectFailuresUdpAvailable, {}, udp ? 1 : 0);
   auto add = [&](const NsTotals& ns, const std::string& dest, const Counts& c) {
     for (size_t reason = 0; reason < kNumConnectFailureReasons; ++reason) {
       Labels l;
@@ -156,6 +171,13 @@ void ConnectFailuresSource::AddFamilies(FamilySet& fs, const ExportContext& ctx)
     }
     for (const Individual& i : ns.individuals) add(ns, i.label, i.counts);
     add(ns, kOtherLabel, ns.other);
+    if (udp) {  // one series per namespace: a UDP failure has no destination
+      Labels l;
+      if (label_netns_) l.push_back({"netns", ns.label});
+      l.push_back({"protocol", "udp"});
+      l.push_back({"reason", std::string(kReasonNames[0])});
+      fs.Add(metric::kConnectFailuresTotal, l, double(ns.udp));
+    }
   }
   for (const WorkloadTotals& w : workloads_) {
     for (size_t reason = 0; reason < kNumConnectFailureReasons; ++reason) {
@@ -166,18 +188,33 @@ void ConnectFailuresSource::AddFamilies(FamilySet& fs, const ExportContext& ctx)
               {"reason", std::string(kReasonNames[reason])}},
              double(w.counts[reason]));
     }
+    if (udp) {
+      fs.Add(metric::kWorkloadConnectFailuresTotal,
+             {{"workload", w.workload.name},
+              {"workload_kind", w.workload.kind},
+              {"protocol", "udp"},
+              {"reason", std::string(kReasonNames[0])}},
+             double(w.udp));
+    }
   }
   fs.Add(metric::kConnectFailuresMapOverflowTotal, {}, double(overflow_total_));
 }
 
 Result<std::unique_ptr<HostSource>> MakeConnectFailuresSource(std::string_view mode,
+                                                              std::string_view udp_mode,
                                                               const std::string& procfs) {
   if (mode == "off") return std::unique_ptr<HostSource>();
   if (mode != "auto" && mode != "on") {
     return Status::Error("--collector.connect-failures: want auto, on or off, got \"" +
                          std::string(mode) + "\"");
   }
-  Result<std::unique_ptr<ConnectFailureProbe>> probe = OpenConnectFailureProbe();
+  if (udp_mode != "auto" && udp_mode != "syscalls" && udp_mode != "off") {
+    return Status::Error("--collector.connect-failures.udp: want auto, syscalls or off, got \"" +
+                         std::string(udp_mode) + "\"");
+  }
+  std::string udp_note;
+  Result<std::unique_ptr<ConnectFailureProbe>> probe =
+      OpenConnectFailureProbe(UdpFailureOptions{std::string(udp_mode)}, &udp_note);
   if (!probe.ok()) {
     if (mode == "on") {
       return Status::Error("--collector.connect-failures=on: " + probe.status().message());
@@ -196,6 +233,31 @@ Result<std::unique_ptr<HostSource>> MakeConnectFailuresSource(std::string_view m
         "\"unknown\"");
   }
   Log(LogLevel::kInfo, "connect() failures are counted by the kernel (tp_btf/inet_sock_set_state)");
+  switch ((*probe)->udp_hook()) {
+    case UdpFailureHook::kFexit:
+      Log(LogLevel::kInfo,
+          "UDP port-allocation failures are counted by the kernel (fexit on udp_v4_get_port, "
+          "udp_v6_get_port)");
+      break;
+    case UdpFailureHook::kSyscalls:
+      Log(LogLevel::kInfo,
+          "UDP port-allocation failures are counted by the kernel from the system-call exit "
+          "tracepoint (--collector.connect-failures.udp=syscalls: one BPF program run on every "
+          "system call of the host, docs/udp.md#cost)");
+      break;
+    case UdpFailureHook::kNone:
+      if (udp_mode == "auto") {
+        Log(LogLevel::kInfo,
+            "UDP port-allocation failures are not counted: this kernel refuses the fexit "
+            "programs (" +
+                udp_note +
+                "); --collector.connect-failures.udp=syscalls counts them from the system-call "
+                "exit tracepoint instead, at the cost of one BPF program run on every system "
+                "call of the host (docs/udp.md#cost); exporting " +
+                std::string(metric::kConnectFailuresUdpAvailable.name) + " 0");
+      }
+      break;
+  }
   return std::unique_ptr<HostSource>(std::make_unique<ConnectFailuresSource>(
       std::move(*probe), std::make_unique<CgroupResolver>(root)));
 }

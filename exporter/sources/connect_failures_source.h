@@ -70,10 +70,12 @@ class ConnectFailuresSource : public HostSource {
     std::map<std::string, Counts, std::less<>> groups;  // by group name (survives reloads)
     std::vector<Individual> individuals;                // sticky top K
     Counts other{};
+    uint64_t udp = 0;  // UDP port-allocation failures: no destination (docs/udp.md)
   };
   struct WorkloadTotals {
     Workload workload;
-    Counts counts{};
+    Counts counts{};   // TCP, by reason
+    uint64_t udp = 0;  // UDP (only no_local_port)
   };
 
   void AddDestination(const FailureRecord& r, NsTotals& ns, const DestinationPlan& plan);
@@ -94,8 +96,11 @@ class ConnectFailuresSource : public HostSource {
 /// Creates the source for --collector.connect-failures=`mode` (auto|on|off). off: nullptr.
 /// auto: the source, unavailable when the BPF program cannot be loaded (one log line says
 /// why). on: an error naming what is missing (kernel BTF, CAP_BPF/CAP_PERFMON, the
-/// tracepoint). `procfs` finds the cgroup2 mount (<procfs>/self/mountinfo).
+/// tracepoint). `udp_mode` is --collector.connect-failures.udp (auto|syscalls|off; see
+/// OpenConnectFailureProbe); a UDP program that cannot work in mode auto is said once in the
+/// log. `procfs` finds the cgroup2 mount (<procfs>/self/mountinfo).
 Result<std::unique_ptr<HostSource>> MakeConnectFailuresSource(std::string_view mode,
+                                                              std::string_view udp_mode,
                                                               const std::string& procfs);
 
 }  // namespace sockstate

@@ -28,7 +28,8 @@ std::vector<std::unique_ptr<NetnsSource>> MakeNetnsSources() {
 Result<std::vector<std::unique_ptr<HostSource>>> MakeHostSources(const HostSourceOptions& options) {
   std::vector<std::unique_ptr<HostSource>> s;
   // connect() failures from a BPF program (docs/connect-failures.md); null when off.
-  auto cf = MakeConnectFailuresSource(options.connect_failures, "/proc");
+  auto cf =
+      MakeConnectFailuresSource(options.connect_failures, options.connect_failures_udp, "/proc");
   if (!cf.ok()) return cf.status();
   if (*cf) s.push_back(std::move(*cf));
   return s;

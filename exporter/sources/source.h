@@ -132,6 +132,7 @@ std::vector<std::unique_ptr<NetnsSource>> MakeNetnsSources();
 /// still returned (they log one line and export that they are unavailable).
 struct HostSourceOptions {
   std::string connect_failures = "auto";  // --collector.connect-failures: auto|on|off
+  std::string connect_failures_udp = "auto";  // --collector.connect-failures.udp
 };
 Result<std::vector<std::unique_ptr<HostSource>>> MakeHostSources(const HostSourceOptions& options);
 

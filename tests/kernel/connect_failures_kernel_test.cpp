@@ -28,12 +28,14 @@
 #include <vector>
 
 #include "exporter_process.h"
+#include "kernel/bpf_object.h"
 #include "metrics/family_set.h"
 #include "netns_fixture.h"
 #include "requirements.h"
 #include "routed_netns.h"
 #include "sources/connect_failures_source.h"
 #include "test_util.h"
+#include "udp_sockets.h"
 #include "util/file_util.h"
 
 namespace sockstate {
@@ -56,11 +58,19 @@ class ConnectFailuresKernel : public ::testing::Test {
   void SetUp() override {
     SOCKSTATE_REQUIRE(Missing({Need::kRoot, Need::kKernelBtf}));
     // Root with BTF: loading must work, so a failure here fails the test.
-    auto made = MakeConnectFailuresSource("on", "/proc");
+    auto made = MakeConnectFailuresSource("on", udp_mode(), "/proc");
     ASSERT_TRUE(made.ok()) << made.status().message();
     source_ = std::move(*made);
   }
+  virtual const char* udp_mode() const { return "off"; }
   std::unique_ptr<HostSource> source_;
+};
+
+/// The same with UDP failures counted from the system-call exit tracepoint (the one UDP hook
+/// these machines allow: they refuse BPF trampolines, so fexit cannot load).
+class ConnectFailuresUdpKernel : public ConnectFailuresKernel {
+ protected:
+  const char* udp_mode() const override { return "syscalls"; }
 };
 
 /// Tests of the exporter process with --collector.connect-failures=on (root, kernel BTF).
@@ -292,9 +302,10 @@ TEST_F(ConnectFailuresKernel, OtherNamespaceIgnoredInModeOwnLabelledInModeAll) {
   EXPECT_TRUE(std::isnan(Failures(all, "127.0.0.1:5002", "no_local_port", a.name())));
 }
 
-/// A child process moves itself into `cgroup_dir`, enters the namespace and connects to a
-/// port nobody listens on. Returns the connect() errno.
-int ConnectFromCgroup(const std::string& cgroup_dir, const std::string& netns_path, uint16_t port) {
+/// A child process moves itself into `cgroup_dir`, enters the namespace and connects a socket
+/// of `type` to 127.0.0.1:port (nobody listens there). Returns the connect() errno.
+int ConnectFromCgroup(const std::string& cgroup_dir, const std::string& netns_path, uint16_t port,
+                      int type = SOCK_STREAM) {
   int ns_fd = open(netns_path.c_str(), O_RDONLY | O_CLOEXEC);
   if (ns_fd < 0) throw std::runtime_error("open " + netns_path);
   const std::string procs = cgroup_dir + "/cgroup.procs";
@@ -304,7 +315,7 @@ int ConnectFromCgroup(const std::string& cgroup_dir, const std::string& netns_pa
     if (fd < 0 || write(fd, "0", 1) != 1) _exit(100);
     close(fd);
     if (setns(ns_fd, CLONE_NEWNET) != 0) _exit(101);
-    int s = socket(AF_INET, SOCK_STREAM, 0);
+    int s = socket(AF_INET, type, 0);
     sockaddr_in sin{};
     sin.sin_family = AF_INET;
     sin.sin_port = htons(port);
@@ -386,6 +397,129 @@ TEST_F(ConnectFailuresKernel, WorkloadsTopKFromTheConfigNamesKAndCountsTheRestIn
   }
   EXPECT_EQ(series, 20u);  // 3 named + other, 5 reasons each
   EXPECT_EQ(Failures(after, "127.0.0.1:5004", "refused"), 10);
+}
+
+// ---- UDP port-allocation failures ------------------------------------------------------------
+
+double UdpFailures(const testing::Series& s, const std::string& netns = "") {
+  std::vector<std::pair<std::string, std::string>> l;
+  if (!netns.empty()) l.push_back({"netns", netns});
+  l.push_back({"protocol", "udp"});
+  l.push_back({"reason", "no_local_port"});
+  return testing::Get(s, "sockstate_connect_failures_total", l);
+}
+
+TEST_F(ConnectFailuresUdpKernel, TwentyPortRangeEveryKindOfAttemptFailsOnceAndIsCountedOnce) {
+  TestNetns ns;
+  ns.SetSysctl("net.ipv4.ip_local_port_range", "40000 40019");
+  std::vector<NamespaceInfo> nss = {{"", NetnsInode(ns.path()), true}};
+  auto before = Scrape(*source_, nss);
+  EXPECT_EQ(testing::Get(before, "sockstate_connect_failures_udp_available"), 1);
+  EXPECT_EQ(UdpFailures(before), 0);
+  using testing::UdpBind;
+  testing::FdOwner held;
+  std::vector<std::string> outcomes;
+  ns.Run([&] {
+    // 20 sockets take the 20 ports, in every way a UDP socket gets one, both families (an
+    // AF_INET6 socket is dual-stack: it competes for the same range).
+    for (int i = 0; i < 5; ++i) held.Own(testing::UdpSocket(UdpBind::kBind0, "127.0.0.1"));
+    for (int i = 0; i < 4; ++i) held.Own(testing::UdpSocket(UdpBind::kSendto, "127.0.0.1"));
+    for (int i = 0; i < 2; ++i) held.Own(testing::UdpSocket(UdpBind::kSendmsg, "127.0.0.1"));
+    for (int i = 0; i < 4; ++i) held.Own(testing::UdpSocket(UdpBind::kConnect, "127.0.0.1"));
+    for (int i = 0; i < 2; ++i) held.Own(testing::UdpSocket(UdpBind::kBind0, "::1"));
+    for (int i = 0; i < 3; ++i) held.Own(testing::UdpSocket(UdpBind::kConnect, "::1", 5353));
+    // The 21st of each kind, to either family and any destination: no port is left.
+    for (const char* dst : {"127.0.0.1", "::1", "127.0.0.2"}) {
+      for (UdpBind how :
+           {UdpBind::kBind0, UdpBind::kSendto, UdpBind::kSendmsg, UdpBind::kConnect}) {
+        const int r = testing::UdpSocket(how, dst, 9);
+        outcomes.push_back(std::string(testing::UdpBindName(how)) + " " + dst + " " +
+                           (r >= 0 ? "ok" : strerror(-r)));
+        if (r >= 0) close(r);
+      }
+    }
+  });
+  ASSERT_EQ(held.size(), 20u);
+  const std::string in_use = strerror(EADDRINUSE), again = strerror(EAGAIN);
+  const std::vector<std::string> want = {
+      "bind(0) 127.0.0.1 " + in_use, "sendto 127.0.0.1 " + again,  "sendmsg 127.0.0.1 " + again,
+      "connect 127.0.0.1 " + again,  "bind(0) ::1 " + in_use,      "sendto ::1 " + again,
+      "sendmsg ::1 " + again,        "connect ::1 " + again,       "bind(0) 127.0.0.2 " + in_use,
+      "sendto 127.0.0.2 " + again,   "sendmsg 127.0.0.2 " + again, "connect 127.0.0.2 " + again};
+  ASSERT_EQ(outcomes, want);
+  auto after = Scrape(*source_, nss);
+  EXPECT_EQ(UdpFailures(after), 12);
+  // Not a TCP failure, and nothing elsewhere.
+  EXPECT_EQ(FailuresElsewhere(after, "", "no_local_port"), 12);
+  EXPECT_EQ(Failures(after, "other", "no_local_port"), 0);
+  // An explicit port that is taken (EADDRINUSE too) is not a lack of ephemeral ports.
+  ns.Run([&] {
+    const int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    sockaddr_in sin{};
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons(40000);
+    EXPECT_NE(bind(fd, reinterpret_cast<sockaddr*>(&sin), sizeof(sin)), 0);
+    EXPECT_EQ(errno, EADDRINUSE);
+    close(fd);
+  });
+  EXPECT_EQ(UdpFailures(Scrape(*source_, nss)), 12);
+}
+
+TEST_F(ConnectFailuresUdpKernel, UdpFailureOfAProcessInACgroupNamesItsWorkload) {
+  SOCKSTATE_REQUIRE(Missing({Need::kCgroup2}));
+  const std::string root = Cgroup2Root();
+  const std::string rel = "/sst-cfu-" + std::to_string(getpid());
+  ASSERT_EQ(mkdir((root + rel).c_str(), 0755), 0) << rel << ": " << strerror(errno);
+  TestNetns ns;
+  ns.SetSysctl("net.ipv4.ip_local_port_range", "40000 40000");
+  testing::FdOwner held;
+  ns.Run([&] { held.Own(testing::UdpSocket(testing::UdpBind::kBind0, "127.0.0.1")); });
+  const int err = ConnectFromCgroup(root + rel, ns.path(), 53, SOCK_DGRAM);
+  auto after = Scrape(*source_, {{"", NetnsInode(ns.path()), true}});
+  rmdir((root + rel).c_str());
+  ASSERT_EQ(err, EAGAIN);
+  auto wl = [&](const char* protocol) {
+    return testing::Get(after, "sockstate_workload_connect_failures_total",
+                        {{"protocol", protocol},
+                         {"reason", "no_local_port"},
+                         {"workload", rel},
+                         {"workload_kind", "cgroup"}});
+  };
+  EXPECT_EQ(wl("udp"), 1);
+  EXPECT_EQ(wl("tcp"), 0);
+  EXPECT_EQ(UdpFailures(after), 1);
+}
+
+TEST_F(ConnectFailuresKernel, UdpAutoCountsWithFexitExactlyWhenTheKernelAllowsIt) {
+  // Whether this kernel loads the fexit programs (these test machines refuse every BPF
+  // trampoline with EPERM; most distribution kernels allow them).
+  const bool fexit = BpfObject::Load({"cf_udp_v4_get_port", "cf_udp_v6_get_port"}).ok();
+  auto made = MakeConnectFailuresSource("on", "auto", "/proc");
+  ASSERT_TRUE(made.ok()) << made.status().message();
+  TestNetns ns;
+  ns.SetSysctl("net.ipv4.ip_local_port_range", "40000 40000");
+  std::vector<NamespaceInfo> nss = {{"", NetnsInode(ns.path()), true}};
+  auto s = Scrape(**made, nss);
+  EXPECT_EQ(testing::Get(s, "sockstate_connect_failures_available"), 1);  // TCP either way
+  EXPECT_EQ(testing::Get(s, "sockstate_connect_failures_udp_available"), fexit ? 1 : 0);
+  ns.Run([&] {
+    testing::FdOwner held;
+    held.Own(testing::UdpSocket(testing::UdpBind::kBind0, "127.0.0.1"));
+    EXPECT_EQ(testing::UdpSocket(testing::UdpBind::kConnect, "127.0.0.1"), -EAGAIN);
+  });
+  auto after = Scrape(**made, nss);
+  if (fexit) {
+    EXPECT_EQ(UdpFailures(after), 1);
+  } else {
+    EXPECT_TRUE(std::isnan(UdpFailures(after)));
+  }
+}
+
+TEST_F(ConnectFailuresKernel, UdpOffExportsNoUdpSeries) {
+  TestNetns ns;
+  auto s = Scrape(*source_, {{"", NetnsInode(ns.path()), true}});
+  EXPECT_EQ(testing::Get(s, "sockstate_connect_failures_udp_available"), 0);
+  EXPECT_TRUE(std::isnan(UdpFailures(s)));
 }
 
 // ---- The real exporter binary --------------------------------------------------------------

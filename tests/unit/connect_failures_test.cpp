@@ -28,7 +28,9 @@ class FakeProbe : public ConnectFailureProbe {
     std::vector<FailureRecord> records;
     uint64_t overflow = 0;
   };
-  explicit FakeProbe(std::deque<Step>* steps) : steps_(steps) {}
+  explicit FakeProbe(std::deque<Step>* steps, UdpFailureHook udp = UdpFailureHook::kNone)
+      : steps_(steps), udp_(udp) {}
+  UdpFailureHook udp_hook() const override { return udp_; }
   Status Drain(std::vector<FailureRecord>* out, uint64_t* overflow_total) override {
     if (steps_->empty()) {
       *overflow_total = last_overflow_;
@@ -43,6 +45,7 @@ class FakeProbe : public ConnectFailureProbe {
 
  private:
   std::deque<Step>* steps_;
+  UdpFailureHook udp_;
   uint64_t last_overflow_ = 0;
 };
 
@@ -69,8 +72,9 @@ struct Harness {
   bool label_netns = false;
   std::unique_ptr<ConnectFailuresSource> source;
 
-  explicit Harness(std::unique_ptr<CgroupResolver> resolver = nullptr) {
-    source = std::make_unique<ConnectFailuresSource>(std::make_unique<FakeProbe>(&steps),
+  explicit Harness(std::unique_ptr<CgroupResolver> resolver = nullptr,
+                   UdpFailureHook udp = UdpFailureHook::kNone) {
+    source = std::make_unique<ConnectFailuresSource>(std::make_unique<FakeProbe>(&steps, udp),
                                                      std::move(resolver));
   }
   Series Scrape(std::vector<FailureRecord> records = {}, uint64_t overflow = 0) {
@@ -130,6 +134,69 @@ TEST(ConnectFailures, EveryReasonHasItsOwnSeries) {
   Series s2 = h.Scrape({V4(1, 80, ConnectFailureReason(kNumConnectFailureReasons), 9)});
   EXPECT_EQ(Dest(s2, "10.0.0.1:80", "abandoned"), 5);
   EXPECT_EQ(CountSeries(s2, "sockstate_connect_failures_total{"), 10u);  // 1 + other, x 5
+}
+
+/// A UDP port-allocation failure as the UDP program counts it: no destination.
+FailureRecord Udp(uint64_t count, uint64_t netns = 100, Family family = Family::kIpv4) {
+  FailureRecord r;
+  r.protocol = 17;
+  r.family = family;
+  r.reason = uint8_t(kNoPort);
+  r.count = count;
+  r.netns_inode = netns;
+  r.cgroup_id = 1;
+  return r;
+}
+
+TEST(ConnectFailures, UdpFailuresArePerNamespaceWithoutADestination) {
+  Harness h(nullptr, UdpFailureHook::kSyscalls);
+  h.namespaces = {{"a", 100, true}, {"b", 101, false}};
+  h.label_netns = true;
+  auto udp = [](const Series& s, const std::string& netns) {
+    return Get(s, "sockstate_connect_failures_total",
+               {{"netns", netns}, {"protocol", "udp"}, {"reason", "no_local_port"}});
+  };
+  Series s0 = h.Scrape();
+  EXPECT_EQ(Get(s0, "sockstate_connect_failures_udp_available"), 1);
+  EXPECT_EQ(udp(s0, "a"), 0);  // from the first scrape, for increase()
+  EXPECT_EQ(udp(s0, "b"), 0);
+  // Both families add up; a namespace the exporter does not read (200) is not counted; a TCP
+  // failure keeps its destination.
+  Series s1 = h.Scrape(
+      {Udp(3), Udp(2, 100, Family::kIpv6), Udp(7, 101), Udp(9, 200), V4(1, 80, kNoPort, 1)});
+  EXPECT_EQ(udp(s1, "a"), 5);
+  EXPECT_EQ(udp(s1, "b"), 7);
+  EXPECT_EQ(Dest(s1, "10.0.0.1:80", "no_local_port", "a"), 1);
+  EXPECT_EQ(Dest(s1, "other", "no_local_port", "a"), 0);
+  // One UDP series per namespace, no other reason, never a destination label.
+  EXPECT_EQ(CountSeries(s1, "sockstate_connect_failures_total{netns=\"a\",protocol=\"udp\""), 1u);
+  for (const auto& [k, v] : s1) {
+    if (k.find("protocol=\"udp\"") != std::string::npos) {
+      EXPECT_EQ(k.find("destination="), std::string::npos) << k;
+    }
+  }
+  // Workloads: the TCP reasons and the UDP one (unknown: no resolver).
+  auto wl = [&](const char* protocol) {
+    return Get(s1, "sockstate_workload_connect_failures_total",
+               {{"protocol", protocol},
+                {"reason", "no_local_port"},
+                {"workload", "unknown"},
+                {"workload_kind", "unknown"}});
+  };
+  EXPECT_EQ(wl("udp"), 12);
+  EXPECT_EQ(wl("tcp"), 1);
+  EXPECT_EQ(CountSeries(s1, "sockstate_workload_connect_failures_total{"), 6u);  // 5 + 1
+  // Totals only grow.
+  EXPECT_EQ(udp(h.Scrape({Udp(1)}), "a"), 6);
+}
+
+TEST(ConnectFailures, WithoutAUdpHookThereAreNoUdpSeries) {
+  Harness h;
+  Series s = h.Scrape({V4(1, 80, kNoPort, 1)});
+  EXPECT_EQ(Get(s, "sockstate_connect_failures_udp_available"), 0);
+  EXPECT_TRUE(std::isnan(Get(s, "sockstate_connect_failures_total",
+                             {{"protocol", "udp"}, {"reason", "no_local_port"}})));
+  EXPECT_EQ(CountSeries(s, "sockstate_workload_connect_failures_total{"), 5u);
 }
 
 TEST(ConnectFailures, OverflowCounterSurvivesAKernelCounterRestart) {

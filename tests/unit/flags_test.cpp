@@ -113,6 +113,15 @@ TEST(FlagsTest, ConnectFailuresModes) {
   }
   EXPECT_EQ(Error({"--collector.connect-failures=yes"}),
             "bad --collector.connect-failures \"yes\" (want auto, on or off)");
+  EXPECT_EQ(Parse({})->connect_failures_udp, "auto");
+  for (const char* mode : {"auto", "syscalls", "off"}) {
+    const std::string arg = std::string("--collector.connect-failures.udp=") + mode;
+    auto r = Parse({arg.c_str()});
+    ASSERT_TRUE(r.ok()) << mode;
+    EXPECT_EQ(r->connect_failures_udp, mode);
+  }
+  EXPECT_EQ(Error({"--collector.connect-failures.udp=on"}),
+            "bad --collector.connect-failures.udp \"on\" (want auto, syscalls or off)");
 }
 
 TEST(FlagsTest, Durations) {
@@ -144,7 +153,7 @@ TEST(FlagsTest, HelpListsEveryFlagWithItsDefault) {
   // Flags without a default print none; bools never print theirs.
   EXPECT_NE(help.find("Built-in defaults when empty.\n"), std::string::npos);
   EXPECT_EQ(help.find("(default \"false\")"), std::string::npos);
-  EXPECT_EQ(FlagTable().size(), 19u);
+  EXPECT_EQ(FlagTable().size(), 20u);
 }
 
 }  // namespace
