@@ -7,6 +7,9 @@
 #                           [--exporter-mode netns-exec|config] [--exporter PATH] [--build-dir DIR]
 #                           [--exporter-arg ARG]   (repeatable: an extra exporter flag, e.g.
 #                                                   --collector.connect-failures=off)
+#                           [--baseline PATH]   (a second exporter binary, e.g. one built at an
+#                                                earlier commit, measured interleaved in the same
+#                                                run with the same flags: ratio exp/baseline)
 #                           [--nice N]   (e.g. -10: floor, exporters and curl at a higher priority
 #                                         than other work on a shared machine; default 0)
 #                           [--destinations 1000] [--sources 100] [--time-wait-percent 10]
@@ -46,8 +49,9 @@ DESTINATIONS=1000
 SOURCES=100
 NICE=0
 EXPORTER_ARGS=()
+BASELINE=
 
-usage() { sed -n '2,13p' "$ROOT/bench/run_bench.sh" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,16p' "$ROOT/bench/run_bench.sh" | sed 's/^# \{0,1\}//'; exit 2; }
 while [[ $# -gt 0 ]]; do
   case $1 in
     --sizes) SIZES=$2; shift 2 ;;
@@ -58,6 +62,7 @@ while [[ $# -gt 0 ]]; do
     --exporter-mode) EXPORTER_MODE=$2; shift 2 ;;
     --exporter) EXPORTER=$2; shift 2 ;;
     --exporter-arg) EXPORTER_ARGS+=("$2"); shift 2 ;;
+    --baseline) BASELINE=$2; shift 2 ;;
     --build-dir) BUILD=$2; shift 2 ;;
     --nice) NICE=$2; shift 2 ;;
     --destinations) DESTINATIONS=$2; shift 2 ;;
@@ -99,6 +104,7 @@ RAW=$ROOT/bench/results/$STAMP.txt
 NS=
 LOADGEN_PID=
 EXPORTER_PID=
+BASE_PID=
 NODE_PID=
 CTL_FD_OPEN=0
 
@@ -113,6 +119,7 @@ stop_pid() {  # stop_pid PID [grace seconds]: TERM, wait (bounded), KILL
 
 teardown_size() {
   stop_pid "$EXPORTER_PID" 5; EXPORTER_PID=
+  stop_pid "$BASE_PID" 5; BASE_PID=
   stop_pid "$NODE_PID" 5; NODE_PID=
   if [[ $CTL_FD_OPEN -eq 1 ]]; then exec 7>&-; CTL_FD_OPEN=0; fi  # stdin EOF for loadgen
   stop_pid "$LOADGEN_PID" 120; LOADGEN_PID=
@@ -177,8 +184,10 @@ metric_sum() {  # metric_sum NAME FILE [label filter regex]
 
 EXP_PORT=9977
 NODE_PORT=9978
+BASE_PORT=9979
 if [[ $EXPORTER_MODE == config ]]; then
   EXP_PORT=$((20000 + RANDOM % 10000))
+  BASE_PORT=$((EXP_PORT + 1))
   EXP_WHERE=host
 else
   EXP_WHERE=netns
@@ -192,11 +201,12 @@ for n in "${SIZE_LIST[@]}"; do ((n > LARGEST)) && LARGEST=$n; done
   echo "# sockstate_exporter scale benchmark $STAMP"
   echo "# host: $(uname -r), $(nproc) cpus, $(awk '/MemTotal/ {print $2/1024/1024 " GiB"}' /proc/meminfo)"
   echo "# git: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?') ($(git -C "$ROOT" log -1 --format=%s 2>/dev/null | cut -c1-60))"
-  echo "# sizes=$SIZES runs=$RUNS nice=$NICE exporter_mode=$EXPORTER_MODE exporter=$EXPORTER exporter_args=${EXPORTER_ARGS[*]:-none} node_exporter=${NODE_EXPORTER:-none}"
+  echo "# sizes=$SIZES runs=$RUNS nice=$NICE exporter_mode=$EXPORTER_MODE exporter=$EXPORTER exporter_args=${EXPORTER_ARGS[*]:-none} baseline=${BASELINE:-none} node_exporter=${NODE_EXPORTER:-none}"
   echo "# population: ${TW_PERCENT}% TIME_WAIT, ipv6_fraction=$IPV6_FRACTION destinations=$DESTINATIONS sources=$SOURCES"
 } >"$RAW"
 
 declare -A R_FLOOR_CPU R_EXP_CPU R_NODE_CPU R_FLOOR R_EXP R_NODE R_EXP_HWM R_NODE_HWM R_EXP_HWM0 R_SOCKETS
+declare -A R_BASE R_BASE_CPU R_BASE_HWM
 STORM_LINE=
 
 for N in "${SIZE_LIST[@]}"; do
@@ -242,6 +252,17 @@ for N in "${SIZE_LIST[@]}"; do
       stop_pid "$EXPORTER_PID" 5; EXPORTER_PID=
     fi
   fi
+  BASE_OK=0
+  if [[ -n $BASELINE ]]; then
+    if [[ $EXPORTER_MODE == netns-exec ]]; then
+      nice -n "$NICE" ip netns exec "$NS" "$BASELINE" --web.listen-address=127.0.0.1:$BASE_PORT "${EXPORTER_ARGS[@]}" >"$TMP/baseline.log" 2>&1 &
+    else
+      nice -n "$NICE" "$BASELINE" --web.listen-address=127.0.0.1:$BASE_PORT --config.file="$TMP/exporter.yml" "${EXPORTER_ARGS[@]}" >"$TMP/baseline.log" 2>&1 &
+    fi
+    BASE_PID=$!
+    if wait_http "$EXP_WHERE" "http://127.0.0.1:$BASE_PORT/metrics" 15 "$BASE_PID"; then BASE_OK=1
+    else log "baseline exporter does not answer:"; tail -3 "$TMP/baseline.log" >&2; stop_pid "$BASE_PID" 5; BASE_PID=; fi
+  fi
   NODE_OK=0
   if [[ -n $NODE_EXPORTER ]]; then
     nice -n "$NICE" ip netns exec "$NS" "$NODE_EXPORTER" --collector.disable-defaults --collector.tcpstat \
@@ -265,9 +286,10 @@ for N in "${SIZE_LIST[@]}"; do
   fi
 
   # --- interleaved runs: floor, exporter, node_exporter (same conditions for all three)
-  : >"$TMP/f" ; : >"$TMP/e" ; : >"$TMP/n"; : >"$TMP/fc"
-  ec0=0; nc0=0
+  : >"$TMP/f" ; : >"$TMP/e" ; : >"$TMP/n"; : >"$TMP/fc"; : >"$TMP/b"
+  ec0=0; nc0=0; bc0=0
   ((EXP_OK)) && ec0=$(cpu_ms "$EXPORTER_PID")
+  ((BASE_OK)) && bc0=$(cpu_ms "$BASE_PID")
   ((NODE_OK)) && nc0=$(cpu_ms "$NODE_PID")
   for ((r = 1; r <= RUNS; r++)); do
     fl_all=$(nice -n "$NICE" "$FLOOR" --netns "$NS" --runs 1)
@@ -276,13 +298,17 @@ for N in "${SIZE_LIST[@]}"; do
     awk -F'[= ]' '{print $8}' <<<"$fl" >>"$TMP/fc"
     tw_now=$(awk '$1 == "state" && $2 == "time_wait" {print $3}' <<<"$fl_all")
     echo "$f" >>"$TMP/f"
-    e=; n=
+    e=; n=; b=
     if ((EXP_OK)); then e=$(scrape_ms "$EXP_WHERE" "http://127.0.0.1:$EXP_PORT/metrics"); [[ -n $e ]] && echo "$e" >>"$TMP/e"; fi
+    if ((BASE_OK)); then b=$(scrape_ms "$EXP_WHERE" "http://127.0.0.1:$BASE_PORT/metrics"); [[ -n $b ]] && echo "$b" >>"$TMP/b"; fi
     if ((NODE_OK)); then n=$(scrape_ms netns "http://127.0.0.1:$NODE_PORT/metrics"); [[ -n $n ]] && echo "$n" >>"$TMP/n"; fi
-    echo "run $r: floor_ms=$f exporter_ms=${e:-n/a} node_exporter_ms=${n:-n/a} time_wait=${tw_now:-0} loadavg=$(cut -d' ' -f1 /proc/loadavg)" >>"$RAW"
-    log "size $N run $r/$RUNS: floor ${f} ms, exporter ${e:-n/a} ms, node_exporter ${n:-n/a} ms"
+    echo "run $r: floor_ms=$f exporter_ms=${e:-n/a} baseline_ms=${b:-n/a} node_exporter_ms=${n:-n/a} time_wait=${tw_now:-0} loadavg=$(cut -d' ' -f1 /proc/loadavg)" >>"$RAW"
+    log "size $N run $r/$RUNS: floor ${f} ms, exporter ${e:-n/a} ms, baseline ${b:-n/a} ms, node_exporter ${n:-n/a} ms"
   done
-  R_EXP_CPU[$N]=n/a; R_NODE_CPU[$N]=n/a
+  R_EXP_CPU[$N]=n/a; R_NODE_CPU[$N]=n/a; R_BASE_CPU[$N]=n/a; R_BASE_HWM[$N]=n/a
+  ((BASE_OK)) && R_BASE_CPU[$N]=$(awk -v a="$bc0" -v b="$(cpu_ms "$BASE_PID")" -v r="$RUNS" 'BEGIN {printf "%.1f", (b-a)/r}')
+  ((BASE_OK)) && R_BASE_HWM[$N]=$(hwm_mb "$BASE_PID")
+  R_BASE[$N]=$(median <"$TMP/b")
   ((EXP_OK)) && R_EXP_CPU[$N]=$(awk -v a="$ec0" -v b="$(cpu_ms "$EXPORTER_PID")" -v r="$RUNS" 'BEGIN {printf "%.1f", (b-a)/r}')
   ((NODE_OK)) && R_NODE_CPU[$N]=$(awk -v a="$nc0" -v b="$(cpu_ms "$NODE_PID")" -v r="$RUNS" 'BEGIN {printf "%.1f", (b-a)/r}')
   R_FLOOR_CPU[$N]=$(median <"$TMP/fc")
@@ -346,6 +372,16 @@ done
   for N in "${SIZE_LIST[@]}"; do
     echo "| $N | ${R_FLOOR_CPU[$N]} | ${R_EXP_CPU[$N]} | $(ratio "${R_EXP_CPU[$N]}" "${R_FLOOR_CPU[$N]}") | ${R_NODE_CPU[$N]} | $(ratio "${R_EXP_CPU[$N]}" "${R_NODE_CPU[$N]}") |"
   done
+  if [[ -n $BASELINE ]]; then
+    echo
+    echo "Against the baseline exporter ($BASELINE), measured interleaved in the same runs:"
+    echo
+    echo "| sockets | exporter ms | baseline ms | ratio exp/baseline | exporter/floor | baseline/floor | exporter CPU ms | baseline CPU ms | exporter VmHWM MB | baseline VmHWM MB |"
+    echo "|---|---|---|---|---|---|---|---|---|---|"
+    for N in "${SIZE_LIST[@]}"; do
+      echo "| $N | ${R_EXP[$N]} | ${R_BASE[$N]} | $(ratio "${R_EXP[$N]}" "${R_BASE[$N]}") | $(ratio "${R_EXP[$N]}" "${R_FLOOR[$N]}") | $(ratio "${R_BASE[$N]}" "${R_FLOOR[$N]}") | ${R_EXP_CPU[$N]} | ${R_BASE_CPU[$N]} | ${R_EXP_HWM[$N]} | ${R_BASE_HWM[$N]} |"
+    done
+  fi
   if [[ -n $STORM_LINE ]]; then echo; echo "$STORM_LINE"; fi
   echo
   echo "medians of $RUNS interleaved runs; raw results: ${RAW#$ROOT/}"

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -29,12 +30,6 @@ namespace {
 
 using sockstate::Log;
 using sockstate::LogLevel;
-
-// Loads --web.config.file (or an empty WebConfig without one).
-sockstate::Result<sockstate::WebConfig> LoadWeb(const std::string& path) {
-  if (path.empty()) return sockstate::WebConfig{};
-  return sockstate::LoadWebConfigFile(path);
-}
 
 // glibc gives threads up to 8 x cores malloc arenas, and each keeps the memory freed into it.
 // Scrapes run on short-lived threads and civetweb answers each request on one of its workers,
@@ -62,90 +57,79 @@ void TuneMalloc() {
   }
 }
 
-}  // namespace
+constexpr const char kName[] = "sockstate_exporter";
 
-int main(int argc, char** argv) {
-  TuneMalloc();
-  auto parsed = sockstate::ParseFlags({argv + 1, static_cast<size_t>(argc - 1)});
-  if (!parsed.ok()) {
-    std::fprintf(stderr, "sockstate_exporter: %s (see --help)\n",
-                 parsed.status().message().c_str());
-    return 2;
-  }
-  const sockstate::ExporterFlags& flags = *parsed;
+// Prints "sockstate_exporter: <what><message>" to stderr; returns `code` (the exit status).
+int Fail(int code, const std::string& what, const std::string& message) {
+  std::fprintf(stderr, "%s: %s%s\n", kName, what.c_str(), message.c_str());
+  return code;
+}
+
+// --help and --version: the text, and exit 0. Nothing for other runs.
+std::optional<int> PrintInfo(const sockstate::ExporterFlags& flags) {
   if (flags.help) {
     std::fputs(sockstate::HelpText().c_str(), stdout);
     return 0;
   }
   if (flags.version) {
-    std::printf("sockstate_exporter version %s (revision %s, %s)\n", sockstate::kVersion,
+    std::printf("%s version %s (revision %s, %s)\n", kName, sockstate::kVersion,
                 sockstate::kRevision, __VERSION__);
     return 0;
   }
-  sockstate::SetLogLevel(flags.log_level);
+  return std::nullopt;
+}
 
-  const std::string config_file = flags.config_file;
-  std::shared_ptr<const sockstate::Config> config;
-  if (config_file.empty()) {
-    config = std::make_shared<sockstate::Config>(sockstate::DefaultConfig());
-  } else {
-    auto loaded = sockstate::LoadConfigFile(config_file);
-    if (!loaded.ok()) {
-      std::fprintf(stderr, "sockstate_exporter: invalid configuration: %s\n",
-                   loaded.status().message().c_str());
-      return 1;
-    }
-    config = std::make_shared<sockstate::Config>(std::move(*loaded));
+// --config.file, or the built-in defaults without one.
+sockstate::Result<std::shared_ptr<const sockstate::Config>> LoadConfig(const std::string& file) {
+  if (file.empty()) {
+    return std::shared_ptr<const sockstate::Config>(
+        std::make_shared<sockstate::Config>(sockstate::DefaultConfig()));
   }
-  const std::string web_config_file = flags.web_config_file;
-  // Before the web config is checked: its TLS check uses the same libssl civetweb will.
-  if (!flags.tls_compat_lib.empty()) {
-    sockstate::Status st = sockstate::PrepareCivetwebTls(flags.tls_compat_lib);
-    if (!st.ok()) {
-      std::fprintf(stderr, "sockstate_exporter: %s\n", st.message().c_str());
-      return 1;
-    }
-  }
-  auto web_config = LoadWeb(web_config_file);
-  if (!web_config.ok()) {
-    std::fprintf(stderr, "sockstate_exporter: invalid web configuration: %s\n",
-                 web_config.status().message().c_str());
-    return 1;
-  }
-  if (flags.config_check) {
-    std::printf("%s: configuration OK\n",
-                config_file.empty() ? "built-in defaults" : config_file.c_str());
-    if (!web_config_file.empty()) {
-      std::printf("%s: web configuration OK\n", web_config_file.c_str());
-    }
-    return 0;
-  }
+  auto loaded = sockstate::LoadConfigFile(file);
+  if (!loaded.ok()) return loaded.status();
+  return std::shared_ptr<const sockstate::Config>(
+      std::make_shared<sockstate::Config>(std::move(*loaded)));
+}
 
-  // nat.enabled: on that cannot work is a start-up error (docs/nat.md); auto just runs without.
-  if (config->nat.enabled == sockstate::NatToggle::kOn) {
-    sockstate::Status st = sockstate::ProbeConntrack(flags.procfs);
-    if (!st.ok()) {
-      std::fprintf(stderr, "sockstate_exporter: nat.enabled is on but %s\n", st.message().c_str());
-      return 1;
-    }
-  }
+// --web.config.file (or an empty WebConfig without one).
+sockstate::Result<sockstate::WebConfig> LoadWeb(const std::string& path) {
+  if (path.empty()) return sockstate::WebConfig{};
+  return sockstate::LoadWebConfigFile(path);
+}
 
+// --config.check: says which files are valid (they were loaded already), exit 0.
+int ReportConfigCheck(const sockstate::ExporterFlags& flags) {
+  std::printf("%s: configuration OK\n",
+              flags.config_file.empty() ? "built-in defaults" : flags.config_file.c_str());
+  if (!flags.web_config_file.empty()) {
+    std::printf("%s: web configuration OK\n", flags.web_config_file.c_str());
+  }
+  return 0;
+}
+
+sockstate::CollectorOptions MakeCollectorOptions(const sockstate::ExporterFlags& flags) {
   sockstate::CollectorOptions copts;
   copts.procfs = flags.procfs;
   copts.netns_dir = flags.netns_dir;
   copts.replay_dump = flags.replay_dump;
   copts.record_dump = flags.record_dump;
-  if (flags.once) {
-    // One scrape of the configured namespaces, printed as the incident table; no server.
-    // Exit 1 when a source or namespace could not be read (the table says which).
-    sockstate::Collector once(copts, config);
-    const auto families = once.Collect();
-    std::fputs(sockstate::RenderTerminalView(families).c_str(), stdout);
-    std::fputs(sockstate::OnceConnectFailuresNote(flags.connect_failures).c_str(), stdout);
-    return sockstate::BuildPortOverview(families).failing.empty() ? 0 : 1;
-  }
+  return copts;
+}
 
-  // Block the signals we wait for before any thread starts, so every thread inherits the mask.
+// --once: one scrape of the configured namespaces, printed as the incident table; no server.
+// Exit 1 when a source or namespace could not be read (the table says which).
+int RunOnce(const sockstate::CollectorOptions& copts,
+            std::shared_ptr<const sockstate::Config> config, const std::string& connect_failures) {
+  sockstate::Collector once(copts, std::move(config));
+  const auto families = once.Collect();
+  std::fputs(sockstate::RenderTerminalView(families).c_str(), stdout);
+  std::fputs(sockstate::OnceConnectFailuresNote(connect_failures).c_str(), stdout);
+  return sockstate::BuildPortOverview(families).failing.empty() ? 0 : 1;
+}
+
+// Blocks the signals the main thread waits for, before any thread starts (every thread
+// inherits the mask), and ignores SIGPIPE.
+sigset_t BlockSignals() {
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
@@ -153,7 +137,118 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  return signals;
+}
 
+// Reloads --config.file and --web.config.file together (SIGHUP, POST /-/reload): both are
+// loaded and validated first, and nothing changes unless both are good. Thread-safe.
+class Reloader {
+ public:
+  Reloader(const sockstate::ExporterFlags& flags, std::shared_ptr<sockstate::Collector> collector,
+           std::shared_ptr<sockstate::BasicAuthenticator> auth,
+           std::optional<sockstate::TlsServerConfig> startup_tls)
+      : config_file_(flags.config_file),
+        web_config_file_(flags.web_config_file),
+        collector_(std::move(collector)),
+        auth_(std::move(auth)),
+        startup_tls_(std::move(startup_tls)) {}
+
+  sockstate::Status Reload() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (config_file_.empty() && web_config_file_.empty()) {
+      return sockstate::Status::Error("no --config.file or --web.config.file to reload");
+    }
+    std::shared_ptr<const sockstate::Config> config;
+    sockstate::Status st;
+    if (!config_file_.empty()) {
+      auto loaded = LoadConfig(config_file_);
+      if (loaded.ok()) {
+        config = std::move(*loaded);
+      } else {
+        st = loaded.status();
+      }
+    }
+    auto web = LoadWeb(web_config_file_);
+    if (st.ok() && !web.ok()) st = web.status();
+    if (!st.ok()) {
+      collector_->NoteReload(false);
+      Log(LogLevel::kError, "config reload failed, keeping the old config: " + st.message());
+      return st;
+    }
+    if (config) collector_->SetConfig(std::move(config));
+    auth_->SetUsers(web->basic_auth_users);
+    if (web->tls != startup_tls_) {
+      Log(LogLevel::kWarn,
+          "web config: tls_server_config changed; restart to apply it "
+          "(basic_auth_users were applied)");
+    }
+    collector_->NoteReload(true);
+    Log(LogLevel::kInfo,
+        "config reloaded" + (config_file_.empty() ? std::string() : " from " + config_file_) +
+            (web_config_file_.empty() ? std::string() : ", web config from " + web_config_file_));
+    return sockstate::Status::Ok();
+  }
+
+ private:
+  const std::string config_file_;
+  const std::string web_config_file_;
+  const std::shared_ptr<sockstate::Collector> collector_;
+  const std::shared_ptr<sockstate::BasicAuthenticator> auth_;
+  const std::optional<sockstate::TlsServerConfig> startup_tls_;
+  std::mutex mu_;
+};
+
+sockstate::HttpOptions MakeHttpOptions(const sockstate::ExporterFlags& flags,
+                                       const sockstate::WebConfig& web,
+                                       std::shared_ptr<sockstate::BasicAuthenticator> auth,
+                                       std::function<sockstate::Status()> reload) {
+  sockstate::HttpOptions hopts;
+  hopts.listen_address = flags.listen_address;
+  hopts.telemetry_path = flags.telemetry_path;
+  hopts.max_requests = flags.max_requests;
+  hopts.threads = flags.max_connections;
+  hopts.request_timeout_ms = flags.request_timeout_ms;
+  hopts.tls = web.tls;
+  hopts.tls_compat_lib = flags.tls_compat_lib;
+  hopts.auth = std::move(auth);
+  hopts.enable_lifecycle = flags.enable_lifecycle;
+  hopts.reload = std::move(reload);
+  return hopts;
+}
+
+void LogListening(const sockstate::HttpServer& server, const sockstate::HttpOptions& hopts) {
+  std::string ports;
+  for (int p : server.ports()) {
+    if (!ports.empty()) ports += ',';
+    ports += std::to_string(p);
+  }
+  std::string line = kName;
+  line.append(" ").append(sockstate::kVersion).append(" listening on ");
+  line += hopts.listen_address + " (port " + ports;
+  if (hopts.tls) line += ", TLS";
+  if (!hopts.auth->disabled()) line += ", basic auth";
+  line += "), metrics at " + hopts.telemetry_path;
+  Log(LogLevel::kInfo, line);
+}
+
+// Waits for signals: SIGHUP reloads, SIGTERM and SIGINT return.
+void WaitForSignals(const sigset_t& signals, Reloader& reloader) {
+  while (true) {
+    int sig = 0;
+    if (sigwait(&signals, &sig) != 0) continue;
+    if (sig == SIGHUP) {
+      reloader.Reload();
+      continue;
+    }
+    Log(LogLevel::kInfo, std::string("received ") + strsignal(sig) + ", shutting down");
+    return;
+  }
+}
+
+// The exporter proper: host-wide sources, the collector, the HTTP server, then signals.
+int Serve(const sockstate::ExporterFlags& flags, const sockstate::CollectorOptions& copts,
+          std::shared_ptr<const sockstate::Config> config, const sockstate::WebConfig& web) {
+  const sigset_t signals = BlockSignals();
   // Host-wide sources (kernel events): an explicit `on` that cannot work is fatal.
   sockstate::HostSourceOptions host_options;
   host_options.connect_failures = flags.connect_failures;
@@ -163,83 +258,46 @@ int main(int argc, char** argv) {
     Log(LogLevel::kError, host_sources.status().message());
     return 1;
   }
-  auto collector = std::make_shared<sockstate::Collector>(copts, config, std::move(*host_sources));
-  auto auth = std::make_shared<sockstate::BasicAuthenticator>(web_config->basic_auth_users);
-  const std::optional<sockstate::TlsServerConfig> startup_tls = web_config->tls;
-
-  // Reloads --config.file and --web.config.file together: both are loaded and validated
-  // first, and nothing changes unless both are good.
-  std::mutex reload_mu;
-  auto reload = [&]() -> sockstate::Status {
-    std::lock_guard<std::mutex> lock(reload_mu);
-    if (config_file.empty() && web_config_file.empty()) {
-      return sockstate::Status::Error("no --config.file or --web.config.file to reload");
-    }
-    std::optional<sockstate::Config> new_config;
-    sockstate::Status st;
-    if (!config_file.empty()) {
-      auto loaded = sockstate::LoadConfigFile(config_file);
-      if (loaded.ok()) {
-        new_config = std::move(*loaded);
-      } else {
-        st = loaded.status();
-      }
-    }
-    auto web = LoadWeb(web_config_file);
-    if (st.ok() && !web.ok()) st = web.status();
-    if (!st.ok()) {
-      collector->NoteReload(false);
-      Log(LogLevel::kError, "config reload failed, keeping the old config: " + st.message());
-      return st;
-    }
-    if (new_config)
-      collector->SetConfig(std::make_shared<sockstate::Config>(std::move(*new_config)));
-    auth->SetUsers(web->basic_auth_users);
-    if (web->tls != startup_tls) {
-      Log(LogLevel::kWarn,
-          "web config: tls_server_config changed; restart to apply it "
-          "(basic_auth_users were applied)");
-    }
-    collector->NoteReload(true);
-    Log(LogLevel::kInfo,
-        "config reloaded" + (config_file.empty() ? std::string() : " from " + config_file) +
-            (web_config_file.empty() ? std::string() : ", web config from " + web_config_file));
-    return sockstate::Status::Ok();
-  };
-
-  sockstate::HttpOptions hopts;
-  hopts.listen_address = flags.listen_address;
-  hopts.telemetry_path = flags.telemetry_path;
-  hopts.max_requests = flags.max_requests;
-  hopts.threads = flags.max_connections;
-  hopts.request_timeout_ms = flags.request_timeout_ms;
-  hopts.tls = web_config->tls;
-  hopts.tls_compat_lib = flags.tls_compat_lib;
-  hopts.auth = auth;
-  hopts.enable_lifecycle = flags.enable_lifecycle;
-  hopts.reload = reload;
+  auto collector =
+      std::make_shared<sockstate::Collector>(copts, std::move(config), std::move(*host_sources));
+  auto auth = std::make_shared<sockstate::BasicAuthenticator>(web.basic_auth_users);
+  Reloader reloader(flags, collector, auth, web.tls);
+  const sockstate::HttpOptions hopts =
+      MakeHttpOptions(flags, web, auth, [&reloader] { return reloader.Reload(); });
   auto server = sockstate::HttpServer::Start(hopts, collector);
-  if (!server.ok()) {
-    std::fprintf(stderr, "sockstate_exporter: %s\n", server.status().message().c_str());
-    return 1;
-  }
-  std::string ports;
-  for (int p : (*server)->ports()) ports += (ports.empty() ? "" : ",") + std::to_string(p);
-  Log(LogLevel::kInfo, std::string("sockstate_exporter ") + sockstate::kVersion + " listening on " +
-                           hopts.listen_address + " (port " + ports + (hopts.tls ? ", TLS" : "") +
-                           (auth->disabled() ? "" : ", basic auth") + "), metrics at " +
-                           hopts.telemetry_path);
-
-  while (true) {
-    int sig = 0;
-    if (sigwait(&signals, &sig) != 0) continue;
-    if (sig == SIGHUP) {
-      reload();
-      continue;
-    }
-    Log(LogLevel::kInfo, std::string("received ") + strsignal(sig) + ", shutting down");
-    break;
-  }
-  server->reset();  // stop serving before the collector goes away
+  if (!server.ok()) return Fail(1, "", server.status().message());
+  LogListening(**server, hopts);
+  WaitForSignals(signals, reloader);
+  server->reset();  // stop serving before the collector and the reloader go away
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  TuneMalloc();
+  auto flags = sockstate::ParseFlags({argv + 1, static_cast<size_t>(argc - 1)});
+  if (!flags.ok()) return Fail(2, "", flags.status().message() + " (see --help)");
+  if (std::optional<int> done = PrintInfo(*flags)) return *done;
+  sockstate::SetLogLevel(flags->log_level);
+
+  auto config = LoadConfig(flags->config_file);
+  if (!config.ok()) return Fail(1, "invalid configuration: ", config.status().message());
+  // Before the web config is checked: its TLS check uses the same libssl civetweb will.
+  if (!flags->tls_compat_lib.empty()) {
+    sockstate::Status st = sockstate::PrepareCivetwebTls(flags->tls_compat_lib);
+    if (!st.ok()) return Fail(1, "", st.message());
+  }
+  auto web = LoadWeb(flags->web_config_file);
+  if (!web.ok()) return Fail(1, "invalid web configuration: ", web.status().message());
+  if (flags->config_check) return ReportConfigCheck(*flags);
+
+  // nat.enabled: on that cannot work is a start-up error (docs/nat.md); auto just runs without.
+  if ((*config)->nat.enabled == sockstate::NatToggle::kOn) {
+    sockstate::Status st = sockstate::ProbeConntrack(flags->procfs);
+    if (!st.ok()) return Fail(1, "nat.enabled is on but ", st.message());
+  }
+  const sockstate::CollectorOptions copts = MakeCollectorOptions(*flags);
+  if (flags->once) return RunOnce(copts, *config, flags->connect_failures);
+  return Serve(*flags, copts, *config, *web);
 }

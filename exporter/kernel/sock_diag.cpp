@@ -1,5 +1,6 @@
-// NETLINK_SOCK_DIAG TCP dumps and the pure reply parser; the socket and the message walk are
-// util/netlink_socket.*, the record/replay seam is in sock_diag_file.cpp.
+// NETLINK_SOCK_DIAG TCP and UDP dumps and the pure TCP reply parser (UDP's: kernel/udp_diag.cpp);
+// the socket and the message walk are util/netlink_socket.*, the record/replay seam is in
+// sock_diag_file.cpp.
 
 #include "kernel/sock_diag.h"
 
@@ -12,18 +13,13 @@
 
 #include <cstring>
 
+#include "kernel/inet_diag_walk.h"
+#include "kernel/udp_diag.h"
+
 namespace sockstate {
 namespace {
 
-constexpr size_t kDiagMsgLen = NLMSG_HDRLEN + sizeof(inet_diag_msg);
-
-static_assert(sizeof(inet_diag_msg) == 72, "inet_diag_msg layout");
 static_assert(sizeof(inet_diag_req_v2) == 56, "inet_diag_req_v2 layout");
-
-bool IsV4Mapped(const uint8_t* a) {
-  static constexpr uint8_t kPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-  return std::memcmp(a, kPrefix, sizeof(kPrefix)) == 0;
-}
 
 // Decodes one inet_diag_msg into `r` (every field overwritten). False for an unknown family.
 bool DecodeDiagMsg(const inet_diag_msg& m, SocketRecord& r) {
@@ -37,7 +33,7 @@ bool DecodeDiagMsg(const inet_diag_msg& m, SocketRecord& r) {
     std::memcpy(r.src_addr.data(), src, 4);
     std::memcpy(r.dst_addr.data(), dst, 4);
   } else if (m.idiag_family == AF_INET6) {
-    if (IsV4Mapped(src) && IsV4Mapped(dst)) {
+    if (IsV4MappedAddress(src) && IsV4MappedAddress(dst)) {
       r.family = Family::kIpv4;
       std::memcpy(r.src_addr.data(), src + 12, 4);
       std::memcpy(r.dst_addr.data(), dst + 12, 4);
@@ -75,21 +71,10 @@ const char* AddressFamilyName(uint8_t family) {
 NetlinkParseResult ParseDiagBuffer(const void* buf, size_t len, RecordSink& sink,
                                    const DiagReplyFilter* expect) {
   SocketRecord record;  // reused for every socket: no allocation per socket
-  inet_diag_msg msg;
-  return WalkNetlinkMessages(
-      buf, len, SOCK_DIAG_BY_FAMILY, expect,
-      [&](const nlmsghdr& h, const uint8_t* payload, size_t off, std::string* error) {
-        if (h.nlmsg_len < kDiagMsgLen) {
-          SetErrorf(error, "inet_diag message at offset %zu too short: nlmsg_len %u < %zu", off,
-                    h.nlmsg_len, kDiagMsgLen);
-          return false;
-        }
-        std::memcpy(&msg, payload, sizeof(msg));
-        if (!DecodeDiagMsg(msg, record)) {
-          SetErrorf(error, "inet_diag message at offset %zu has unknown family %u", off,
-                    unsigned{msg.idiag_family});
-          return false;
-        }
+  return WalkInetDiagMessages(
+      buf, len, expect,
+      [&](const inet_diag_msg& msg, const uint8_t*, size_t, size_t off, std::string* error) {
+        if (!DecodeDiagMsg(msg, record)) return UnknownDiagFamily(off, msg.idiag_family, error);
         sink.OnSocket(record);
         return true;
       });
@@ -104,14 +89,16 @@ Result<std::unique_ptr<SockDiagSocket>> SockDiagSocket::Open() {
   return std::unique_ptr<SockDiagSocket>(new SockDiagSocket(std::move(*nl)));
 }
 
-Status SockDiagSocket::DumpFamily(uint8_t family, uint32_t state_mask, RecordSink& sink,
-                                  DumpRecorder* recorder, DumpStats* stats, bool* interrupted) {
+template <typename Parse>
+Status SockDiagSocket::DumpFamily(uint8_t family, uint8_t protocol, uint32_t state_mask,
+                                  Parse&& parse, DumpRecorder* recorder, DumpStats* stats,
+                                  bool* interrupted) {
   alignas(nlmsghdr) uint8_t request[NLMSG_SPACE(sizeof(inet_diag_req_v2))];
   nlmsghdr* nlh = nl_->StartRequest(request, SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP);
   auto* req =
       static_cast<inet_diag_req_v2*>(mnl_nlmsg_put_extra_header(nlh, sizeof(inet_diag_req_v2)));
   req->sdiag_family = family;
-  req->sdiag_protocol = IPPROTO_TCP;
+  req->sdiag_protocol = protocol;
   req->idiag_ext = 0;
   req->idiag_states = state_mask;
   const DiagReplyFilter expect = nl_->ReplyFilter(nlh);
@@ -123,7 +110,7 @@ Status SockDiagSocket::DumpFamily(uint8_t family, uint32_t state_mask, RecordSin
         return recorder != nullptr ? recorder->Write(family, buf, n) : Status::Ok();
       },
       [&](const uint8_t* buf, size_t n) {
-        NetlinkParseResult r = ParseDiagBuffer(buf, n, sink, &expect);
+        NetlinkParseResult r = parse(buf, n, &expect);
         stats->messages += r.messages;
         if (r.state == NetlinkParseState::kError) {
           error = std::move(r.error);
@@ -136,20 +123,44 @@ Status SockDiagSocket::DumpFamily(uint8_t family, uint32_t state_mask, RecordSin
       });
 }
 
-Status SockDiagSocket::DumpTcp(uint32_t state_mask, RecordSink& sink, DumpRecorder* recorder,
-                               DumpStats* stats, const std::function<void()>& on_restart) {
+template <typename Parse>
+Status SockDiagSocket::DumpBoth(uint8_t protocol, uint32_t state_mask, Parse&& parse,
+                                DumpRecorder* recorder, DumpStats* stats,
+                                const std::function<void()>& on_restart) {
   DumpStats local;
   DumpStats* st = stats != nullptr ? stats : &local;
   *st = DumpStats{};
+  const char* what = protocol == IPPROTO_UDP ? "sock_diag udp " : "sock_diag ";
   return RunDumpRestartingOnce(&st->retries, on_restart, [&](bool* interrupted) {
     for (uint8_t family : {uint8_t{AF_INET}, uint8_t{AF_INET6}}) {
-      Status status = DumpFamily(family, state_mask, sink, recorder, st, interrupted);
+      Status status = DumpFamily(family, protocol, state_mask, parse, recorder, st, interrupted);
       if (!status.ok()) {
-        return status.WithContext(std::string("sock_diag ") + AddressFamilyName(family) + " dump");
+        return status.WithContext(std::string(what) + AddressFamilyName(family) + " dump");
       }
     }
     return Status::Ok();
   });
+}
+
+Status SockDiagSocket::DumpTcp(uint32_t state_mask, RecordSink& sink, DumpRecorder* recorder,
+                               DumpStats* stats, const std::function<void()>& on_restart) {
+  return DumpBoth(
+      IPPROTO_TCP, state_mask,
+      [&](const uint8_t* buf, size_t n, const DiagReplyFilter* expect) {
+        return ParseDiagBuffer(buf, n, sink, expect);
+      },
+      recorder, stats, on_restart);
+}
+
+Status SockDiagSocket::DumpUdp(UdpRecordSink& sink, DumpRecorder* recorder, DumpStats* stats,
+                               const std::function<void()>& on_restart) {
+  // UDP sockets are TCP_CLOSE (unconnected) or TCP_ESTABLISHED (connected); all bits asked.
+  return DumpBoth(
+      IPPROTO_UDP, ~0u,
+      [&](const uint8_t* buf, size_t n, const DiagReplyFilter* expect) {
+        return ParseUdpDiagBuffer(buf, n, sink, expect);
+      },
+      recorder, stats, on_restart);
 }
 
 }  // namespace sockstate

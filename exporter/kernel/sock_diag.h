@@ -1,7 +1,8 @@
 #pragma once
-// NETLINK_SOCK_DIAG dumps of TCP sockets with libmnl, streamed to a RecordSink, plus the
-// record/replay seam: raw recvmsg buffers written to a file and read back through the same
-// parser (like iproute2's `ss -D` / TCPDIAG_FILE).
+// NETLINK_SOCK_DIAG dumps of TCP sockets (streamed to a RecordSink) and of UDP sockets (to a
+// UdpRecordSink, parser in kernel/udp_diag.h) with libmnl, plus the record/replay seam: raw
+// recvmsg buffers written to a file and read back through the same parser (like iproute2's
+// `ss -D` / TCPDIAG_FILE).
 
 #include <cstddef>
 #include <cstdint>
@@ -11,6 +12,7 @@
 #include <utility>
 
 #include "kernel/socket_record.h"
+#include "kernel/udp_socket_record.h"
 #include "util/netlink_socket.h"
 #include "util/record_file.h"
 #include "util/status.h"
@@ -36,13 +38,17 @@ using DiagReplyFilter = NetlinkReplyFilter;
 NetlinkParseResult ParseDiagBuffer(const void* buf, size_t len, RecordSink& sink,
                                    const DiagReplyFilter* expect = nullptr);
 
-/// Writes raw dump buffers to a file (util/record_file.h: magic "SSDIAG01", then per buffer:
-/// u8 family, u32 little-endian length, bytes). A dump restarted after NLM_F_DUMP_INTR keeps
-/// its interrupted part in the file (replay then stops there with an error). Not thread-safe.
+/// Writes raw dump buffers to a file (util/record_file.h: magic "SSDIAG01" for TCP dumps,
+/// "SSUDP001" for UDP ones, then per buffer: u8 family, u32 little-endian length, bytes). A dump
+/// restarted after NLM_F_DUMP_INTR keeps its interrupted part in the file (replay then stops
+/// there with an error). Not thread-safe.
 class DumpRecorder : public RecordFileWriter {
  public:
-  /// Creates (truncates) `path` and writes the magic. Errors: "dump recorder: open <path>: ...".
+  /// Creates (truncates) `path` and writes the TCP magic. Errors: "dump recorder: open
+  /// <path>: ...".
   static Result<std::unique_ptr<DumpRecorder>> Open(const std::string& path);
+  /// The same for UDP dumps (magic "SSUDP001"; errors name the "udp dump recorder").
+  static Result<std::unique_ptr<DumpRecorder>> OpenUdp(const std::string& path);
   /// Appends one record (family AF_INET or AF_INET6, len < 4 GiB) and flushes it.
   Status Write(uint8_t family, const void* buf, size_t len) {
     return WriteRecord(&family, 1, buf, len);
@@ -57,6 +63,8 @@ class DumpRecorder : public RecordFileWriter {
 /// truncated file, a family's dump without NLMSG_DONE, parse error) name the file and offset;
 /// records before the error have reached the sink. Thread-safe.
 Status ReplayDumpFile(const std::string& path, RecordSink& sink);
+/// The same for a recorded UDP dump (DumpRecorder::OpenUdp) through ParseUdpDiagBuffer.
+Status ReplayUdpDumpFile(const std::string& path, UdpRecordSink& sink);
 
 /// Statistics of one dump, for logs and self-metrics. Plain value; not synchronized.
 struct DumpStats : NetlinkDumpStats {
@@ -84,10 +92,22 @@ class SockDiagSocket {
   Status DumpTcp(uint32_t state_mask, RecordSink& sink, DumpRecorder* recorder = nullptr,
                  DumpStats* stats = nullptr, const std::function<void()>& on_restart = {});
 
+  /// Dumps every UDP socket (both states) of AF_INET then AF_INET6 to `sink`, exactly as
+  /// DumpTcp does (restart, recorder, stats, errors: "sock_diag udp AF_INET dump: ...").
+  Status DumpUdp(UdpRecordSink& sink, DumpRecorder* recorder = nullptr, DumpStats* stats = nullptr,
+                 const std::function<void()>& on_restart = {});
+
  private:
   explicit SockDiagSocket(std::unique_ptr<NetlinkSocket> nl) : nl_(std::move(nl)) {}
-  Status DumpFamily(uint8_t family, uint32_t state_mask, RecordSink& sink, DumpRecorder* recorder,
-                    DumpStats* stats, bool* interrupted);
+  /// One family's dump of `protocol`, each reply buffer handed to `parse` (a
+  /// NetlinkParseResult(const uint8_t*, size_t, const DiagReplyFilter*) callable).
+  template <typename Parse>
+  Status DumpFamily(uint8_t family, uint8_t protocol, uint32_t state_mask, Parse&& parse,
+                    DumpRecorder* recorder, DumpStats* stats, bool* interrupted);
+  /// Both families through DumpFamily, restarted once on NLM_F_DUMP_INTR.
+  template <typename Parse>
+  Status DumpBoth(uint8_t protocol, uint32_t state_mask, Parse&& parse, DumpRecorder* recorder,
+                  DumpStats* stats, const std::function<void()>& on_restart);
   std::unique_ptr<NetlinkSocket> nl_;
 };
 

@@ -1,7 +1,7 @@
 // The record/replay seam of sock_diag dumps (like iproute2's `ss -D` / TCPDIAG_FILE).
 //
 // Dump file format (".ssdiag", util/record_file.h), all integers little-endian:
-//   "SSDIAG01"                      8-byte magic
+//   "SSDIAG01" (TCP) or "SSUDP001" (UDP)   8-byte magic
 //   repeated, one per recvmsg buffer:
 //     u8  family                    AF_INET (2) or AF_INET6 (10): the request it answers
 //     u32 length                    bytes that follow
@@ -13,22 +13,21 @@
 #include <string_view>
 
 #include "kernel/sock_diag.h"
+#include "kernel/udp_diag.h"
 #include "util/text_util.h"
 
 namespace sockstate {
 namespace {
 
 constexpr std::string_view kMagic = "SSDIAG01";
+constexpr std::string_view kUdpMagic = "SSUDP001";
 constexpr size_t kFamilyTagSize = 1;
 
-}  // namespace
-
-Result<std::unique_ptr<DumpRecorder>> DumpRecorder::Open(const std::string& path) {
-  return CreateAs<DumpRecorder>(path, kMagic, "dump recorder");
-}
-
-Status ReplayDumpFile(const std::string& path, RecordSink& sink) {
-  Result<RecordFileReader> file = RecordFileReader::Open(path, kMagic, kFamilyTagSize);
+/// Replays a file of `magic`, each buffer through parse(const uint8_t*, size_t) ->
+/// NetlinkParseResult.
+template <typename Parse>
+Status ReplayFile(const std::string& path, std::string_view magic, Parse&& parse) {
+  Result<RecordFileReader> file = RecordFileReader::Open(path, magic, kFamilyTagSize);
   if (!file.ok()) return file.status();
   RecordFileReader& in = *file;
   int open_family = 0;  // family whose dump has not seen NLMSG_DONE yet, 0 if none
@@ -47,7 +46,7 @@ Status ReplayDumpFile(const std::string& path, RecordSink& sink) {
       return in.Error(StrFormat("record at offset %zu: %s dump ended without NLMSG_DONE", off,
                                 AddressFamilyName(open_family)));
     }
-    NetlinkParseResult r = ParseDiagBuffer(data, n, sink);
+    NetlinkParseResult r = parse(data, n);
     switch (r.state) {
       case NetlinkParseState::kError:
         return in.Error(StrFormat("record at offset %zu (%s, %u bytes from file offset %zu)", off,
@@ -66,6 +65,27 @@ Status ReplayDumpFile(const std::string& path, RecordSink& sink) {
                               in.offset(), AddressFamilyName(open_family)));
   }
   return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<DumpRecorder>> DumpRecorder::Open(const std::string& path) {
+  return CreateAs<DumpRecorder>(path, kMagic, "dump recorder");
+}
+
+Result<std::unique_ptr<DumpRecorder>> DumpRecorder::OpenUdp(const std::string& path) {
+  return CreateAs<DumpRecorder>(path, kUdpMagic, "udp dump recorder");
+}
+
+Status ReplayDumpFile(const std::string& path, RecordSink& sink) {
+  return ReplayFile(path, kMagic,
+                    [&](const uint8_t* data, size_t n) { return ParseDiagBuffer(data, n, sink); });
+}
+
+Status ReplayUdpDumpFile(const std::string& path, UdpRecordSink& sink) {
+  return ReplayFile(path, kUdpMagic, [&](const uint8_t* data, size_t n) {
+    return ParseUdpDiagBuffer(data, n, sink);
+  });
 }
 
 }  // namespace sockstate

@@ -1,11 +1,10 @@
 #include "scrape/port_overview.h"
 
-#include "metrics/names.h"
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <map>
+#include <optional>
 #include <tuple>
 
 #include "metrics/names.h"
@@ -103,6 +102,183 @@ std::string TwReuse(double v) {
   return s;
 }
 
+using PerNs = std::map<std::string, double>;
+
+// The rows of every destination series: occupancy, ports, tuples, states, TIME_WAIT.
+std::map<Key, DestinationRow> DestinationRows(const std::vector<MetricFamily>& families) {
+  std::map<Key, DestinationRow> rows;
+  auto row = [&](const ClientMetric& m) -> DestinationRow& {
+    Key k{Label(m, "netns"), Label(m, "destination")};
+    DestinationRow& r = rows[k];
+    r.netns = k.first;
+    r.destination = k.second;
+    return r;
+  };
+  auto gauge_into = [&](const MetricDef& def, auto set) {
+    if (const MetricFamily* f = Find(families, def.name)) {
+      for (const auto& m : f->metric) {
+        double v = Value(m, f->type);
+        if (std::isfinite(v)) set(row(m), v);
+      }
+    }
+  };
+  gauge_into(metric::kDestinationOccupancyRatio,
+             [](DestinationRow& r, double v) { r.occupancy = v; });
+  gauge_into(metric::kDestinationEphemeralPortsUsedMax,
+             [](DestinationRow& r, double v) { r.ports_used_max = v; });
+  gauge_into(metric::kDestinationEphemeralPortsUsed,
+             [](DestinationRow& r, double v) { r.ports_used = v; });
+  gauge_into(metric::kDestinationTuples, [](DestinationRow& r, double v) { r.tuples = v; });
+  if (const MetricFamily* f = Find(families, metric::kDestinationSockets.name)) {
+    for (const auto& m : f->metric) {
+      double v = Value(m, f->type);
+      if (std::isfinite(v) && v != 0) row(m).states.push_back({Label(m, "state"), v});
+    }
+  }
+  if (const MetricFamily* f = Find(families, metric::kDestinationTimeWaitRemainingSeconds.name)) {
+    for (const auto& m : f->metric) {
+      DestinationRow& r = row(m);
+      r.time_wait = double(m.histogram.sample_count);
+      r.time_wait_returns = Returns(m.histogram);
+    }
+  }
+  const PerNs usable = PerNamespace(families, metric::kEphemeralPortUsablePorts.name);
+  for (auto& [k, r] : rows) {
+    auto it = usable.find(k.first);
+    if (it != usable.end()) r.usable = it->second;
+  }
+  return rows;
+}
+
+// The destinations with sockets (a configured group at 0 or an empty "other" answers
+// nothing), fullest first: occupancy, then the fullest tuple, then ports; ties by name.
+std::vector<DestinationRow> FullestFirst(std::map<Key, DestinationRow> rows) {
+  std::vector<DestinationRow> sorted;
+  sorted.reserve(rows.size());
+  for (auto& [k, r] : rows) {
+    if (r.ports_used > 0 || r.occupancy.value_or(0) > 0 || !r.states.empty()) {
+      sorted.push_back(std::move(r));
+    }
+  }
+  std::stable_sort(sorted.begin(), sorted.end(),
+                   [](const DestinationRow& a, const DestinationRow& b) {
+                     auto key = [](const DestinationRow& r) {
+                       return std::make_tuple(r.occupancy.value_or(-1),
+                                              r.ports_used_max.value_or(-1), r.ports_used);
+                     };
+                     if (key(a) != key(b)) return key(a) > key(b);
+                     return std::tie(a.netns, a.destination) < std::tie(b.netns, b.destination);
+                   });
+  return sorted;
+}
+
+// Namespaces: every netns value of the per-namespace families (a namespace below
+// detail_threshold has only its netns series).
+size_t CountNamespaces(const std::vector<MetricFamily>& families) {
+  std::map<std::string, bool> namespaces;
+  for (const MetricDef* def : {&metric::kTcpSockets, &metric::kEphemeralPortUsablePorts,
+                               &metric::kSysctlIpLocalPortRangeLow, &metric::kNetnsInfo}) {
+    if (const MetricFamily* f = Find(families, def->name)) {
+      for (const auto& m : f->metric) namespaces[Label(m, "netns")] = true;
+    }
+  }
+  return namespaces.size();
+}
+
+// One row of the settings table: a per-namespace family, and a second one its text may use.
+struct SettingSpec {
+  const char* name;
+  const char* meaning;
+  const MetricDef& metric;
+  const MetricDef* extra;  // or nullptr
+  std::string (*text)(double value, std::optional<double> extra);  // "" leaves it out
+};
+
+std::string Plain(double v, std::optional<double>) { return FormatNumber(v); }
+std::string Seconds(double v, std::optional<double>) { return FormatNumber(v) + " s"; }
+
+// The settings, in the order an on-call engineer reads them: the budget, then TIME_WAIT.
+const SettingSpec kSettings[] = {
+    {"net.ipv4.ip_local_port_range",
+     "Local ports connect() picks from; its size caps every destination tuple.",
+     metric::kSysctlIpLocalPortRangeLow, &metric::kSysctlIpLocalPortRangeHigh,
+     [](double lo, std::optional<double> hi) {
+       if (!hi) return std::string();
+       return FormatNumber(lo) + "-" + FormatNumber(*hi) + " (" + FormatNumber(*hi - lo + 1) +
+              " ports)";
+     }},
+    {"net.ipv4.ip_local_reserved_ports",
+     "Ports connect() never picks; those inside the range shrink every tuple's budget.",
+     metric::kSysctlIpLocalReservedPorts, &metric::kEphemeralPortReservedPorts,
+     [](double v, std::optional<double> in_range) {
+       return FormatNumber(v) + " reserved" +
+              (in_range ? ", " + FormatNumber(*in_range) + " in range" : "");
+     }},
+    {"ports held by bind()",
+     "Ports inside the range held by listeners and bound sockets: connect() skips them for "
+     "every destination.",
+     metric::kEphemeralPortBindHeldPorts, nullptr, Plain},
+    {"usable ports per tuple",
+     "range - reserved - bind-held: what one (source, destination, port) tuple can use; "
+     "occupancy divides by it.",
+     metric::kEphemeralPortUsablePorts, nullptr, Plain},
+    {"net.ipv4.tcp_tw_reuse",
+     "1 lets connect() reuse TIME_WAIT ports (needs timestamps); 2 only towards loopback; 0 "
+     "never.",
+     metric::kSysctlTcpTwReuse, nullptr,
+     [](double v, std::optional<double>) { return TwReuse(v); }},
+    {"net.ipv4.tcp_tw_reuse_delay",
+     "How old a TIME_WAIT socket must be before tcp_tw_reuse may take its port (Linux 6.14+).",
+     metric::kSysctlTcpTwReuseDelaySeconds, nullptr, Seconds},
+    {"net.ipv4.tcp_timestamps", "TCP timestamps; tcp_tw_reuse works only when they are on.",
+     metric::kSysctlTcpTimestamps, nullptr, Plain},
+    {"net.ipv4.tcp_max_tw_buckets",
+     "Most TIME_WAIT sockets the namespace keeps; beyond it connections close without "
+     "TIME_WAIT.",
+     metric::kSysctlTcpMaxTwBuckets, &metric::kTimeWaitBucketUsageRatio,
+     [](double v, std::optional<double> used) {
+       return FormatNumber(v) + (used ? " (" + FormatPercent(*used) + " used)" : "");
+     }},
+    {"net.ipv4.tcp_fin_timeout",
+     "Lifetime of orphaned FIN_WAIT2 sockets; it does not shorten TIME_WAIT (always 60 s).",
+     metric::kSysctlTcpFinTimeoutSeconds, nullptr, Seconds},
+};
+
+// The settings table: each kSettings row present in some namespace, namespaces grouped by value.
+std::vector<SettingRow> Settings(const std::vector<MetricFamily>& families) {
+  std::vector<SettingRow> out;
+  for (const SettingSpec& spec : kSettings) {
+    const PerNs extra = spec.extra ? PerNamespace(families, spec.extra->name) : PerNs{};
+    std::map<std::string, std::string> by;
+    for (const auto& [netns, v] : PerNamespace(families, spec.metric.name)) {
+      auto it = extra.find(netns);
+      std::string text =
+          spec.text(v, it == extra.end() ? std::nullopt : std::optional<double>(it->second));
+      if (!text.empty()) by[netns] = std::move(text);
+    }
+    if (!by.empty()) out.push_back(Group(spec.name, spec.meaning, by));
+  }
+  return out;
+}
+
+// Sources and namespaces that failed this scrape: "netlink", "netlink (netns pod-a)", "netns x".
+std::vector<std::string> Failing(const std::vector<MetricFamily>& families) {
+  std::vector<std::string> out;
+  if (const MetricFamily* f = Find(families, metric::kScrapeSourceSuccess.name)) {
+    for (const auto& m : f->metric) {
+      if (Value(m, f->type) != 0) continue;
+      std::string netns = Label(m, "netns");
+      out.push_back(Label(m, "source") + (netns.empty() ? "" : " (netns " + netns + ")"));
+    }
+  }
+  if (const MetricFamily* f = Find(families, metric::kNetnsScrapeSuccess.name)) {
+    for (const auto& m : f->metric) {
+      if (Value(m, f->type) == 0) out.push_back("netns " + Label(m, "netns"));
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string FormatNumber(double v) {
@@ -139,157 +315,12 @@ std::string NamespaceList(const std::vector<std::string>& netns, size_t max) {
 
 PortOverview BuildPortOverview(const std::vector<MetricFamily>& families, size_t max_rows) {
   PortOverview out;
-  std::map<Key, DestinationRow> rows;
-  auto row = [&](const ClientMetric& m) -> DestinationRow& {
-    Key k{Label(m, "netns"), Label(m, "destination")};
-    DestinationRow& r = rows[k];
-    r.netns = k.first;
-    r.destination = k.second;
-    return r;
-  };
-  auto gauge_into = [&](const char* name, auto set) {
-    if (const MetricFamily* f = Find(families, name)) {
-      for (const auto& m : f->metric) {
-        double v = Value(m, f->type);
-        if (std::isfinite(v)) set(row(m), v);
-      }
-    }
-  };
-  gauge_into(metric::kDestinationOccupancyRatio.name,
-             [](DestinationRow& r, double v) { r.occupancy = v; });
-  gauge_into(metric::kDestinationEphemeralPortsUsedMax.name,
-             [](DestinationRow& r, double v) { r.ports_used_max = v; });
-  gauge_into(metric::kDestinationEphemeralPortsUsed.name,
-             [](DestinationRow& r, double v) { r.ports_used = v; });
-  gauge_into(metric::kDestinationTuples.name, [](DestinationRow& r, double v) { r.tuples = v; });
-  if (const MetricFamily* f = Find(families, metric::kDestinationSockets.name)) {
-    for (const auto& m : f->metric) {
-      double v = Value(m, f->type);
-      if (std::isfinite(v) && v != 0) row(m).states.push_back({Label(m, "state"), v});
-    }
-  }
-  if (const MetricFamily* f = Find(families, metric::kDestinationTimeWaitRemainingSeconds.name)) {
-    for (const auto& m : f->metric) {
-      DestinationRow& r = row(m);
-      r.time_wait = double(m.histogram.sample_count);
-      r.time_wait_returns = Returns(m.histogram);
-    }
-  }
-  const auto usable = PerNamespace(families, metric::kEphemeralPortUsablePorts.name);
-  for (auto& [k, r] : rows) {
-    auto it = usable.find(k.first);
-    if (it != usable.end()) r.usable = it->second;
-  }
-  // Destinations without a socket (a configured group at 0, an empty "other") answer nothing.
-  std::vector<DestinationRow> sorted;
-  sorted.reserve(rows.size());
-  for (auto& [k, r] : rows) {
-    if (r.ports_used > 0 || r.occupancy.value_or(0) > 0 || !r.states.empty()) {
-      sorted.push_back(std::move(r));
-    }
-  }
-  out.destinations_total = sorted.size();
-  std::stable_sort(sorted.begin(), sorted.end(),
-                   [](const DestinationRow& a, const DestinationRow& b) {
-                     auto key = [](const DestinationRow& r) {
-                       return std::make_tuple(r.occupancy.value_or(-1),
-                                              r.ports_used_max.value_or(-1), r.ports_used);
-                     };
-                     if (key(a) != key(b)) return key(a) > key(b);
-                     return std::tie(a.netns, a.destination) < std::tie(b.netns, b.destination);
-                   });
-  if (sorted.size() > max_rows) sorted.resize(max_rows);
-  out.rows = std::move(sorted);
-
-  // Namespaces: every netns value of the per-namespace families (a namespace below
-  // detail_threshold has only its netns series).
-  std::map<std::string, bool> namespaces;
-  for (const char* name : {metric::kTcpSockets.name, metric::kEphemeralPortUsablePorts.name,
-                           metric::kSysctlIpLocalPortRangeLow.name, metric::kNetnsInfo.name}) {
-    if (const MetricFamily* f = Find(families, name)) {
-      for (const auto& m : f->metric) namespaces[Label(m, "netns")] = true;
-    }
-  }
-  out.namespaces = namespaces.size();
-
-  // Settings, in the order an on-call engineer reads them: the budget, then TIME_WAIT.
-  auto text = [&](const std::string& metric, auto fmt) {
-    std::map<std::string, std::string> by;
-    for (const auto& [netns, v] : PerNamespace(families, metric)) by[netns] = fmt(netns, v);
-    return by;
-  };
-  auto add = [&](std::string name, std::string meaning, std::map<std::string, std::string> by) {
-    if (!by.empty()) out.settings.push_back(Group(std::move(name), std::move(meaning), by));
-  };
-  const auto low = PerNamespace(families, metric::kSysctlIpLocalPortRangeLow.name);
-  const auto high = PerNamespace(families, metric::kSysctlIpLocalPortRangeHigh.name);
-  {
-    std::map<std::string, std::string> by;
-    for (const auto& [netns, lo] : low) {
-      auto hi = high.find(netns);
-      if (hi == high.end()) continue;
-      by[netns] = FormatNumber(lo) + "-" + FormatNumber(hi->second) + " (" +
-                  FormatNumber(hi->second - lo + 1) + " ports)";
-    }
-    add("net.ipv4.ip_local_port_range",
-        "Local ports connect() picks from; its size caps every destination tuple.", by);
-  }
-  const auto reserved_in_range = PerNamespace(families, metric::kEphemeralPortReservedPorts.name);
-  add("net.ipv4.ip_local_reserved_ports",
-      "Ports connect() never picks; those inside the range shrink every tuple's budget.",
-      text(metric::kSysctlIpLocalReservedPorts.name, [&](const std::string& netns, double v) {
-        auto it = reserved_in_range.find(netns);
-        return FormatNumber(v) + " reserved" +
-               (it == reserved_in_range.end() ? "" : ", " + FormatNumber(it->second) + " in range");
-      }));
-  add("ports held by bind()",
-      "Ports inside the range held by listeners and bound sockets: connect() skips them for "
-      "every destination.",
-      text(metric::kEphemeralPortBindHeldPorts.name,
-           [](const std::string&, double v) { return FormatNumber(v); }));
-  add("usable ports per tuple",
-      "range - reserved - bind-held: what one (source, destination, port) tuple can use; "
-      "occupancy divides by it.",
-      text(metric::kEphemeralPortUsablePorts.name,
-           [](const std::string&, double v) { return FormatNumber(v); }));
-  add("net.ipv4.tcp_tw_reuse",
-      "1 lets connect() reuse TIME_WAIT ports (needs timestamps); 2 only towards loopback; 0 "
-      "never.",
-      text(metric::kSysctlTcpTwReuse.name,
-           [](const std::string&, double v) { return TwReuse(v); }));
-  add("net.ipv4.tcp_tw_reuse_delay",
-      "How old a TIME_WAIT socket must be before tcp_tw_reuse may take its port (Linux 6.14+).",
-      text(metric::kSysctlTcpTwReuseDelaySeconds.name,
-           [](const std::string&, double v) { return FormatNumber(v) + " s"; }));
-  add("net.ipv4.tcp_timestamps", "TCP timestamps; tcp_tw_reuse works only when they are on.",
-      text(metric::kSysctlTcpTimestamps.name,
-           [](const std::string&, double v) { return FormatNumber(v); }));
-  const auto tw_usage = PerNamespace(families, metric::kTimeWaitBucketUsageRatio.name);
-  add("net.ipv4.tcp_max_tw_buckets",
-      "Most TIME_WAIT sockets the namespace keeps; beyond it connections close without "
-      "TIME_WAIT.",
-      text(metric::kSysctlTcpMaxTwBuckets.name, [&](const std::string& netns, double v) {
-        auto it = tw_usage.find(netns);
-        return FormatNumber(v) +
-               (it == tw_usage.end() ? "" : " (" + FormatPercent(it->second) + " used)");
-      }));
-  add("net.ipv4.tcp_fin_timeout",
-      "Lifetime of orphaned FIN_WAIT2 sockets; it does not shorten TIME_WAIT (always 60 s).",
-      text(metric::kSysctlTcpFinTimeoutSeconds.name,
-           [](const std::string&, double v) { return FormatNumber(v) + " s"; }));
-
-  if (const MetricFamily* f = Find(families, metric::kScrapeSourceSuccess.name)) {
-    for (const auto& m : f->metric) {
-      if (Value(m, f->type) != 0) continue;
-      std::string netns = Label(m, "netns");
-      out.failing.push_back(Label(m, "source") + (netns.empty() ? "" : " (netns " + netns + ")"));
-    }
-  }
-  if (const MetricFamily* f = Find(families, metric::kNetnsScrapeSuccess.name)) {
-    for (const auto& m : f->metric) {
-      if (Value(m, f->type) == 0) out.failing.push_back("netns " + Label(m, "netns"));
-    }
-  }
+  out.rows = FullestFirst(DestinationRows(families));
+  out.destinations_total = out.rows.size();
+  if (out.rows.size() > max_rows) out.rows.resize(max_rows);
+  out.namespaces = CountNamespaces(families);
+  out.settings = Settings(families);
+  out.failing = Failing(families);
   return out;
 }
 

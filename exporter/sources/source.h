@@ -1,8 +1,9 @@
 #pragma once
-// The one contract of a kernel source: read from the kernel -> a typed snapshot (the source's
-// own members) -> metric families. The scrape pipeline (scrape/pipeline.*) times every Read(),
-// records success and failure (sockstate_scrape_source_success / _duration_seconds{source}),
-// and logs a failure once per scrape, for all sources alike; a source never does that itself.
+// The one contract of a kernel source: read from the kernel (through a reader of kernel/) -> a
+// typed snapshot (the source's own members) -> metric families. The scrape (scrape/collector.*
+// and scrape/namespace_set.*) times every Read(), records success and failure
+// (sockstate_scrape_source_success / _duration_seconds{source}), and logs a failure once per
+// scrape, for all sources alike; a source never does that itself.
 //
 // Two kinds:
 //  - NetnsSource: read once per namespace the exporter reads (sock_diag, sysctl, sockstat,
@@ -11,8 +12,9 @@
 //  - HostSource: sees every namespace at once (kernel events); read once per scrape on the
 //    scrape thread; it labels its own series (netns, destination, ...).
 //
-// Adding a source: its unit under sources/, one line in sources/registry.cpp, its tests, its
-// docs (docs/architecture.md lists exactly what that touches).
+// Adding a source: its reader under kernel/, its adapter under sources/, one line in
+// sources/registry.cpp, its tests, its docs (docs/architecture.md lists exactly what that
+// touches).
 
 #include <atomic>
 #include <cstdint>

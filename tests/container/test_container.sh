@@ -58,37 +58,9 @@ image_ref=localhost/sockstate_exporter:test
 ctr_name=sockstate-test-$$
 suite=bookworm
 
-t_start=$(date +%s)
-deadline=$((t_start + budget))
-
-log() { printf '[container %4ss] %s\n' "$(($(date +%s) - t_start))" "$*"; }
-die() { printf 'FAIL: %s\n' "$*" >&2; exit 1; }
-cannot_run() {
-  printf 'FAIL: tier container cannot run: %s — run scripts/install-deps.sh --test\n' "$*" >&2
-  exit 1
-}
-remaining() {
-  local r=$((deadline - $(date +%s)))
-  ((r > 0)) || die "overall budget of ${budget}s exhausted"
-  echo "$r"
-}
-# Run a step under the remaining budget and print its duration.
-declare -a timings=()
-step() {
-  local name=$1; shift
-  local t0 dt
-  t0=$(date +%s)
-  log "step: $name"
-  # Not `"$@" || ...`: that would switch off errexit inside the step. A failing step exits the
-  # script; the EXIT trap prints the timings so far.
-  step_name=$name step_t0=$t0
-  "$@"
-  dt=$(($(date +%s) - t0))
-  timings+=("$(printf '%-12s %4ss' "$name" "$dt")")
-  step_name=""
-  log "step: $name done in ${dt}s"
-}
-step_name="" step_t0=0
+# shellcheck source=../common/tier_steps.sh
+source "$script_dir/../common/tier_steps.sh"
+tier_steps_init container "$budget"
 tls_dir=""
 
 # ---------------------------------------------------------------------------------------------
@@ -244,7 +216,7 @@ cleanup() {
   [[ -z "$prebuilt_dir" ]] || rm -rf "$prebuilt_dir"
   [[ -z "$tls_dir" ]] || rm -rf "$tls_dir"
   declare -F bpf_cleanup >/dev/null && bpf_cleanup "$rc"
-  [[ -z "$step_name" ]] || timings+=("$(printf '%-12s %4ss (failed)' "$step_name" "$(($(date +%s) - step_t0))")")
+  failed_step_timing
   if [[ "${SOCKSTATE_KEEP_IMAGE:-1}" == 0 ]]; then
     podman "${S[@]}" rmi -f "$image_ref" >/dev/null 2>&1 || true
   fi

@@ -54,32 +54,9 @@ pkg_build_dir=$build_dir/package-deb
 suite=bookworm
 unit=sockstate_exporter.service
 
-t_start=$(date +%s)
-deadline=$((t_start + budget))
-log() { printf '[package %4ss] %s\n' "$(($(date +%s) - t_start))" "$*"; }
-die() { printf 'FAIL: %s\n' "$*" >&2; exit 1; }
-cannot_run() {
-  printf 'FAIL: tier package cannot run: %s — run scripts/install-deps.sh --test\n' "$*" >&2
-  exit 1
-}
-remaining() {
-  local r=$((deadline - $(date +%s)))
-  ((r > 0)) || die "overall budget of ${budget}s exhausted"
-  echo "$r"
-}
-declare -a timings=()
-step_name="" step_t0=0
-step() {
-  local name=$1 t0 dt
-  shift
-  t0=$(date +%s)
-  log "step: $name"
-  step_name=$name step_t0=$t0
-  "$@"
-  dt=$(($(date +%s) - t0))
-  timings+=("$(printf '%-10s %4ss' "$name" "$dt")")
-  step_name=""
-}
+# shellcheck source=../common/tier_steps.sh
+source "$script_dir/../common/tier_steps.sh"
+tier_steps_init package "$budget"
 
 # ---------------------------------------------------------------------------------------------
 # Preconditions
@@ -97,7 +74,7 @@ declare -a mounts=() cgroups=()
 
 cleanup() {
   local rc=$? m i
-  [[ -z "$step_name" ]] || timings+=("$(printf '%-10s %4ss (failed)' "$step_name" "$(($(date +%s) - step_t0))")")
+  failed_step_timing
   if ((rc != 0)) && [[ -n "$sd_pid" ]]; then
     echo "--- journal of $unit in the root ---" >&2
     timeout 10 nsenter -t "$sd_pid" -a -r -w journalctl -u "$unit" --no-pager -n 30 >&2 2>/dev/null || true

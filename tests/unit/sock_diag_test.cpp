@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "alloc_count.h"
+#include "diag_builder.h"
 #include "kernel/socket_record.h"
 
 using sockstate::testing::NewCount;
@@ -32,75 +33,16 @@ using sockstate::testing::NewCountWorks;
 namespace sockstate {
 namespace {
 
-using Bytes = std::vector<uint8_t>;
+using testing::Bytes;
 
 // ---- Builders --------------------------------------------------------------------------------
 
-struct Sock {
-  uint8_t family = AF_INET;
-  uint8_t state = kTcpEstablished;
-  const char* src = "10.1.2.3";
-  uint16_t sport = 40000;
-  const char* dst = "192.168.7.9";
-  uint16_t dport = 5432;
-  uint8_t timer = 0;
-  uint32_t expires = 0;
-  uint32_t uid = 1000;
-  uint32_t inode = 123456;
-};
-
-inet_diag_msg MakeDiag(const Sock& s) {
-  inet_diag_msg m;
-  std::memset(&m, 0, sizeof(m));
-  m.idiag_family = s.family;
-  m.idiag_state = s.state;
-  m.idiag_timer = s.timer;
-  m.idiag_retrans = 0;
-  m.id.idiag_sport = htons(s.sport);
-  m.id.idiag_dport = htons(s.dport);
-  int af = s.family == AF_INET6 ? AF_INET6 : AF_INET;
-  EXPECT_EQ(inet_pton(af, s.src, m.id.idiag_src), 1) << s.src;
-  EXPECT_EQ(inet_pton(af, s.dst, m.id.idiag_dst), 1) << s.dst;
-  m.id.idiag_cookie[0] = 0xdeadbeef;
-  m.idiag_expires = s.expires;
-  m.idiag_rqueue = 1;
-  m.idiag_wqueue = 2;
-  m.idiag_uid = s.uid;
-  m.idiag_inode = s.inode;
-  return m;
-}
-
-// Appends one netlink message (header + payload, padded to 4 bytes).
-void AppendMsg(Bytes* out, uint16_t type, const void* payload, size_t payload_len,
-               uint16_t flags = NLM_F_MULTI, uint32_t seq = 7, uint32_t pid = 4242,
-               int64_t len_override = -1) {
-  nlmsghdr h{};
-  h.nlmsg_len = len_override >= 0 ? static_cast<uint32_t>(len_override)
-                                  : static_cast<uint32_t>(NLMSG_HDRLEN + payload_len);
-  h.nlmsg_type = type;
-  h.nlmsg_flags = flags;
-  h.nlmsg_seq = seq;
-  h.nlmsg_pid = pid;
-  const size_t start = out->size();
-  out->resize(start + NLMSG_ALIGN(NLMSG_HDRLEN + payload_len));
-  std::memcpy(out->data() + start, &h, sizeof(h));
-  if (payload_len > 0) std::memcpy(out->data() + start + NLMSG_HDRLEN, payload, payload_len);
-}
-
-void AppendSock(Bytes* out, const Sock& s, uint16_t flags = NLM_F_MULTI) {
-  inet_diag_msg m = MakeDiag(s);
-  AppendMsg(out, SOCK_DIAG_BY_FAMILY, &m, sizeof(m), flags);
-}
-
-void AppendDone(Bytes* out, int32_t status = 0) {
-  AppendMsg(out, NLMSG_DONE, &status, sizeof(status));
-}
-
-void AppendError(Bytes* out, int32_t err) {
-  nlmsgerr e{};
-  e.error = err;
-  AppendMsg(out, NLMSG_ERROR, &e, sizeof(e));
-}
+using testing::AppendDone;
+using testing::AppendError;
+using testing::AppendMsg;
+using testing::AppendSock;
+using testing::MakeDiag;
+using testing::Sock;
 
 std::array<uint8_t, 16> Addr(const char* text) {
   std::array<uint8_t, 16> a{};
