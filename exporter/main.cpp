@@ -113,6 +113,9 @@ sockstate::CollectorOptions MakeCollectorOptions(const sockstate::ExporterFlags&
   copts.netns_dir = flags.netns_dir;
   copts.replay_dump = flags.replay_dump;
   copts.record_dump = flags.record_dump;
+  // Workloads are named from the cgroup2 tree (docs/workloads.md).
+  copts.cgroups = std::make_shared<sockstate::CgroupResolver>(
+      sockstate::Cgroup2Root(flags.cgroup2_root, flags.procfs));
   return copts;
 }
 
@@ -246,20 +249,24 @@ void WaitForSignals(const sigset_t& signals, Reloader& reloader) {
 }
 
 // The exporter proper: host-wide sources, the collector, the HTTP server, then signals.
-int Serve(const sockstate::ExporterFlags& flags, const sockstate::CollectorOptions& copts,
+int Serve(const sockstate::ExporterFlags& flags, sockstate::CollectorOptions copts,
           std::shared_ptr<const sockstate::Config> config, const sockstate::WebConfig& web) {
   const sigset_t signals = BlockSignals();
   // Host-wide sources (kernel events): an explicit `on` that cannot work is fatal.
   sockstate::HostSourceOptions host_options;
   host_options.connect_failures = flags.connect_failures;
   host_options.connect_failures_udp = flags.connect_failures_udp;
+  host_options.time_wait_owners = flags.time_wait_owners;
+  host_options.time_wait_max_sockets = config->workloads.time_wait_max_sockets;
+  host_options.cgroup2_root = copts.cgroups->root();
   auto host_sources = sockstate::MakeHostSources(host_options);
   if (!host_sources.ok()) {
     Log(LogLevel::kError, host_sources.status().message());
     return 1;
   }
-  auto collector =
-      std::make_shared<sockstate::Collector>(copts, std::move(config), std::move(*host_sources));
+  copts.time_wait_owners = host_sources->time_wait_owners;
+  auto collector = std::make_shared<sockstate::Collector>(copts, std::move(config),
+                                                          std::move(host_sources->sources));
   auto auth = std::make_shared<sockstate::BasicAuthenticator>(web.basic_auth_users);
   Reloader reloader(flags, collector, auth, web.tls);
   const sockstate::HttpOptions hopts =

@@ -71,6 +71,8 @@ void Aggregator::Reset(const AggregationPlan& plan, const PortRange* range,
   for (auto& f : states_) f.fill(0);
   sockets_ = 0;
   table_.Reset(plan.max_tuples);
+  attribute_ = false;
+  tw_owners_ = {};
   for (uint16_t p : inbound_ports_) inbound_slot_[p] = 0;
   inbound_ports_.clear();
   inbound_.clear();
@@ -124,6 +126,14 @@ void Aggregator::OnSocket(const SocketRecord& r) {
   key.pad = 0;
   table_.Add(key, idx, InRange(sport), idx == kTimeWaitIdx ? TwBucket(r.expires_ms) : -1,
              r.expires_ms);
+  // TIME_WAIT and request sockets carry no cgroup: they are attributed in FinishOwners().
+  if (attribute_ && r.cgroup_id != 0) cells_.Add(key, r.cgroup_id, idx, InRange(sport));
+}
+
+void Aggregator::SetAttribution(size_t max_cells, std::span<const TimeWaitOwnerCount> tw_owners) {
+  attribute_ = true;
+  cells_.Reset(max_cells);
+  tw_owners_ = tw_owners;
 }
 
 void Aggregator::AddBoundInactive(const BoundInactiveSnapshot& snapshot) {
@@ -156,6 +166,7 @@ void Aggregator::Finish(AggregateResult* out) {
   out->tw_bounds = plan_->tw_bounds;
   out->occupancy_bounds = plan_->occupancy_bounds;
   FinishDestinations(out);
+  FinishOwners(out);
   FinishInbound(out);
 }
 
@@ -170,6 +181,7 @@ void Aggregator::FinishDestinations(AggregateResult* out) {
   const double usable = out->budget.usable;
   std::vector<Sums> groups(plan.group_count());
   unmatched_.clear();
+  if (attribute_) dest_of_slot_.assign(table_.capacity(), -1);
   table_.ForEach([&](const TupleTable::Entry& e) {
     if (range_known_ && usable > 0) {
       const double ratio = double(e.value.used) / usable;
@@ -183,6 +195,7 @@ void Aggregator::FinishDestinations(AggregateResult* out) {
     const int g = plan.MatchGroup(fam, e.key.dst.data(), e.key.dport);
     if (g >= 0) {
       groups[g].AddTuple(e.value);
+      if (attribute_) dest_of_slot_[table_.SlotOf(e)] = g;
     } else {
       unmatched_.push_back({e.key.dst, e.key.dport, e.key.family, table_.SlotOf(e)});
     }
@@ -227,7 +240,16 @@ void Aggregator::FinishDestinations(AggregateResult* out) {
         return key_less(unmatched_[a.begin], unmatched_[b.begin]);
       },
       [&](const DestinationRun& run) { add_run(run, other); });
-  for (size_t i = 0; i + out->destinations_folded < runs_.size(); ++i) {
+  const size_t kept = runs_.size() - out->destinations_folded;
+  if (attribute_) {  // top-K runs are the next label values, folded ones go to "other"
+    for (size_t i = 0; i < runs_.size(); ++i) {
+      const int32_t dest = int32_t(groups.size() + (i < kept ? i : kept));
+      for (uint32_t j = runs_[i].begin; j < runs_[i].end; ++j) {
+        dest_of_slot_[unmatched_[j].slot] = dest;
+      }
+    }
+  }
+  for (size_t i = 0; i < kept; ++i) {
     Sums sums;
     add_run(runs_[i], sums);
     const UnmatchedTuple& u = unmatched_[runs_[i].begin];
@@ -240,6 +262,77 @@ void Aggregator::FinishDestinations(AggregateResult* out) {
   other.c.AddAll(table_.overflow());
   out->sockets_untracked = table_.overflow_sockets();
   out->destinations.push_back(ToStats(kOtherLabel, other, ntw, false));
+}
+
+// Owners of every destination: the cells of full sockets, the TIME_WAIT sockets the kernel
+// named (each tuple at most its dumped TIME_WAIT count: the kernel's counts are read at
+// another moment than the dump), and the rest of each destination as owner 0 (unknown).
+void Aggregator::FinishOwners(AggregateResult* out) {
+  if (!attribute_) return;
+  out->attributed = true;
+  owner_parts_.clear();
+  cells_.ForEach([&](const OwnerCells::Cell& c) {
+    const int64_t slot = table_.Find(c.key.tuple);
+    if (slot < 0 || dest_of_slot_[slot] < 0) return;  // untracked tuple: "other", unknown owner
+    OwnerPart p{uint32_t(dest_of_slot_[slot]), c.key.cgroup_id, {}};
+    for (int i = 0; i < kNumStates; ++i) p.counts.sockets[i] = c.value.states[i];
+    p.counts.ports_used = c.value.used;
+    owner_parts_.push_back(p);
+  });
+  std::vector<uint32_t> tw_left;  // per tuple slot touched: TIME_WAIT sockets not yet named
+  std::vector<int64_t> tw_slots;
+  for (const TimeWaitOwnerCount& o : tw_owners_) {
+    TupleTable::Key key{};
+    key.src = o.saddr;
+    key.dst = o.daddr;
+    key.dport = o.dport;
+    key.family = o.family == Family::kIpv6 ? 1 : 0;
+    const int64_t slot = table_.Find(key);
+    if (slot < 0 || dest_of_slot_[slot] < 0) continue;  // gone since, or untracked
+    auto at = std::find(tw_slots.begin(), tw_slots.end(), slot);
+    if (at == tw_slots.end()) {
+      tw_slots.push_back(slot);
+      tw_left.push_back(table_.slot(uint32_t(slot)).value.states[kTimeWaitIdx]);
+      at = tw_slots.end() - 1;
+    }
+    uint32_t& left = tw_left[at - tw_slots.begin()];
+    const uint64_t n = std::min<uint64_t>(o.count, left);
+    if (n == 0) continue;
+    left -= uint32_t(n);
+    OwnerPart p{uint32_t(dest_of_slot_[slot]), o.cgroup_id, {}};
+    p.counts.sockets[kTimeWaitIdx] = n;
+    p.counts.ports_used = n;  // the kernel names only TIME_WAIT sockets on ephemeral ports
+    owner_parts_.push_back(p);
+  }
+  std::sort(owner_parts_.begin(), owner_parts_.end(), [](const OwnerPart& a, const OwnerPart& b) {
+    return a.dest != b.dest ? a.dest < b.dest : a.cgroup_id < b.cgroup_id;
+  });
+  for (size_t i = 0; i < owner_parts_.size();) {
+    DestinationStats& d = out->destinations[owner_parts_[i].dest];
+    OwnerCounts sum = owner_parts_[i].counts;
+    sum.cgroup_id = owner_parts_[i].cgroup_id;
+    size_t j = i + 1;
+    for (; j < owner_parts_.size() && owner_parts_[j].dest == owner_parts_[i].dest &&
+           owner_parts_[j].cgroup_id == owner_parts_[i].cgroup_id;
+         ++j) {
+      sum.Add(owner_parts_[j].counts);
+    }
+    d.owners.push_back(sum);
+    i = j;
+  }
+  for (DestinationStats& d : out->destinations) {
+    OwnerCounts unknown;  // cgroup 0: what no cell and no kernel count names
+    for (int s = 0; s < kNumStates; ++s) unknown.sockets[s] = d.sockets[s];
+    unknown.ports_used = d.ports_used;
+    for (const OwnerCounts& w : d.owners) {
+      for (int s = 0; s < kNumStates; ++s)
+        unknown.sockets[s] -= std::min(unknown.sockets[s], w.sockets[s]);
+      unknown.ports_used -= std::min(unknown.ports_used, w.ports_used);
+    }
+    out->time_wait_unknown += unknown.sockets[kTimeWaitIdx];
+    if (unknown.Total() > 0) d.owners.push_back(unknown);
+  }
+  out->owners_untracked = cells_.overflow_sockets();
 }
 
 // Inbound: groups by local port, then the top-K ports by sockets, then "other".

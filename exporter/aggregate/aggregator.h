@@ -10,13 +10,16 @@
 
 #include <array>
 #include <cstdint>
+#include <span>
 #include <vector>
 
+#include "aggregate/owner_cells.h"
 #include "aggregate/plan.h"
 #include "aggregate/result.h"
 #include "aggregate/tuple_table.h"
 #include "config/config.h"
 #include "kernel/socket_record.h"
+#include "kernel/time_wait_owners.h"
 #include "util/port_list.h"
 #include "util/port_range.h"
 
@@ -57,6 +60,12 @@ class Aggregator : public RecordSink {
 
   void OnSocket(const SocketRecord& r) override;
 
+  /// Turns on workload attribution for this scrape (call after Reset()): outgoing full
+  /// sockets are counted per (tuple, cgroup id) as well, at most `max_cells` pairs, and
+  /// Finish() fills each destination's `owners`, the TIME_WAIT sockets attributed with
+  /// `tw_owners` (this namespace's counts from the kernel; must outlive Finish()).
+  void SetAttribution(size_t max_cells, std::span<const TimeWaitOwnerCount> tw_owners);
+
   /// Adds bound_inactive sockets that came from a separate (possibly cached) dump. Call
   /// between Reset() and Finish().
   void AddBoundInactive(const BoundInactiveSnapshot& snapshot);
@@ -75,6 +84,7 @@ class Aggregator : public RecordSink {
   int TwBucket(uint32_t expires_ms) const;
   PortBudget Budget() const;
   void FinishDestinations(AggregateResult* out);
+  void FinishOwners(AggregateResult* out);
   void FinishInbound(AggregateResult* out);
 
   AggregationPlan owned_plan_;  // Reset(Config) compiles into it
@@ -90,6 +100,18 @@ class Aggregator : public RecordSink {
   uint64_t sockets_ = 0;
 
   TupleTable table_;
+
+  // Workload attribution (SetAttribution()).
+  bool attribute_ = false;
+  OwnerCells cells_;
+  std::span<const TimeWaitOwnerCount> tw_owners_;
+  std::vector<int32_t> dest_of_slot_;  // tuple slot -> index in destinations (Finish scratch)
+  struct OwnerPart {
+    uint32_t dest;
+    uint64_t cgroup_id;
+    OwnerCounts counts;
+  };
+  std::vector<OwnerPart> owner_parts_;  // Finish scratch
 
   // Inbound: per local (listening) port.
   std::vector<uint16_t> inbound_slot_;   // port -> 1 + index into inbound_, 0 = none

@@ -23,6 +23,26 @@ void DestinationStats::Add(const DestinationStats& o) {
   }
   tw_count += o.tw_count;
   tw_sum_seconds += o.tw_sum_seconds;
+  for (const OwnerCounts& w : o.owners) {  // few owners per destination: a linear search
+    auto it = std::find_if(owners.begin(), owners.end(),
+                           [&](const OwnerCounts& x) { return x.cgroup_id == w.cgroup_id; });
+    if (it == owners.end()) {
+      owners.push_back(w);
+    } else {
+      it->Add(w);
+    }
+  }
+}
+
+uint64_t OwnerCounts::Total() const {
+  uint64_t total = 0;
+  for (uint64_t v : sockets) total += v;
+  return total;
+}
+
+void OwnerCounts::Add(const OwnerCounts& o) {
+  for (int i = 0; i < kNumStates; ++i) sockets[i] += o.sockets[i];
+  ports_used += o.ports_used;
 }
 
 size_t FoldAcrossNamespaces(const std::vector<AggregateResult*>& results, size_t max_series,

@@ -9,6 +9,7 @@
 
 #include "aggregate/tuple_table.h"
 #include "kernel/socket_record.h"
+#include "kernel/workload.h"
 
 namespace sockstate {
 
@@ -24,6 +25,26 @@ static_assert(kExportedStates.size() == size_t(kNumStates));
 /// Index of an exported state in kExportedStates order (0..11), or -1. Pure; thread-safe.
 inline int ExportedStateIndex(uint8_t state) { return kStateIndex[state]; }
 
+/// The sockets of one destination held by one owner, a cgroup v2 id (0: the owner is not
+/// known), before naming (docs/workloads.md). Value type.
+struct OwnerCounts {
+  uint64_t cgroup_id = 0;
+  std::array<uint64_t, kNumStates> sockets{};  // by exported state index
+  uint64_t ports_used = 0;                     // of them on a port inside the ephemeral range
+
+  uint64_t Total() const;
+  /// Adds `o`'s counts (cgroup kept).
+  void Add(const OwnerCounts& o);
+};
+
+/// The sockets of one destination held by one named workload, after ranking (a pod, a
+/// container, a systemd unit, a cgroup, "unknown" or "other"). Value type.
+struct WorkloadStats {
+  Workload workload;
+  std::array<uint64_t, kNumStates> sockets{};
+  uint64_t ports_used = 0;
+};
+
 /// Per-destination (or per-service) totals after Aggregator::Finish(). Value type.
 struct DestinationStats {
   std::string label;                           // group name, "addr:port", or "other"
@@ -35,6 +56,11 @@ struct DestinationStats {
   uint64_t tw_count = 0;
   double tw_sum_seconds = 0;
   bool is_group = false;
+  /// Workload attribution (outgoing destinations, when on): the sockets by owner cgroup from
+  /// the aggregation (the unknown rest as cgroup 0), and after NameAndRankWorkloads() the
+  /// named workloads exported (heaviest first, then "unknown" and "other" when non-empty).
+  std::vector<OwnerCounts> owners;
+  std::vector<WorkloadStats> workloads;
 
   /// Sockets in all states.
   uint64_t Total() const;
@@ -69,6 +95,10 @@ struct AggregateResult {
   double occupancy_sum = 0;
   uint64_t occupancy_count = 0;
   std::vector<double> tw_bounds;
+  bool attributed = false;         // workload attribution ran (owners filled)
+  uint64_t workloads_folded = 0;   // (destination, workload) pairs folded into "other"
+  uint64_t time_wait_unknown = 0;  // outgoing TIME_WAIT sockets whose owner is not known
+  uint64_t owners_untracked = 0;   // sockets beyond the (tuple, cgroup) table's bound
 };
 
 /// Applies a series cap across several namespaces' results: while more than `max_series`

@@ -107,6 +107,10 @@ class TupleTable {
   uint32_t SlotOf(const Entry& e) const { return table_.SlotOf(e); }
   /// The tuple in slot `slot` (from SlotOf).
   const Entry& slot(uint32_t slot) const { return table_.slot(slot); }
+  /// Slot index of the tuple `key` (as SlotOf() gives it), or -1 when it is not tracked.
+  int64_t Find(const Key& key) const { return table_.Find(key, Table::Hash(key)); }
+  /// Slots of the table (slot indexes are below this).
+  size_t capacity() const { return table_.capacity(); }
   /// Tuples tracked.
   size_t size() const { return table_.size(); }
   /// Counters of the sockets of tuples beyond max_tuples, and how many sockets they are.

@@ -140,6 +140,16 @@ Section<ConnectFailuresConfig> ConnectFailuresSection() {
   }};
 }
 
+Section<WorkloadsConfig> WorkloadsSection() {
+  using W = WorkloadsConfig;
+  return {{
+      {"top_k", Integer(&W::top_k, 0, kMaxWorkloadsPerDestination)},
+      {"max_series", Integer(&W::max_series, 1, kMaxWorkloadSeries)},
+      {"time_wait_max_sockets",
+       Integer(&W::time_wait_max_sockets, kMinTimeWaitOwnerSockets, kMaxTimeWaitOwnerSockets)},
+  }};
+}
+
 // The whole file: one row per section, in the order an unknown key's error lists them.
 const Section<Config>& ConfigSection() {
   static const auto* const kSection = new Section<Config>{{
@@ -150,6 +160,7 @@ const Section<Config>& ConfigSection() {
       {"namespaces", Map(&Config::namespaces, NamespacesSection())},
       {"nat", Map(&Config::nat, NatSection())},
       {"connect_failures", Map(&Config::connect_failures, ConnectFailuresSection())},
+      {"workloads", Map(&Config::workloads, WorkloadsSection())},
   }};
   return *kSection;
 }

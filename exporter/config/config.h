@@ -124,6 +124,25 @@ struct ConnectFailuresConfig {
   uint32_t workloads_top_k = 20;
 };
 
+/// Limits of the `workloads` section.
+inline constexpr uint32_t kMaxWorkloadsPerDestination = 100;
+inline constexpr uint32_t kMaxWorkloadSeries = 100000;
+inline constexpr uint32_t kMinTimeWaitOwnerSockets = 1024;
+inline constexpr uint32_t kMaxTimeWaitOwnerSockets = 1u << 24;
+
+/// The `workloads` section: who holds each destination's ports (docs/workloads.md). Value type.
+struct WorkloadsConfig {
+  /// Workloads per destination with a series of their own, by ports used; the rest are summed
+  /// into workload "other". 0 turns attribution off (no per-socket cost, no series).
+  uint32_t top_k = 3;
+  /// Most (destination, workload) series naming a workload, across destinations and
+  /// namespaces; beyond, the lightest fold into their destination's "other".
+  uint32_t max_series = 500;
+  /// TIME_WAIT sockets the kernel program remembers the owner of (its map's size; read at
+  /// start, a reload does not resize it). Beyond, new TIME_WAIT sockets are "unknown".
+  uint32_t time_wait_max_sockets = 262144;
+};
+
 /// The whole validated configuration. Value type; not synchronized.
 struct Config {
   CollectorConfig collector;
@@ -133,6 +152,7 @@ struct Config {
   NamespaceConfig namespaces;
   NatConfig nat;
   ConnectFailuresConfig connect_failures;
+  WorkloadsConfig workloads;
 };
 
 /// The built-in defaults (used when --config.file is not given); equal to parsing an empty

@@ -29,9 +29,15 @@ const FlagSpec kFlags[] = {
     {"config.check", "false", "Check the configuration file, print the result and exit.", true},
     {"path.procfs", "/proc", "procfs mountpoint: root of every /proc read."},
     {"path.netns", "/var/run/netns", "Directory of named network namespaces."},
+    {"path.cgroup2", "",
+     "Root of the host's cgroup v2 tree, where workloads are named from (default: the first "
+     "cgroup2 mount of <path.procfs>/self/mountinfo)."},
     {"collector.connect-failures", "auto",
      "Count failed connects from kernel events: auto (when the kernel allows), on (exit 1 if "
      "it cannot), off."},
+    {"collector.time-wait-owners", "auto",
+     "Remember who owns each TIME_WAIT socket, from kernel events: auto (when the kernel allows), "
+     "on (exit 1 if it cannot), off (TIME_WAIT sockets are owned by \"unknown\")."},
     {"collector.connect-failures.udp", "auto",
      "Count UDP port-allocation failures too: auto (fexit on the kernel's UDP get_port when "
      "the kernel allows BPF trampolines, else not), syscalls (the system-call exit "
@@ -96,6 +102,7 @@ Result<ExporterFlags> Convert(std::map<std::string, std::string>& raw) {
   f.config_check = raw["config.check"] == "true";
   f.procfs = raw["path.procfs"];
   f.netns_dir = raw["path.netns"];
+  f.cgroup2_root = raw["path.cgroup2"];
   if (!ParseLogLevel(raw["log.level"], &f.log_level)) {
     return BadValue("log.level", raw["log.level"], "want debug, info, warn or error");
   }
@@ -104,6 +111,10 @@ Result<ExporterFlags> Convert(std::map<std::string, std::string>& raw) {
   f.connect_failures = raw["collector.connect-failures"];
   if (f.connect_failures != "auto" && f.connect_failures != "on" && f.connect_failures != "off") {
     return BadValue("collector.connect-failures", f.connect_failures, "want auto, on or off");
+  }
+  f.time_wait_owners = raw["collector.time-wait-owners"];
+  if (f.time_wait_owners != "auto" && f.time_wait_owners != "on" && f.time_wait_owners != "off") {
+    return BadValue("collector.time-wait-owners", f.time_wait_owners, "want auto, on or off");
   }
   f.connect_failures_udp = raw["collector.connect-failures.udp"];
   if (f.connect_failures_udp != "auto" && f.connect_failures_udp != "syscalls" &&

@@ -36,11 +36,13 @@ struct ExporterFlags {
   bool config_check = false;                  // --config.check
   std::string procfs = "/proc";               // --path.procfs
   std::string netns_dir = "/var/run/netns";   // --path.netns
+  std::string cgroup2_root;                   // --path.cgroup2 ("" = found in mountinfo)
   LogLevel log_level = LogLevel::kInfo;       // --log.level
   std::string replay_dump;                    // --debug.replay-dump
   std::string record_dump;                    // --debug.record-dump
   std::string connect_failures = "auto";      // --collector.connect-failures: auto|on|off
   std::string connect_failures_udp = "auto";  // --collector.connect-failures.udp: auto|syscalls|off
+  std::string time_wait_owners = "auto";      // --collector.time-wait-owners: auto|on|off
   bool once = false;                          // --once
   bool version = false;                       // --version
   bool help = false;                          // --help

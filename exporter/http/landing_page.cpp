@@ -39,7 +39,7 @@ std::string Cell(const char* cls, const std::string& html) {
   return std::string("<td class=\"") + cls + "\">" + html + "</td>";
 }
 
-std::string RowHtml(size_t rank, const DestinationRow& r, bool show_netns) {
+std::string RowHtml(size_t rank, const DestinationRow& r, bool show_netns, bool show_workloads) {
   std::string h = "<tr class=\"" + std::string(Level(r)) + "\">";
   h += Cell("num rank", std::to_string(rank));
   h += Cell("dest", HtmlEscape(r.destination));
@@ -68,6 +68,7 @@ std::string RowHtml(size_t rank, const DestinationRow& r, bool show_netns) {
     }
   }
   h += Cell("tw", tw.empty() ? "none in TIME_WAIT" : Join(tw, " · "));
+  if (show_workloads) h += Cell("workloads", HtmlEscape(WorkloadsSummary(r)));
   return h + "</tr>\n";
 }
 
@@ -105,6 +106,8 @@ std::string RenderLandingPage(const std::vector<prometheus::MetricFamily>& famil
   const PortOverview o = BuildPortOverview(families);
   const bool show_netns = std::any_of(o.rows.begin(), o.rows.end(),
                                       [](const DestinationRow& r) { return !r.netns.empty(); });
+  const bool show_workloads = std::any_of(
+      o.rows.begin(), o.rows.end(), [](const DestinationRow& r) { return !r.workloads.empty(); });
   const std::string path = HtmlEscape(info.telemetry_path);
   std::string h =
       "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -133,8 +136,11 @@ std::string RenderLandingPage(const std::vector<prometheus::MetricFamily>& famil
     h += "<table id=\"destinations\"><thead><tr><th>#</th><th>Destination</th>";
     if (show_netns) h += "<th>Namespace</th>";
     h += "<th>Occupancy</th><th>Ports used of usable</th><th>Tuples</th><th>Sockets by state</th>"
-         "<th>TIME_WAIT ports back within</th></tr></thead>\n<tbody>\n";
-    for (size_t i = 0; i < o.rows.size(); ++i) h += RowHtml(i + 1, o.rows[i], show_netns);
+         "<th>TIME_WAIT ports back within</th>";
+    if (show_workloads) h += "<th>Who holds the ports</th>";
+    h += "</tr></thead>\n<tbody>\n";
+    for (size_t i = 0; i < o.rows.size(); ++i)
+      h += RowHtml(i + 1, o.rows[i], show_netns, show_workloads);
     h += "</tbody></table>\n";
   }
   h += "<h2>Kernel settings</h2>\n";

@@ -85,7 +85,8 @@ std::string DeniedDespiteCapabilities() {
 
 }  // namespace
 
-Result<std::shared_ptr<BpfObject>> BpfObject::Load(const std::vector<std::string>& programs) {
+Result<std::shared_ptr<BpfObject>> BpfObject::Load(const std::vector<std::string>& programs,
+                                                   const std::vector<BpfMapSize>& sizes) {
   struct stat st;
   if (stat("/sys/kernel/btf/vmlinux", &st) != 0) {
     return Status::Error("the kernel has no BTF (/sys/kernel/btf/vmlinux: " +
@@ -111,6 +112,12 @@ Result<std::shared_ptr<BpfObject>> BpfObject::Load(const std::vector<std::string
     const bool wanted =
         std::find(programs.begin(), programs.end(), bpf_program__name(prog)) != programs.end();
     bpf_program__set_autoload(prog, wanted);
+  }
+  for (const BpfMapSize& size : sizes) {
+    bpf_map* map = bpf_object__find_map_by_name(skel->obj, size.map.c_str());
+    if (map == nullptr || bpf_map__set_max_entries(map, size.max_entries) != 0) {
+      return Status::Error("cannot size the BPF map " + size.map);
+    }
   }
   if (sockstate_bpf__load(skel) != 0) {
     const int err = errno;
@@ -143,6 +150,73 @@ BpfObject::~BpfObject() {
 int BpfObject::MapFd(std::string_view name) const {
   const bpf_map* map = bpf_object__find_map_by_name(skel_->obj, std::string(name).c_str());
   return map == nullptr ? -1 : bpf_map__fd(map);
+}
+
+BpfFeatureSet LoadBpfFeatures(const std::vector<BpfFeature>& features,
+                              const std::vector<BpfMapSize>& sizes) {
+  const size_t n = features.size();
+  BpfFeatureSet set;
+  set.status.assign(n, Status::Ok());
+  set.off.assign(n, false);
+  set.variant.assign(n, 0);
+  set.notes.assign(n, "");
+  auto programs_of = [&](size_t i, size_t variant) -> const std::vector<std::string>& {
+    return variant == 0 ? features[i].programs : features[i].fallbacks[variant - 1];
+  };
+  auto load = [&](const std::vector<bool>& with) {
+    std::vector<std::string> programs;
+    for (size_t i = 0; i < n; ++i) {
+      if (!with[i]) continue;
+      const std::vector<std::string>& p = programs_of(i, set.variant[i]);
+      programs.insert(programs.end(), p.begin(), p.end());
+    }
+    return BpfObject::Load(programs, sizes);
+  };
+  std::vector<bool> wanted(n);
+  for (size_t i = 0; i < n; ++i) {
+    set.off[i] = features[i].mode == "off";
+    wanted[i] = !set.off[i];
+  }
+  if (std::find(wanted.begin(), wanted.end(), true) == wanted.end()) return set;
+  Result<std::shared_ptr<BpfObject>> all = load(wanted);
+  if (all.ok()) {
+    set.object = std::move(*all);
+    return set;
+  }
+  // Which feature cannot load? Each alone, with its fallbacks (failures only: the common case
+  // loads once).
+  size_t alone_ok = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (!wanted[i]) continue;
+    std::vector<bool> one(n, false);
+    one[i] = true;
+    Status first;
+    for (size_t v = 0; v <= features[i].fallbacks.size(); ++v) {
+      set.variant[i] = v;
+      Result<std::shared_ptr<BpfObject>> alone = load(one);
+      if (alone.ok()) break;
+      if (v == 0) first = alone.status();
+      set.variant[i] = v + 1;
+    }
+    if (set.variant[i] <= features[i].fallbacks.size()) {
+      ++alone_ok;
+      if (set.variant[i] > 0) set.notes[i] = first.message();
+    } else {
+      set.status[i] = first;
+      set.variant[i] = 0;
+      wanted[i] = false;
+    }
+  }
+  if (alone_ok == 0) return set;
+  Result<std::shared_ptr<BpfObject>> rest = load(wanted);
+  if (rest.ok()) {
+    set.object = std::move(*rest);
+  } else {  // each loads alone but not together: report it on every one of them
+    for (size_t i = 0; i < n; ++i) {
+      if (wanted[i]) set.status[i] = rest.status();
+    }
+  }
+  return set;
 }
 
 }  // namespace sockstate

@@ -3,6 +3,7 @@
 // one object at build time and embedded in the binary as a skeleton. Loaded once per process,
 // with only the programs the turned-on features name; the features' probes read its maps.
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -15,14 +16,22 @@ struct bpf_link;
 
 namespace sockstate {
 
+/// A map size set before loading (bpf_map__set_max_entries), e.g. from the configuration.
+struct BpfMapSize {
+  std::string map;  // its name in the .bpf.c files
+  uint32_t max_entries = 0;
+};
+
 /// The loaded and attached object. Thread-safe after Load(): only map fds are handed out.
 class BpfObject {
  public:
   /// Checks the kernel's BTF and the capabilities (CAP_BPF and CAP_PERFMON, or
   /// CAP_SYS_ADMIN), then loads and attaches exactly the programs named in `programs` (their
-  /// C function names in the .bpf.c files; the others are not loaded). The error says what
-  /// is missing: kernel BTF, a capability, a seccomp filter, an attach point.
-  static Result<std::shared_ptr<BpfObject>> Load(const std::vector<std::string>& programs);
+  /// C function names in the .bpf.c files; the others are not loaded), with the maps of
+  /// `sizes` resized first. The error says what is missing: kernel BTF, a capability, a
+  /// seccomp filter, a kernel symbol, an attach point.
+  static Result<std::shared_ptr<BpfObject>> Load(const std::vector<std::string>& programs,
+                                                 const std::vector<BpfMapSize>& sizes = {});
   ~BpfObject();
   BpfObject(const BpfObject&) = delete;
   BpfObject& operator=(const BpfObject&) = delete;
@@ -35,5 +44,35 @@ class BpfObject {
   sockstate_bpf* skel_;
   std::vector<bpf_link*> links_;  // one per attached program
 };
+
+/// One kernel-event feature of the object: the flag that turns it on, its mode (auto, on or
+/// off) and the programs it needs.
+struct BpfFeature {
+  std::string flag;  // "--collector.connect-failures", for messages
+  std::string mode;  // "auto", "on" or "off"
+  std::vector<std::string> programs;
+  /// Smaller program sets tried in order when `programs` cannot load (e.g. without the
+  /// programs a kernel refuses); the feature then works in part.
+  std::vector<std::vector<std::string>> fallbacks;
+};
+
+/// What LoadBpfFeatures() loaded. Value type.
+struct BpfFeatureSet {
+  std::shared_ptr<BpfObject> object;  // null when no feature is loaded
+  std::vector<Status> status;         // per feature, in order: Ok when loaded or off
+  std::vector<bool> off;              // per feature: its mode is off
+  std::vector<size_t> variant;        // per feature: 0 = programs, i = fallbacks[i - 1]
+  std::vector<std::string> notes;     // per feature: why `programs` did not load, if it did not
+  /// True when feature `i` is loaded (then its programs are attached in `object`).
+  bool loaded(size_t i) const { return object != nullptr && status[i].ok() && !off[i]; }
+};
+
+/// Loads the ONE object of the process with the programs of every feature not off (one load,
+/// one set of maps for all). When that fails, each feature is tried alone, with its fallbacks
+/// in order, to tell which cannot load (its status says why) and the others are loaded
+/// together, once, each with the program set that loaded. Never exits: the caller decides
+/// what a failing `on` means. Thread-safe.
+BpfFeatureSet LoadBpfFeatures(const std::vector<BpfFeature>& features,
+                              const std::vector<BpfMapSize>& sizes);
 
 }  // namespace sockstate

@@ -94,29 +94,44 @@ const char* UdpFailureHookName(UdpFailureHook hook) {
   return "none";
 }
 
-Result<std::unique_ptr<ConnectFailureProbe>> OpenConnectFailureProbe(const UdpFailureOptions& udp,
-                                                                     std::string* udp_note) {
-  const std::string tcp = "cf_state_change";
-  UdpFailureHook hook = UdpFailureHook::kNone;
-  Result<std::shared_ptr<BpfObject>> object = Status::Error("not loaded");
+namespace {
+
+constexpr const char* kTcpProgram = "cf_state_change";
+
+UdpFailureHook HookOf(const UdpFailureOptions& udp, size_t variant) {
+  if (udp.mode == "syscalls") return UdpFailureHook::kSyscalls;
+  if (udp.mode == "auto") return variant == 0 ? UdpFailureHook::kFexit : UdpFailureHook::kNone;
+  return UdpFailureHook::kNone;
+}
+
+}  // namespace
+
+BpfFeature ConnectFailureFeature(const std::string& mode, const UdpFailureOptions& udp) {
+  BpfFeature f{"--collector.connect-failures", mode, {kTcpProgram}, {}};
   if (udp.mode == "syscalls") {
-    hook = UdpFailureHook::kSyscalls;
-    object = BpfObject::Load({tcp, "cf_udp_sys_exit"});
+    f.programs.push_back("cf_udp_sys_exit");
   } else if (udp.mode == "auto") {
     // The fexit programs need BPF trampolines, which some kernels refuse (EPERM at load, or
     // no attach point): then the TCP program alone, and UDP failures are not counted.
-    hook = UdpFailureHook::kFexit;
-    object = BpfObject::Load({tcp, "cf_udp_v4_get_port", "cf_udp_v6_get_port"});
-    if (!object.ok()) {
-      if (udp_note != nullptr) *udp_note = object.status().message();
-      hook = UdpFailureHook::kNone;
-      object = BpfObject::Load({tcp});
-    }
-  } else {
-    object = BpfObject::Load({tcp});
+    f.programs.push_back("cf_udp_v4_get_port");
+    f.programs.push_back("cf_udp_v6_get_port");
+    f.fallbacks.push_back({kTcpProgram});
   }
-  if (!object.ok()) return object.status();
-  return std::unique_ptr<ConnectFailureProbe>(std::make_unique<BpfProbe>(std::move(*object), hook));
+  return f;
+}
+
+std::unique_ptr<ConnectFailureProbe> OpenConnectFailureProbe(std::shared_ptr<BpfObject> object,
+                                                             const UdpFailureOptions& udp,
+                                                             size_t variant) {
+  return std::make_unique<BpfProbe>(std::move(object), HookOf(udp, variant));
+}
+
+Result<std::unique_ptr<ConnectFailureProbe>> OpenConnectFailureProbe(const UdpFailureOptions& udp,
+                                                                     std::string* udp_note) {
+  const BpfFeatureSet set = LoadBpfFeatures({ConnectFailureFeature("on", udp)}, {});
+  if (!set.loaded(0)) return set.status[0];
+  if (udp_note != nullptr) *udp_note = set.notes[0];
+  return OpenConnectFailureProbe(set.object, udp, set.variant[0]);
 }
 
 }  // namespace sockstate

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "kernel/bpf_object.h"
 #include "util/family.h"
 #include "util/status.h"
 
@@ -66,10 +67,21 @@ struct UdpFailureOptions {
   std::string mode = "auto";
 };
 
-/// Loads and attaches the connect-failure programs, or says what is missing (kernel BTF,
-/// CAP_BPF/CAP_PERFMON, a seccomp filter, the tracepoint). The UDP program follows `udp`; in
-/// mode auto a kernel that refuses the fexit programs gets the TCP one alone, and `*udp_note`
-/// (when set) says why UDP failures are not counted. Thread-safe.
+/// The feature for the process's one BPF object (LoadBpfFeatures(), kernel/bpf_object.h):
+/// --collector.connect-failures=`mode`, the UDP programs following `udp` (mode auto: the fexit
+/// programs, falling back to the TCP one alone when the kernel refuses them). Thread-safe.
+BpfFeature ConnectFailureFeature(const std::string& mode, const UdpFailureOptions& udp);
+
+/// A probe of the feature loaded into `object` as its program set `variant`
+/// (BpfFeatureSet::variant). Thread-safe.
+std::unique_ptr<ConnectFailureProbe> OpenConnectFailureProbe(std::shared_ptr<BpfObject> object,
+                                                             const UdpFailureOptions& udp,
+                                                             size_t variant);
+
+/// Loads and attaches the connect-failure programs in an object of their own, or says what is
+/// missing (kernel BTF, CAP_BPF/CAP_PERFMON, a seccomp filter, the tracepoint). The UDP
+/// program follows `udp`; in mode auto a kernel that refuses the fexit programs gets the TCP
+/// one alone, and `*udp_note` (when set) says why UDP failures are not counted. Thread-safe.
 Result<std::unique_ptr<ConnectFailureProbe>> OpenConnectFailureProbe(
     const UdpFailureOptions& udp = {}, std::string* udp_note = nullptr);
 

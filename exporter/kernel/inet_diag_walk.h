@@ -30,6 +30,26 @@ inline bool UnknownDiagFamily(size_t off, uint8_t family, std::string* error) {
   return false;
 }
 
+/// The INET_DIAG_CGROUP_ID attribute (the socket's cgroup v2 id, sent with every full socket
+/// whatever idiag_ext asks) among the attributes after the inet_diag_msg of a message's
+/// `payload` (`payload_len` bytes; struct nlattr, 4-byte aligned), or 0. A malformed attribute
+/// ends the search: never reads outside [payload, payload + payload_len). Pure.
+inline uint64_t InetDiagCgroupId(const uint8_t* payload, size_t payload_len) {
+  size_t off = sizeof(inet_diag_msg);
+  while (off + NLA_HDRLEN <= payload_len) {
+    nlattr a;
+    std::memcpy(&a, payload + off, sizeof(a));
+    if (a.nla_len < NLA_HDRLEN || a.nla_len > payload_len - off) return 0;
+    if ((a.nla_type & NLA_TYPE_MASK) == INET_DIAG_CGROUP_ID && a.nla_len >= NLA_HDRLEN + 8) {
+      uint64_t id;
+      std::memcpy(&id, payload + off + NLA_HDRLEN, sizeof(id));
+      return id;
+    }
+    off += NLA_ALIGN(a.nla_len);
+  }
+  return 0;
+}
+
 /// WalkNetlinkMessages over SOCK_DIAG_BY_FAMILY messages: a message shorter than an
 /// inet_diag_msg is an error; otherwise decode(msg, payload, payload_len, off, error) -> bool
 /// decides (false = error, which it writes). `payload` is the message after its header,

@@ -73,8 +73,10 @@ NetlinkParseResult ParseDiagBuffer(const void* buf, size_t len, RecordSink& sink
   SocketRecord record;  // reused for every socket: no allocation per socket
   return WalkInetDiagMessages(
       buf, len, expect,
-      [&](const inet_diag_msg& msg, const uint8_t*, size_t, size_t off, std::string* error) {
+      [&](const inet_diag_msg& msg, const uint8_t* payload, size_t payload_len, size_t off,
+          std::string* error) {
         if (!DecodeDiagMsg(msg, record)) return UnknownDiagFamily(off, msg.idiag_family, error);
+        record.cgroup_id = InetDiagCgroupId(payload, payload_len);
         sink.OnSocket(record);
         return true;
       });

@@ -54,6 +54,10 @@ struct SocketRecord {
   uint32_t expires_ms = 0;  // idiag_expires: ms until the socket's timer fires
   uint32_t uid = 0;
   uint32_t inode = 0;
+  /// cgroup v2 id of the socket (its creator's cgroup): INET_DIAG_CGROUP_ID, which the kernel
+  /// sends with every full socket. 0 for TIME_WAIT and request sockets (they have none) and
+  /// when the attribute is absent (kernels before 5.9, no cgroup v2).
+  uint64_t cgroup_id = 0;
 };
 
 /// Receives socket records from a dump or a replay. OnSocket runs once per socket on the

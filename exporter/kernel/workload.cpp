@@ -6,12 +6,12 @@
 #include <unordered_set>
 
 #include "kernel/cgroup.h"
+#include "util/file_util.h"
 #include "util/text_util.h"
 
 namespace sockstate {
 
 namespace {
-
 
 bool EndsWith(std::string_view s, std::string_view p) {
   return s.size() >= p.size() && s.substr(s.size() - p.size()) == p;
@@ -48,11 +48,13 @@ Workload WorkloadFromCgroupPath(std::string_view path) {
   if (!info.pod_uid.empty()) return {"pod", info.pod_uid};
   if (!info.container_id.empty()) return {"container", info.container_id};
   // The deepest systemd unit: "/user.slice/user-1000.slice/user@1000.service/app.slice/x.service"
-  // names x.service.
+  // names x.service. A unit's own "init.scope" (where a user's service manager runs) names the
+  // unit above it: user@1000.service.
   std::string_view unit;
   size_t pos = 0;
   std::string_view comp;
   while (NextPiece(path, '/', &pos, &comp)) {
+    if (comp == "init.scope" && !unit.empty()) continue;
     if (EndsWith(comp, ".service") || EndsWith(comp, ".scope")) unit = comp;
   }
   if (!unit.empty()) return {"systemd_unit", std::string(unit)};
@@ -122,6 +124,13 @@ void CgroupResolver::Resolve(const std::vector<uint64_t>& ids) {
 const Workload& CgroupResolver::Find(uint64_t id) const {
   auto it = cache_.find(id);
   return it == cache_.end() ? UnknownWorkload() : it->second;
+}
+
+std::string Cgroup2Root(const std::string& configured, const std::string& procfs) {
+  if (!configured.empty()) return configured;
+  std::string mountinfo;
+  return ReadSmallFile(procfs + "/self/mountinfo", &mountinfo) == 0 ? FindCgroup2Mount(mountinfo)
+                                                                    : "";
 }
 
 }  // namespace sockstate

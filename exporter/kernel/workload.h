@@ -33,6 +33,11 @@ Workload WorkloadFromCgroupPath(std::string_view path);
 /// there is none: a cgroup v1-only host). Octal escapes (\040) are decoded. Pure; thread-safe.
 std::string FindCgroup2Mount(std::string_view mountinfo);
 
+/// The root of the cgroup2 tree workloads are named from: `configured` (--path.cgroup2) when
+/// set, else the first cgroup2 mount of <procfs>/self/mountinfo ("" when there is none).
+/// Thread-safe.
+std::string Cgroup2Root(const std::string& configured, const std::string& procfs);
+
 /// Resolves cgroup ids to workloads by walking a cgroup v2 tree (a cgroup's id is its
 /// directory's inode number). Caches answers (bounded); one bounded walk per Resolve() that
 /// has unknown ids. Not thread-safe.

@@ -226,6 +226,43 @@ inline constexpr MetricDef kTimeWaitBucketUsageRatio{"sockstate_time_wait_bucket
     "dropped (TCPTimeWaitOverflow).",
     MetricType::kGauge};
 
+// Who holds the ports (sources/sock_diag_source.cpp, sources/time_wait_owners_source.cpp;
+// docs/workloads.md)
+
+inline constexpr MetricDef kDestinationWorkloadSockets{"sockstate_destination_workload_sockets",
+    "Outgoing TCP sockets per destination, workload (systemd unit, container, pod, cgroup; "
+    "\"unknown\" when the owner is not known, \"other\" beyond workloads.top_k) and state.",
+    MetricType::kGauge};
+inline constexpr MetricDef kDestinationWorkloadEphemeralPortsUsed{"sockstate_destination_workload_ephemeral_ports_used",
+    "Ephemeral ports the workload's sockets to the destination use (inside the range, any "
+    "non-LISTEN state, TIME_WAIT included).",
+    MetricType::kGauge};
+inline constexpr MetricDef kDestinationWorkloadsFolded{"sockstate_destination_workloads_folded",
+    "(destination, workload) pairs folded into workload=\"other\" (beyond workloads.top_k per "
+    "destination or workloads.max_series in all).",
+    MetricType::kGauge};
+inline constexpr MetricDef kTimeWaitUnknownOwnerSockets{"sockstate_time_wait_unknown_owner_sockets",
+    "Outgoing TIME_WAIT sockets whose workload is \"unknown\": older than the exporter, beyond "
+    "the kernel map's bound, or the kernel program is not running.",
+    MetricType::kGauge};
+inline constexpr MetricDef kTimeWaitOwnersAvailable{"sockstate_time_wait_owners_available",
+    "1 when the kernel program that remembers who owns each TIME_WAIT socket runs; 0: every "
+    "TIME_WAIT socket's workload is \"unknown\".",
+    MetricType::kGauge};
+inline constexpr MetricDef kTimeWaitOwnerEntries{"sockstate_time_wait_owner_entries",
+    "TIME_WAIT sockets on an ephemeral port whose owner the kernel program remembers.",
+    MetricType::kGauge};
+inline constexpr MetricDef kTimeWaitOwnerEntriesMax{"sockstate_time_wait_owner_entries_max",
+    "Most TIME_WAIT sockets it can remember (workloads.time_wait_max_sockets).",
+    MetricType::kGauge};
+inline constexpr MetricDef kTimeWaitOwnerMapBytes{"sockstate_time_wait_owner_map_bytes",
+    "Kernel memory of the remembered TIME_WAIT sockets (entries x bytes per entry).",
+    MetricType::kGauge};
+inline constexpr MetricDef kTimeWaitOwnerMapFullTotal{"sockstate_time_wait_owner_map_full_total",
+    "TIME_WAIT sockets not remembered because the map was full: their workload is "
+    "\"unknown\".",
+    MetricType::kCounter};
+
 // Kernel settings (sources/sysctl_source.cpp)
 
 inline constexpr MetricDef kSysctlIpLocalPortRangeLow{"sockstate_sysctl_ip_local_port_range_low",

@@ -81,6 +81,8 @@ Collector::Collector(CollectorOptions options, std::shared_ptr<const Config> con
   env_.netns_dir = std::move(options.netns_dir);
   env_.replay_dump = std::move(options.replay_dump);
   env_.record_dump = std::move(options.record_dump);
+  env_.time_wait_owners = std::move(options.time_wait_owners);
+  env_.cgroups = std::move(options.cgroups);
   for (auto& s : host_sources) host_.push_back(HostRun{std::move(s)});
   last_reload_success_ts_ = UnixNow();
 }
@@ -128,7 +130,8 @@ void Collector::ReadNamespace(Namespace& ns, const Config& config) const {
   const ProcPaths paths =
       ns.info.own ? ProcPaths::ForRoot(env_.procfs) : ProcPaths::ForThreadNetns(env_.procfs);
   std::vector<const NetnsSource*> earlier;
-  const NetnsReadContext ctx{config, env_, env_, paths, ns.info.own, ns.info.label, earlier};
+  const NetnsReadContext ctx{config,      env_,          env_,    paths,
+                             ns.info.own, ns.info.label, earlier, ns.info.inode};
   ns.ok = true;
   for (size_t i = 0; i < ns.sources.size(); ++i) {
     NetnsSource& source = *ns.sources[i];
@@ -156,6 +159,7 @@ std::vector<prometheus::MetricFamily> Collector::Scrape() const {
   }
   const bool label_netns = config->namespaces.mode != NetnsMode::kOwn;
   namespaces_.Refresh(*config);
+  for (HostRun& h : host_) h.source->BeforeNamespaces();  // snapshots the namespaces use
   namespaces_.Run(*config, [&](Namespace& ns) { ReadNamespace(ns, *config); });
   const std::vector<Namespace*>& list = namespaces_.list();
 

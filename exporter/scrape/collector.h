@@ -30,6 +30,10 @@ struct CollectorOptions {
   std::string record_dump;  // if set, record every dump of the own namespace here (overwritten)
   /// The per-namespace sources of one namespace; tests put their own.
   NetnsSourceFactory make_netns_sources = MakeNetnsSources;
+  /// TIME_WAIT owners from the kernel (MakeHostSources()); null: every owner "unknown".
+  std::shared_ptr<const TimeWaitOwners> time_wait_owners;
+  /// Names workloads from cgroup ids (docs/workloads.md); null: every workload "unknown".
+  std::shared_ptr<CgroupResolver> cgroups;
 };
 
 /// Thread-safe: Collect() may be called from many HTTP threads at once.

@@ -104,6 +104,50 @@ std::string TwReuse(double v) {
 
 using PerNs = std::map<std::string, double>;
 
+// Who holds the ports: each row's heaviest workloads (ports used, then sockets, then name).
+void AddWorkloads(const std::vector<MetricFamily>& families, std::map<Key, DestinationRow>& rows) {
+  std::map<std::tuple<std::string, std::string, std::string, std::string>, WorkloadCell> cells;
+  auto cell = [&](const ClientMetric& m) -> WorkloadCell& {
+    WorkloadCell& c = cells[{Label(m, "netns"), Label(m, "destination"), Label(m, "workload_kind"),
+                             Label(m, "workload")}];
+    c.kind = Label(m, "workload_kind");
+    c.name = Label(m, "workload");
+    return c;
+  };
+  if (const MetricFamily* f = Find(families, metric::kDestinationWorkloadEphemeralPortsUsed.name)) {
+    for (const auto& m : f->metric) {
+      const double v = Value(m, f->type);
+      if (std::isfinite(v)) cell(m).ports_used = v;
+    }
+  }
+  if (const MetricFamily* f = Find(families, metric::kDestinationWorkloadSockets.name)) {
+    for (const auto& m : f->metric) {
+      const double v = Value(m, f->type);
+      if (std::isfinite(v) && v != 0) cell(m).states.push_back({Label(m, "state"), v});
+    }
+  }
+  for (auto& [k, c] : cells) {
+    std::stable_sort(c.states.begin(), c.states.end(),
+                     [](const auto& a, const auto& b) { return a.second > b.second; });
+    auto it = rows.find({std::get<0>(k), std::get<1>(k)});
+    if (it != rows.end()) it->second.workloads.push_back(std::move(c));
+  }
+  auto total = [](const WorkloadCell& c) {
+    double t = 0;
+    for (const auto& s : c.states) t += s.second;
+    return t;
+  };
+  for (auto& [k, r] : rows) {
+    std::stable_sort(r.workloads.begin(), r.workloads.end(),
+                     [&](const WorkloadCell& a, const WorkloadCell& b) {
+                       if (a.ports_used != b.ports_used) return a.ports_used > b.ports_used;
+                       if (total(a) != total(b)) return total(a) > total(b);
+                       return std::tie(a.kind, a.name) < std::tie(b.kind, b.name);
+                     });
+    if (r.workloads.size() > kOverviewWorkloads) r.workloads.resize(kOverviewWorkloads);
+  }
+}
+
 // The rows of every destination series: occupancy, ports, tuples, states, TIME_WAIT.
 std::map<Key, DestinationRow> DestinationRows(const std::vector<MetricFamily>& families) {
   std::map<Key, DestinationRow> rows;
@@ -147,6 +191,7 @@ std::map<Key, DestinationRow> DestinationRows(const std::vector<MetricFamily>& f
     auto it = usable.find(k.first);
     if (it != usable.end()) r.usable = it->second;
   }
+  AddWorkloads(families, rows);
   return rows;
 }
 
@@ -190,7 +235,7 @@ struct SettingSpec {
   const char* name;
   const char* meaning;
   const MetricDef& metric;
-  const MetricDef* extra;  // or nullptr
+  const MetricDef* extra;                                          // or nullptr
   std::string (*text)(double value, std::optional<double> extra);  // "" leaves it out
 };
 
@@ -303,6 +348,22 @@ std::string FormatPercent(double ratio) {
 }
 
 std::string NamespaceName(const std::string& netns) { return netns.empty() ? "(own)" : netns; }
+
+std::string WorkloadsSummary(const DestinationRow& r) {
+  std::string out;
+  for (const WorkloadCell& w : r.workloads) {
+    if (!out.empty()) out += ", ";
+    out += WorkloadName(w) + " " + FormatNumber(w.ports_used);
+    if (!w.states.empty()) out += " (" + w.states.front().first + ")";
+  }
+  return out.empty() ? "-" : out;
+}
+
+std::string WorkloadName(const WorkloadCell& w) {
+  if (w.kind == "container") return "container " + w.name.substr(0, 12);
+  if (w.kind == "pod") return "pod " + w.name;
+  return w.name;
+}
 
 std::string NamespaceList(const std::vector<std::string>& netns, size_t max) {
   std::string out;

@@ -23,6 +23,26 @@ struct TimeWaitReturn {
   double sockets = 0;
 };
 
+/// One workload holding ports of a destination (docs/workloads.md). Value type.
+struct WorkloadCell {
+  std::string kind;  // pod, container, systemd_unit, cgroup, unknown, other
+  std::string name;
+  double ports_used = 0;
+  std::vector<std::pair<std::string, double>> states;  // non-zero states, largest first
+};
+
+/// Workloads shown per destination: the heaviest three.
+inline constexpr size_t kOverviewWorkloads = 3;
+
+/// "container 3f4c6b0e9a5d" (ids cut to 12 characters, as docker ps does), "pod <uid>",
+/// "nginx.service", "/batch/job-7", "unknown", "other": how both views name a workload. Pure.
+std::string WorkloadName(const WorkloadCell& w);
+
+struct DestinationRow;
+/// "b.service 7 (time_wait), container 3f4c6b0e9a5d 5 (established), unknown 4 (time_wait)":
+/// a row's workloads with their ports used and their largest state, "-" when none. Pure.
+std::string WorkloadsSummary(const DestinationRow& r);
+
 /// One destination of one namespace. Value type.
 struct DestinationRow {
   std::string netns;                     // "" when namespace discovery is off
@@ -35,6 +55,9 @@ struct DestinationRow {
   std::vector<std::pair<std::string, double>> states;  // non-zero states, in exported order
   double time_wait = 0;                                // TIME_WAIT sockets (histogram count)
   std::vector<TimeWaitReturn> time_wait_returns;       // up to three cumulative buckets
+  /// Who holds its ports: the heaviest workloads by ports used (at most kOverviewWorkloads,
+  /// ties by sockets, then name); empty when attribution is off.
+  std::vector<WorkloadCell> workloads;
 };
 
 /// One kernel setting (or port-budget figure) with what it does, and its value per namespace

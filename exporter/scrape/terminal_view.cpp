@@ -60,6 +60,8 @@ std::string RenderTerminalView(const std::vector<prometheus::MetricFamily>& fami
   const PortOverview o = BuildPortOverview(families);
   const bool show_netns = std::any_of(o.rows.begin(), o.rows.end(),
                                       [](const DestinationRow& r) { return !r.netns.empty(); });
+  const bool show_workloads = std::any_of(
+      o.rows.begin(), o.rows.end(), [](const DestinationRow& r) { return !r.workloads.empty(); });
   std::string out;
   if (!o.failing.empty()) {
     out += "Could not read: " + Join(o.failing, ", ") +
@@ -81,10 +83,11 @@ std::string RenderTerminalView(const std::vector<prometheus::MetricFamily>& fami
                           "TIME_WAIT PORTS BACK WITHIN"}) {
       head.push_back(h);
     }
+    if (show_workloads) head.push_back("WHO HOLDS THE PORTS");
     rows.push_back(head);
     std::vector<bool> right = {true, false};
     if (show_netns) right.push_back(false);
-    for (bool b : {false, true, true, true, true, false, false}) right.push_back(b);
+    for (bool b : {false, true, true, true, true, false, false, false}) right.push_back(b);
     for (size_t i = 0; i < o.rows.size(); ++i) {
       const DestinationRow& r = o.rows[i];
       std::vector<std::string> row = {std::to_string(i + 1), r.destination};
@@ -104,6 +107,7 @@ std::string RenderTerminalView(const std::vector<prometheus::MetricFamily>& fami
         }
       }
       row.push_back(tw.empty() ? "-" : Join(tw, ", "));
+      if (show_workloads) row.push_back(WorkloadsSummary(r));
       rows.push_back(std::move(row));
     }
     out += Table(rows, right);

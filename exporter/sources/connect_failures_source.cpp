@@ -200,11 +200,10 @@ void ConnectFailuresSource::AddFamilies(FamilySet& fs, const ExportContext& ctx)
   fs.Add(metric::kConnectFailuresMapOverflowTotal, {}, double(overflow_total_));
 }
 
-Result<std::unique_ptr<HostSource>> MakeConnectFailuresSource(std::string_view mode,
-                                                              std::string_view udp_mode,
-                                                              const std::string& procfs) {
-  if (mode == "off") return std::unique_ptr<HostSource>();
-  if (mode != "auto" && mode != "on") {
+namespace {
+
+Status CheckModes(std::string_view mode, std::string_view udp_mode) {
+  if (mode != "auto" && mode != "on" && mode != "off") {
     return Status::Error("--collector.connect-failures: want auto, on or off, got \"" +
                          std::string(mode) + "\"");
   }
@@ -212,9 +211,28 @@ Result<std::unique_ptr<HostSource>> MakeConnectFailuresSource(std::string_view m
     return Status::Error("--collector.connect-failures.udp: want auto, syscalls or off, got \"" +
                          std::string(udp_mode) + "\"");
   }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<HostSource>> MakeConnectFailuresSource(std::string_view mode,
+                                                              std::string_view udp_mode,
+                                                              const std::string& procfs) {
+  if (mode == "off") return std::unique_ptr<HostSource>();
+  if (Status st = CheckModes(mode, udp_mode); !st.ok()) return st;
   std::string udp_note;
   Result<std::unique_ptr<ConnectFailureProbe>> probe =
       OpenConnectFailureProbe(UdpFailureOptions{std::string(udp_mode)}, &udp_note);
+  return MakeConnectFailuresSource(mode, udp_mode, Cgroup2Root("", procfs), std::move(probe),
+                                   udp_note);
+}
+
+Result<std::unique_ptr<HostSource>> MakeConnectFailuresSource(
+    std::string_view mode, std::string_view udp_mode, const std::string& cgroup2_root,
+    Result<std::unique_ptr<ConnectFailureProbe>> probe, const std::string& udp_note) {
+  if (mode == "off") return std::unique_ptr<HostSource>();
+  if (Status st = CheckModes(mode, udp_mode); !st.ok()) return st;
   if (!probe.ok()) {
     if (mode == "on") {
       return Status::Error("--collector.connect-failures=on: " + probe.status().message());
@@ -224,9 +242,7 @@ Result<std::unique_ptr<HostSource>> MakeConnectFailuresSource(std::string_view m
             probe.status().message() + "; exporting sockstate_connect_failures_available 0");
     return std::unique_ptr<HostSource>(std::make_unique<ConnectFailuresSource>(nullptr, nullptr));
   }
-  std::string mountinfo;
-  const std::string root =
-      ReadSmallFile(procfs + "/self/mountinfo", &mountinfo) == 0 ? FindCgroup2Mount(mountinfo) : "";
+  const std::string& root = cgroup2_root;
   if (root.empty()) {
     Log(LogLevel::kInfo,
         "connect() failures: no cgroup v2 hierarchy mounted; workloads are reported as "

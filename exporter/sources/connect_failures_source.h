@@ -102,5 +102,11 @@ class ConnectFailuresSource : public HostSource {
 Result<std::unique_ptr<HostSource>> MakeConnectFailuresSource(std::string_view mode,
                                                               std::string_view udp_mode,
                                                               const std::string& procfs);
+/// The same from a probe of the process's one BPF object (MakeHostSources()): `probe` is the
+/// outcome of loading the feature, `udp_note` why the UDP programs did not load (mode auto).
+/// Workloads are named from the cgroup2 tree at `cgroup2_root` ("": all "unknown").
+Result<std::unique_ptr<HostSource>> MakeConnectFailuresSource(
+    std::string_view mode, std::string_view udp_mode, const std::string& cgroup2_root,
+    Result<std::unique_ptr<ConnectFailureProbe>> probe, const std::string& udp_note);
 
 }  // namespace sockstate

@@ -8,6 +8,7 @@
 #include "sources/sock_diag_source.h"
 #include "sources/source.h"
 #include "sources/sysctl_source.h"
+#include "sources/time_wait_owners_source.h"
 
 namespace sockstate {
 
@@ -25,13 +26,27 @@ std::vector<std::unique_ptr<NetnsSource>> MakeNetnsSources() {
   return s;
 }
 
-Result<std::vector<std::unique_ptr<HostSource>>> MakeHostSources(const HostSourceOptions& options) {
-  std::vector<std::unique_ptr<HostSource>> s;
-  // connect() failures from a BPF program (docs/connect-failures.md); null when off.
-  auto cf =
-      MakeConnectFailuresSource(options.connect_failures, options.connect_failures_udp, "/proc");
+Result<HostSources> MakeHostSources(const HostSourceOptions& options) {
+  // Every kernel-event feature in the process's one BPF object, loaded once.
+  const UdpFailureOptions udp{options.connect_failures_udp};
+  const BpfFeatureSet bpf = LoadBpfFeatures(
+      {ConnectFailureFeature(options.connect_failures, udp),
+       {"--collector.time-wait-owners", options.time_wait_owners, TimeWaitOwnerPrograms(), {}}},
+      {{kTimeWaitSocketsMap, options.time_wait_max_sockets}});
+  HostSources s;
+  // connect() failures (docs/connect-failures.md); null when off.
+  Result<std::unique_ptr<ConnectFailureProbe>> probe = bpf.status[0];
+  if (bpf.loaded(0)) probe = OpenConnectFailureProbe(bpf.object, udp, bpf.variant[0]);
+  auto cf = MakeConnectFailuresSource(options.connect_failures, options.connect_failures_udp,
+                                      options.cgroup2_root, std::move(probe), bpf.notes[0]);
   if (!cf.ok()) return cf.status();
-  if (*cf) s.push_back(std::move(*cf));
+  if (*cf) s.sources.push_back(std::move(*cf));
+  // Owners of TIME_WAIT sockets (docs/workloads.md).
+  auto tw = MakeTimeWaitOwners(options.time_wait_owners, options.time_wait_max_sockets,
+                               bpf.status[1], bpf.object);
+  if (!tw.ok()) return tw.status();
+  s.time_wait_owners = tw->owners;
+  if (tw->source) s.sources.push_back(std::move(tw->source));
   return s;
 }
 

@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "aggregate/workloads.h"
 #include "sources/occupancy_bound_source.h"
 #include "sources/sysctl_source.h"
 #include "util/log.h"
@@ -23,6 +24,21 @@ void AddStateSeries(FamilySet& fs, const MetricDef& def, const Labels& labels,
   }
 }
 
+/// Who holds the destination's sockets (docs/workloads.md): one series per workload and state
+/// (states at 0 omitted) and the ports each uses.
+void AddWorkloads(FamilySet& fs, const DestinationStats& d, const Labels& dl) {
+  for (const WorkloadStats& w : d.workloads) {
+    const Labels wl = With(dl, {{"workload", w.workload.name}, {"workload_kind", w.workload.kind}});
+    for (int s = 0; s < kNumStates; ++s) {
+      if (w.sockets[s] == 0) continue;
+      fs.Add(metric::kDestinationWorkloadSockets,
+             With(wl, {{"state", std::string(TcpStateName(kExportedStates[s]))}}),
+             double(w.sockets[s]));
+    }
+    fs.Add(metric::kDestinationWorkloadEphemeralPortsUsed, wl, double(w.ports_used));
+  }
+}
+
 void AddDestination(FamilySet& fs, const AggregateResult& a, const DestinationStats& d,
                     const Labels& base) {
   const PortBudget& b = a.budget;
@@ -37,9 +53,10 @@ void AddDestination(FamilySet& fs, const AggregateResult& a, const DestinationSt
         b.usable > 0 ? double(d.ports_used_max) / b.usable : (d.ports_used_max > 0 ? 1.0 : 0.0);
     fs.Add(metric::kDestinationOccupancyRatio, dl, ratio);
   }
-  fs.Add(metric::kDestinationTuples, dl,
-           double(d.tuples));
-  fs.Histogram(metric::kDestinationTimeWaitRemainingSeconds, dl, a.tw_bounds, d.tw_buckets, d.tw_count, d.tw_sum_seconds);
+  fs.Add(metric::kDestinationTuples, dl, double(d.tuples));
+  fs.Histogram(metric::kDestinationTimeWaitRemainingSeconds, dl, a.tw_bounds, d.tw_buckets,
+               d.tw_count, d.tw_sum_seconds);
+  AddWorkloads(fs, d, dl);
 }
 
 void AddBudget(FamilySet& fs, const PortBudget& b, const Labels& base) {
@@ -51,7 +68,13 @@ void AddBudget(FamilySet& fs, const PortBudget& b, const Labels& base) {
 
 }  // namespace
 
-void SockDiagSource::ResetAggregator() { aggregator_->Reset(*config_, range_, reserved_); }
+void SockDiagSource::ResetAggregator() {
+  aggregator_->Reset(*config_, range_, reserved_);
+  // Workload attribution (docs/workloads.md): (tuple, cgroup) pairs bounded by 4x the tuples.
+  if (config_->workloads.top_k > 0) {
+    aggregator_->SetAttribution(4 * size_t(config_->destinations.max_tuples), tw_owners_);
+  }
+}
 
 Status SockDiagSource::Read(const NetnsReadContext& ctx) {
   // A namespace whose occupancy bound is below the threshold is not dumped.
@@ -64,6 +87,10 @@ Status SockDiagSource::Read(const NetnsReadContext& ctx) {
   const SysctlSource* sysctl = ctx.Earlier<SysctlSource>();
   const NetSysctls* s = sysctl ? &sysctl->sysctls() : nullptr;
   config_ = &ctx.config;
+  env_ = &ctx.mutable_env;
+  tw_owners_ = ctx.env.time_wait_owners && ctx.netns_inode != 0
+                   ? ctx.env.time_wait_owners->ForNamespace(ctx.netns_inode)
+                   : std::span<const TimeWaitOwnerCount>();
   range_ = s && s->port_range ? &*s->port_range : nullptr;
   reserved_ = s && s->reserved_ports ? &*s->reserved_ports : nullptr;
   ResetAggregator();
@@ -82,6 +109,7 @@ Status SockDiagSource::Read(const NetnsReadContext& ctx) {
   config_ = nullptr;
   range_ = nullptr;
   reserved_ = nullptr;
+  tw_owners_ = {};
   return st;
 }
 
@@ -132,6 +160,22 @@ void SockDiagSource::FinishAcrossNamespaces(const std::vector<NetnsSource*>& all
   }
   FoldAcrossNamespaces(aggs, config.destinations.max_series, /*inbound=*/false);
   FoldAcrossNamespaces(aggs, config.inbound.max_series, /*inbound=*/true);
+  // Workloads (docs/workloads.md): every owner cgroup of this scrape resolved with one bounded
+  // walk of the cgroup2 tree for the ids not cached, then ranked per destination and capped.
+  SockDiagSource* first = all.empty() ? nullptr : dynamic_cast<SockDiagSource*>(all.front());
+  CgroupResolver* cgroups = first && first->env_ ? first->env_->cgroups.get() : nullptr;
+  std::vector<uint64_t> ids;
+  for (const AggregateResult* a : aggs) {
+    for (const DestinationStats& d : a->destinations) {
+      for (const OwnerCounts& o : d.owners) {
+        if (o.cgroup_id != 0) ids.push_back(o.cgroup_id);
+      }
+    }
+  }
+  if (cgroups != nullptr) cgroups->Resolve(ids);
+  NameAndRankWorkloads(aggs, config.workloads.top_k, config.workloads.max_series, [&](uint64_t id) {
+    return cgroups != nullptr ? cgroups->Find(id) : UnknownWorkload();
+  });
 }
 
 void SockDiagSource::AddFamilies(FamilySet& fs, const Labels& base, const ExportContext&) const {
@@ -139,24 +183,29 @@ void SockDiagSource::AddFamilies(FamilySet& fs, const Labels& base, const Export
   const AggregateResult& a = snap_.agg;
   for (int fam = 0; fam < 2; ++fam) {
     for (int s = 0; s < kNumStates; ++s) {
-      fs.Add(metric::kTcpSockets, With(base, {{"family", fam ? "ipv6" : "ipv4"},
-                           {"state", std::string(TcpStateName(kExportedStates[s]))}}),
-               double(a.states[fam][s]));
+      fs.Add(metric::kTcpSockets,
+             With(base, {{"family", fam ? "ipv6" : "ipv4"},
+                         {"state", std::string(TcpStateName(kExportedStates[s]))}}),
+             double(a.states[fam][s]));
     }
   }
   fs.Add(metric::kNetlinkDumpSockets, base, double(snap_.dump_sockets));
   if (a.budget.known) AddBudget(fs, a.budget, base);
   for (const DestinationStats& d : a.destinations) AddDestination(fs, a, d, base);
   if (a.budget.known) {
-    fs.Histogram(metric::kTupleOccupancyRatio, base, a.occupancy_bounds, a.occupancy_buckets, a.occupancy_count, a.occupancy_sum);
+    fs.Histogram(metric::kTupleOccupancyRatio, base, a.occupancy_bounds, a.occupancy_buckets,
+                 a.occupancy_count, a.occupancy_sum);
   }
   fs.Add(metric::kDestinationsFolded, base, double(a.destinations_folded));
   fs.Add(metric::kDestinationUntrackedSockets, base, double(a.sockets_untracked));
   for (const DestinationStats& d : a.inbound) {
     AddStateSeries(fs, metric::kInboundSockets, With(base, {{"service", d.label}}), d);
   }
-  fs.Add(metric::kInboundServicesFolded, base,
-           double(a.services_folded));
+  if (a.attributed) {
+    fs.Add(metric::kDestinationWorkloadsFolded, base, double(a.workloads_folded));
+    fs.Add(metric::kTimeWaitUnknownOwnerSockets, base, double(a.time_wait_unknown));
+  }
+  fs.Add(metric::kInboundServicesFolded, base, double(a.services_folded));
   if (snap_.max_tw_buckets && *snap_.max_tw_buckets > 0) {
     const int tw = ExportedStateIndex(kTcpTimeWait);
     const double tws = double(a.states[0][tw] + a.states[1][tw]);

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -57,6 +58,9 @@ class SockDiagSource : public NetnsSource {
   const Config* config_ = nullptr;
   const PortRange* range_ = nullptr;
   const PortSet* reserved_ = nullptr;
+  std::span<const TimeWaitOwnerCount> tw_owners_;
+  // The collector's environment (it outlives every source), for FinishAcrossNamespaces().
+  SourceEnv* env_ = nullptr;
 };
 
 }  // namespace sockstate

@@ -26,6 +26,8 @@
 #include "config/config.h"
 #include "metrics/family_set.h"
 #include "kernel/procfs.h"
+#include "kernel/time_wait_owners.h"
+#include "kernel/workload.h"
 #include "util/status.h"
 
 namespace sockstate {
@@ -38,6 +40,12 @@ struct SourceEnv {
   std::string replay_dump;  // --debug.replay-dump: sock_diag replays this in the own namespace
   std::string record_dump;  // --debug.record-dump: sock_diag records the own namespace here
   std::atomic<uint64_t> netlink_dumps{0};  // sockstate_netlink_dumps_total
+  /// Owners of TIME_WAIT sockets from the kernel (docs/workloads.md), refreshed once per scrape
+  /// before the namespaces are read; null or unavailable: every TIME_WAIT socket's owner is
+  /// "unknown".
+  std::shared_ptr<const TimeWaitOwners> time_wait_owners;
+  /// Names workloads from cgroup ids; used by FinishAcrossNamespaces() (one thread) only.
+  std::shared_ptr<CgroupResolver> cgroups;
 };
 
 class NetnsSource;
@@ -53,6 +61,7 @@ struct NetnsReadContext {
   /// The sources of this namespace that already read successfully in this scrape, in
   /// registration order (so sock_diag finds sysctl's port range).
   const std::vector<const NetnsSource*>& earlier;
+  uint64_t netns_inode = 0;  // the namespace's nsfs inode (what BPF programs see), 0: unknown
 
   /// The first earlier source of type T that read successfully in this scrape, or nullptr.
   template <typename T>
@@ -118,6 +127,9 @@ class HostSource {
  public:
   virtual ~HostSource() = default;
   virtual std::string_view name() const = 0;
+  /// Called once per scrape before any namespace is read, on the scrape thread: a source whose
+  /// snapshot the namespaces' sources use (through SourceEnv) takes it here. Default: nothing.
+  virtual void BeforeNamespaces() {}
   /// Reads the kernel (e.g. BPF maps) into this instance's snapshot.
   virtual Status Read(const HostReadContext& ctx) = 0;
   /// Adds the series of the last Read(); called even when it failed (a source may export that
@@ -132,10 +144,20 @@ std::vector<std::unique_ptr<NetnsSource>> MakeNetnsSources();
 /// The host-wide sources, created once at startup. An error means a source explicitly turned
 /// on cannot work: the exporter exits 1 with it. Sources in mode auto that cannot work are
 /// still returned (they log one line and export that they are unavailable).
+/// All kernel-event features share the process's one BPF object (kernel/bpf_object.h).
 struct HostSourceOptions {
   std::string connect_failures = "auto";  // --collector.connect-failures: auto|on|off
+  std::string time_wait_owners = "auto";  // --collector.time-wait-owners: auto|on|off
+  uint32_t time_wait_max_sockets = WorkloadsConfig().time_wait_max_sockets;
+  std::string cgroup2_root;  // where workloads are named from (Cgroup2Root())
   std::string connect_failures_udp = "auto";  // --collector.connect-failures.udp
 };
-Result<std::vector<std::unique_ptr<HostSource>>> MakeHostSources(const HostSourceOptions& options);
+/// What MakeHostSources() made. Value type.
+struct HostSources {
+  std::vector<std::unique_ptr<HostSource>> sources;
+  /// For SourceEnv::time_wait_owners (unavailable when the program is not loaded).
+  std::shared_ptr<TimeWaitOwners> time_wait_owners;
+};
+Result<HostSources> MakeHostSources(const HostSourceOptions& options);
 
 }  // namespace sockstate

@@ -4,7 +4,7 @@
 // `max_entries` entries (FindOrInsert() says no beyond, and the caller counts the record
 // elsewhere). The array is reused across scrapes: finding or inserting is O(1) and allocates
 // nothing unless the table grows past its largest size so far, so memory follows entries, not
-// records. Keys are 36 bytes (util/key36.h hashes and compares them as words).
+// records. Keys are 36 or 48 bytes (util/key36.h hashes and compares them as words).
 
 #include <cstddef>
 #include <cstdint>
@@ -16,12 +16,13 @@
 
 namespace sockstate {
 
-/// `Key`: 36 bytes or more, trivially copyable, its first 36 bytes the identity (padding
+/// `Key`: trivially copyable, its first kIdentityBytes (36 or 48) bytes the identity (padding
 /// zeroed by the caller). `Value`: trivially copyable, with a `uint8_t occupied` member the
 /// table owns; a new entry's value starts zeroed. Not thread-safe.
-template <typename Key, typename Value>
+template <typename Key, typename Value, size_t kIdentityBytes = 36>
 class FlatTable {
-  static_assert(sizeof(Key) >= 36 && std::is_trivially_copyable_v<Key>);
+  static_assert(kIdentityBytes == 36 || kIdentityBytes == 48);
+  static_assert(sizeof(Key) >= kIdentityBytes && std::is_trivially_copyable_v<Key>);
   static_assert(std::is_trivially_copyable_v<Value>);
 
  public:
@@ -49,7 +50,15 @@ class FlatTable {
     if (count_ == 0) std::vector<Entry>().swap(slots_);
   }
 
-  static uint64_t Hash(const Key& key) { return HashKey36(reinterpret_cast<const uint8_t*>(&key)); }
+  static uint64_t Hash(const Key& key) {
+    const uint8_t* k = reinterpret_cast<const uint8_t*>(&key);
+    if constexpr (kIdentityBytes == 48) return HashKey48(k);
+    return HashKey36(k);
+  }
+  static bool Equal(const uint8_t* a, const uint8_t* b) {
+    if constexpr (kIdentityBytes == 48) return KeyEquals48(a, b);
+    return KeyEquals36(a, b);
+  }
   /// Starts loading the slot where a key of hash `hash` is looked for.
   void Prefetch(uint64_t hash) const { __builtin_prefetch(&slots_[hash & mask_]); }
 
@@ -60,13 +69,23 @@ class FlatTable {
     const uint8_t* k = reinterpret_cast<const uint8_t*>(&key);
     size_t i = hash & mask_;
     while (slots_[i].value.occupied) {
-      if (KeyEquals36(reinterpret_cast<const uint8_t*>(&slots_[i].key), k)) {
-        return &slots_[i].value;
-      }
+      if (Equal(reinterpret_cast<const uint8_t*>(&slots_[i].key), k)) return &slots_[i].value;
       i = (i + 1) & mask_;
     }
     return Insert(key, hash, i);
   }
+
+  /// Slot index of `key` (hash `hash`), or -1 when it is absent. Never inserts.
+  int64_t Find(const Key& key, uint64_t hash) const {
+    if (slots_.empty()) return -1;
+    const uint8_t* k = reinterpret_cast<const uint8_t*>(&key);
+    for (size_t i = hash & mask_; slots_[i].value.occupied; i = (i + 1) & mask_) {
+      if (Equal(reinterpret_cast<const uint8_t*>(&slots_[i].key), k)) return int64_t(i);
+    }
+    return -1;
+  }
+  /// Slots of the array (slot indexes are below this).
+  size_t capacity() const { return slots_.size(); }
 
   /// Calls fn(const Entry&) for every entry, in slot order.
   template <typename Fn>

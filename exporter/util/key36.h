@@ -1,6 +1,7 @@
 #pragma once
 // Hash and equality of the 36-byte tuple keys of the open-addressing tables (the sock_diag
-// tuple table and the conntrack NAT model). Inline and word-wise: a defaulted operator== calls
+// tuple table and the conntrack NAT model) and of the 48-byte (tuple, cgroup) keys of the
+// workload cells. Inline and word-wise: a defaulted operator== calls
 // memcmp out of line (+45% per socket, callgrind). Thread-safe (pure).
 
 #include <cstdint>
@@ -33,6 +34,19 @@ inline bool KeyEquals36(const uint8_t* a, const uint8_t* b) {
   return Load64(a) == Load64(b) && Load64(a + 8) == Load64(b + 8) &&
          Load64(a + 16) == Load64(b + 16) && Load64(a + 24) == Load64(b + 24) &&
          Load64(a + 28) == Load64(b + 28);
+}
+
+/// Hash of 48 bytes at `k` (the 36-byte hash and the last 12 bytes folded in).
+inline uint64_t HashKey48(const uint8_t* k) {
+  uint64_t h = HashKey36(k) ^ (Load64(k + 36) * 0x94D049BB133111EBULL) ^
+               (Load64(k + 40) * 0xBF58476D1CE4E5B9ULL);
+  h ^= h >> 31;
+  return h * 0x9E3779B97F4A7C15ULL;
+}
+
+/// Whether the 48 bytes at `a` and `b` are equal (six word compares).
+inline bool KeyEquals48(const uint8_t* a, const uint8_t* b) {
+  return KeyEquals36(a, b) && Load64(a + 36) == Load64(b + 36) && Load64(a + 40) == Load64(b + 40);
 }
 
 }  // namespace sockstate

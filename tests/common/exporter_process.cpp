@@ -1,5 +1,6 @@
 #include "exporter_process.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -18,18 +19,22 @@ std::string ExporterBinary() {
 }
 
 ExporterProcess::ExporterProcess(const std::string& config_yaml,
-                                 const std::vector<std::string>& extra_args) {
+                                 const std::vector<std::string>& extra_args,
+                                 const std::vector<std::string>& prefix) {
   char tmpl[] = "/tmp/sockstate-exporter-XXXXXX";
   if (!mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
   dir_ = tmpl;
   log_path_ = dir_ + "/exporter.log";
   port_ = FreeLoopbackPort();
-  std::vector<std::string> argv = {ExporterBinary(),
-                                   "--web.listen-address=127.0.0.1:" + std::to_string(port_),
-                                   "--log.level=warn"};
+  if (!prefix.empty()) chmod(dir_.c_str(), 0755);  // another user reads the config
+  std::vector<std::string> argv = prefix;
+  argv.insert(argv.end(),
+              {ExporterBinary(), "--web.listen-address=127.0.0.1:" + std::to_string(port_),
+               "--log.level=warn"});
   if (!config_yaml.empty()) {
     config_path_ = dir_ + "/config.yml";
     std::ofstream(config_path_) << config_yaml;
+    if (!prefix.empty()) chmod(config_path_.c_str(), 0644);
     argv.push_back("--config.file=" + config_path_);
   }
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());

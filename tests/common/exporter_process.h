@@ -14,8 +14,11 @@ namespace sockstate::testing {
 class ExporterProcess {
  public:
   /// `config_yaml` is written to a temp file passed as --config.file (empty = no config file).
+  /// `prefix` (optional) runs the exporter through another program, e.g. {"/usr/bin/setpriv",
+  /// "--reuid=65534", ...}; the config file is then readable by everyone.
   explicit ExporterProcess(const std::string& config_yaml,
-                           const std::vector<std::string>& extra_args = {});
+                           const std::vector<std::string>& extra_args = {},
+                           const std::vector<std::string>& prefix = {});
   ~ExporterProcess();
   ExporterProcess(const ExporterProcess&) = delete;
   ExporterProcess& operator=(const ExporterProcess&) = delete;

@@ -296,8 +296,9 @@ if [[ -x ${SOCKSTATE_EXPORTER_BIN:-} ]]; then
     || fail "the overlay's exporter config does not pass --config.check"
 fi
 
-# The connect-failures overlay (docs/connect-failures.md): CAP_BPF + CAP_PERFMON as uid 0,
-# --collector.connect-failures=on appended to the base args, and no hostPID.
+# The connect-failures overlay (docs/connect-failures.md, docs/workloads.md): CAP_BPF +
+# CAP_PERFMON as uid 0, --collector.connect-failures=on and --collector.time-wait-owners=on
+# appended to the base args, the node's cgroup2 tree read-only at --path.cgroup2, no hostPID.
 cf_overlay="$kdir/../overlays/connect-failures"
 python3 - "$kdir" "$cf_overlay" <<'PY' || fail "overlay connect-failures"
 import os, sys, yaml
@@ -313,13 +314,20 @@ assert sorted(c["securityContext"]["capabilities"]["add"]) == ["BPF", "PERFMON"]
 assert c["securityContext"]["capabilities"]["drop"] == ["ALL"]
 assert c["securityContext"]["runAsUser"] == 0
 ops = yaml.safe_load(k["patches"][1]["patch"])
-assert ops == [{"op": "add", "path": "/spec/template/spec/containers/0/args/-",
-                "value": "--collector.connect-failures=on"}], ops
-print("ok: overlay connect-failures adds CAP_BPF + CAP_PERFMON and the flag, no hostPID")
+assert ops == [{"op": "add", "path": "/spec/template/spec/containers/0/args/-", "value": v}
+               for v in ("--collector.connect-failures=on", "--collector.time-wait-owners=on",
+                         "--path.cgroup2=/host/sys/fs/cgroup")], ops
+m = {v["name"]: v for v in c["volumeMounts"]}["cgroup2"]
+assert m["mountPath"] == "/host/sys/fs/cgroup" and m["readOnly"] is True, m
+v = {v["name"]: v for v in pod["volumes"]}["cgroup2"]
+assert v["hostPath"]["path"] == "/sys/fs/cgroup", v
+print("ok: overlay connect-failures adds CAP_BPF + CAP_PERFMON, the flags and the cgroup2 tree, no hostPID")
 PY
 if command -v kubectl >/dev/null 2>&1; then
   kubectl kustomize "$cf_overlay" >"$tmp/cf-overlay.yaml" 2>"$tmp/cf-overlay.err" \
     && grep -q -- '- --collector.connect-failures=on' "$tmp/cf-overlay.yaml" \
+    && grep -q -- '- --collector.time-wait-owners=on' "$tmp/cf-overlay.yaml" \
+    && grep -q -- 'mountPath: /host/sys/fs/cgroup' "$tmp/cf-overlay.yaml" \
     && grep -q -- '- PERFMON' "$tmp/cf-overlay.yaml" \
     && ! grep -q 'hostPID: true' "$tmp/cf-overlay.yaml" \
     || { cat "$tmp/cf-overlay.err" >&2; fail "kubectl kustomize $cf_overlay"; }

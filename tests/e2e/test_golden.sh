@@ -18,7 +18,8 @@ trap cleanup EXIT
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 "$bin" --web.listen-address=127.0.0.1:$port --path.procfs="$src/tests/fixtures/proc" \
   --debug.replay-dump="$src/tests/fixtures/dumps/mixed.ssdiag" \
-  --config.file="$here/golden-config.yml" --collector.connect-failures=off >"$tmp/log" 2>&1 &
+  --config.file="$here/golden-config.yml" --collector.connect-failures=off \
+  --collector.time-wait-owners=off >"$tmp/log" 2>&1 &
 # (connect failures come from kernel events, not from the fixtures: off keeps the golden file
 # the same on every host; tests/kernel/connect_failures_kernel_test.cpp covers that source.)
 pid=$!

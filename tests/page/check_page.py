@@ -115,6 +115,24 @@ def check_dom(dom_path, metrics_path, pop_path, self_addr):
         if v:
             states.setdefault(key(l), {})[l["state"]] = v
     tw_total = {key(l): v for l, v in metrics.get("sockstate_destination_time_wait_remaining_seconds_count", [])}
+    # Who holds the ports: per destination, its workloads' ports and states.
+    wl = {}
+    for l, v in metrics.get("sockstate_destination_workload_ephemeral_ports_used", []):
+        wl.setdefault(key(l), {}).setdefault((l["workload_kind"], l["workload"]), [0, {}])[0] = v
+    for l, v in metrics.get("sockstate_destination_workload_sockets", []):
+        if v:
+            wl.setdefault(key(l), {}).setdefault((l["workload_kind"], l["workload"]), [0, {}])[1][l["state"]] = v
+
+    def workloads_cell(k):
+        def name(kind, w):
+            return {"container": "container " + w[:12], "pod": "pod " + w}.get(kind, w)
+        cells = sorted(wl.get(k, {}).items(), key=lambda i: (-i[1][0], -sum(i[1][1].values()), i[0]))
+        parts = []
+        for (kind, w), (ports, sts) in cells[:3]:
+            top = sorted(sts.items(), key=lambda s: -s[1])
+            parts.append(f"{name(kind, w)} {num(ports)}" + (f" ({top[0][0]})" if top else ""))
+        return ", ".join(parts) or "-"
+
     with_sockets = [k for k in used if used[k] > 0 or occ.get(k, 0) > 0 or states.get(k)]
     with_sockets.sort(key=lambda k: (-occ.get(k, -1), -used_max.get(k, -1), -used[k], k))
     want = [k for k in with_sockets[:10] if k[1] != self_addr]
@@ -135,6 +153,8 @@ def check_dom(dom_path, metrics_path, pop_path, self_addr):
             "num tuples": num(tuples[k]),
             "states": " · ".join(f"{s} {num(n)}" for s, n in states.get(k, {}).items()) or "none",
         }
+        if wl:
+            expect["workloads"] = workloads_cell(k)
         for cls, value in expect.items():
             if r.get(cls) != value:
                 fail(f"{where}: cell {cls} is {r.get(cls)!r}, the scrape says {value!r}")

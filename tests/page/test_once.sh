@@ -5,25 +5,29 @@
 # 3 CLOSE_WAIT to .5:6379). The printed table must be exactly these rows, it must start no
 # server, and it exits 0; last it says that it does not count connect() failures and where they
 # are counted (also as nobody without capabilities with --collector.connect-failures=on), and
-# nothing about them with =off. Needs root.
+# nothing about them with =off. Who holds the ports: the population's cgroup (named from the
+# host's cgroup2 tree, --path.cgroup2, since `ip netns exec` hides /sys/fs/cgroup), and its
+# TIME_WAIT sockets "unknown" (--once loads no BPF program). Needs root.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 page_setup once
 
 echo "== --once in netns $ns"
 start=$(date +%s%N)
-out=$(ip netns exec "$ns" timeout 30 "$exporter" --once --web.listen-address=127.0.0.1:9798) ||
+# nsenter --net, not ip netns exec: the latter mounts a /sys of its own, without the cgroup tree.
+in_ns() { nsenter --net="/var/run/netns/$ns" "$@"; }
+out=$(in_ns timeout 30 "$exporter" --once --web.listen-address=127.0.0.1:9798) ||
   fail "--once exited $? (output: $out)"
 ms=$((($(date +%s%N) - start) / 1000000))
 age=$(page_tw_age)
 echo "$out"
 ((age < 10)) || fail "the machine is too slow for the exact TIME_WAIT column: $age s since the sockets were made (want < 10)"
 
-expected_rows='#  DESTINATION     OCCUPANCY                      PORTS USED  OF USABLE  TUPLES  SOCKETS BY STATE              TIME_WAIT PORTS BACK WITHIN
-1  127.0.0.2:5432  [#################---]  89.9%          80         89       1  established 60, time_wait 20  0 in 10s, 0 in 30s, 20 in 60s
-2  127.0.0.3:443   [###########---------]  56.2%          50         89       1  established 50                -
-3  127.0.0.4:8080  [#-------------------]   5.6%           5         89       1  time_wait 5                   0 in 10s, 0 in 30s, 5 in 60s
-4  127.0.0.5:6379  [--------------------]   3.4%           3         89       1  close_wait 3                  -'
+expected_rows="#  DESTINATION     OCCUPANCY                      PORTS USED  OF USABLE  TUPLES  SOCKETS BY STATE              TIME_WAIT PORTS BACK WITHIN    WHO HOLDS THE PORTS
+1  127.0.0.2:5432  [#################---]  89.9%          80         89       1  established 60, time_wait 20  0 in 10s, 0 in 30s, 20 in 60s  $cgroup 60 (established), unknown 20 (time_wait)
+2  127.0.0.3:443   [###########---------]  56.2%          50         89       1  established 50                -                              $cgroup 50 (established)
+3  127.0.0.4:8080  [#-------------------]   5.6%           5         89       1  time_wait 5                   0 in 10s, 0 in 30s, 5 in 60s   unknown 5 (time_wait)
+4  127.0.0.5:6379  [--------------------]   3.4%           3         89       1  close_wait 3                  -                              $cgroup 3 (close_wait)"
 got_rows=$(sed -n '/^#  DESTINATION/,/^$/p' <<<"$out" | sed '/^$/d')
 [[ "$got_rows" == "$expected_rows" ]] || fail "destination rows differ:
 $(diff <(echo "$expected_rows") <(echo "$got_rows"))"
@@ -52,11 +56,11 @@ want_cf="connect() failures (EADDRNOTAVAIL, refused, timed out): not counted by 
     by destination and reason: curl -s http://localhost:9798/metrics | grep '^sockstate_connect_failures_total'"
 [[ "$(tail -n 3 <<<"$out")" == "$want_cf" ]] || fail "the last lines are not the connect() failures note:
 $(diff <(echo "$want_cf") <(tail -n 3 <<<"$out"))"
-off=$(ip netns exec "$ns" timeout 30 "$exporter" --once --collector.connect-failures=off) ||
+off=$(in_ns timeout 30 "$exporter" --once --collector.connect-failures=off) ||
   fail "--once --collector.connect-failures=off exited $?"
 if grep -q 'connect() failures' <<<"$off"; then fail "--once with connect failures off mentions them"; fi
 # Without privileges (no CAP_BPF/CAP_PERFMON): --once still works, `on` is not fatal for it.
-nopriv=$(ip netns exec "$ns" setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all \
+nopriv=$(in_ns setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all \
   --bounding-set=-all timeout 30 "$exporter" --once --collector.connect-failures=on) ||
   fail "--once --collector.connect-failures=on as nobody without capabilities exited $?"
 [[ "$(tail -n 3 <<<"$nopriv")" == "$want_cf" ]] || fail "as nobody: no connect() failures note"

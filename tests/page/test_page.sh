@@ -15,7 +15,10 @@ command -v curl >/dev/null || fail "tier page cannot run: curl not found; run sc
 page_setup page
 
 port=9798
-ip netns exec "$ns" "$exporter" --web.listen-address=127.0.0.1:$port 2>"$tmp/exporter.log" &
+# nsenter --net, not ip netns exec: the exporter sees the host's cgroup tree and names the
+# population's cgroup in "Who holds the ports" (ip netns exec mounts a /sys of its own).
+nsenter --net="/var/run/netns/$ns" "$exporter" --web.listen-address=127.0.0.1:$port \
+  2>"$tmp/exporter.log" &
 pids+=($!)
 for _ in $(seq 100); do
   ip netns exec "$ns" curl -fsS -o /dev/null "http://127.0.0.1:$port/metrics" 2>/dev/null && break
@@ -38,6 +41,9 @@ age=$(page_tw_age)
 ((age < 55)) || fail "the machine is too slow: $age s since the TIME_WAIT sockets were made (they expire at 60)"
 python3 "$here/check_page.py" dom "$tmp/dom.html" "$tmp/metrics.txt" "$tmp/pop.json" "127.0.0.1:$port" ||
   fail "page vs scrape (DOM kept in $tmp/dom.html with SOCKSTATE_KEEP_TMP=1)"
+# Who holds the ports of the fullest destination: the population's cgroup, named.
+grep -qF "<td class=\"workloads\">$cgroup 60 (established), unknown 20 (time_wait)</td>" "$tmp/dom.html" ||
+  fail "the fullest destination's workloads cell does not name the population's cgroup $cgroup"
 
 echo "== chromium --screenshot"
 w=1280 h=1000

@@ -185,7 +185,7 @@ TEST(ConfigErrorTest, UnknownKeys) {
   EXPECT_EQ(
       Err("destination:\n  top_k: 1\n"),
       "t.yml:1:1: destination: unknown key \"destination\" (allowed: collector, destinations, "
-      "inbound, histograms, namespaces, nat, connect_failures)");
+      "inbound, histograms, namespaces, nat, connect_failures, workloads)");
   EXPECT_EQ(Err("destinations:\n  topk: 1\n"),
             "t.yml:2:3: destinations.topk: unknown key \"topk\" (allowed: groups, top_k, "
             "max_series, max_tuples)");
@@ -517,6 +517,28 @@ TEST(ConfigFileTest, ErrorsNameTheFile) {
             "cannot read config file \"" + std::string(dir) + "\": Is a directory");
   std::remove(path.c_str());
   rmdir(dir);
+}
+
+TEST(ConfigTest, WorkloadsSection) {
+  const WorkloadsConfig d = DefaultConfig().workloads;
+  EXPECT_EQ(d.top_k, 3u);
+  EXPECT_EQ(d.max_series, 500u);
+  EXPECT_EQ(d.time_wait_max_sockets, 262144u);
+  auto c = ParseConfig(
+      "workloads:\n  top_k: 0\n  max_series: 100000\n  time_wait_max_sockets: 1024\n", "t.yml");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->workloads.top_k, 0u);
+  EXPECT_EQ(c->workloads.max_series, 100000u);
+  EXPECT_EQ(c->workloads.time_wait_max_sockets, 1024u);
+  EXPECT_EQ(Err("workloads:\n  top_k: 101\n"),
+            "t.yml:2:10: workloads.top_k: 101 out of range 0..100");
+  EXPECT_EQ(Err("workloads:\n  max_series: 0\n"),
+            "t.yml:2:15: workloads.max_series: 0 out of range 1..100000");
+  EXPECT_EQ(Err("workloads:\n  time_wait_max_sockets: 1023\n"),
+            "t.yml:2:26: workloads.time_wait_max_sockets: 1023 out of range 1024..16777216");
+  EXPECT_EQ(Err("workloads:\n  topk: 2\n"),
+            "t.yml:2:3: workloads.topk: unknown key \"topk\" (allowed: top_k, max_series, "
+            "time_wait_max_sockets)");
 }
 
 }  // namespace

@@ -104,15 +104,22 @@ TEST(FlagsTest, BadValuesNameTheFlagAndTheValue) {
             "bad --log.level \"verbose\" (want debug, info, warn or error)");
 }
 
-TEST(FlagsTest, ConnectFailuresModes) {
+TEST(FlagsTest, KernelEventModes) {
   for (const char* mode : {"auto", "on", "off"}) {
-    const std::string arg = std::string("--collector.connect-failures=") + mode;
-    auto r = Parse({arg.c_str()});
-    ASSERT_TRUE(r.ok()) << mode;
-    EXPECT_EQ(r->connect_failures, mode);
+    for (const char* flag : {"collector.connect-failures", "collector.time-wait-owners"}) {
+      const std::string arg = std::string("--") + flag + "=" + mode;
+      auto r = Parse({arg.c_str()});
+      ASSERT_TRUE(r.ok()) << arg;
+      EXPECT_EQ(std::string(flag) == "collector.connect-failures" ? r->connect_failures
+                                                                  : r->time_wait_owners,
+                mode);
+    }
   }
+  EXPECT_EQ(Parse({})->time_wait_owners, "auto");
   EXPECT_EQ(Error({"--collector.connect-failures=yes"}),
             "bad --collector.connect-failures \"yes\" (want auto, on or off)");
+  EXPECT_EQ(Error({"--collector.time-wait-owners=1"}),
+            "bad --collector.time-wait-owners \"1\" (want auto, on or off)");
   EXPECT_EQ(Parse({})->connect_failures_udp, "auto");
   for (const char* mode : {"auto", "syscalls", "off"}) {
     const std::string arg = std::string("--collector.connect-failures.udp=") + mode;
@@ -153,7 +160,7 @@ TEST(FlagsTest, HelpListsEveryFlagWithItsDefault) {
   // Flags without a default print none; bools never print theirs.
   EXPECT_NE(help.find("Built-in defaults when empty.\n"), std::string::npos);
   EXPECT_EQ(help.find("(default \"false\")"), std::string::npos);
-  EXPECT_EQ(FlagTable().size(), 20u);
+  EXPECT_EQ(FlagTable().size(), 22u);
 }
 
 }  // namespace

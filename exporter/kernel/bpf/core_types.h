@@ -13,7 +13,9 @@
 #define IPPROTO_UDP 17
 #define SOCK_DGRAM 2
 #define TCP_SYN_SENT 2
+#define TCP_FIN_WAIT2 5
 #define TCP_CLOSE 7
+#define TCP_CLOSING 11
 #define E2BIG 7
 #define EAGAIN 11
 #define EEXIST 17
@@ -27,8 +29,17 @@ struct ns_common {
   unsigned int inum;
 } __attribute__((preserve_access_index));
 
+struct local_ports {
+  __u32 range; /* low | high << 16 since 6.3; before: int range[2] (read by its size) */
+} __attribute__((preserve_access_index));
+
+struct netns_ipv4 {
+  struct local_ports ip_local_ports;
+} __attribute__((preserve_access_index));
+
 struct net {
   struct ns_common ns;
+  struct netns_ipv4 ipv4;
 } __attribute__((preserve_access_index));
 
 typedef struct {
@@ -44,11 +55,13 @@ struct in6_addr {
 /* Declared flat: libbpf finds these names inside the kernel's anonymous unions. */
 struct sock_common {
   __be32 skc_daddr;
+  __be32 skc_rcv_saddr;
   __be16 skc_dport;
   __u16 skc_num;
   unsigned short skc_family;
   possible_net_t skc_net;
   struct in6_addr skc_v6_daddr;
+  struct in6_addr skc_v6_rcv_saddr;
 } __attribute__((preserve_access_index));
 
 struct kernfs_node {
@@ -142,6 +155,16 @@ struct pt_regs___arm64 {
  * never assigned one. */
 struct inet_sock {
   __be16 inet_sport;
+} __attribute__((preserve_access_index));
+
+struct timer_list {
+  void (*function)(struct timer_list *);
+} __attribute__((preserve_access_index));
+
+/* A TIME_WAIT minisocket: its sock_common, then its timer (tw_timer_handler). */
+struct inet_timewait_sock {
+  struct sock_common __tw_common;
+  struct timer_list tw_timer;
 } __attribute__((preserve_access_index));
 
 static __always_inline int IsV4Mapped(const unsigned char *a) {

@@ -1,0 +1,324 @@
+// Real-kernel tests of "who holds the ports" (docs/workloads.md): processes in cgroup v2 groups
+// the test creates hold, churn and leak connections in a namespace the test creates; the real
+// exporter (with its TIME_WAIT owner program loaded) must report exactly those sockets per
+// destination, workload and state.
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "exporter_process.h"
+#include "kernel/workload.h"
+#include "netns_fixture.h"
+#include "test_util.h"
+
+namespace sockstate {
+namespace {
+
+using testing::TestNetns;
+
+// What a child does inside the namespace, in its cgroup (async-signal-safe calls only).
+enum class Work { kServe, kHold, kChurn, kLeak };
+
+sockaddr_in Loopback(uint16_t port) {
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return a;
+}
+
+// kServe: listens on `port` (accepts, closes each connection when its peer closes) and on
+// `port` + 1 (accepts and closes at once: the client is left in CLOSE_WAIT), for 60 s at most.
+[[noreturn]] void Serve(uint16_t port, int ready_fd, int stop_fd) {
+  int lis[2];
+  for (int i = 0; i < 2; ++i) {
+    lis[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    int one = 1;
+    setsockopt(lis[i], SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    sockaddr_in a = Loopback(uint16_t(port + i));
+    if (bind(lis[i], reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 || listen(lis[i], 512) != 0)
+      _exit(110);
+  }
+  if (write(ready_fd, "r", 1) != 1) _exit(111);
+  pollfd fds[256];
+  int n = 3;
+  fds[0] = {stop_fd, POLLIN, 0};
+  fds[1] = {lis[0], POLLIN, 0};
+  fds[2] = {lis[1], POLLIN, 0};
+  for (int round = 0; round < 60000; ++round) {  // 1 ms polls: 60 s at most
+    if (poll(fds, n, 1) < 0) continue;
+    if (fds[0].revents) _exit(0);
+    for (int l = 1; l <= 2; ++l) {
+      if (!(fds[l].revents & POLLIN)) continue;
+      for (int c; (c = accept4(fds[l].fd, nullptr, nullptr, SOCK_NONBLOCK)) >= 0;) {
+        if (l == 2 || n == 256) {
+          close(c);
+        } else {
+          fds[n++] = {c, POLLIN, 0};
+        }
+      }
+    }
+    for (int i = 3; i < n; ++i) {
+      if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      char buf[64];
+      if (read(fds[i].fd, buf, sizeof(buf)) > 0) continue;
+      close(fds[i].fd);  // the peer closed: close ours
+      fds[i--] = fds[--n];
+    }
+  }
+  _exit(0);
+}
+
+// A child in `cgroup_dir`, inside the namespace at `netns_path`, doing `work` with `count`
+// connections to 127.0.0.1:`port`; it says "ready" when done and keeps its sockets until
+// Stop().
+class CgroupChild {
+ public:
+  CgroupChild(const std::string& cgroup_dir, const std::string& netns_path, Work work,
+              uint16_t port, int count) {
+    int ready[2], stop[2];
+    if (pipe(ready) != 0 || pipe(stop) != 0) throw std::runtime_error("pipe");
+    const int ns_fd = open(netns_path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (ns_fd < 0) throw std::runtime_error("open " + netns_path);
+    const std::string procs = cgroup_dir + "/cgroup.procs";
+    pid_ = fork();
+    if (pid_ < 0) throw std::runtime_error("fork");
+    if (pid_ == 0) {
+      // Only our three fds: another child's stop pipe kept open here would keep it waiting.
+      for (int fd = 3; fd < 1024; ++fd) {
+        if (fd != ns_fd && fd != ready[1] && fd != stop[0]) close(fd);
+      }
+      int fd = open(procs.c_str(), O_WRONLY);
+      if (fd < 0 || write(fd, "0", 1) != 1) _exit(100);
+      close(fd);
+      if (setns(ns_fd, CLONE_NEWNET) != 0) _exit(101);
+      if (work == Work::kServe) Serve(port, ready[1], stop[0]);
+      sockaddr_in a = Loopback(port);
+      for (int i = 0; i < count; ++i) {
+        int s = socket(AF_INET, SOCK_STREAM, 0);
+        if (connect(s, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) _exit(102);
+        if (work == Work::kChurn) close(s);  // client closes first: TIME_WAIT here
+      }
+      if (write(ready[1], "r", 1) != 1) _exit(103);
+      char c;
+      while (read(stop[0], &c, 1) < 0 && errno == EINTR) {
+      }
+      _exit(0);
+    }
+    close(ns_fd);
+    close(ready[1]);
+    close(stop[0]);
+    stop_ = stop[1];
+    char c = 0;
+    pollfd p{ready[0], POLLIN, 0};
+    const bool ok = poll(&p, 1, 10000) == 1 && read(ready[0], &c, 1) == 1;
+    close(ready[0]);
+    if (!ok) {
+      Stop();
+      throw std::runtime_error("child in " + cgroup_dir + " did not get ready");
+    }
+  }
+  ~CgroupChild() { Stop(); }
+  void Stop() {
+    if (stop_ >= 0) close(stop_);
+    stop_ = -1;
+    if (pid_ > 0) {
+      int status = 0;
+      for (int i = 0; i < 500 && waitpid(pid_, &status, WNOHANG) == 0; ++i) usleep(10000);
+      if (waitpid(pid_, &status, WNOHANG) == 0) {
+        kill(pid_, SIGKILL);
+        waitpid(pid_, &status, 0);
+      }
+      pid_ = -1;
+    }
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int stop_ = -1;
+};
+
+// Cgroups under the cgroup2 root, removed (after their processes are gone) at the end.
+class Cgroups {
+ public:
+  explicit Cgroups(const std::string& root) : root_(root) {}
+  ~Cgroups() {
+    for (const std::string& r : rel_) rmdir((root_ + r).c_str());
+  }
+  // Creates /sst-wl-<pid>-<name>; returns its path relative to the root.
+  std::string Make(const std::string& name) {
+    const std::string rel = "/sst-wl-" + std::to_string(getpid()) + "-" + name;
+    if (mkdir((root_ + rel).c_str(), 0755) != 0 && errno != EEXIST)
+      throw std::runtime_error("mkdir " + root_ + rel + ": " + strerror(errno));
+    rel_.push_back(rel);
+    return rel;
+  }
+  std::string Dir(const std::string& rel) const { return root_ + rel; }
+
+ private:
+  std::string root_;
+  std::vector<std::string> rel_;
+};
+
+// Waits (10 s at most) until the namespace holds exactly `want` sockets in `state`.
+void WaitForState(TestNetns& ns, const std::string& state, int want) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  int have = -1;
+  while (std::chrono::steady_clock::now() < deadline) {
+    have = testing::Count(ns.ProcCounts(), state);
+    if (have == want) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  throw std::runtime_error("namespace has " + std::to_string(have) + " " + state + ", want " +
+                           std::to_string(want));
+}
+
+std::string SkipReason(std::string* root) {
+  if (geteuid() != 0) return "needs root";
+  struct stat st;
+  if (stat("/sys/kernel/btf/vmlinux", &st) != 0) return "no kernel BTF (/sys/kernel/btf/vmlinux)";
+  *root = Cgroup2Root("", "/proc");
+  if (root->empty()) return "no cgroup v2 hierarchy mounted";
+  return "";
+}
+
+std::string ListConfig(const TestNetns& ns, const std::string& extra = "") {
+  return "namespaces:\n  mode: list\n  names: [" + ns.name() + "]\n  detail_threshold: 0\n" + extra;
+}
+
+double Workload(const testing::Series& s, const std::string& netns, const std::string& dest,
+                const std::string& workload, const std::string& kind, const std::string& state) {
+  return testing::Get(s, "sockstate_destination_workload_sockets",
+                      {{"netns", netns},
+                       {"destination", dest},
+                       {"workload", workload},
+                       {"workload_kind", kind},
+                       {"state", state}});
+}
+
+TEST(WorkloadsKernel, EstablishedTimeWaitAndCloseWaitPerWorkloadAndOlderTimeWaitUnknown) {
+  std::string root;
+  const std::string skip = SkipReason(&root);
+  if (!skip.empty()) GTEST_SKIP() << skip;
+  Cgroups cg(root);
+  const std::string a = cg.Make("a"), b = cg.Make("b"), c = cg.Make("c"), pre = cg.Make("pre");
+  TestNetns ns;
+  CgroupChild server(cg.Dir(cg.Make("srv")), ns.path(), Work::kServe, 7001, 0);
+  // 4 TIME_WAIT sockets to 127.0.0.1:7001 before the exporter (and its program) starts.
+  { CgroupChild(cg.Dir(pre), ns.path(), Work::kChurn, 7001, 4); }
+  WaitForState(ns, "time_wait", 4);
+
+  testing::ExporterProcess exporter(ListConfig(ns), {"--collector.time-wait-owners=on"});
+  CgroupChild hold(cg.Dir(a), ns.path(), Work::kHold, 7001, 5);
+  { CgroupChild(cg.Dir(b), ns.path(), Work::kChurn, 7001, 7); }
+  CgroupChild leak(cg.Dir(c), ns.path(), Work::kLeak, 7002, 2);
+  WaitForState(ns, "time_wait", 11);
+  WaitForState(ns, "close_wait", 2);
+  WaitForState(ns, "established", 10);  // both ends of the 5 held connections
+
+  const testing::Series s = exporter.Scrape();
+  const std::string n = ns.name(), d1 = "127.0.0.1:7001", d2 = "127.0.0.1:7002";
+  EXPECT_EQ(testing::Get(s, "sockstate_time_wait_owners_available", {}), 1);
+  EXPECT_EQ(Workload(s, n, d1, a, "cgroup", "established"), 5);
+  EXPECT_EQ(Workload(s, n, d1, b, "cgroup", "time_wait"), 7);
+  EXPECT_EQ(Workload(s, n, d1, "unknown", "unknown", "time_wait"), 4);
+  EXPECT_EQ(Workload(s, n, d2, c, "cgroup", "close_wait"), 2);
+  EXPECT_EQ(testing::Get(s, "sockstate_time_wait_unknown_owner_sockets", {{"netns", n}}), 4);
+  auto used = [&](const std::string& dest, const std::string& w, const std::string& kind) {
+    return testing::Get(
+        s, "sockstate_destination_workload_ephemeral_ports_used",
+        {{"netns", n}, {"destination", dest}, {"workload", w}, {"workload_kind", kind}});
+  };
+  EXPECT_EQ(used(d1, a, "cgroup"), 5);
+  EXPECT_EQ(used(d1, b, "cgroup"), 7);
+  EXPECT_EQ(used(d1, "unknown", "unknown"), 4);
+  EXPECT_EQ(used(d2, c, "cgroup"), 2);
+  // Exactly those series for these two destinations: nothing else is attributed to them.
+  int series = 0;
+  for (const auto& [k, v] : s) {
+    if (k.rfind("sockstate_destination_workload_sockets{", 0) == 0 &&
+        (k.find(d1) != std::string::npos || k.find(d2) != std::string::npos))
+      ++series;
+  }
+  EXPECT_EQ(series, 4);
+}
+
+// Without CAP_SYSLOG /proc/kallsyms shows no addresses, so the program cannot be given
+// tw_timer_handler: it learns it from the first TIME_WAIT socket born, and names that one too.
+TEST(WorkloadsKernel, WithoutKallsymsTheTimerCallbackIsLearnedAndEveryOwnerIsStillNamed) {
+  std::string root;
+  const std::string skip = SkipReason(&root);
+  if (!skip.empty()) GTEST_SKIP() << skip;
+  Cgroups cg(root);
+  const std::string b = cg.Make("learn");
+  TestNetns ns;
+  CgroupChild server(cg.Dir(cg.Make("srv")), ns.path(), Work::kServe, 7201, 0);
+  // nobody with exactly CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN (to enter the namespace).
+  const std::string caps = "+bpf,+perfmon,+sys_admin";
+  testing::ExporterProcess exporter(
+      ListConfig(ns),
+      {"--collector.time-wait-owners=on", "--collector.connect-failures=off", "--log.level=info"},
+      {"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=" + caps,
+       "--ambient-caps=" + caps});
+  ASSERT_NE(exporter.Log().find("/proc/kallsyms hides tw_timer_handler"), std::string::npos)
+      << exporter.Log();
+  { CgroupChild(cg.Dir(b), ns.path(), Work::kChurn, 7201, 6); }
+  WaitForState(ns, "time_wait", 6);
+  const testing::Series s = exporter.Scrape();
+  EXPECT_EQ(Workload(s, ns.name(), "127.0.0.1:7201", b, "cgroup", "time_wait"), 6);
+  EXPECT_EQ(testing::Get(s, "sockstate_time_wait_unknown_owner_sockets", {{"netns", ns.name()}}),
+            0);
+}
+
+TEST(WorkloadsKernel, WorkloadsBeyondTopKFoldIntoOtherWithExactSums) {
+  std::string root;
+  const std::string skip = SkipReason(&root);
+  if (!skip.empty()) GTEST_SKIP() << skip;
+  Cgroups cg(root);
+  TestNetns ns;
+  CgroupChild server(cg.Dir(cg.Make("srv")), ns.path(), Work::kServe, 7101, 0);
+  testing::ExporterProcess exporter(ListConfig(ns, "workloads:\n  top_k: 2\n"),
+                                    {"--collector.time-wait-owners=off"});
+  // Four workloads hold 4, 3, 2 and 1 connections to one destination.
+  std::vector<std::string> rel;
+  std::vector<std::unique_ptr<CgroupChild>> children;
+  for (int i = 1; i <= 4; ++i) {
+    rel.push_back(cg.Make("k" + std::to_string(i)));
+    children.push_back(
+        std::make_unique<CgroupChild>(cg.Dir(rel.back()), ns.path(), Work::kHold, 7101, i));
+  }
+  WaitForState(ns, "established", 20);
+  const testing::Series s = exporter.Scrape();
+  const std::string n = ns.name(), d = "127.0.0.1:7101";
+  EXPECT_EQ(Workload(s, n, d, rel[3], "cgroup", "established"), 4);
+  EXPECT_EQ(Workload(s, n, d, rel[2], "cgroup", "established"), 3);
+  EXPECT_TRUE(std::isnan(Workload(s, n, d, rel[1], "cgroup", "established")));
+  EXPECT_TRUE(std::isnan(Workload(s, n, d, rel[0], "cgroup", "established")));
+  EXPECT_EQ(Workload(s, n, d, "other", "other", "established"), 3);
+  EXPECT_EQ(testing::Get(s, "sockstate_destination_workloads_folded", {{"netns", n}}), 2);
+  EXPECT_EQ(testing::Get(s, "sockstate_destination_sockets",
+                         {{"netns", n}, {"destination", d}, {"state", "established"}}),
+            10);
+  // --collector.time-wait-owners=off: no program and no series about it.
+  EXPECT_FALSE(testing::HasMetric(s, "sockstate_time_wait_owners_available"));
+}
+
+}  // namespace
+}  // namespace sockstate

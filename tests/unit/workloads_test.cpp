@@ -1,0 +1,336 @@
+// Workload attribution (docs/workloads.md): owners per destination from the aggregation (full
+// sockets by their cgroup id, TIME_WAIT sockets from the kernel's counts), and their naming,
+// ranking and caps (aggregate/workloads.h).
+
+#include "aggregate/workloads.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "aggregate/aggregator.h"
+#include "alloc_count.h"
+#include "source_test_util.h"
+#include "sources/time_wait_owners_source.h"
+#include "test_util.h"
+
+namespace sockstate {
+namespace {
+
+constexpr int kEst = kStateIndex[kTcpEstablished];
+constexpr int kTw = kStateIndex[kTcpTimeWait];
+constexpr int kCw = kStateIndex[kTcpCloseWait];
+
+SocketRecord Rec(uint8_t state, const char* src, uint16_t sport, const char* dst, uint16_t dport,
+                 uint64_t cgroup) {
+  SocketRecord r;
+  r.family = std::string(src).find(':') != std::string::npos ? Family::kIpv6 : Family::kIpv4;
+  r.state = state;
+  r.src_addr = testing::Addr(src);
+  r.dst_addr = testing::Addr(dst);
+  r.src_port = sport;
+  r.dst_port = dport;
+  r.cgroup_id = cgroup;
+  return r;
+}
+
+TimeWaitOwnerCount Tw(const char* src, const char* dst, uint16_t dport, uint64_t cgroup,
+                      uint64_t n) {
+  TimeWaitOwnerCount c;
+  c.netns_inode = 7;
+  c.saddr = testing::Addr(src);
+  c.daddr = testing::Addr(dst);
+  c.dport = dport;
+  c.cgroup_id = cgroup;
+  c.count = n;
+  return c;
+}
+
+const DestinationStats& Dest(const AggregateResult& a, const std::string& label) {
+  for (const DestinationStats& d : a.destinations) {
+    if (d.label == label) return d;
+  }
+  throw std::runtime_error("no destination " + label);
+}
+
+// Owners of a destination as {cgroup id: {state index: sockets}} plus ports used at key -1.
+std::map<uint64_t, std::map<int, uint64_t>> Owners(const DestinationStats& d) {
+  std::map<uint64_t, std::map<int, uint64_t>> m;
+  for (const OwnerCounts& o : d.owners) {
+    for (int s = 0; s < kNumStates; ++s) {
+      if (o.sockets[s]) m[o.cgroup_id][s] = o.sockets[s];
+    }
+    m[o.cgroup_id][-1] = o.ports_used;
+  }
+  return m;
+}
+
+class AttributionTest : public ::testing::Test {
+ protected:
+  AttributionTest() {
+    range_.low = 40000;
+    range_.high = 40999;
+  }
+  AggregateResult Run(const std::vector<SocketRecord>& recs,
+                      const std::vector<TimeWaitOwnerCount>& tw = {}, size_t max_cells = 1000) {
+    agg_.Reset(cfg_, &range_, nullptr);
+    agg_.SetAttribution(max_cells, tw);
+    for (const SocketRecord& r : recs) agg_.OnSocket(r);
+    AggregateResult out;
+    agg_.Finish(&out);
+    return out;
+  }
+  Config cfg_;
+  PortRange range_;
+  Aggregator agg_;
+};
+
+TEST_F(AttributionTest, FullSocketsByCgroupTimeWaitFromTheKernelAndTheRestUnknown) {
+  std::vector<SocketRecord> recs = {Rec(kTcpListen, "10.0.0.1", 80, "0.0.0.0", 0, 5)};
+  for (uint16_t p = 40000; p < 40004; ++p)
+    recs.push_back(Rec(kTcpEstablished, "10.0.0.1", p, "10.0.0.2", 5432, 11));
+  for (uint16_t p = 40010; p < 40016; ++p)
+    recs.push_back(Rec(kTcpTimeWait, "10.0.0.1", p, "10.0.0.2", 5432, 0));
+  recs.push_back(Rec(kTcpCloseWait, "10.0.0.1", 40020, "10.0.0.3", 443, 33));
+  recs.push_back(Rec(kTcpEstablished, "10.0.0.1", 50000, "10.0.0.3", 443, 33));  // out of range
+  recs.push_back(Rec(kTcpEstablished, "10.0.0.1", 80, "10.0.0.9", 1234, 5));    // inbound: no owner
+  recs.push_back(Rec(kTcpEstablished, "10.0.0.1", 40030, "10.0.0.3", 443, 0));  // no cgroup
+  // The kernel named 4 of the 6 TIME_WAIT sockets to 10.0.0.2:5432 (22: 3, 23: 1); it also
+  // counts a tuple the dump no longer has (gone since), which is ignored.
+  const AggregateResult a =
+      Run(recs, {Tw("10.0.0.1", "10.0.0.2", 5432, 22, 3), Tw("10.0.0.1", "10.0.0.2", 5432, 23, 1),
+                 Tw("10.0.0.1", "10.0.0.7", 80, 22, 9)});
+  ASSERT_TRUE(a.attributed);
+  EXPECT_EQ(Owners(Dest(a, "10.0.0.2:5432")),
+            (std::map<uint64_t, std::map<int, uint64_t>>{{11, {{kEst, 4}, {-1, 4}}},
+                                                         {22, {{kTw, 3}, {-1, 3}}},
+                                                         {23, {{kTw, 1}, {-1, 1}}},
+                                                         {0, {{kTw, 2}, {-1, 2}}}}));
+  EXPECT_EQ(Owners(Dest(a, "10.0.0.3:443")),
+            (std::map<uint64_t, std::map<int, uint64_t>>{{33, {{kCw, 1}, {kEst, 1}, {-1, 1}}},
+                                                         {0, {{kEst, 1}, {-1, 1}}}}));
+  EXPECT_EQ(a.time_wait_unknown, 2u);
+  EXPECT_TRUE(Dest(a, "other").owners.empty());
+}
+
+TEST_F(AttributionTest, KernelCountsNeverExceedTheDumpedTimeWaitSockets) {
+  std::vector<SocketRecord> recs;
+  for (uint16_t p = 40000; p < 40003; ++p)
+    recs.push_back(Rec(kTcpTimeWait, "10.0.0.1", p, "10.0.0.2", 80, 0));
+  // The kernel says 2 + 2 (two ended between the dump and the read): only 3 are attributed,
+  // in the order of the kernel's list, and nothing is unknown.
+  const AggregateResult a =
+      Run(recs, {Tw("10.0.0.1", "10.0.0.2", 80, 22, 2), Tw("10.0.0.1", "10.0.0.2", 80, 23, 2)});
+  EXPECT_EQ(Owners(Dest(a, "10.0.0.2:80")),
+            (std::map<uint64_t, std::map<int, uint64_t>>{{22, {{kTw, 2}, {-1, 2}}},
+                                                         {23, {{kTw, 1}, {-1, 1}}}}));
+  EXPECT_EQ(a.time_wait_unknown, 0u);
+}
+
+TEST_F(AttributionTest, FoldedDestinationsBringTheirOwnersToOther) {
+  cfg_.destinations.top_k = 1;
+  std::vector<SocketRecord> recs;
+  for (uint16_t p = 40000; p < 40003; ++p)
+    recs.push_back(Rec(kTcpEstablished, "10.0.0.1", p, "10.0.0.2", 80, 11));
+  recs.push_back(Rec(kTcpEstablished, "10.0.0.1", 40010, "10.0.0.3", 80, 11));
+  recs.push_back(Rec(kTcpEstablished, "10.0.0.1", 40011, "10.0.0.4", 80, 12));
+  const AggregateResult a = Run(recs);
+  EXPECT_EQ(Owners(Dest(a, "10.0.0.2:80")),
+            (std::map<uint64_t, std::map<int, uint64_t>>{{11, {{kEst, 3}, {-1, 3}}}}));
+  EXPECT_EQ(Owners(Dest(a, "other")), (std::map<uint64_t, std::map<int, uint64_t>>{
+                                          {11, {{kEst, 1}, {-1, 1}}}, {12, {{kEst, 1}, {-1, 1}}}}));
+}
+
+TEST_F(AttributionTest, PairsBeyondTheBoundAreUnknownAndCounted) {
+  std::vector<SocketRecord> recs;
+  for (uint64_t cg = 1; cg <= 5; ++cg)
+    recs.push_back(Rec(kTcpEstablished, "10.0.0.1", uint16_t(40000 + cg), "10.0.0.2", 80, cg));
+  const AggregateResult a = Run(recs, {}, /*max_cells=*/3);
+  const auto owners = Owners(Dest(a, "10.0.0.2:80"));
+  EXPECT_EQ(owners.size(), 4u);  // 3 cgroups and unknown
+  EXPECT_EQ(owners.at(0).at(kEst), 2u);
+  EXPECT_EQ(a.owners_untracked, 2u);
+}
+
+TEST_F(AttributionTest, OffByDefaultAndThenNothingIsAttributed) {
+  agg_.Reset(cfg_, &range_, nullptr);
+  agg_.OnSocket(Rec(kTcpEstablished, "10.0.0.1", 40000, "10.0.0.2", 80, 11));
+  AggregateResult a;
+  agg_.Finish(&a);
+  EXPECT_FALSE(a.attributed);
+  EXPECT_TRUE(Dest(a, "10.0.0.2:80").owners.empty());
+}
+
+TEST_F(AttributionTest, OnSocketAllocatesNothingOnceTheTablesHaveGrown) {
+  std::vector<SocketRecord> recs;
+  for (uint16_t i = 0; i < 2000; ++i) {
+    recs.push_back(Rec(kTcpEstablished, "10.0.0.1", uint16_t(40000 + i % 900), "10.0.0.2",
+                       uint16_t(1000 + i % 50), 100 + i % 7));
+  }
+  if (!testing::NewCountWorks())
+    GTEST_SKIP() << "operator new is replaced elsewhere in this binary";
+  Run(recs);  // grows the tables
+  agg_.Reset(cfg_, &range_, nullptr);
+  agg_.SetAttribution(1000, {});
+  const uint64_t before = testing::NewCount();
+  for (const SocketRecord& r : recs) agg_.OnSocket(r);
+  EXPECT_EQ(testing::NewCount() - before, 0u);
+}
+
+// Ranking, naming and caps.
+
+DestinationStats WithOwners(const std::string& label,
+                            std::vector<std::pair<uint64_t, uint64_t>> used) {
+  DestinationStats d;
+  d.label = label;
+  for (auto [cg, n] : used) {
+    OwnerCounts o;
+    o.cgroup_id = cg;
+    o.sockets[kEst] = n;
+    o.ports_used = n;
+    d.owners.push_back(o);
+    d.sockets[kEst] += n;
+    d.ports_used += n;
+  }
+  return d;
+}
+
+// Cgroup id -> workload: 1xx are containers of pod "p1", 2xx units, 9xx unknown.
+Workload Name(uint64_t id) {
+  if (id >= 900) return UnknownWorkload();
+  if (id >= 200) return {"systemd_unit", "u" + std::to_string(id) + ".service"};
+  return {"pod", "p1"};
+}
+
+std::vector<std::pair<std::string, uint64_t>> Named(const DestinationStats& d) {
+  std::vector<std::pair<std::string, uint64_t>> v;
+  for (const WorkloadStats& w : d.workloads)
+    v.push_back({w.workload.kind + ":" + w.workload.name, w.ports_used});
+  return v;
+}
+
+TEST(NameAndRankWorkloads, SameWorkloadSummedTopKAndOtherUnknownNeverFolded) {
+  AggregateResult a;
+  a.attributed = true;
+  // Two containers of one pod (101, 102), three units, an unknown cgroup and an unknown owner.
+  a.destinations.push_back(WithOwners(
+      "10.0.0.2:80", {{101, 2}, {102, 5}, {201, 4}, {202, 4}, {203, 1}, {901, 3}, {0, 2}}));
+  std::vector<AggregateResult*> all{&a};
+  NameAndRankWorkloads(all, 2, 500, Name);
+  EXPECT_EQ(Named(a.destinations[0]),
+            (std::vector<std::pair<std::string, uint64_t>>{{"pod:p1", 7},
+                                                           {"systemd_unit:u201.service", 4},
+                                                           {"unknown:unknown", 5},
+                                                           {"other:other", 5}}));
+  EXPECT_EQ(a.workloads_folded, 2u);  // u202 (4, ties go by name) and u203
+}
+
+TEST(NameAndRankWorkloads, MaxSeriesFoldsTheLightestAcrossNamespacesIntoTheirOwnOther) {
+  AggregateResult a, b;
+  a.attributed = b.attributed = true;
+  a.destinations.push_back(WithOwners("d1", {{201, 9}, {202, 1}}));
+  b.destinations.push_back(WithOwners("d2", {{203, 5}, {204, 2}, {0, 1}}));
+  std::vector<AggregateResult*> all{&a, &b};
+  NameAndRankWorkloads(all, 10, 2, Name);
+  EXPECT_EQ(Named(a.destinations[0]), (std::vector<std::pair<std::string, uint64_t>>{
+                                          {"systemd_unit:u201.service", 9}, {"other:other", 1}}));
+  EXPECT_EQ(Named(b.destinations[0]),
+            (std::vector<std::pair<std::string, uint64_t>>{
+                {"systemd_unit:u203.service", 5}, {"unknown:unknown", 1}, {"other:other", 2}}));
+  EXPECT_EQ(a.workloads_folded + b.workloads_folded, 2u);
+}
+
+TEST(NameAndRankWorkloads, TopKZeroPutsEveryKnownWorkloadInOther) {
+  AggregateResult a;
+  a.attributed = true;
+  a.destinations.push_back(WithOwners("d1", {{201, 3}, {202, 1}}));
+  std::vector<AggregateResult*> all{&a};
+  NameAndRankWorkloads(all, 0, 500, Name);
+  EXPECT_EQ(Named(a.destinations[0]),
+            (std::vector<std::pair<std::string, uint64_t>>{{"other:other", 4}}));
+}
+
+// The kernel side behind its seam: counts of two namespaces.
+class FakeReader : public TimeWaitOwnerReader {
+ public:
+  Status Read(std::vector<TimeWaitOwnerCount>* out, TimeWaitOwnerStats* stats) override {
+    ++reads;
+    if (fail) return Status::Error("tw_owners: bpf_map_get_next_key: Bad file descriptor");
+    *out = {Tw("10.0.0.1", "10.0.0.2", 80, 22, 3), Tw("10.0.0.1", "10.0.0.2", 80, 23, 1)};
+    (*out)[1].netns_inode = 5;
+    stats->remembered = 10;
+    stats->ended = 6;
+    stats->sockets_full = 2;
+    return Status::Ok();
+  }
+  int reads = 0;
+  bool fail = false;
+};
+
+TEST(TimeWaitOwners, RefreshGivesEachNamespaceItsOwnCountsAndTheSourceExportsTheMap) {
+  auto reader = std::make_unique<FakeReader>();
+  FakeReader* fake = reader.get();
+  auto owners = std::make_shared<TimeWaitOwners>(std::move(reader));
+  TimeWaitOwnersSource source(owners, 1024);
+  source.BeforeNamespaces();
+  EXPECT_EQ(fake->reads, 1);
+  ASSERT_EQ(owners->ForNamespace(7).size(), 1u);
+  EXPECT_EQ(owners->ForNamespace(7)[0].cgroup_id, 22u);
+  ASSERT_EQ(owners->ForNamespace(5).size(), 1u);
+  EXPECT_TRUE(owners->ForNamespace(9).empty());
+  Config config;
+  ASSERT_TRUE(source.Read({config, SourceEnv(), false, {}}).ok());
+  FamilySet fs;
+  source.AddFamilies(fs, {config, false});
+  const testing::Series s = testing::SeriesOf(fs);
+  EXPECT_EQ(testing::Get(s, "sockstate_time_wait_owners_available", {}), 1);
+  EXPECT_EQ(testing::Get(s, "sockstate_time_wait_owner_entries", {}), 4);
+  EXPECT_EQ(testing::Get(s, "sockstate_time_wait_owner_entries_max", {}), 1024);
+  EXPECT_EQ(testing::Get(s, "sockstate_time_wait_owner_map_bytes", {}), 4.0 * kTimeWaitEntryBytes);
+  EXPECT_EQ(testing::Get(s, "sockstate_time_wait_owner_map_full_total", {}), 2);
+  // A failed read keeps nothing and fails the source (the pipeline logs it).
+  fake->fail = true;
+  source.BeforeNamespaces();
+  EXPECT_TRUE(owners->ForNamespace(7).empty());
+  EXPECT_EQ(source.Read({config, SourceEnv(), false, {}}).message(),
+            "tw_owners: bpf_map_get_next_key: Bad file descriptor");
+}
+
+TEST(TimeWaitOwners, ModesAutoOnOff) {
+  const Status missing = Status::Error("missing capability CAP_BPF and CAP_PERFMON");
+  auto off = MakeTimeWaitOwners("off", 1024, Status::Ok(), nullptr);
+  ASSERT_TRUE(off.ok());
+  EXPECT_EQ(off->source, nullptr);
+  EXPECT_FALSE(off->owners->available());
+  auto on = MakeTimeWaitOwners("on", 1024, missing, nullptr);
+  ASSERT_FALSE(on.ok());
+  EXPECT_EQ(on.status().message(),
+            "--collector.time-wait-owners=on: missing capability CAP_BPF and CAP_PERFMON");
+  auto autom = MakeTimeWaitOwners("auto", 1024, missing, nullptr);  // logs one line
+  ASSERT_TRUE(autom.ok());
+  ASSERT_NE(autom->source, nullptr);
+  EXPECT_FALSE(autom->owners->available());
+  Config config;
+  FamilySet fs;
+  autom->source->BeforeNamespaces();
+  autom->source->AddFamilies(fs, {config, false});
+  const testing::Series s = testing::SeriesOf(fs);
+  EXPECT_EQ(s, (testing::Series{{"sockstate_time_wait_owners_available", 0}}));
+  EXPECT_FALSE(MakeTimeWaitOwners("yes", 1024, Status::Ok(), nullptr).ok());
+}
+
+TEST(KernelSymbolVisible, NeedsTheExactNameWithANonZeroAddress) {
+  const std::string kallsyms =
+      "ffffffff8205c500 t inet_twsk_kill\n"
+      "ffffffff8205c7b0 t tw_timer_handler\n"
+      "ffffffffc0a01000 t tw_timer_handler_x [mod]\n"
+      "0000000000000000 t reqsk_timer_handler\n"  // kernel.kptr_restrict or no CAP_SYSLOG
+      "broken line\n";
+  EXPECT_TRUE(KernelSymbolVisible(kallsyms, "tw_timer_handler"));
+  EXPECT_FALSE(KernelSymbolVisible(kallsyms, "reqsk_timer_handler"));
+  EXPECT_FALSE(KernelSymbolVisible(kallsyms, "tw_timer"));
+  EXPECT_FALSE(KernelSymbolVisible("", "tw_timer_handler"));
+}
+
+}  // namespace
+}  // namespace sockstate
