@@ -119,6 +119,8 @@ Section<NamespaceConfig> NamespacesSection() {
   const Choices<NetnsMode> modes = {
       "invalid mode",
       {{"own", NetnsMode::kOwn}, {"all", NetnsMode::kAll}, {"list", NetnsMode::kList}}};
+  const Choices<KernelCounters> counters = {
+      "invalid value", {{"detailed", KernelCounters::kDetailed}, {"all", KernelCounters::kAll}}};
   return {{
               {"mode", OneOf(&N::mode, modes)},
               {"names", NamespaceNames()},
@@ -127,6 +129,7 @@ Section<NamespaceConfig> NamespacesSection() {
               {"parallel_dumps", Integer(&N::parallel_dumps, 1, kMaxParallelDumps)},
               {"scrape_budget_seconds", Number(&N::scrape_budget_seconds, Positive())},
               {"detail_threshold", Number(&N::detail_threshold, Fraction())},
+              {"kernel_counters", OneOf(&N::kernel_counters, counters)},
           },
           CheckNamespaces};
 }

@@ -67,9 +67,6 @@ inline constexpr MetricDef kUdpSockets{"sockstate_udp_sockets",
     "UDP sockets with a local port, by address family and state (unconnected or connected), "
     "from a netlink sock_diag dump. IPv4-mapped IPv6 sockets count as ipv4.",
     MetricType::kGauge};
-inline constexpr MetricDef kUdpDumpSockets{"sockstate_udp_dump_sockets",
-    "Sockets in the last UDP sock_diag dump (both families).",
-    MetricType::kGauge};
 inline constexpr MetricDef kUdpEphemeralPortsUsed{"sockstate_udp_ephemeral_ports_used",
     "Distinct ports of the ephemeral range (reserved ones excluded) held by UDP sockets of the "
     "namespace, either family, any local address, connected or not: the ports a new socket "
@@ -243,14 +240,6 @@ inline constexpr MetricDef kSnmpUdpRcvbuferrorsTotal{"sockstate_snmp_udp_rcvbufe
     MetricType::kCounter};
 inline constexpr MetricDef kSnmpUdpSndbuferrorsTotal{"sockstate_snmp_udp_sndbuferrors_total",
     "UDP datagrams not sent for lack of send buffer (/proc/net/snmp Udp SndbufErrors, family ipv4; /proc/net/snmp6 Udp6SndbufErrors, family "
-    "ipv6). Port-allocation failures are not counted here.",
-    MetricType::kCounter};
-inline constexpr MetricDef kSnmpUdpIncsumerrorsTotal{"sockstate_snmp_udp_incsumerrors_total",
-    "UDP datagrams with a bad checksum (/proc/net/snmp Udp InCsumErrors, family ipv4; /proc/net/snmp6 Udp6InCsumErrors, family "
-    "ipv6). Port-allocation failures are not counted here.",
-    MetricType::kCounter};
-inline constexpr MetricDef kSnmpUdpIgnoredmultiTotal{"sockstate_snmp_udp_ignoredmulti_total",
-    "UDP broadcast/multicast datagrams nobody wanted (/proc/net/snmp Udp IgnoredMulti, family ipv4; /proc/net/snmp6 Udp6IgnoredMulti, family "
     "ipv6). Port-allocation failures are not counted here.",
     MetricType::kCounter};
 inline constexpr MetricDef kSnmpUdpMemerrorsTotal{"sockstate_snmp_udp_memerrors_total",

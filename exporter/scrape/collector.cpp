@@ -5,6 +5,7 @@
 #include <chrono>
 #include <exception>
 
+#include "sources/occupancy_bound_source.h"
 #include "util/log.h"
 #include "version.h"
 
@@ -43,8 +44,14 @@ void AddSourceOutcome(FamilySet& fs, const Labels& base, std::string_view source
   fs.Add(metric::kScrapeSourceDurationSeconds, l, seconds);
 }
 
-/// The series of one namespace: its own (labelled mode), then each enabled source's.
-void AddNamespace(FamilySet& fs, const Namespace& ns, const ExportContext& ctx) {
+/// The series of one namespace: its own (labelled mode), then each enabled source's. A
+/// namespace not read in detail (below namespaces.detail_threshold) reports its sources only
+/// when one fails, unless namespaces.kernel_counters is all. `host_wide`: this namespace's
+/// sources export the host-wide values (once per scrape).
+void AddNamespace(FamilySet& fs, const Namespace& ns, ExportContext ctx, bool host_wide) {
+  ctx.host_wide = host_wide;
+  ctx.kernel_counters =
+      ns.detailed || ctx.config.namespaces.kernel_counters == KernelCounters::kAll;
   Labels base;
   if (ctx.label_netns) {
     const std::string& netns = ns.info.label;
@@ -56,7 +63,7 @@ void AddNamespace(FamilySet& fs, const Namespace& ns, const ExportContext& ctx) 
   }
   if (!ns.read) return;
   for (size_t i = 0; i < ns.sources.size(); ++i) {
-    if (ns.runs[i].enabled) {
+    if (ns.runs[i].enabled && (ctx.kernel_counters || !ns.runs[i].ok)) {
       AddSourceOutcome(fs, base, ns.sources[i]->name(), ns.runs[i].ok, ns.runs[i].seconds);
     }
   }
@@ -137,6 +144,9 @@ void Collector::ReadNamespace(Namespace& ns, const Config& config) const {
     if (run.ok) earlier.push_back(&source);
     ns.ok = ns.ok && run.ok;
   }
+  // Without a bound (it failed) the namespace was dumped: it counts as detailed.
+  const auto* bound = ctx.Earlier<OccupancyBoundSource>();
+  ns.detailed = bound == nullptr || bound->detailed();
 }
 
 std::vector<prometheus::MetricFamily> Collector::Scrape() const {
@@ -174,7 +184,11 @@ std::vector<prometheus::MetricFamily> Collector::Scrape() const {
 
   FamilySet fs;
   const ExportContext ctx{*config, label_netns, sysconf(_SC_PAGESIZE)};
-  for (const Namespace* ns : list) AddNamespace(fs, *ns, ctx);
+  bool host_wide = true;  // the first namespace read carries the host-wide values
+  for (const Namespace* ns : list) {
+    AddNamespace(fs, *ns, ctx, host_wide && ns->read);
+    host_wide = host_wide && !ns->read;
+  }
   for (const HostRun& h : host_) {
     AddSourceOutcome(fs, {}, h.source->name(), h.ok, h.seconds);
     h.source->AddFamilies(fs, ctx);

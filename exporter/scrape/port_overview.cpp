@@ -217,11 +217,12 @@ std::vector<DestinationRow> FullestFirst(std::map<Key, DestinationRow> rows) {
   return sorted;
 }
 
-// Namespaces: every netns value of the per-namespace families.
+// Namespaces: every netns value of the per-namespace families (a namespace below
+// detail_threshold has only its netns series).
 size_t CountNamespaces(const std::vector<MetricFamily>& families) {
   std::map<std::string, bool> namespaces;
   for (const MetricDef* def : {&metric::kTcpSockets, &metric::kEphemeralPortUsablePorts,
-                               &metric::kSysctlIpLocalPortRangeLow}) {
+                               &metric::kSysctlIpLocalPortRangeLow, &metric::kNetnsInfo}) {
     if (const MetricFamily* f = Find(families, def->name)) {
       for (const auto& m : f->metric) namespaces[Label(m, "netns")] = true;
     }

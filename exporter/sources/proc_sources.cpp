@@ -1,5 +1,6 @@
 #include "sources/proc_sources.h"
 
+#include <span>
 #include <string>
 
 namespace sockstate {
@@ -13,45 +14,49 @@ struct Field {
 };
 
 /// One series per present field of `block` (a gauge or a counter, as its family says).
-template <typename Block, size_t N>
-void AddFields(FamilySet& fs, const Block& block, const Field (&fields)[N], const Labels& base) {
+template <typename Block>
+void AddFields(FamilySet& fs, const Block& block, std::span<const Field> fields,
+               const Labels& base) {
   for (const Field& f : fields) {
     auto v = block.find(f.key);
     if (v != block.end()) fs.Add(f.metric, base, double(v->second));
   }
 }
 
-/// The fields of the `line` block of a sockstat table, its "mem" (pages) into `mem` as bytes.
-template <size_t N>
+/// The `line` block of a sockstat table: its per-namespace `fields` (when the namespace's
+/// kernel counters are exported), and its host-wide values, the same in every namespace, once
+/// and without a netns label: `host_fields` and "mem" (pages) into `mem` as bytes.
 void AddSockstatLine(FamilySet& fs, const SockstatTable& t, const char* line,
-                     const Field (&fields)[N], const MetricDef* mem, const Labels& base,
-                     const ExportContext& ctx) {
+                     std::span<const Field> fields, std::span<const Field> host_fields,
+                     const MetricDef* mem, const Labels& base, const ExportContext& ctx) {
   auto it = t.find(line);
   if (it == t.end()) return;
-  AddFields(fs, it->second, fields, base);
+  if (ctx.kernel_counters) AddFields(fs, it->second, fields, base);
+  if (!ctx.host_wide) return;
+  AddFields(fs, it->second, host_fields, {});
   auto m = it->second.find("mem");
   if (mem != nullptr && m != it->second.end()) {
-    fs.Add(*mem, base, double(m->second) * double(ctx.page_size));
+    fs.Add(*mem, {}, double(m->second) * double(ctx.page_size));
   }
 }
 
 void AddSockstat(FamilySet& fs, const SockstatTable& t, const Labels& base,
                  const ExportContext& ctx) {
   static const Field kTcp[] = {{"inuse", metric::kSockstatTcpInuse},
-                               {"orphan", metric::kSockstatTcpOrphan},
-                               {"tw", metric::kSockstatTcpTw},
-                               {"alloc", metric::kSockstatTcpAlloc}};
+                               {"tw", metric::kSockstatTcpTw}};
+  static const Field kTcpHost[] = {{"orphan", metric::kSockstatTcpOrphan},
+                                   {"alloc", metric::kSockstatTcpAlloc}};
   static const Field kUdp[] = {{"inuse", metric::kSockstatUdpInuse}};
-  AddSockstatLine(fs, t, "TCP", kTcp, &metric::kSockstatTcpMemBytes, base, ctx);
-  AddSockstatLine(fs, t, "UDP", kUdp, &metric::kSockstatUdpMemBytes, base, ctx);
+  AddSockstatLine(fs, t, "TCP", kTcp, kTcpHost, &metric::kSockstatTcpMemBytes, base, ctx);
+  AddSockstatLine(fs, t, "UDP", kUdp, {}, &metric::kSockstatUdpMemBytes, base, ctx);
 }
 
 void AddSockstat6(FamilySet& fs, const SockstatTable& t, const Labels& base,
                   const ExportContext& ctx) {
   static const Field kTcp6[] = {{"inuse", metric::kSockstat6Tcp6Inuse}};
   static const Field kUdp6[] = {{"inuse", metric::kSockstat6Udp6Inuse}};
-  AddSockstatLine(fs, t, "TCP6", kTcp6, nullptr, base, ctx);
-  AddSockstatLine(fs, t, "UDP6", kUdp6, nullptr, base, ctx);
+  AddSockstatLine(fs, t, "TCP6", kTcp6, {}, nullptr, base, ctx);
+  AddSockstatLine(fs, t, "UDP6", kUdp6, {}, nullptr, base, ctx);
 }
 
 const Field kTcpExtCounters[] = {
@@ -64,9 +69,10 @@ const Field kTcpExtCounters[] = {
     {"ListenDrops", metric::kNetstatTcpextListendropsTotal},
 };
 
-void AddNetstat(FamilySet& fs, const NetstatTable& t, const Labels& base, const ExportContext&) {
+void AddNetstat(FamilySet& fs, const NetstatTable& t, const Labels& base,
+                const ExportContext& ctx) {
   auto it = t.find("TcpExt");
-  if (it != t.end()) AddFields(fs, it->second, kTcpExtCounters, base);
+  if (it != t.end() && ctx.kernel_counters) AddFields(fs, it->second, kTcpExtCounters, base);
 }
 
 const Field kTcpCounters[] = {
@@ -87,19 +93,19 @@ const Field kUdpCounters[] = {
     {"OutDatagrams", metric::kSnmpUdpOutdatagramsTotal},
     {"RcvbufErrors", metric::kSnmpUdpRcvbuferrorsTotal},
     {"SndbufErrors", metric::kSnmpUdpSndbuferrorsTotal},
-    {"InCsumErrors", metric::kSnmpUdpIncsumerrorsTotal},
-    {"IgnoredMulti", metric::kSnmpUdpIgnoredmultiTotal},
     {"MemErrors", metric::kSnmpUdpMemerrorsTotal},
 };
 
-void AddSnmp(FamilySet& fs, const NetstatTable& t, const Labels& base, const ExportContext&) {
+void AddSnmp(FamilySet& fs, const NetstatTable& t, const Labels& base, const ExportContext& ctx) {
+  if (!ctx.kernel_counters) return;
   auto it = t.find("Tcp");
   if (it != t.end()) AddFields(fs, it->second, kTcpCounters, base);
   auto udp = t.find("Udp");
   if (udp != t.end()) AddFields(fs, udp->second, kUdpCounters, With(base, {{"family", "ipv4"}}));
 }
 
-void AddSnmp6(FamilySet& fs, const Snmp6Table& t, const Labels& base, const ExportContext&) {
+void AddSnmp6(FamilySet& fs, const Snmp6Table& t, const Labels& base, const ExportContext& ctx) {
+  if (!ctx.kernel_counters) return;
   const Labels l = With(base, {{"family", "ipv6"}});
   for (const Field& f : kUdpCounters) {
     auto v = t.find("Udp6" + std::string(f.key));

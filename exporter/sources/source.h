@@ -80,6 +80,13 @@ struct ExportContext {
   const Config& config;
   bool label_netns = false;  // namespace discovery is on: series carry a netns label
   long page_size = 4096;
+  /// Per namespace: export the per-namespace kernel counter families (sysctl, sockstat, netstat,
+  /// snmp). False for a namespace below namespaces.detail_threshold unless
+  /// namespaces.kernel_counters is all: it then costs its netns series only (docs/fleet.md).
+  bool kernel_counters = true;
+  /// Per namespace: this one carries the host-wide values (nf_conntrack_max, socket memory, ...),
+  /// exported once per scrape and without a netns label.
+  bool host_wide = true;
 };
 
 /// A source read once per namespace. Read() and AddFamilies() of one instance never overlap.

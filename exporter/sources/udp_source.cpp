@@ -73,7 +73,6 @@ void UdpSource::AddFamilies(FamilySet& fs, const Labels& base, const ExportConte
              double(r.sockets[fam][c]));
     }
   }
-  fs.Add(metric::kUdpDumpSockets, base, double(r.dump_sockets));
   if (r.budget_known) {
     fs.Add(metric::kUdpEphemeralPortsUsed, base, r.ports_used);
     fs.Add(metric::kUdpEphemeralPortUsablePorts, base, r.usable);
@@ -89,8 +88,10 @@ void UdpSource::AddFamilies(FamilySet& fs, const Labels& base, const ExportConte
     fs.Add(metric::kUdpLocalAddressesFolded, base, double(r.local_addresses_folded));
     fs.Add(metric::kUdpLocalAddressUntrackedSockets, base, double(r.untracked_address_sockets));
   }
-  // Groups (always), the top K connected destinations, "other" (always).
+  // Groups with connected sockets (destination groups are usually TCP's: an empty one costs
+  // no UDP series), the top K connected destinations, "other" (always).
   for (size_t i = 0; i < r.labels.labels.size(); ++i) {
+    if (i < r.labels.groups && r.slot_sockets[i] == 0) continue;
     const Labels l = With(base, {{"destination", r.labels.labels[i]}});
     fs.Add(metric::kUdpDestinationSockets, l, double(r.slot_sockets[i]));
     fs.Add(metric::kUdpDestinationEphemeralPortsUsed, l, double(r.slot_in_range[i]));

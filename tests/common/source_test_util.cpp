@@ -8,9 +8,10 @@ Series SeriesOf(FamilySet& fs) {
   return ParseExposition(prometheus::TextSerializer().Serialize(fs.Take()));
 }
 
-Series ExportSource(const NetnsSource& source, const Config& config, const Labels& base) {
+Series ExportSource(const NetnsSource& source, const Config& config, const Labels& base,
+                    bool kernel_counters, bool host_wide) {
   FamilySet fs;
-  const ExportContext ctx{config, !base.empty(), 4096};
+  const ExportContext ctx{config, !base.empty(), 4096, kernel_counters, host_wide};
   source.AddFamilies(fs, base, ctx);
   return SeriesOf(fs);
 }

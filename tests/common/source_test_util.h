@@ -15,7 +15,10 @@ namespace sockstate::testing {
 
 /// The series `source` adds with `base` labels (ExportContext: label_netns from base, page
 /// size 4096).
-Series ExportSource(const NetnsSource& source, const Config& config, const Labels& base = {});
+/// `kernel_counters` and `host_wide` as ExportContext's (a namespace below detail_threshold;
+/// the namespace that carries the host-wide values).
+Series ExportSource(const NetnsSource& source, const Config& config, const Labels& base = {},
+                    bool kernel_counters = true, bool host_wide = true);
 
 /// The series of a FamilySet after Take(), as the exposition text says them.
 Series SeriesOf(FamilySet& fs);

@@ -98,11 +98,17 @@ if "sockstate_build_info" not in json.dumps(names.get("instance", {}).get("query
 # Per-namespace series honour $netns and $pod (the pod's netns): every selector of a sockstate
 # metric, except the host-wide ones, carries both matchers.
 HOST = {"sockstate_build_info", "sockstate_workload_connect_failures_total",
-        "sockstate_connect_failures_available", "sockstate_connect_failures_map_overflow_total"}
+        "sockstate_connect_failures_available", "sockstate_connect_failures_map_overflow_total",
+        # host-wide values, exported once without netns (docs/metrics-spec.md)
+        "sockstate_conntrack_entries_limit", "sockstate_conntrack_buckets",
+        "sockstate_nat_time_wait_takeover", "sockstate_sockstat_tcp_orphan",
+        "sockstate_sockstat_tcp_alloc", "sockstate_sockstat_tcp_mem_bytes"}
 import re
 for p in panels:
     for t in p.get("targets", []):
         for m in re.finditer(r"(sockstate_[a-z0-9_]+)\{([^}]*)\}", t.get("expr", "")):
+            if m.group(1) in HOST and "netns" in m.group(2) and m.group(1).startswith(("sockstate_conntrack", "sockstate_nat", "sockstate_sockstat")):
+                errs.append(f"panel {p['id']} ({p['title']}): {m.group(1)} is host-wide (no netns label): a netns matcher empties it")
             if m.group(1) in HOST or "$instance" not in m.group(2):
                 continue
             if m.group(1) in ("sockstate_netns_detailed", "sockstate_netns_info") and p["title"] == "Namespaces by occupancy bound":

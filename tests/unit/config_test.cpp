@@ -200,7 +200,8 @@ TEST(ConfigErrorTest, UnknownKeys) {
             "time_wait_remaining_seconds, occupancy_ratio)");
   EXPECT_EQ(Err("namespaces:\n  modes: all\n"),
             "t.yml:2:3: namespaces.modes: unknown key \"modes\" (allowed: mode, names, pattern, "
-            "max_namespaces, parallel_dumps, scrape_budget_seconds, detail_threshold)");
+            "max_namespaces, parallel_dumps, scrape_budget_seconds, detail_threshold, "
+            "kernel_counters)");
 }
 
 TEST(ConfigErrorTest, DuplicateKey) {
@@ -446,6 +447,13 @@ TEST(ConfigErrorTest, Namespaces) {
   EXPECT_EQ(Err("namespaces:\n  mode: list\n  names: [a/b]\n"),
             "t.yml:3:11: namespaces.names[0]: invalid namespace \"a/b\": give a name under "
             "/var/run/netns or an absolute path");
+  EXPECT_EQ(
+      Err("namespaces:\n  kernel_counters: yes\n"),
+      "t.yml:2:20: namespaces.kernel_counters: invalid value \"yes\" (allowed: detailed, all)");
+  Result<Config> all = ParseConfig("namespaces:\n  kernel_counters: all\n", "t.yml");
+  ASSERT_TRUE(all.ok()) << all.status().message();
+  EXPECT_EQ(all->namespaces.kernel_counters, KernelCounters::kAll);
+  EXPECT_EQ(DefaultConfig().namespaces.kernel_counters, KernelCounters::kDetailed);
 }
 
 TEST(ConfigErrorTest, NeverThrows) {
