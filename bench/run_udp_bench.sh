@@ -123,8 +123,8 @@ for N in "${SIZE_LIST[@]}"; do
   done
   hwm0=$(hwm_mb "$EXP_PID")
   in_ns curl -s --max-time 120 "http://127.0.0.1:$PORT/metrics" >"$TMP/m"
-  seen=$(awk '$1 == "sockstate_udp_dump_sockets" {print $2}' "$TMP/m")
-  echo "exporter sees sockstate_udp_dump_sockets=$seen; $(grep -E '^sockstate_udp_(ephemeral_ports_used|occupancy_ratio) ' "$TMP/m" | tr '\n' ' ')" >>"$RAW"
+  seen=$(awk '/^sockstate_udp_sockets\{/ {n += $2} END {print n + 0}' "$TMP/m")
+  echo "exporter sees sum(sockstate_udp_sockets)=$seen; $(grep -E '^sockstate_udp_(ephemeral_ports_used|occupancy_ratio) ' "$TMP/m" | tr '\n' ' ')" >>"$RAW"
   [[ $seen == "$N" ]] || { log "the exporter sees $seen UDP sockets, not $N"; exit 1; }
 
   : >"$TMP/f"; : >"$TMP/e"

@@ -43,6 +43,11 @@ double OccupancyBound(const OccupancyCounts& c) {
   return used / std::max(1.0, usable_at_least);
 }
 
+double UdpOccupancyBound(const OccupancyCounts& c) {
+  const double used = double(c.udp_inuse) + double(c.udp6_inuse);
+  return used / std::max(1.0, double(c.range_ports) - double(c.reserved_in_range));
+}
+
 std::string_view DetailReasonName(DetailReason r) {
   switch (r) {
     case DetailReason::kOwn:
@@ -97,23 +102,34 @@ Status OccupancyBoundSource::Read(const NetnsReadContext& ctx) {
   c.tcp_inuse = Field(**sockstat, "TCP", "inuse");
   c.tcp_tw = Field(**sockstat, "TCP", "tw");
   c.tcp6_inuse = *sockstat6 ? Field(**sockstat6, "TCP6", "inuse") : 0;
+  c.udp_inuse = Field(**sockstat, "UDP", "inuse");
+  c.udp6_inuse = *sockstat6 ? Field(**sockstat6, "UDP6", "inuse") : 0;
   counts_ = c;
   bound_ = OccupancyBound(c);
+  udp_bound_ = UdpOccupancyBound(c);
   const bool own_hash = ehash->has_value() && **ehash > 0;
-  reason_ =
-      DecideDetail(ctx.own, own_hash, bound_, ctx.config.namespaces.detail_threshold, was_detailed);
-  // The tracker counts every namespace it serves exactly, without a dump.
+  reason_ = DecideDetail(ctx.own, own_hash, std::max(bound_, udp_bound_),
+                         ctx.config.namespaces.detail_threshold, was_detailed);
+  was_detailed_ = detailed();
+  // The tracker counts every namespace it serves exactly, without a dump (the bound still
+  // decides for the sources that dump, UDP).
+  tracked_ = false;
   if (!ctx.own && ctx.env.tracker && ctx.env.tracker->available()) {
     if (cookie_ == 0) cookie_ = TrackerProbe::ThisNamespaceCookie();
-    if (ctx.env.tracker->Serve(cookie_) != nullptr) reason_ = DetailReason::kTracker;
+    tracked_ = ctx.env.tracker->Serve(cookie_) != nullptr;
   }
-  was_detailed_ = detailed();
   return Status::Ok();
 }
 
 void OccupancyBoundSource::AddFamilies(FamilySet& fs, const Labels& base,
                                        const ExportContext&) const {
   fs.Add(metric::kNetnsOccupancyBoundRatio, base, bound_);
+  fs.Add(metric::kNetnsUdpOccupancyBoundRatio, base, udp_bound_);
+  if (tracked_) {
+    fs.Add(metric::kNetnsDetailed,
+           With(base, {{"reason", std::string(DetailReasonName(DetailReason::kTracker))}}), 1);
+    return;
+  }
   fs.Add(metric::kNetnsDetailed, With(base, {{"reason", std::string(DetailReasonName(reason_))}}), detailed() ? 1 : 0);
 }
 

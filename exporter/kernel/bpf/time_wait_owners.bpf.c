@@ -302,3 +302,5 @@ int BPF_PROG(tw_owner_named, const struct sock *sk, const int oldstate, const in
   TwStat(SOCKSTATE_TW_NAMED);
   return 0;
 }
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";  /* the same in every file of the object */

@@ -1202,4 +1202,4 @@ int trk_control(struct bpf_raw_tracepoint_args *ctx) {
   return 1;
 }
 
-/* The licence section is connect_failures.bpf.c's (one per linked object). */
+char LICENSE[] SEC("license") = "Dual BSD/GPL";  /* the same in every file of the object */
