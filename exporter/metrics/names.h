@@ -515,30 +515,20 @@ inline constexpr MetricDef kTrackerInUse{"sockstate_tracker_in_use",
     "1 when this namespace's socket counts came from the tracker's maps this scrape (no dump); "
     "0 when from a dump or its occupancy bound (not seeded yet, a map overflowed, tracker off).",
     MetricType::kGauge};
-inline constexpr MetricDef kDestinationEphemeralPortsUsedPeak{"sockstate_destination_ephemeral_ports_used_peak",
-    "Highest ephemeral ports used by the destination's fullest tuple over the peak window "
-    "(tracker.peak_window_seconds): bursts between scrapes show here.",
-    MetricType::kGauge};
 inline constexpr MetricDef kDestinationOccupancyPeakRatio{"sockstate_destination_occupancy_peak_ratio",
-    "The peak of ports used by the destination's fullest tuple over the peak window / usable "
-    "ports now (0..1).",
+    "Highest ports used by the destination's fullest tuple over the peak window "
+    "(tracker.peak_window_seconds) / usable ports now (0..1): a burst between scrapes shows here.",
     MetricType::kGauge};
 inline constexpr MetricDef kTrackerDriftSockets{"sockstate_tracker_drift_sockets",
     "Sockets by which the namespace's counts differed from the walk of its last reconcile "
     "(summed over destination tuples, inbound ports and states; corrected by the reconcile).",
     MetricType::kGauge};
-inline constexpr MetricDef kTrackerDriftSocketsTotal{"sockstate_tracker_drift_sockets_total",
-    "Sockets of drift found by the reconciles of the namespace since the exporter started.",
-    MetricType::kCounter};
 inline constexpr MetricDef kTrackerReconcilesTotal{"sockstate_tracker_reconciles_total",
     "Walks of the namespace compared with its counts (tracker.reconcile_interval_seconds).",
     MetricType::kCounter};
-inline constexpr MetricDef kTrackerLastReconcileTimestampSeconds{"sockstate_tracker_last_reconcile_timestamp_seconds",
-    "When the namespace was last seeded or reconciled (Unix time).",
-    MetricType::kGauge};
 inline constexpr MetricDef kTrackerOverflowTotal{"sockstate_tracker_overflow_total",
     "Counts of the namespace lost because a tracker map was full (then it is read by dumps "
-    "until its next reconcile).",
+    "until its next reconcile); absent while none.",
     MetricType::kCounter};
 inline constexpr MetricDef kTrackerEventsTotal{"sockstate_tracker_events_total",
     "Kernel events the tracker counted: state_change (full sockets), born and ended "
@@ -550,14 +540,11 @@ inline constexpr MetricDef kTrackerLostEventsTotal{"sockstate_tracker_lost_event
     "reach): each makes every tracked namespace reconciled at once.",
     MetricType::kCounter};
 inline constexpr MetricDef kTrackerMapEntries{"sockstate_tracker_map_entries",
-    "Entries in each tracker map (trk_mini: TIME_WAIT and request sockets born minus ended).",
+    "Entries in each tracker map (trk_mini: TIME_WAIT and request sockets born minus ended); "
+    "kernel bytes per entry in docs/configuration.md (tracker section).",
     MetricType::kGauge};
 inline constexpr MetricDef kTrackerMapMaxEntries{"sockstate_tracker_map_max_entries",
     "Capacity of each tracker map (the tracker section of the configuration).",
-    MetricType::kGauge};
-inline constexpr MetricDef kTrackerMapEntryBytes{"sockstate_tracker_map_entry_bytes",
-    "Kernel memory per entry of each tracker map: key, value and the hash map's element "
-    "header.",
     MetricType::kGauge};
 inline constexpr MetricDef kTrackerNamespaces{"sockstate_tracker_namespaces",
     "Namespaces the tracker knows by state: tracked (counts served), seeding (first walk "

@@ -55,13 +55,10 @@ void AddDestination(FamilySet& fs, const AggregateResult& a, const DestinationSt
         b.usable > 0 ? double(d.ports_used_max) / b.usable : (d.ports_used_max > 0 ? 1.0 : 0.0);
     fs.Add(metric::kDestinationOccupancyRatio, dl, ratio);
   }
-  if (peaks) {  // the tracker's peak window
-    fs.Add(metric::kDestinationEphemeralPortsUsedPeak, dl, double(d.ports_used_peak));
-    if (b.known) {
-      const double peak = b.usable > 0 ? std::min(1.0, double(d.ports_used_peak) / b.usable)
-                                       : (d.ports_used_peak > 0 ? 1.0 : 0.0);
-      fs.Add(metric::kDestinationOccupancyPeakRatio, dl, peak);
-    }
+  if (peaks && b.known) {  // the tracker's peak window
+    const double peak = b.usable > 0 ? std::min(1.0, double(d.ports_used_peak) / b.usable)
+                                     : (d.ports_used_peak > 0 ? 1.0 : 0.0);
+    fs.Add(metric::kDestinationOccupancyPeakRatio, dl, peak);
   }
   fs.Add(metric::kDestinationTuples, dl, double(d.tuples));
   fs.Histogram(metric::kDestinationTimeWaitRemainingSeconds, dl, a.tw_bounds, d.tw_buckets,
@@ -222,12 +219,10 @@ void SockDiagSource::FinishAcrossNamespaces(const std::vector<NetnsSource*>& all
 namespace {
 
 void AddTrackerHealth(FamilySet& fs, const TrackerHealth& h, const Labels& base) {
-  fs.Add(metric::kTrackerOverflowTotal, base, double(h.overflow));
-  if (!h.known) return;
+  if (h.overflow) fs.Add(metric::kTrackerOverflowTotal, base, double(h.overflow));
+  if (h.reconciles == 0) return;  // the series budget: nothing to say before a reconcile
   fs.Add(metric::kTrackerDriftSockets, base, double(h.drift_last));
-  fs.Add(metric::kTrackerDriftSocketsTotal, base, double(h.drift_total));
   fs.Add(metric::kTrackerReconcilesTotal, base, double(h.reconciles));
-  fs.Add(metric::kTrackerLastReconcileTimestampSeconds, base, h.last_reconcile);
 }
 
 }  // namespace

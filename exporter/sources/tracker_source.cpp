@@ -317,7 +317,6 @@ void TrackerSource::AddFamilies(FamilySet& fs, const ExportContext&) const {
   for (const TrackerMapUse& m : s.maps) {
     fs.Add(metric::kTrackerMapEntries, {{"map", m.name}}, double(m.entries));
     fs.Add(metric::kTrackerMapMaxEntries, {{"map", m.name}}, double(m.capacity));
-    fs.Add(metric::kTrackerMapEntryBytes, {{"map", m.name}}, double(m.entry_bytes));
   }
   for (const auto& [state, n] : tracker_->NamespaceStates()) {
     fs.Add(metric::kTrackerNamespaces, {{"state", state}}, double(n));
