@@ -1,6 +1,7 @@
 // connect_overhead: what the connect-failures BPF programs cost the host.
 //
-//   connect_overhead [--seconds S] [--rounds R] [--mode churn|refused|syscall|udp-send]
+//   connect_overhead [--seconds S] [--rounds R] [--mode churn|close|refused|syscall|udp-send]
+//                    [--programs cf|owners|all]
 //
 // Runs in a network namespace of its own (unshare), loopback only. Each round measures a
 // single-threaded loop for S seconds without the program, then S seconds with it attached
@@ -9,6 +10,12 @@
 // hits both sides alike; the summary is the median of each side and their ratio.
 //   churn:   connect + accept + close (client closes with RST: no TIME_WAIT piles up); every
 //            connection makes ~5 state changes that the program sees and dismisses.
+//   close:   the same, the client closing normally first: every connection leaves a TIME_WAIT
+//            socket (born; it ends 60 s later, outside the measurement).
+// --programs all: instead of the connect-failure program alone, everything the exporter loads
+// by default (connect failures, TIME_WAIT owners, the state tracker with its namespace seeded:
+// every event counted), the union loaded once as the exporter does; --programs owners: the
+// same without the state tracker (what it adds is the difference of the two).
 //   refused: connect to a port without a listener; every connect is a failure the program
 //            counts in its map (the most it ever does per event).
 //   syscall: getppid(), the cheapest system call, with the UDP program on the system-call exit
@@ -19,6 +26,7 @@
 // Needs root (or CAP_SYS_ADMIN + CAP_BPF + CAP_PERFMON). Bounded: R * 2 * S seconds.
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
+#include <fcntl.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <sched.h>
@@ -37,7 +45,14 @@
 #include <string>
 #include <vector>
 
+#include "kernel/bpf_object.h"
+#include "kernel/connect_failure_probe.h"
+#include "kernel/time_wait_owners.h"
+#include "kernel/tracker_probe.h"
+#include "kernel/workload.h"
 #include "sources/connect_failures_source.h"
+#include "sources/tracker_source.h"
+#include "util/file_util.h"
 
 namespace {
 
@@ -118,7 +133,7 @@ double RunFor(double seconds, const std::string& mode, int listener, uint16_t po
         if (rc != 0) Die("connect");
         int a = accept(listener, nullptr, nullptr);
         if (a < 0) Die("accept");
-        setsockopt(c, SOL_SOCKET, SO_LINGER, &rst, sizeof(rst));
+        if (mode != "close") setsockopt(c, SOL_SOCKET, SO_LINGER, &rst, sizeof(rst));
         close(c);
         close(a);
       }
@@ -127,6 +142,51 @@ double RunFor(double seconds, const std::string& mode, int listener, uint16_t po
   }
   if (count) *count = n;
   return double(n) / (ThreadCpuSeconds() - cpu_start);
+}
+
+/// What --programs all loads: the exporter's default BPF features in one object, the state
+/// tracker started and this thread's namespace seeded (so that every event is counted). Holds
+/// them attached while it lives.
+struct AllPrograms {
+  std::shared_ptr<sockstate::BpfObject> object;
+  std::unique_ptr<sockstate::TrackerProbe> tracker;
+};
+
+AllPrograms LoadAll(bool tracker) {
+  std::string mountinfo;
+  sockstate::ReadSmallFile("/proc/self/mountinfo", &mountinfo);
+  sockstate::BpfAttachOptions attach;
+  const std::string root = sockstate::FindCgroup2Mount(mountinfo);
+  attach.cgroup_fd = open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  std::vector<sockstate::BpfMapSize> sizes = sockstate::TrackerMapSizes(sockstate::TrackerConfig{});
+  std::vector<sockstate::BpfFeature> features = {
+      sockstate::ConnectFailureFeature("on", sockstate::UdpFailureOptions{"off"}),
+      {"--collector.time-wait-owners", "on", sockstate::TimeWaitOwnerPrograms(), {}}};
+  if (tracker) features.push_back({"--collector.tracker", "on", sockstate::TrackerPrograms(), {}});
+  const sockstate::BpfFeatureSet set = sockstate::LoadBpfFeatures(features, sizes, attach);
+  if (attach.cgroup_fd >= 0) close(attach.cgroup_fd);
+  for (size_t i = 0; i < set.status.size(); ++i) {
+    if (!set.status[i].ok()) {
+      std::fprintf(stderr, "connect_overhead: %s\n", set.status[i].message().c_str());
+      std::exit(1);
+    }
+  }
+  AllPrograms all;
+  all.object = set.object;
+  if (!tracker) return all;
+  auto probe = sockstate::TrackerProbe::Open(set.object);
+  if (!probe.ok()) {
+    std::fprintf(stderr, "connect_overhead: %s\n", probe.status().message().c_str());
+    std::exit(1);
+  }
+  all.tracker = std::move(*probe);
+  sockstate::Status st = all.tracker->Start();
+  auto seeded = st.ok() ? all.tracker->SeedThisNamespace() : sockstate::Result<sockstate::SeedOutcome>(st);
+  if (!seeded.ok()) {
+    std::fprintf(stderr, "connect_overhead: tracker: %s\n", seeded.status().message().c_str());
+    std::exit(1);
+  }
+  return all;
 }
 
 /// run_time_ns and run_cnt of the attached program `name` (kernel.bpf_stats_enabled must be 1).
@@ -150,6 +210,17 @@ bool ProgramStats(const std::string& name, uint64_t* run_ns, uint64_t* runs) {
   return false;
 }
 
+/// Adds run_time_ns and run_cnt of the program behind `fd` (one of this process's own: other
+/// exporters on the host may have programs of the same name).
+void AddProgramStats(int fd, uint64_t* run_ns, uint64_t* runs) {
+  if (fd < 0) return;
+  bpf_prog_info info{};
+  uint32_t len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0) return;
+  *run_ns += info.run_time_ns;
+  *runs += info.run_cnt;
+}
+
 std::string ReadLine(const char* path) {
   std::ifstream f(path);
   std::string s;
@@ -171,6 +242,7 @@ int main(int argc, char** argv) {
   double seconds = 2;
   int rounds = 7;
   std::string mode = "churn";
+  std::string programs = "cf";
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--seconds" && i + 1 < argc) {
@@ -179,19 +251,24 @@ int main(int argc, char** argv) {
       rounds = std::atoi(argv[++i]);
     } else if (a == "--mode" && i + 1 < argc) {
       mode = argv[++i];
+    } else if (a == "--programs" && i + 1 < argc) {
+      programs = argv[++i];
     } else {
       std::fprintf(stderr,
                    "usage: connect_overhead [--seconds S] [--rounds R] "
-                   "[--mode churn|refused|syscall|udp-send]\n");
+                   "[--mode churn|close|refused|syscall|udp-send] [--programs cf|owners|all]\n");
       return 2;
     }
   }
   const bool udp_hook = mode == "syscall" || mode == "udp-send";
   if (seconds <= 0 || seconds > 60 || rounds < 1 || rounds > 50 ||
-      (mode != "churn" && mode != "refused" && !udp_hook)) {
+      (mode != "churn" && mode != "close" && mode != "refused" && !udp_hook) ||
+      (programs != "cf" && programs != "owners" && programs != "all") ||
+      (programs != "cf" && udp_hook)) {
     std::fprintf(stderr,
                  "connect_overhead: 0 < seconds <= 60, 1 <= rounds <= 50, mode "
-                 "churn|refused|syscall|udp-send\n");
+                 "churn|close|refused|syscall|udp-send, programs cf|owners|all (cf only with the udp "
+                 "modes)\n");
     return 2;
   }
   // The program measured: the TCP one, or the UDP one on the system-call exit.
@@ -206,7 +283,11 @@ int main(int argc, char** argv) {
     listener = socket(AF_INET, SOCK_DGRAM, 0);
     const sockaddr_in a = Loopback(port);
     if (bind(listener, reinterpret_cast<const sockaddr*>(&a), sizeof(a)) != 0) Die("bind udp");
-  } else if (mode == "churn") {
+  } else if (mode == "churn" || mode == "close") {
+    if (mode == "close") {  // room for the TIME_WAIT sockets of every round
+      WriteLine("/proc/sys/net/ipv4/tcp_max_tw_buckets", "1000000");
+      WriteLine("/proc/sys/net/ipv4/ip_local_port_range", "1024 65535");
+    }
     listener = socket(AF_INET, SOCK_STREAM, 0);
     const int one = 1;
     setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -219,13 +300,17 @@ int main(int argc, char** argv) {
   for (int r = 0; r < rounds; ++r) {
     // Odd rounds measure without the program first, even rounds with it first.
     if (r % 2 == 0) off.push_back(RunFor(seconds, mode, listener, port));
-    auto source = sockstate::MakeConnectFailuresSource("on", udp_mode, "/proc");
-    if (!source.ok()) {
-      std::fprintf(stderr, "connect_overhead: %s\n", source.status().message().c_str());
-      return 1;
+    if (programs != "cf") {
+      AllPrograms all = LoadAll(programs == "all");
+      on.push_back(RunFor(seconds, mode, listener, port));
+    } else {  // (detached when it goes)
+      auto source = sockstate::MakeConnectFailuresSource("on", udp_mode, "/proc");
+      if (!source.ok()) {
+        std::fprintf(stderr, "connect_overhead: %s\n", source.status().message().c_str());
+        return 1;
+      }
+      on.push_back(RunFor(seconds, mode, listener, port));
     }
-    on.push_back(RunFor(seconds, mode, listener, port));
-    source->reset();  // detaches the program
     if (r % 2 == 1) off.push_back(RunFor(seconds, mode, listener, port));
     std::printf("round %d: without %.0f/cpu-s, with %.0f/cpu-s\n", r + 1, off.back(), on.back());
     std::fflush(stdout);
@@ -237,7 +322,23 @@ int main(int argc, char** argv) {
   WriteLine(kStats, "1");
   uint64_t total_ns = 0, total_runs = 0, stats_connections = 0;
   double stats_rate = 0;
-  {
+  std::vector<std::string> measured = {program};
+  if (programs != "cf") {
+    measured = {"cf_state_change", "tw_timer_start", "tw_timer_cancel", "tw_owner_named"};
+    if (programs == "all") {
+      for (const std::string& p : sockstate::TrackerPrograms()) measured.push_back(p);
+    }
+    AllPrograms all = LoadAll(programs == "all");
+    stats_rate = RunFor(seconds, mode, listener, port, &stats_connections);
+    for (const std::string& p : measured) {
+      uint64_t ns = 0, runs = 0;
+      AddProgramStats(all.object->ProgramFd(p), &ns, &runs);
+      std::printf("  %-18s %10llu runs %8.1f ns per run\n", p.c_str(), (unsigned long long)runs,
+                  runs ? double(ns) / double(runs) : 0.0);
+      total_ns += ns;
+      total_runs += runs;
+    }
+  } else {
     auto source = sockstate::MakeConnectFailuresSource("on", udp_mode, "/proc");
     if (source.ok()) {
       stats_rate = RunFor(seconds, mode, listener, port, &stats_connections);
@@ -252,7 +353,10 @@ int main(int argc, char** argv) {
     std::printf(
         "program %s: %llu runs for %llu operations (%.2f per operation), %.1f ns per run: "
         "%.0f ns per operation = %.2f%% of an operation's %.0f ns of CPU\n",
-        program.c_str(), (unsigned long long)total_runs, (unsigned long long)stats_connections,
+        programs == "all"      ? "all (the exporter's default programs)"
+        : programs == "owners" ? "connect failures + TIME_WAIT owners"
+                               : program.c_str(),
+        (unsigned long long)total_runs, (unsigned long long)stats_connections,
         runs_per_conn, ns_per_run, ns_per_run * runs_per_conn,
         100.0 * ns_per_run * runs_per_conn * stats_rate / 1e9, 1e9 / stats_rate);
   }

@@ -43,6 +43,13 @@
 #include "core_types.h"
 #include "tracker.h"
 
+/* A kernel address as a typed, read-only pointer: fields are then read with plain loads (the
+ * verifier guards them against faults) instead of one bpf_probe_read_kernel() call each (~50 ns
+ * per call here; docs/architecture.md "Cost per event"). Linux 6.2+; the kernel's own BTF id of
+ * the type. */
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
+#define AS(type, p) ((const type *)bpf_rdonly_cast((const void *)(p), bpf_core_type_id_kernel(type)))
+
 struct bpf_map;
 
 /* The timer callbacks of TIME_WAIT and request sockets come from user space (trk_cfg, read
@@ -149,10 +156,9 @@ struct {
   __type(value, __u64);
 } trk_stats SEC(".maps");
 
-/* Zeroed values too large for the stack (a new namespace, a new destination ring). */
+/* A new namespace's value, made here (too large for the stack). */
 struct trk_zero {
   struct sockstate_trk_ns ns;
-  struct sockstate_trk_dest_val dest;
 };
 struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -160,6 +166,25 @@ struct {
   __type(key, __u32);
   __type(value, struct trk_zero);
 } trk_scratch SEC(".maps");
+
+/* New map values, all zero: read here, never written (off the stack, which they do not fit). */
+struct trk_zeros {
+  struct sockstate_trk_tuple_val tuple;
+  struct sockstate_trk_cell_val cell;
+  struct sockstate_trk_port_val port;
+  struct sockstate_trk_dest_val dest;
+};
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct trk_zeros);
+} trk_zeros SEC(".maps");
+
+static __always_inline const struct trk_zeros *Zeros(void) {
+  __u32 zero = 0;
+  return bpf_map_lookup_elem(&trk_zeros, &zero);
+}
 
 #define GEN_BIT(g) (1ULL << ((g) & 31))
 #define STATE_OF(w) ((int)(((w) >> SOCKSTATE_TRK_STATE_SHIFT) & 0xff))
@@ -197,9 +222,9 @@ struct trk_sock {
 
 /* Addresses of a socket (full or mini), IPv4-mapped IPv6 as IPv4. False: not inet. */
 static __always_inline int ReadAddrs(const struct sock_common *c, struct trk_sock *s) {
-  const unsigned short f = BPF_CORE_READ(c, skc_family);
+  const unsigned short f = c->skc_family; /* c: a BTF pointer (plain loads) */
   if (f == AF_INET) {
-    __be32 a = BPF_CORE_READ(c, skc_rcv_saddr), b = BPF_CORE_READ(c, skc_daddr);
+    __be32 a = c->skc_rcv_saddr, b = c->skc_daddr;
     __builtin_memcpy(s->saddr, &a, 4);
     __builtin_memcpy(s->daddr, &b, 4);
     s->family = AF_INET;
@@ -207,8 +232,10 @@ static __always_inline int ReadAddrs(const struct sock_common *c, struct trk_soc
     return 1;
   }
   if (f != AF_INET6) return 0;
-  BPF_CORE_READ_INTO(&s->saddr, c, skc_v6_rcv_saddr.in6_u.u6_addr8);
-  BPF_CORE_READ_INTO(&s->daddr, c, skc_v6_daddr.in6_u.u6_addr8);
+  for (int i = 0; i < 4; i++) {
+    ((__u32 *)s->saddr)[i] = c->skc_v6_rcv_saddr.in6_u.u6_addr32[i];
+    ((__u32 *)s->daddr)[i] = c->skc_v6_daddr.in6_u.u6_addr32[i];
+  }
   if (IsV4Mapped(s->saddr) && IsV4Mapped(s->daddr)) {
     __builtin_memcpy(s->saddr, &s->saddr[12], 4);
     __builtin_memset(&s->saddr[4], 0, 12);
@@ -301,8 +328,9 @@ static __always_inline void PortRefs(struct sockstate_trk_ns *ns, __u64 nc, __u8
                                      int d) {
   struct sockstate_trk_port_key k;
   PortKey(&k, nc, gen, port);
-  struct sockstate_trk_port_val zero = {};
-  struct sockstate_trk_port_val *v = GetOrCreate(&trk_ports, &k, &zero, d > 0, ns);
+  const struct trk_zeros *z = Zeros();
+  if (!z) return;
+  struct sockstate_trk_port_val *v = GetOrCreate(&trk_ports, &k, &z->port, d > 0, ns);
   if (v) __sync_fetch_and_add(&v->refs, d);
 }
 
@@ -342,14 +370,15 @@ static __always_inline __u32 StateIdx(int state) {
 static __always_inline void Apply(struct sockstate_trk_ns *ns, __u8 gen, const struct trk_sock *s,
                                   int add, int del, struct trk_place p) {
   const int d = (add >= 0) - (del >= 0); /* +1 added, -1 removed, 0 moved */
+  const struct trk_zeros *z = Zeros();
+  if (!z) return;
   const __u32 ia = StateIdx(add), id = StateIdx(del);
   if (add >= 0) __sync_fetch_and_add(&ns->st[gen & 1][s->fam & 1][ia], 1);
   if (del >= 0) __sync_fetch_and_add(&ns->st[gen & 1][s->fam & 1][id], -1);
   if (p.inbound) {
     struct sockstate_trk_port_key k;
     PortKey(&k, s->netns, gen, s->sport);
-    struct sockstate_trk_port_val zero = {};
-    struct sockstate_trk_port_val *v = GetOrCreate(&trk_ports, &k, &zero, add >= 0, ns);
+    struct sockstate_trk_port_val *v = GetOrCreate(&trk_ports, &k, &z->port, add >= 0, ns);
     if (!v) return;
     if (add >= 0) __sync_fetch_and_add(&v->st[ia], 1);
     if (del >= 0) __sync_fetch_and_add(&v->st[id], -1);
@@ -364,8 +393,7 @@ static __always_inline void Apply(struct sockstate_trk_ns *ns, __u8 gen, const s
   k.dport = s->dport;
   __builtin_memcpy(k.saddr, s->saddr, 16);
   __builtin_memcpy(k.daddr, s->daddr, 16);
-  struct sockstate_trk_tuple_val zero = {};
-  struct sockstate_trk_tuple_val *v = GetOrCreate(&trk_tuples, &k, &zero, add >= 0, ns);
+  struct sockstate_trk_tuple_val *v = GetOrCreate(&trk_tuples, &k, &z->tuple, add >= 0, ns);
   if (!v) return;
   if (p.peak_now) PeakOf(v, v->used); /* a connect() counted before its port, which it has now */
   if (add >= 0) __sync_fetch_and_add(&v->st[ia], 1);
@@ -384,8 +412,7 @@ static __always_inline void Apply(struct sockstate_trk_ns *ns, __u8 gen, const s
     ck.cgroup = p.cgroup;
     __builtin_memcpy(ck.saddr, s->saddr, 16);
     __builtin_memcpy(ck.daddr, s->daddr, 16);
-    struct sockstate_trk_cell_val czero = {};
-    struct sockstate_trk_cell_val *cv = GetOrCreate(&trk_cells, &ck, &czero, add >= 0, ns);
+    struct sockstate_trk_cell_val *cv = GetOrCreate(&trk_cells, &ck, &z->cell, add >= 0, ns);
     if (cv) {
       if (add >= 0) __sync_fetch_and_add(&cv->st[ia], 1);
       if (del >= 0) __sync_fetch_and_add(&cv->st[id], -1);
@@ -403,10 +430,6 @@ static __always_inline void Apply(struct sockstate_trk_ns *ns, __u8 gen, const s
   dk.family = s->family;
   dk.dport = s->dport;
   __builtin_memcpy(dk.daddr, s->daddr, 16);
-  __u32 zero_idx = 0;
-  struct trk_zero *z = bpf_map_lookup_elem(&trk_scratch, &zero_idx);
-  if (!z) return;
-  __builtin_memset(&z->dest, 0, sizeof(z->dest));
   struct sockstate_trk_dest_val *dv = GetOrCreate(&trk_dests, &dk, &z->dest, dr > 0, ns);
   __u32 slot = p.slot;
   barrier_var(slot); /* keep the mask for the verifier */
@@ -489,6 +512,7 @@ static __always_inline void ListenerAdd(struct sockstate_trk_ns *ns, __u64 nc, _
     Overflow(ns);
     return;
   }
+  if (!port) return; /* listen() without bind(): no port yet (docs: "Listeners") */
   const __u16 gs = ns->gens;
   const __u8 cur = gs & 0xff, seed = gs >> 8;
   if (cur && (gens & GEN_BIT(cur))) PortRefs(ns, nc, cur, port, 1);
@@ -503,7 +527,7 @@ static __always_inline int ListenerEnd(struct sockstate_trk_ns *ns, __u64 nc, __
   const int releasing = v->pad != 0;
   const __u16 port = v->port;
   bpf_map_delete_elem(&trk_bound, &cookie);
-  if (w & SOCKSTATE_TRK_DEAD) return releasing;
+  if ((w & SOCKSTATE_TRK_DEAD) || !port) return releasing;
   const __u16 gs = ns->gens;
   const __u8 cur = gs & 0xff, seed = gs >> 8;
   if (cur && (w & GEN_BIT(cur))) PortRefs(ns, nc, cur, port, -1);
@@ -645,7 +669,9 @@ static __always_inline int HandleState(const struct sock *sk, const int oldstate
   __builtin_memset(&s, 0, sizeof(s));
   if (!ReadAddrs(&sk->__sk_common, &s)) return 0;
   s.netns = nc;
-  s.sport = bpf_ntohs(BPF_CORE_READ((const struct inet_sock *)sk, inet_sport));
+  /* inet_sport, not skc_num: the tracepoint fires after a closing socket put its port back
+   * (skc_num 0 then); rdonly_cast: struct sock is the start of inet_sock (plain loads) */
+  s.sport = bpf_ntohs(AS(struct inet_sock, sk)->inet_sport);
   s.dport = bpf_ntohs(sk->__sk_common.skc_dport);
   if (oldstate == TCP_LISTEN || newstate == TCP_LISTEN || oldstate == TCP_CLOSE ||
       newstate == TCP_CLOSE) {
@@ -659,16 +685,18 @@ static __always_inline int HandleState(const struct sock *sk, const int oldstate
   const int child = oldstate == TCP_LISTEN && newstate == TCP_SYN_RECV;
   const int created = child || (oldstate == TCP_CLOSE && newstate == TCP_SYN_SENT);
   struct trk_place p = {.slot = 0xff};
-  p.cgroup = BPF_CORE_READ(sk, sk_cgrp_data.cgroup, kn, id);
+  p.cgroup = sk->sk_cgrp_data.cgroup->kn->id; /* plain loads (a NULL reads as 0) */
   /* Port 0: connect() picks the port after this event, from the range; it counts as used from
    * now on, but raises the peak only once it has one (a connect that finds none ends in
-   * 2 -> 7 with port 0 and never held a port). */
-  p.in_range = s.sport == 0 || InRange(RangeOf(ns, net), s.sport);
+   * 2 -> 7 with port 0 and never held a port). Whether the port is in the range matters only
+   * when the socket is added or removed (a move leaves `used` alone). */
+  if (count_old != count_new) p.in_range = s.sport == 0 || InRange(RangeOf(ns, net), s.sport);
   p.no_peak = s.sport == 0;
   p.peak_now = oldstate == TCP_SYN_SENT && s.sport != 0;
   Stat(SOCKSTATE_TRK_EVENTS);
   if (cur) {
-    p.inbound = child || Inbound(nc, cur, s.sport);
+    /* port 0 is never a listener's (ListenerAdd): no lookup */
+    p.inbound = child || (s.sport && Inbound(nc, cur, s.sport));
     Apply(ns, cur, &s, count_new ? newstate : -1, count_old ? oldstate : -1, p);
   }
   if (!seed) return 0;
@@ -679,7 +707,7 @@ static __always_inline int HandleState(const struct sock *sk, const int oldstate
              !Walked(&sk->__sk_common, net, nc, seed, cookie)) {
     return 0; /* the walk will count it as it is then */
   }
-  p.inbound = child || Inbound(nc, seed, s.sport);
+  p.inbound = child || (s.sport && Inbound(nc, seed, s.sport));
   Apply(ns, seed, &s, count_new ? newstate : -1, count_old ? oldstate : -1, p);
   return 0;
 }
@@ -712,16 +740,17 @@ static __always_inline int MiniKind(const struct timer_list *t) {
 
 static __always_inline const struct sock_common *MiniOf(const struct timer_list *t, int kind) {
   if (kind == TCP_TIME_WAIT)
-    return (const void *)((const char *)t -
-                          bpf_core_field_offset(struct inet_timewait_sock, tw_timer));
-  return (const void *)((const char *)t - bpf_core_field_offset(struct request_sock, rsk_timer));
+    return &AS(struct inet_timewait_sock,
+               (const char *)t - bpf_core_field_offset(struct inet_timewait_sock, tw_timer))
+                ->__tw_common;
+  return &AS(struct request_sock,
+             (const char *)t - bpf_core_field_offset(struct request_sock, rsk_timer))
+              ->__req_common;
 }
 
 static __always_inline const struct timer_list *TimerOf(const struct sock_common *c, int kind) {
-  if (kind == TCP_TIME_WAIT)
-    return (const void *)((const char *)c +
-                          bpf_core_field_offset(struct inet_timewait_sock, tw_timer));
-  return (const void *)((const char *)c + bpf_core_field_offset(struct request_sock, rsk_timer));
+  if (kind == TCP_TIME_WAIT) return &AS(struct inet_timewait_sock, c)->tw_timer;
+  return &AS(struct request_sock, c)->rsk_timer;
 }
 
 static __always_inline int MiniKey(const struct sock_common *c, int kind,
@@ -730,10 +759,10 @@ static __always_inline int MiniKey(const struct sock_common *c, int kind,
   __builtin_memset(k, 0, sizeof(*k));
   __builtin_memset(s, 0, sizeof(*s));
   if (!ReadAddrs(c, s)) return 0;
-  *net = BPF_CORE_READ(c, skc_net.net);
-  s->netns = BPF_CORE_READ(*net, net_cookie);
-  s->sport = BPF_CORE_READ(c, skc_num);
-  s->dport = bpf_ntohs(BPF_CORE_READ(c, skc_dport));
+  *net = c->skc_net.net;
+  s->netns = (*net)->net_cookie;
+  s->sport = c->skc_num;
+  s->dport = bpf_ntohs(c->skc_dport);
   k->netns = s->netns;
   k->family = s->family;
   k->kind = kind == TCP_TIME_WAIT ? TCP_TIME_WAIT : TCP_NEW_SYN_RECV;
@@ -747,15 +776,15 @@ static __always_inline int MiniKey(const struct sock_common *c, int kind,
 /* The state a minisocket is counted in: its substate (TIME_WAIT or FIN_WAIT2), or SYN_RECV. */
 static __always_inline int MiniState(const struct sock_common *c, int kind) {
   if (kind != TCP_TIME_WAIT) return TCP_SYN_RECV;
-  const struct inet_timewait_sock *tw = (const void *)c;
-  return BPF_CORE_READ(tw, tw_substate) == TCP_FIN_WAIT2 ? TCP_FIN_WAIT2 : TCP_TIME_WAIT;
+  return AS(struct inet_timewait_sock, c)->tw_substate == TCP_FIN_WAIT2 ? TCP_FIN_WAIT2
+                                                                        : TCP_TIME_WAIT;
 }
 
 /* The expiry ring slot of a TIME_WAIT timer: the second it fires, modulo the ring. */
 static __always_inline __u8 SlotOf(const struct timer_list *t) {
   struct sockstate_trk_cfg *cfg = Cfg();
   const __u64 hz = cfg && cfg->hz ? cfg->hz : 250;
-  const __u64 expires = BPF_CORE_READ(t, expires);
+  const __u64 expires = t->expires;
   return (expires / hz) & (SOCKSTATE_TRK_RING - 1);
 }
 
@@ -802,7 +831,7 @@ static __always_inline int HandleTimerStart(struct timer_list *timer) {
   struct trk_sock s;
   const struct net *net = 0;
   if (!MiniKey(c, kind, &k, &s, &net)) return 0;
-  struct sockstate_trk_ns *ns = NsOf(s.netns, BPF_CORE_READ(net, ns.inum));
+  struct sockstate_trk_ns *ns = NsOf(s.netns, net->ns.inum);
   if (!ns) return 0;
   const __u16 gs = ns->gens;
   const __u8 cur = gs & 0xff, seed = gs >> 8;
@@ -912,7 +941,7 @@ static __always_inline void WalkListener(const struct sock_common *c, struct soc
     if ((w & SOCKSTATE_TRK_DEAD) || (w & GEN_BIT(gen))) return;
     const __u64 prev = __sync_val_compare_and_swap(&v->word, w, w | GEN_BIT(gen));
     if (prev == w) {
-      PortRefs(ns, nc, gen, v->port, 1);
+      if (v->port) PortRefs(ns, nc, gen, v->port, 1); /* (an autobound listener: none) */
       return;
     }
     w = prev;
@@ -1029,12 +1058,10 @@ int trk_iter(struct bpf_iter__tcp *ctx) {
 
 static __always_inline int PostBind(struct bpf_sock *ctx) {
   if (ctx->protocol != IPPROTO_TCP) return 1;
-  const struct sock *sk = (const void *)ctx;
-  const struct net *net = 0;
-  bpf_probe_read_kernel(&net, sizeof(net), &sk->__sk_common.skc_net.net);
+  const struct net *net = AS(struct sock, ctx)->__sk_common.skc_net.net; /* ctx is the sock */
   if (!net) return 1;
-  const __u64 nc = BPF_CORE_READ(net, net_cookie);
-  struct sockstate_trk_ns *ns = NsOf(nc, BPF_CORE_READ(net, ns.inum));
+  const __u64 nc = net->net_cookie;
+  struct sockstate_trk_ns *ns = NsOf(nc, net->ns.inum);
   if (!ns) return 1;
   BoundAdd(ns, nc, bpf_get_socket_cookie(ctx), ctx->src_port,
            ctx->family == AF_INET6 ? AF_INET6 : AF_INET);
@@ -1051,6 +1078,14 @@ int trk_post_bind6(struct bpf_sock *ctx) { return PostBind(ctx); }
 SEC("cgroup/sock_release")
 int trk_release(struct bpf_sock *ctx) {
   if (ctx->protocol != IPPROTO_TCP) return 1;
+  const struct sock *sk = AS(struct sock, ctx); /* ctx is the sock: plain loads */
+  const int state = ctx->state;
+  const __u16 num = sk->__sk_common.skc_num; /* ctx->src_port: post_bind programs only */
+  const __u8 locks = sk->sk_userlocks;
+  /* Nothing to do for a connected socket with a port connect() picked (no entry: a bound
+   * socket's ends at its connect), nor for a closed one without a port. */
+  if (state != TCP_CLOSE && state != TCP_LISTEN && !(locks & SOCK_BINDPORT_LOCK)) return 1;
+  if (state == TCP_CLOSE && !num) return 1;
   const __u64 cookie = bpf_get_socket_cookie(ctx);
   struct sockstate_trk_bound_val *v = bpf_map_lookup_elem(&trk_bound, &cookie);
   if (v) {
@@ -1062,22 +1097,16 @@ int trk_release(struct bpf_sock *ctx) {
     }
     return 1;
   }
-  const struct sock *sk = (const void *)ctx;
-  const struct net *net = 0;
-  bpf_probe_read_kernel(&net, sizeof(net), &sk->__sk_common.skc_net.net);
-  const __u64 nc = net ? BPF_CORE_READ(net, net_cookie) : 0;
-  __u16 num = 0; /* ctx->src_port is readable in post_bind programs only */
-  bpf_probe_read_kernel(&num, sizeof(num), &sk->__sk_common.skc_num);
-  if (ctx->state == TCP_CLOSE && num) {
+  const struct net *net = sk->__sk_common.skc_net.net;
+  const __u64 nc = net ? net->net_cookie : 0;
+  if (state == TCP_CLOSE) {
     /* A bound socket not known yet: while its namespace's bound sockets are seeded from a
      * dump (older than this close), a tombstone keeps the dump from bringing it back. */
     struct sockstate_trk_ns *ns = bpf_map_lookup_elem(&trk_ns, &nc);
     if (ns && ns->bseed) BoundEnd(ns, nc, cookie);
     return 1;
   }
-  __u8 locks = 0;
-  bpf_probe_read_kernel(&locks, sizeof(locks), &sk->sk_userlocks);
-  if (!(locks & SOCK_BINDPORT_LOCK) || ctx->state == TCP_CLOSE) return 1;
+  if (!(locks & SOCK_BINDPORT_LOCK)) return 1;
   /* Connected, holding an explicit port: its later CLOSE must not count it bound-inactive. */
   struct sockstate_trk_bound_val r = {};
   r.netns = nc;
@@ -1101,9 +1130,9 @@ static long SweepOne(struct bpf_map *map, struct sockstate_trk_mini_key *key, __
     bpf_map_delete_elem(&trk_pending, key);
     return 0;
   }
-  const struct inet_timewait_sock *tw = (const void *)((const char *)*timer -
-      bpf_core_field_offset(struct inet_timewait_sock, tw_timer));
-  if (BPF_CORE_READ(tw, tw_substate) != TCP_TIME_WAIT) return 0; /* still FIN_WAIT2 */
+  const struct inet_timewait_sock *tw = AS(struct inet_timewait_sock,
+      *timer - bpf_core_field_offset(struct inet_timewait_sock, tw_timer));
+  if (tw->tw_substate != TCP_TIME_WAIT) return 0; /* still FIN_WAIT2 */
   const __u8 slot = v->inbound ? 0xff : SlotOf(&tw->tw_timer);
   const __u64 nw = WORD(w & SOCKSTATE_TRK_GENS, TCP_TIME_WAIT, slot);
   if (__sync_val_compare_and_swap(&v->word, w, nw) == w) {
