@@ -296,6 +296,21 @@ int main(int argc, char** argv) {
     if (listen(listener, 4096) != 0) Die("listen");
   }
   RunFor(0.5, mode, listener, port);  // warm up caches and the slab
+  if (const char* profile = std::getenv("CONNECT_OVERHEAD_PROFILE")) {
+    // For a profiler (perf record -p): the loop for `seconds` with the programs ("with") or
+    // without them ("without"), nothing else.
+    if (std::string(profile) == "with" && programs != "cf") {
+      AllPrograms all = LoadAll(programs == "all");
+      std::printf("profiling\n");
+      std::fflush(stdout);
+      std::printf("%.0f/cpu-s\n", RunFor(seconds, mode, listener, port));
+    } else {
+      std::printf("profiling\n");
+      std::fflush(stdout);
+      std::printf("%.0f/cpu-s\n", RunFor(seconds, mode, listener, port));
+    }
+    return 0;
+  }
   std::vector<double> off, on;
   for (int r = 0; r < rounds; ++r) {
     // Odd rounds measure without the program first, even rounds with it first.
