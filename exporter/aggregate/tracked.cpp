@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <limits>
-#include <map>
-#include <tuple>
+#include <cstring>
+#include <unordered_map>
 
 namespace sockstate {
 
@@ -17,7 +17,26 @@ uint16_t Saturated(int64_t v) {
                                                   : uint16_t(v);
 }
 
-using DestKey = std::tuple<Family, std::array<uint8_t, 16>, uint16_t>;
+/// A destination: family, address, port (18 bytes, packed for hashing).
+struct DestKey {
+  std::array<uint8_t, 16> addr;
+  uint16_t port;
+  uint8_t family;
+  bool operator==(const DestKey& o) const {
+    return port == o.port && family == o.family && addr == o.addr;
+  }
+};
+struct DestKeyHash {
+  size_t operator()(const DestKey& k) const {
+    uint64_t a, b;
+    std::memcpy(&a, k.addr.data(), 8);
+    std::memcpy(&b, k.addr.data() + 8, 8);
+    uint64_t h = (a ^ (b * 0x9e3779b97f4a7c15ULL)) + (uint64_t(k.port) << 8 | k.family);
+    h ^= h >> 29;
+    h *= 0xbf58476d1ce4e5b9ULL;
+    return size_t(h ^ (h >> 32));
+  }
+};
 
 /// The TIME_WAIT histogram of one destination from its expiry ring: each slot's sockets
 /// expire in the second `slot` (mod the ring) after now, at its middle.
@@ -71,8 +90,10 @@ void AggregateTracked(const TrackedNamespace& ns, uint64_t jiffies, uint32_t hz,
   }
   // Each destination's TIME_WAIT histogram goes with its first tuple: the aggregation sums a
   // destination's tuples, so the histogram lands where the dump would put it.
-  std::map<DestKey, const TrackedDest*> rings;
-  for (const TrackedDest& d : ns.dests) rings[{d.family, d.daddr, d.dport}] = &d;
+  std::unordered_map<DestKey, const TrackedDest*, DestKeyHash> rings;
+  for (const TrackedDest& d : ns.dests) {
+    rings[DestKey{d.daddr, d.dport, uint8_t(d.family == Family::kIpv6)}] = &d;
+  }
   const uint64_t now_ms = hz ? jiffies * 1000 / hz : 0;
   for (const TrackedTuple& t : ns.tuples) {
     TupleTable::Key key;
@@ -93,7 +114,9 @@ void AggregateTracked(const TrackedNamespace& ns, uint64_t jiffies, uint32_t hz,
     c.used = Saturated(t.used);
     c.peak = Saturated(t.peak);
     if (total == 0 && c.peak == 0) continue;  // a tuple all of whose sockets are gone
-    auto ring = rings.find({t.family, t.daddr, t.dport});
+    auto ring = rings.empty() ? rings.end()
+                              : rings.find(DestKey{t.daddr, t.dport,
+                                                   uint8_t(t.family == Family::kIpv6)});
     if (ring != rings.end() && hz != 0) {
       RingToCounters(*ring->second, now_ms, agg, &c);
       rings.erase(ring);

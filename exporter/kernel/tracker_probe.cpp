@@ -488,7 +488,7 @@ Status TrackerProbe::Read(TrackerSnapshot* out) {
     if (misses > s[l.nested]) out->stats.lost += misses - s[l.nested];
   }
   // Memory: the maps read here by their entries; TIME_WAIT and request sockets (not read per
-  // scrape) by births minus ends, the walk's own entries aside.
+  // scrape) by entries made (births and the walks') minus ends.
   auto use = [&](const char* name, int fd, uint64_t entries, uint64_t key, uint64_t value) {
     bpf_map_info info{};
     __u32 len = sizeof(info);
@@ -505,7 +505,8 @@ Status TrackerProbe::Read(TrackerSnapshot* out) {
   use("trk_dests", dests_fd_, dests, sizeof(sockstate_trk_dest_key), sizeof(sockstate_trk_dest_val));
   use("trk_bound", bound_fd_, bound, 8, sizeof(sockstate_trk_bound_val));
   use("trk_ns", ns_fd_, nss.size(), 8, sizeof(sockstate_trk_ns));
-  const uint64_t mini = out->stats.born > out->stats.ended ? out->stats.born - out->stats.ended : 0;
+  const uint64_t made = out->stats.born + s[SOCKSTATE_TRK_WALK_BORN];
+  const uint64_t mini = made > out->stats.ended ? made - out->stats.ended : 0;
   use("trk_mini", mini_fd_, mini, sizeof(sockstate_trk_mini_key), sizeof(sockstate_trk_mini_val));
   return Status::Ok();
 }

@@ -247,6 +247,21 @@ std::string BoundDetail(TestNetns& ns, const TrackedNamespace& t, const std::str
   return o.str();
 }
 
+/// Bound-inactive sockets of `ns` in a dump.
+int DumpedBoundCount(TestNetns& ns) {
+  int n = 0;
+  ns.Run([&] {
+    auto sock = SockDiagSocket::Open();
+    struct Sink : RecordSink {
+      int* n;
+      void OnSocket(const SocketRecord&) override { ++*n; }
+    } sink;
+    sink.n = &n;
+    if (sock.ok()) (*sock)->DumpTcp(1u << kTcpBoundInactive, sink);
+  });
+  return n;
+}
+
 class TrackerKernelTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -280,6 +295,12 @@ class TrackerKernelTest : public ::testing::Test {
     const std::string diff = Differences(*t, d);
     EXPECT_EQ(diff, "") << when << " (" << ns.name() << ")" << BoundDetail(ns, raw, diff);
     EXPECT_EQ(t->sockets, d.sockets) << when;
+    // One entry per bound-inactive socket, none left behind (a socket bound to an address
+    // only, IP_BIND_ADDRESS_NO_PORT, holds no port: it must leave no entry).
+    int bound = 0;
+    for (const TrackedBound& b : raw.bound) bound += b.listener ? 0 : 1;
+    EXPECT_EQ(bound, DumpedBoundCount(ns)) << when << " (" << ns.name() << ")"
+                                           << BoundDetail(ns, raw, "bound_inactive");
   }
 
   static Loaded* loaded_;
@@ -402,6 +423,16 @@ class Churn {
     servers_.push_back(ns_.Accept(l));
   }
 
+  /// A client bound to its source address without a port (IP_BIND_ADDRESS_NO_PORT: connect()
+  /// picks the port; the bind holds none).
+  void ConnectBoundToAddress() {
+    const int l = listeners_[Pick(listeners_.size())];
+    const int c = ns_.TryConnect("127.0.0.1", ns_.LocalPort(l), "127.0.0.1");
+    if (c < 0) return;
+    clients_.push_back(c);
+    servers_.push_back(ns_.Accept(l));
+  }
+
   /// `n` connections closed at once, by the client or by the server first: TIME_WAIT on
   /// that side once the other closes too (where the range is small, tcp_tw_reuse takes some
   /// over; a connect that finds no port fails and counts nothing).
@@ -456,8 +487,10 @@ class Churn {
         ns_.Close(l);
         break;
       }
-      case 9:  // bound sockets come and go
-        if (!bound_.empty() && rng_() % 2) {
+      case 9:  // bound sockets come and go; a client bound to its address only first
+        if (rng_() % 4 == 0) {
+          ConnectBoundToAddress();
+        } else if (!bound_.empty() && rng_() % 2) {
           close(bound_.back());
           bound_.pop_back();
         } else {

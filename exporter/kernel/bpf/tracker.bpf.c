@@ -965,6 +965,7 @@ static __always_inline void WalkMini(const struct sock_common *c, int kind,
   v.in_range = p.in_range;
   const long err = bpf_map_update_elem(&trk_mini, &k, &v, BPF_NOEXIST);
   if (!err) {
+    Stat(SOCKSTATE_TRK_WALK_BORN);
     Count(ns, gen, &s, state, p, 1);
     if (state == TCP_FIN_WAIT2) {
       const __u64 tp = (__u64)t;
@@ -1040,6 +1041,12 @@ int trk_iter(struct bpf_iter__tcp *ctx) {
   seed->phase = SOCKSTATE_TRK_PHASE_EST;
   const __u32 bucket = BucketOf(c, net);
   seed->walked += 1;
+  /* One read() of an iterator stops with EAGAIN after a million objects that wrote nothing:
+   * a byte every 65,536 sockets lets it return them and the next read() go on. */
+  if ((seed->walked & 0xffff) == 0) {
+    const char b = '.';
+    bpf_seq_write(ctx->meta->seq, &b, 1);
+  }
   if (state == TCP_TIME_WAIT || state == TCP_NEW_SYN_RECV) {
     if (bucket > seed->bucket) seed->bucket = bucket;
     WalkMini(c, state, ns, gen);
@@ -1057,7 +1064,8 @@ int trk_iter(struct bpf_iter__tcp *ctx) {
 /* ---- Bind and close (cgroup v2 root) ---- */
 
 static __always_inline int PostBind(struct bpf_sock *ctx) {
-  if (ctx->protocol != IPPROTO_TCP) return 1;
+  /* (the kernel runs post_bind only when bind() took a port: not for IP_BIND_ADDRESS_NO_PORT) */
+  if (ctx->protocol != IPPROTO_TCP || !ctx->src_port) return 1;
   const struct net *net = AS(struct sock, ctx)->__sk_common.skc_net.net; /* ctx is the sock */
   if (!net) return 1;
   const __u64 nc = net->net_cookie;

@@ -199,7 +199,8 @@ struct sockstate_trk_cfg {
 #define SOCKSTATE_TRK_NESTED_STATE 7  /* state changes counted by a nested-level program */
 #define SOCKSTATE_TRK_NESTED_START 8  /* timer starts ... */
 #define SOCKSTATE_TRK_NESTED_CANCEL 9 /* timer cancels ... */
-#define SOCKSTATE_TRK_STATS 10
+#define SOCKSTATE_TRK_WALK_BORN 10   /* minisocket entries made by a seeding walk */
+#define SOCKSTATE_TRK_STATS 11
 
 /* Clock sample of the control program (trk_clock, array of one). */
 struct sockstate_trk_clock {
