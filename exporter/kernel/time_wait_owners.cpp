@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 
 #include "kernel/bpf_object.h"
 #include "util/text_util.h"
@@ -84,33 +83,6 @@ class BpfTimeWaitOwnerReader : public TimeWaitOwnerReader {
 };
 
 }  // namespace
-
-bool KernelSymbolVisible(std::string_view text, std::string_view symbol) {
-  size_t pos = 0;
-  std::string_view line;
-  // "ffffffff8205c7b0 t tw_timer_handler" (a module's symbols end with " [module]")
-  while (NextPiece(text, '\n', &pos, &line)) {
-    const size_t a = line.find(' ');
-    const size_t b = a == std::string_view::npos ? a : line.find(' ', a + 1);
-    if (b == std::string_view::npos) continue;
-    std::string_view name = line.substr(b + 1);
-    name = name.substr(0, name.find_first_of(" \t"));
-    if (name == symbol) return line.substr(0, a).find_first_not_of('0') != std::string_view::npos;
-  }
-  return false;
-}
-
-bool KernelSymbolVisibleIn(const std::string& path, std::string_view symbol) {
-  std::ifstream in(path);
-  std::string line;
-  for (size_t n = 0; n < 10000000 && std::getline(in, line); ++n) {  // bounded: ~200k lines
-    if (line.size() > symbol.size() &&
-        line.compare(line.size() - symbol.size(), symbol.size(), symbol) == 0) {
-      return KernelSymbolVisible(line, symbol);
-    }
-  }
-  return false;
-}
 
 std::vector<std::string> TimeWaitOwnerPrograms() {
   return {"tw_timer_start", "tw_timer_cancel", "tw_owner_named"};

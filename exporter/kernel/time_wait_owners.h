@@ -53,15 +53,13 @@ class TimeWaitOwnerReader {
 /// The programs the feature attaches (for LoadBpfFeatures()).
 std::vector<std::string> TimeWaitOwnerPrograms();
 /// The callback of a TIME_WAIT socket's timer, which the program recognises TIME_WAIT timers
-/// by: resolved from /proc/kallsyms when it shows addresses (root, CAP_SYSLOG), else learned
-/// from the first TIME_WAIT socket born after the program starts.
+/// by: its address written into the program (kTimeWaitHandlerVariable) when /proc/kallsyms
+/// shows it (root, CAP_SYSLOG), else learned from the first TIME_WAIT socket born after the
+/// program starts.
 inline constexpr const char* kTimeWaitTimerSymbol = "tw_timer_handler";
+/// The program's global that holds the callback's address.
+inline constexpr const char* kTimeWaitHandlerVariable = "tw_handler";
 
-/// Whether kallsyms-format `text` shows `symbol` with a non-zero address (kernel.kptr_restrict
-/// and the reader's CAP_SYSLOG decide). Pure; thread-safe.
-bool KernelSymbolVisible(std::string_view text, std::string_view symbol);
-/// The same for a file (/proc/kallsyms: megabytes, read line by line). Thread-safe.
-bool KernelSymbolVisibleIn(const std::string& path, std::string_view symbol);
 /// The name of the map of remembered TIME_WAIT sockets (sized from the configuration).
 inline constexpr const char* kTimeWaitSocketsMap = "tw_sockets";
 /// Bytes of kernel memory per remembered TIME_WAIT socket (hash map entry: key, value and the

@@ -1,5 +1,6 @@
 #include "sources/time_wait_owners_source.h"
 
+#include "kernel/tracker_probe.h"
 #include "metrics/names.h"
 #include "util/log.h"
 
@@ -40,15 +41,17 @@ Result<TimeWaitOwnersFeature> MakeTimeWaitOwners(std::string_view mode, uint32_t
             why + "; their workload is \"unknown\" (sockstate_time_wait_owners_available 0)");
     f.owners = std::make_shared<TimeWaitOwners>(nullptr);
   } else {
-    const bool visible = KernelSymbolVisibleIn("/proc/kallsyms", kTimeWaitTimerSymbol);
+    // Known at once when kallsyms shows it; else the program learns it (tw_owner_named).
+    const uint64_t handler = KernelSymbolAddresses("/proc/kallsyms", {kTimeWaitTimerSymbol})[0];
+    const bool known = handler != 0 && object->SetGlobal(kTimeWaitHandlerVariable, handler);
     Log(LogLevel::kInfo,
         "TIME_WAIT owners are remembered by the kernel (tp_btf timer_start/timer_cancel, "
         "inet_sock_set_state), up to " +
             std::to_string(max_sockets) + " sockets" +
-            (visible ? ""
-                     : std::string("; /proc/kallsyms hides ") + kTimeWaitTimerSymbol +
-                           " (no CAP_SYSLOG): it is learned from the first TIME_WAIT socket "
-                           "born"));
+            (known ? ""
+                   : std::string("; /proc/kallsyms does not show ") + kTimeWaitTimerSymbol +
+                         " (no CAP_SYSLOG, or a sandbox): it is learned from the first "
+                         "TIME_WAIT socket born"));
     f.owners = std::make_shared<TimeWaitOwners>(OpenTimeWaitOwnerReader(std::move(object)));
   }
   f.source = std::make_unique<TimeWaitOwnersSource>(f.owners, max_sockets);

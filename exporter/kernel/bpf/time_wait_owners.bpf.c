@@ -8,8 +8,8 @@
  *
  * No fentry/kprobe is needed (they are unavailable on many kernels): the life of a TIME_WAIT
  * socket is followed through its timer (tp_btf timer tracepoints, filtered on the timer's
- * callback tw_timer_handler: a kernel symbol resolved at load when /proc/kallsyms shows
- * addresses, else learned from the first TIME_WAIT socket born, see tw_owner_named):
+ * callback tw_timer_handler: its address written by the loader when /proc/kallsyms shows
+ * it, else learned from the first TIME_WAIT socket born, see tw_owner_named):
  *  - birth: timer_start of a timer not just cancelled on this CPU (inet_twsk_hashdance_schedule());
  *  - re-arm (an in-window segment, the peer's FIN): timer_cancel then timer_start of the same
  *    timer, back to back on one CPU with interrupts off (mod_timer()); or no event at all when
@@ -33,12 +33,13 @@
 #include "core_types.h"
 #include "time_wait_owners.h"
 
-extern const void tw_timer_handler __ksym __weak;
-
-/* tw_timer_handler when /proc/kallsyms hides addresses (no CAP_SYSLOG): the callback of the
- * timer last started on the CPU where a TIME_WAIT socket was just born, once that timer is
- * proven to be the TIME_WAIT socket's (its identity equals the closing full socket's). */
-const void *tw_handler_learned = 0;
+/* tw_timer_handler: written by the loader after load when /proc/kallsyms shows its address
+ * (root or CAP_SYSLOG), else learned: the callback of the timer last started on the CPU where
+ * a TIME_WAIT socket was just born, once that timer is proven to be the TIME_WAIT socket's
+ * (its identity equals the closing full socket's). Not an extern __ksym: libbpf would then
+ * need /proc/kallsyms to load the object at all, and a sandbox (systemd's
+ * ProtectKernelTunables) makes it unreadable. */
+const void *tw_handler = 0;
 
 /* While the handler is not known: the timer last started on this CPU. */
 struct tw_started {
@@ -110,7 +111,7 @@ static __always_inline int SameTwKey(const struct sockstate_tw_key *a,
 }
 
 static __always_inline const void *TwHandler(void) {
-  return &tw_timer_handler ? (const void *)&tw_timer_handler : tw_handler_learned;
+  return tw_handler;
 }
 
 static __always_inline const struct inet_timewait_sock *TwOf(const struct timer_list *t) {
@@ -273,7 +274,7 @@ static __always_inline struct sockstate_tw_value *Learn(const struct sockstate_t
   if (!s || !s->timer) return 0;
   struct sockstate_tw_key seen;
   if (!TwKey(TwOf(s->timer), &seen) || !SameTwKey(&seen, key)) return 0;
-  tw_handler_learned = s->function;
+  tw_handler = s->function;
   struct sockstate_tw_value v = {0};
   if (bpf_map_update_elem(&tw_sockets, key, &v, BPF_NOEXIST) != 0) return 0;
   TwStat(SOCKSTATE_TW_BORN);
