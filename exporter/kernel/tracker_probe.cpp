@@ -59,18 +59,17 @@ std::string Errno(const char* what) { return std::string(what) + ": " + strerror
 Family FamilyOf(uint8_t af) { return af == 10 ? Family::kIpv6 : Family::kIpv4; }
 
 /// Calls fn(key, value) for every entry of a hash map, reading it in batches (one system call
-/// per kBatch entries). Entries added or removed meanwhile may or may not be seen.
+/// per kBatch entries) into keys[kBatch] and vals[kBatch]. Entries added or removed meanwhile
+/// may or may not be seen.
 template <typename K, typename V, typename Fn>
-Status ForEachEntry(int fd, const char* name, std::vector<K>& keys, std::vector<V>& vals, Fn fn) {
-  keys.resize(kBatch);
-  vals.resize(kBatch);
+Status ForEachEntryInto(int fd, const char* name, K* keys, V* vals, Fn fn) {
   uint64_t in = 0, out = 0;
   bool first = true;
   for (int rounds = 0; rounds < 1 << 20; ++rounds) {  // bound: far more than any map holds
     __u32 count = kBatch;
     LIBBPF_OPTS(bpf_map_batch_opts, opts);
-    const int err = bpf_map_lookup_batch(fd, first ? nullptr : &in, &out, keys.data(),
-                                         vals.data(), &count, &opts);
+    const int err =
+        bpf_map_lookup_batch(fd, first ? nullptr : &in, &out, keys, vals, &count, &opts);
     const int e = errno;
     if (err != 0 && e != ENOENT) {
       return Status::Error(std::string(name) + ": bpf_map_lookup_batch: " + strerror(e));
@@ -81,6 +80,24 @@ Status ForEachEntry(int fd, const char* name, std::vector<K>& keys, std::vector<
     first = false;
   }
   return Status::Ok();
+}
+
+template <typename K, typename V, typename Fn>
+Status ForEachEntry(int fd, const char* name, std::vector<K>& keys, std::vector<V>& vals, Fn fn) {
+  keys.resize(kBatch);
+  vals.resize(kBatch);
+  return ForEachEntryInto(fd, name, keys.data(), vals.data(), fn);
+}
+
+/// The same with the batch buffers carved out of `scratch`, which the caller keeps across
+/// calls: the scrape's reads allocate (and fault in) nothing after the first.
+template <typename K, typename V, typename Fn>
+Status ForEachEntryIn(std::vector<uint64_t>& scratch, int fd, const char* name, Fn fn) {
+  static_assert(sizeof(K) % 8 == 0 && sizeof(V) % 8 == 0 && alignof(K) <= 8 && alignof(V) <= 8);
+  const size_t kw = sizeof(K) / 8, vw = sizeof(V) / 8;
+  if (scratch.size() < kBatch * (kw + vw)) scratch.resize(kBatch * (kw + vw));
+  return ForEachEntryInto(fd, name, reinterpret_cast<K*>(scratch.data()),
+                          reinterpret_cast<V*>(scratch.data() + kBatch * kw), fn);
 }
 
 /// Deletes `keys` from a map in batches (missing ones are skipped one by one).
@@ -336,25 +353,25 @@ Status TrackerProbe::Read(TrackerSnapshot* out) {
   size_t kept = 0;
   std::unordered_map<uint64_t, size_t> index;
   {
-    std::vector<uint64_t> keys;
-    std::vector<sockstate_trk_ns> vals;
-    st = ForEachEntry(ns_fd_, "trk_ns", keys, vals, [&](uint64_t k, const sockstate_trk_ns& v) {
-      if (kept == nss.size()) nss.emplace_back();
-      TrackedNamespace& n = nss[kept++];
-      n.cookie = k;
-      n.inum = v.inum;
-      n.cur = v.gens & 0xff;
-      n.seed = v.gens >> 8;
-      n.range = v.range;
-      n.range_changes = v.range_changes;
-      n.overflow = v.overflow;
-      for (int f = 0; f < 2; ++f) n.st[f] = StatesOf(v.st[n.cur & 1][f]);
-      n.tuples.clear();
-      n.cells.clear();
-      n.ports.clear();
-      n.dests.clear();
-      n.bound.clear();
-    });
+    st = ForEachEntryIn<uint64_t, sockstate_trk_ns>(read_scratch_, ns_fd_, "trk_ns",
+                                                    [&](uint64_t k, const sockstate_trk_ns& v) {
+                                                      if (kept == nss.size()) nss.emplace_back();
+                                                      TrackedNamespace& n = nss[kept++];
+                                                      n.cookie = k;
+                                                      n.inum = v.inum;
+                                                      n.cur = v.gens & 0xff;
+                                                      n.seed = v.gens >> 8;
+                                                      n.range = v.range;
+                                                      n.range_changes = v.range_changes;
+                                                      n.overflow = v.overflow;
+                                                      for (int f = 0; f < 2; ++f)
+                                                        n.st[f] = StatesOf(v.st[n.cur & 1][f]);
+                                                      n.tuples.clear();
+                                                      n.cells.clear();
+                                                      n.ports.clear();
+                                                      n.dests.clear();
+                                                      n.bound.clear();
+                                                    });
     if (!st.ok()) return st;
   }
   nss.resize(kept);
@@ -369,90 +386,84 @@ Status TrackerProbe::Read(TrackerSnapshot* out) {
   };
   uint64_t tuples = 0, ports = 0, dests = 0, bound = 0;
   {
-    std::vector<sockstate_trk_tuple_key> keys;
-    std::vector<sockstate_trk_tuple_val> vals;
-    st = ForEachEntry(tuples_fd_, "trk_tuples", keys, vals,
-                      [&](const sockstate_trk_tuple_key& k, const sockstate_trk_tuple_val& v) {
-                        ++tuples;
-                        TrackedNamespace* n = current(k.netns, k.gen);
-                        if (n == nullptr) return;
-                        TrackedTuple& t = n->tuples.emplace_back();
-                        t.family = FamilyOf(k.family);
-                        std::memcpy(t.saddr.data(), k.saddr, 16);
-                        std::memcpy(t.daddr.data(), k.daddr, 16);
-                        t.dport = k.dport;
-                        t.st = StatesOf(v.st);
-                        t.used = v.used;
-                        t.peak = std::max({v.peak[0], v.peak[1], v.used});
-                      });
+    st = ForEachEntryIn<sockstate_trk_tuple_key, sockstate_trk_tuple_val>(
+        read_scratch_, tuples_fd_, "trk_tuples",
+        [&](const sockstate_trk_tuple_key& k, const sockstate_trk_tuple_val& v) {
+          ++tuples;
+          TrackedNamespace* n = current(k.netns, k.gen);
+          if (n == nullptr) return;
+          TrackedTuple& t = n->tuples.emplace_back();
+          t.family = FamilyOf(k.family);
+          std::memcpy(t.saddr.data(), k.saddr, 16);
+          std::memcpy(t.daddr.data(), k.daddr, 16);
+          t.dport = k.dport;
+          t.st = StatesOf(v.st);
+          t.used = v.used;
+          t.peak = std::max({v.peak[0], v.peak[1], v.used});
+        });
     if (!st.ok()) return st;
   }
   uint64_t cells = 0;
   {
-    std::vector<sockstate_trk_cell_key> keys;
-    std::vector<sockstate_trk_cell_val> vals;
-    st = ForEachEntry(cells_fd_, "trk_cells", keys, vals,
-                      [&](const sockstate_trk_cell_key& k, const sockstate_trk_cell_val& v) {
-                        ++cells;
-                        TrackedNamespace* n = current(k.netns, k.gen);
-                        if (n == nullptr) return;
-                        TrackedCell& c = n->cells.emplace_back();
-                        c.family = FamilyOf(k.family);
-                        std::memcpy(c.saddr.data(), k.saddr, 16);
-                        std::memcpy(c.daddr.data(), k.daddr, 16);
-                        c.dport = k.dport;
-                        c.cgroup = k.cgroup;
-                        c.st = StatesOf(v.st);
-                        c.used = v.used;
-                      });
+    st = ForEachEntryIn<sockstate_trk_cell_key, sockstate_trk_cell_val>(
+        read_scratch_, cells_fd_, "trk_cells",
+        [&](const sockstate_trk_cell_key& k, const sockstate_trk_cell_val& v) {
+          ++cells;
+          TrackedNamespace* n = current(k.netns, k.gen);
+          if (n == nullptr) return;
+          TrackedCell& c = n->cells.emplace_back();
+          c.family = FamilyOf(k.family);
+          std::memcpy(c.saddr.data(), k.saddr, 16);
+          std::memcpy(c.daddr.data(), k.daddr, 16);
+          c.dport = k.dport;
+          c.cgroup = k.cgroup;
+          c.st = StatesOf(v.st);
+          c.used = v.used;
+        });
     if (!st.ok()) return st;
   }
   {
-    std::vector<sockstate_trk_port_key> keys;
-    std::vector<sockstate_trk_port_val> vals;
-    st = ForEachEntry(ports_fd_, "trk_ports", keys, vals,
-                      [&](const sockstate_trk_port_key& k, const sockstate_trk_port_val& v) {
-                        ++ports;
-                        TrackedNamespace* n = current(k.netns, k.gen);
-                        if (n == nullptr) return;
-                        TrackedPort& p = n->ports.emplace_back();
-                        p.port = k.port;
-                        p.st = StatesOf(v.st);
-                        p.refs = v.refs;
-                      });
+    st = ForEachEntryIn<sockstate_trk_port_key, sockstate_trk_port_val>(
+        read_scratch_, ports_fd_, "trk_ports",
+        [&](const sockstate_trk_port_key& k, const sockstate_trk_port_val& v) {
+          ++ports;
+          TrackedNamespace* n = current(k.netns, k.gen);
+          if (n == nullptr) return;
+          TrackedPort& p = n->ports.emplace_back();
+          p.port = k.port;
+          p.st = StatesOf(v.st);
+          p.refs = v.refs;
+        });
     if (!st.ok()) return st;
   }
   {
-    std::vector<sockstate_trk_dest_key> keys;
-    std::vector<sockstate_trk_dest_val> vals;
-    st = ForEachEntry(dests_fd_, "trk_dests", keys, vals,
-                      [&](const sockstate_trk_dest_key& k, const sockstate_trk_dest_val& v) {
-                        ++dests;
-                        TrackedNamespace* n = current(k.netns, k.gen);
-                        if (n == nullptr) return;
-                        TrackedDest& d = n->dests.emplace_back();
-                        d.family = FamilyOf(k.family);
-                        std::memcpy(d.daddr.data(), k.daddr, 16);
-                        d.dport = k.dport;
-                        std::copy(std::begin(v.slot), std::end(v.slot), d.slots.begin());
-                      });
+    st = ForEachEntryIn<sockstate_trk_dest_key, sockstate_trk_dest_val>(
+        read_scratch_, dests_fd_, "trk_dests",
+        [&](const sockstate_trk_dest_key& k, const sockstate_trk_dest_val& v) {
+          ++dests;
+          TrackedNamespace* n = current(k.netns, k.gen);
+          if (n == nullptr) return;
+          TrackedDest& d = n->dests.emplace_back();
+          d.family = FamilyOf(k.family);
+          std::memcpy(d.daddr.data(), k.daddr, 16);
+          d.dport = k.dport;
+          std::copy(std::begin(v.slot), std::end(v.slot), d.slots.begin());
+        });
     if (!st.ok()) return st;
   }
   {
-    std::vector<uint64_t> keys;
-    std::vector<sockstate_trk_bound_val> vals;
-    st = ForEachEntry(bound_fd_, "trk_bound", keys, vals,
-                      [&](uint64_t, const sockstate_trk_bound_val& v) {
-                        ++bound;
-                        if (v.word & SOCKSTATE_TRK_DEAD) return;
-                        if (v.kind != SOCKSTATE_TRK_LISTEN && v.kind != SOCKSTATE_TRK_BOUND) return;
-                        auto it = index.find(v.netns);
-                        if (it == index.end()) return;
-                        TrackedBound& b = nss[it->second].bound.emplace_back();
-                        b.port = v.port;
-                        b.family = FamilyOf(v.family);
-                        b.listener = v.kind == SOCKSTATE_TRK_LISTEN;
-                      });
+    st = ForEachEntryIn<uint64_t, sockstate_trk_bound_val>(
+        read_scratch_, bound_fd_, "trk_bound", [&](uint64_t, const sockstate_trk_bound_val& v) {
+          ++bound;
+          if (v.word & SOCKSTATE_TRK_DEAD) return;
+          if (v.kind != SOCKSTATE_TRK_LISTEN && v.kind != SOCKSTATE_TRK_BOUND) return;
+          auto it = index.find(v.netns);
+          if (it == index.end()) return;
+          TrackedBound& b = nss[it->second].bound.emplace_back();
+          b.port = v.port;
+          b.family = FamilyOf(v.family);
+          b.listener = v.kind == SOCKSTATE_TRK_LISTEN;
+        });
     if (!st.ok()) return st;
   }
   // Statistics (per CPU).

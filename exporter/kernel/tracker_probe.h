@@ -193,6 +193,7 @@ class TrackerProbe {
   bool auto_track_ = false;
   uint64_t tw_handler_ = 0, reqsk_handler_ = 0;  // timer callbacks (from /proc/kallsyms)
   uint32_t epoch_ = 0;
+  std::vector<uint64_t> read_scratch_;  // Read()'s batch buffers (one scrape at a time)
   std::mutex cfg_mu_;  // trk_cfg is written whole: its writers (and epoch_) take turns
   int cpus_ = 1;
 };

@@ -112,6 +112,30 @@ struct {
   __type(value, __u64); /* the timer */
 } trk_pending SEC(".maps");
 
+#ifndef ENOENT
+#define ENOENT 2
+#endif
+
+/* Entries in trk_pending: +1 for each insert and -1 for each delete that succeeded. The
+ * control program's sweep walks the map (every bucket: a cost per scrape that follows its
+ * capacity) only while it holds entries. */
+__s64 trk_pending_entries = 0;
+
+static __always_inline long PendingPut(const struct sockstate_trk_mini_key *k, __u64 timer) {
+  long err = bpf_map_update_elem(&trk_pending, k, &timer, BPF_NOEXIST);
+  if (err == -EEXIST) {
+    err = bpf_map_update_elem(&trk_pending, k, &timer, BPF_EXIST);
+    if (err != -ENOENT) return err;
+    err = bpf_map_update_elem(&trk_pending, k, &timer, BPF_NOEXIST); /* deleted meanwhile */
+  }
+  if (err == 0) __sync_fetch_and_add(&trk_pending_entries, 1);
+  return err;
+}
+
+static __always_inline void PendingDelete(const struct sockstate_trk_mini_key *k) {
+  if (bpf_map_delete_elem(&trk_pending, k) == 0) __sync_fetch_and_add(&trk_pending_entries, -1);
+}
+
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
   __uint(map_flags, BPF_F_NO_PREALLOC);
@@ -869,8 +893,7 @@ static __always_inline int HandleTimerStart(struct timer_list *timer) {
   if (cur) Count(ns, cur, &s, state, p, 1);
   if (seed && (gens & GEN_BIT(seed))) Count(ns, seed, &s, state, p, 1);
   if (state == TCP_FIN_WAIT2) {
-    const __u64 t = (__u64)timer;
-    if (bpf_map_update_elem(&trk_pending, &k, &t, BPF_ANY) != 0) Overflow(ns);
+    if (PendingPut(&k, (__u64)timer) != 0) Overflow(ns);
   }
   return 0;
 }
@@ -901,7 +924,7 @@ static __always_inline int HandleTimerCancel(struct timer_list *timer) {
   const __u64 w = __sync_lock_test_and_set(&v->word, SOCKSTATE_TRK_DEAD);
   const struct trk_place p = PlaceOf(v, w);
   bpf_map_delete_elem(&trk_mini, &k);
-  if (STATE_OF(w) == TCP_FIN_WAIT2) bpf_map_delete_elem(&trk_pending, &k);
+  if (STATE_OF(w) == TCP_FIN_WAIT2) PendingDelete(&k);
   Stat(SOCKSTATE_TRK_ENDED);
   MiniUncount(ns, &s, w, p);
   return 0;
@@ -968,8 +991,7 @@ static __always_inline void WalkMini(const struct sock_common *c, int kind,
     Stat(SOCKSTATE_TRK_WALK_BORN);
     Count(ns, gen, &s, state, p, 1);
     if (state == TCP_FIN_WAIT2) {
-      const __u64 tp = (__u64)t;
-      bpf_map_update_elem(&trk_pending, &k, &tp, BPF_ANY);
+      PendingPut(&k, (__u64)t);
     }
     return;
   }
@@ -1130,12 +1152,12 @@ static long SweepOne(struct bpf_map *map, struct sockstate_trk_mini_key *key, __
                      void *ctx) {
   struct sockstate_trk_mini_val *v = bpf_map_lookup_elem(&trk_mini, key);
   if (!v || v->timer != *timer) {
-    bpf_map_delete_elem(&trk_pending, key);
+    PendingDelete(key);
     return 0;
   }
   const __u64 w = v->word;
   if ((w & SOCKSTATE_TRK_DEAD) || STATE_OF(w) != TCP_FIN_WAIT2) {
-    bpf_map_delete_elem(&trk_pending, key);
+    PendingDelete(key);
     return 0;
   }
   const struct inet_timewait_sock *tw = AS(struct inet_timewait_sock,
@@ -1163,7 +1185,7 @@ static long SweepOne(struct bpf_map *map, struct sockstate_trk_mini_key *key, __
     }
     Stat(SOCKSTATE_TRK_SWEPT);
   }
-  bpf_map_delete_elem(&trk_pending, key);
+  PendingDelete(key);
   return 0;
 }
 
@@ -1178,7 +1200,7 @@ int trk_control(struct bpf_raw_tracepoint_args *ctx) {
   const __u64 op = ctx->args[0];
   __u32 zero = 0;
   if (op == SOCKSTATE_TRK_OP_SWEEP) {
-    bpf_for_each_map_elem(&trk_pending, SweepOne, 0, 0);
+    if (trk_pending_entries > 0) bpf_for_each_map_elem(&trk_pending, SweepOne, 0, 0);
     return 0;
   }
   if (op == SOCKSTATE_TRK_OP_SET_GEN) {
