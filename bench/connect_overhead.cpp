@@ -1,6 +1,7 @@
 // connect_overhead: what the connect-failures BPF programs cost the host.
 //
-//   connect_overhead [--seconds S] [--rounds R] [--mode churn|refused|syscall|udp-send]
+//   connect_overhead [--seconds S] [--rounds R]
+//                    [--mode churn|refused|syscall|udp-send|timewait]
 //
 // Runs in a network namespace of its own (unshare), loopback only. Each round measures a
 // single-threaded loop for S seconds without the program, then S seconds with it attached
@@ -16,6 +17,12 @@
 //            the host pays for it.
 //   udp-send: sendto() of 64 bytes on a bound UDP socket to a loopback receiver, the same
 //            program attached.
+//   timewait: connect + accept + close where the client closes first, so every connection
+//            leaves a TIME_WAIT socket (tcp_tw_reuse=1 with a 1 ms delay in the benchmark's
+//            namespace: new connects take the oldest over, so the loop never runs out of
+//            ports), with the TIME_WAIT owner programs attached instead
+//            (--collector.time-wait-owners, docs/workloads.md): each connection's TIME_WAIT
+//            socket is remembered, named and forgotten.
 // Needs root (or CAP_SYS_ADMIN + CAP_BPF + CAP_PERFMON). Bounded: R * 2 * S seconds.
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
@@ -37,6 +44,8 @@
 #include <string>
 #include <vector>
 
+#include "kernel/bpf_object.h"
+#include "kernel/time_wait_owners.h"
 #include "sources/connect_failures_source.h"
 
 namespace {
@@ -118,8 +127,8 @@ double RunFor(double seconds, const std::string& mode, int listener, uint16_t po
         if (rc != 0) Die("connect");
         int a = accept(listener, nullptr, nullptr);
         if (a < 0) Die("accept");
-        setsockopt(c, SOL_SOCKET, SO_LINGER, &rst, sizeof(rst));
-        close(c);
+        if (mode != "timewait") setsockopt(c, SOL_SOCKET, SO_LINGER, &rst, sizeof(rst));
+        close(c);  // timewait: the client closes first, so its side ends in TIME_WAIT
         close(a);
       }
       if (refused) close(c);
@@ -159,6 +168,27 @@ std::string ReadLine(const char* path) {
 
 void WriteLine(const char* path, const std::string& v) { std::ofstream(path) << v << "\n"; }
 
+/// The measured programs, loaded and attached as the exporter does: the connect-failures
+/// source (`udp_mode` for its UDP program), or the TIME_WAIT owner feature alone. Exits when
+/// they cannot load. Detached when the holder goes.
+std::shared_ptr<void> Attach(bool timewait, const char* udp_mode) {
+  if (timewait) {
+    sockstate::BpfFeatureSet set = sockstate::LoadBpfFeatures(
+        {{"--collector.time-wait-owners", "on", sockstate::TimeWaitOwnerPrograms(), {}}}, {});
+    if (!set.loaded(0)) {
+      std::fprintf(stderr, "connect_overhead: %s\n", set.status[0].message().c_str());
+      std::exit(1);
+    }
+    return set.object;
+  }
+  auto source = sockstate::MakeConnectFailuresSource("on", udp_mode, "/proc");
+  if (!source.ok()) {
+    std::fprintf(stderr, "connect_overhead: %s\n", source.status().message().c_str());
+    std::exit(1);
+  }
+  return std::shared_ptr<sockstate::HostSource>(std::move(*source));
+}
+
 double Median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   const size_t m = v.size() / 2;
@@ -182,23 +212,32 @@ int main(int argc, char** argv) {
     } else {
       std::fprintf(stderr,
                    "usage: connect_overhead [--seconds S] [--rounds R] "
-                   "[--mode churn|refused|syscall|udp-send]\n");
+                   "[--mode churn|refused|syscall|udp-send|timewait]\n");
       return 2;
     }
   }
   const bool udp_hook = mode == "syscall" || mode == "udp-send";
+  const bool timewait = mode == "timewait";
   if (seconds <= 0 || seconds > 60 || rounds < 1 || rounds > 50 ||
-      (mode != "churn" && mode != "refused" && !udp_hook)) {
+      (mode != "churn" && mode != "refused" && !udp_hook && !timewait)) {
     std::fprintf(stderr,
                  "connect_overhead: 0 < seconds <= 60, 1 <= rounds <= 50, mode "
-                 "churn|refused|syscall|udp-send\n");
+                 "churn|refused|syscall|udp-send|timewait\n");
     return 2;
   }
-  // The program measured: the TCP one, or the UDP one on the system-call exit.
+  // The programs measured: the TCP one, the UDP one on the system-call exit, or the TIME_WAIT
+  // owner programs.
   const char* udp_mode = udp_hook ? "syscalls" : "off";
-  const std::string program = udp_hook ? "cf_udp_sys_exit" : "cf_state_change";
+  const std::vector<std::string> programs =
+      timewait ? sockstate::TimeWaitOwnerPrograms()
+               : std::vector<std::string>{udp_hook ? "cf_udp_sys_exit" : "cf_state_change"};
+  const std::string program = timewait ? "tw_*" : programs[0];
   if (unshare(CLONE_NEWNET) != 0) Die("unshare(CLONE_NEWNET)");
   LoopbackUp();
+  if (timewait) {  // TIME_WAIT sockets are taken over once 1 ms old: the ports never run out
+    WriteLine("/proc/sys/net/ipv4/tcp_tw_reuse", "1");
+    WriteLine("/proc/sys/net/ipv4/tcp_tw_reuse_delay", "1");
+  }
   const bool refused = mode == "refused";
   const uint16_t port = 5555;
   int listener = -1;
@@ -206,7 +245,7 @@ int main(int argc, char** argv) {
     listener = socket(AF_INET, SOCK_DGRAM, 0);
     const sockaddr_in a = Loopback(port);
     if (bind(listener, reinterpret_cast<const sockaddr*>(&a), sizeof(a)) != 0) Die("bind udp");
-  } else if (mode == "churn") {
+  } else if (mode == "churn" || timewait) {
     listener = socket(AF_INET, SOCK_STREAM, 0);
     const int one = 1;
     setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -219,13 +258,9 @@ int main(int argc, char** argv) {
   for (int r = 0; r < rounds; ++r) {
     // Odd rounds measure without the program first, even rounds with it first.
     if (r % 2 == 0) off.push_back(RunFor(seconds, mode, listener, port));
-    auto source = sockstate::MakeConnectFailuresSource("on", udp_mode, "/proc");
-    if (!source.ok()) {
-      std::fprintf(stderr, "connect_overhead: %s\n", source.status().message().c_str());
-      return 1;
-    }
+    std::shared_ptr<void> attached = Attach(timewait, udp_mode);
     on.push_back(RunFor(seconds, mode, listener, port));
-    source->reset();  // detaches the program
+    attached.reset();  // detaches the programs
     if (r % 2 == 1) off.push_back(RunFor(seconds, mode, listener, port));
     std::printf("round %d: without %.0f/cpu-s, with %.0f/cpu-s\n", r + 1, off.back(), on.back());
     std::fflush(stdout);
@@ -238,10 +273,13 @@ int main(int argc, char** argv) {
   uint64_t total_ns = 0, total_runs = 0, stats_connections = 0;
   double stats_rate = 0;
   {
-    auto source = sockstate::MakeConnectFailuresSource("on", udp_mode, "/proc");
-    if (source.ok()) {
-      stats_rate = RunFor(seconds, mode, listener, port, &stats_connections);
-      ProgramStats(program, &total_ns, &total_runs);
+    std::shared_ptr<void> attached = Attach(timewait, udp_mode);
+    stats_rate = RunFor(seconds, mode, listener, port, &stats_connections);
+    for (const std::string& p : programs) {
+      uint64_t ns = 0, runs = 0;
+      ProgramStats(p, &ns, &runs);
+      total_ns += ns;
+      total_runs += runs;
     }
   }
   WriteLine(kStats, stats_before.empty() ? "0" : stats_before);

@@ -130,9 +130,9 @@ struct WorkloadsConfig {
   /// Most (destination, workload) series naming a workload, across destinations and
   /// namespaces; beyond, the lightest fold into their destination's "other".
   uint32_t max_series = 500;
-  /// TIME_WAIT sockets the kernel program remembers the owner of (its map's size; read at
-  /// start, a reload does not resize it). Beyond, new TIME_WAIT sockets are "unknown".
-  uint32_t time_wait_max_sockets = 262144;
+  /// TIME_WAIT sockets the kernel program remembers the owner of (its map's size, allocated at
+  /// start: ~120 bytes each; a reload does not resize it). Beyond, new ones are "unknown".
+  uint32_t time_wait_max_sockets = 65536;
 };
 
 /// The whole validated configuration. Value type; not synchronized.

@@ -104,8 +104,9 @@ bool KernelSymbolVisibleIn(const std::string& path, std::string_view symbol) {
   std::ifstream in(path);
   std::string line;
   for (size_t n = 0; n < 10000000 && std::getline(in, line); ++n) {  // bounded: ~200k lines
-    if (line.size() > symbol.size() &&
-        line.compare(line.size() - symbol.size(), symbol.size(), symbol) == 0) {
+    // "<address> <type> <name>": only the line whose name is exactly `symbol` decides.
+    const size_t at = line.size() - std::min(line.size(), symbol.size());
+    if (at > 0 && line[at - 1] == ' ' && line.compare(at, symbol.size(), symbol) == 0) {
       return KernelSymbolVisible(line, symbol);
     }
   }

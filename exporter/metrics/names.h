@@ -256,7 +256,8 @@ inline constexpr MetricDef kTimeWaitOwnerEntriesMax{"sockstate_time_wait_owner_e
     "Most TIME_WAIT sockets it can remember (workloads.time_wait_max_sockets).",
     MetricType::kGauge};
 inline constexpr MetricDef kTimeWaitOwnerMapBytes{"sockstate_time_wait_owner_map_bytes",
-    "Kernel memory of the remembered TIME_WAIT sockets (entries x bytes per entry).",
+    "Kernel memory of the map of remembered TIME_WAIT sockets (preallocated: entries_max x "
+    "bytes per entry).",
     MetricType::kGauge};
 inline constexpr MetricDef kTimeWaitOwnerMapFullTotal{"sockstate_time_wait_owner_map_full_total",
     "TIME_WAIT sockets not remembered because the map was full: their workload is "

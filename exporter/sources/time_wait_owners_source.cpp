@@ -16,7 +16,7 @@ void TimeWaitOwnersSource::AddFamilies(FamilySet& fs, const ExportContext&) cons
   const double entries = s.remembered > s.ended ? double(s.remembered - s.ended) : 0;
   fs.Add(metric::kTimeWaitOwnerEntries, {}, entries);
   fs.Add(metric::kTimeWaitOwnerEntriesMax, {}, max_sockets_);
-  fs.Add(metric::kTimeWaitOwnerMapBytes, {}, entries * double(kTimeWaitEntryBytes));
+  fs.Add(metric::kTimeWaitOwnerMapBytes, {}, double(max_sockets_) * double(kTimeWaitEntryBytes));
   fs.Add(metric::kTimeWaitOwnerMapFullTotal, {}, double(s.sockets_full + s.owners_full));
 }
 

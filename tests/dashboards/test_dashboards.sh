@@ -42,6 +42,8 @@ required=(
   sockstate_destinations_folded
   sockstate_connect_failures_total sockstate_workload_connect_failures_total  # per destination, per workload
   sockstate_netns_occupancy_bound_ratio sockstate_netns_detailed  # namespaces by bound, with the reason
+  sockstate_destination_workload_ephemeral_ports_used sockstate_destination_workload_sockets  # who holds the ports
+  sockstate_time_wait_owners_available sockstate_time_wait_unknown_owner_sockets
 )
 req_args=()
 for m in "${required[@]}"; do req_args+=(--require "$m"); done
@@ -98,7 +100,8 @@ if "sockstate_build_info" not in json.dumps(names.get("instance", {}).get("query
 # Per-namespace series honour $netns and $pod (the pod's netns): every selector of a sockstate
 # metric, except the host-wide ones, carries both matchers.
 HOST = {"sockstate_build_info", "sockstate_workload_connect_failures_total",
-        "sockstate_connect_failures_available", "sockstate_connect_failures_map_overflow_total"}
+        "sockstate_connect_failures_available", "sockstate_connect_failures_map_overflow_total",
+        "sockstate_time_wait_owners_available"}
 import re
 for p in panels:
     for t in p.get("targets", []):

@@ -286,7 +286,8 @@ TEST(TimeWaitOwners, RefreshGivesEachNamespaceItsOwnCountsAndTheSourceExportsThe
   EXPECT_EQ(testing::Get(s, "sockstate_time_wait_owners_available", {}), 1);
   EXPECT_EQ(testing::Get(s, "sockstate_time_wait_owner_entries", {}), 4);
   EXPECT_EQ(testing::Get(s, "sockstate_time_wait_owner_entries_max", {}), 1024);
-  EXPECT_EQ(testing::Get(s, "sockstate_time_wait_owner_map_bytes", {}), 4.0 * kTimeWaitEntryBytes);
+  EXPECT_EQ(testing::Get(s, "sockstate_time_wait_owner_map_bytes", {}),
+            1024.0 * kTimeWaitEntryBytes);
   EXPECT_EQ(testing::Get(s, "sockstate_time_wait_owner_map_full_total", {}), 2);
   // A failed read keeps nothing and fails the source (the pipeline logs it).
   fake->fail = true;
@@ -330,6 +331,27 @@ TEST(KernelSymbolVisible, NeedsTheExactNameWithANonZeroAddress) {
   EXPECT_FALSE(KernelSymbolVisible(kallsyms, "reqsk_timer_handler"));
   EXPECT_FALSE(KernelSymbolVisible(kallsyms, "tw_timer"));
   EXPECT_FALSE(KernelSymbolVisible("", "tw_timer_handler"));
+}
+
+}  // namespace
+}  // namespace sockstate
+
+namespace sockstate {
+namespace {
+
+TEST(KernelSymbolVisible, InAFileOnlyTheExactNameDecides) {
+  const std::string path = ::testing::TempDir() + "/kallsyms-wl";
+  FILE* f = fopen(path.c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  fputs("ffffffff8205c7a0 t __pfx_tw_timer_handler\nffffffff8205c7b0 t tw_timer_handler\n", f);
+  fclose(f);
+  EXPECT_TRUE(KernelSymbolVisibleIn(path, "tw_timer_handler"));
+  f = fopen(path.c_str(), "w");
+  fputs("0000000000000000 t __pfx_tw_timer_handler\n0000000000000000 t tw_timer_handler\n", f);
+  fclose(f);
+  EXPECT_FALSE(KernelSymbolVisibleIn(path, "tw_timer_handler"));
+  EXPECT_FALSE(KernelSymbolVisibleIn(path + ".missing", "tw_timer_handler"));
+  std::remove(path.c_str());
 }
 
 }  // namespace

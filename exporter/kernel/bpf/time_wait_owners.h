@@ -4,7 +4,7 @@
 #define SOCKSTATE_BPF_TIME_WAIT_OWNERS_H_
 
 /* Default map sizes; user space sets them from the configuration before loading. */
-#define SOCKSTATE_TW_MAX_SOCKETS 262144
+#define SOCKSTATE_TW_MAX_SOCKETS 65536
 #define SOCKSTATE_TW_MAX_OWNERS 16384
 
 /* A TIME_WAIT socket as a dump shows it: 48 bytes, no implicit padding (pad is zero).
