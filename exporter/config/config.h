@@ -130,8 +130,9 @@ struct WorkloadsConfig {
   /// Most (destination, workload) series naming a workload, across destinations and
   /// namespaces; beyond, the lightest fold into their destination's "other".
   uint32_t max_series = 500;
-  /// TIME_WAIT sockets the kernel program remembers the owner of (its map's size, allocated at
-  /// start: ~120 bytes each; a reload does not resize it). Beyond, new ones are "unknown".
+  /// Records of sockets entering TIME_WAIT the kernel program's ring holds (the latest;
+  /// allocated at start: 72 bytes each; a reload does not resize it). TIME_WAIT sockets whose
+  /// record was pushed out are "unknown".
   uint32_t time_wait_max_sockets = 65536;
 };
 

@@ -12,12 +12,10 @@ void TimeWaitOwnersSource::BeforeNamespaces() {
 void TimeWaitOwnersSource::AddFamilies(FamilySet& fs, const ExportContext&) const {
   fs.Add(metric::kTimeWaitOwnersAvailable, {}, owners_->available() ? 1 : 0);
   if (!owners_->available()) return;
-  const TimeWaitOwnerStats& s = owners_->stats();
-  const double entries = s.remembered > s.ended ? double(s.remembered - s.ended) : 0;
-  fs.Add(metric::kTimeWaitOwnerEntries, {}, entries);
+  fs.Add(metric::kTimeWaitOwnerEntries, {}, double(owners_->entries()));
   fs.Add(metric::kTimeWaitOwnerEntriesMax, {}, max_sockets_);
   fs.Add(metric::kTimeWaitOwnerMapBytes, {}, double(max_sockets_) * double(kTimeWaitEntryBytes));
-  fs.Add(metric::kTimeWaitOwnerMapFullTotal, {}, double(s.sockets_full + s.owners_full));
+  fs.Add(metric::kTimeWaitOwnerRecordedTotal, {}, double(owners_->recorded()));
 }
 
 Result<TimeWaitOwnersFeature> MakeTimeWaitOwners(std::string_view mode, uint32_t max_sockets,
@@ -40,16 +38,10 @@ Result<TimeWaitOwnersFeature> MakeTimeWaitOwners(std::string_view mode, uint32_t
             why + "; their workload is \"unknown\" (sockstate_time_wait_owners_available 0)");
     f.owners = std::make_shared<TimeWaitOwners>(nullptr);
   } else {
-    const bool visible = KernelSymbolVisibleIn("/proc/kallsyms", kTimeWaitTimerSymbol);
     Log(LogLevel::kInfo,
-        "TIME_WAIT owners are remembered by the kernel (tp_btf timer_start/timer_cancel, "
-        "inet_sock_set_state), up to " +
-            std::to_string(max_sockets) + " sockets" +
-            (visible ? ""
-                     : std::string("; /proc/kallsyms hides ") + kTimeWaitTimerSymbol +
-                           " (no CAP_SYSLOG): it is learned from the first TIME_WAIT socket "
-                           "born"));
-    f.owners = std::make_shared<TimeWaitOwners>(OpenTimeWaitOwnerReader(std::move(object)));
+        "TIME_WAIT owners are recorded by the kernel (tp_btf inet_sock_set_state), the latest " +
+            std::to_string(max_sockets) + " sockets");
+    f.owners = std::make_shared<TimeWaitOwners>(OpenTimeWaitOwnerReader(std::move(object), max_sockets));
   }
   f.source = std::make_unique<TimeWaitOwnersSource>(f.owners, max_sockets);
   return f;
