@@ -242,7 +242,6 @@ int main(int argc, char** argv) {
     WriteLine("/proc/sys/net/ipv4/tcp_tw_reuse", "1");
     WriteLine("/proc/sys/net/ipv4/tcp_tw_reuse_delay", "1");
   }
-  const bool refused = mode == "refused";
   const uint16_t port = 5555;
   int listener = -1;
   if (mode == "udp-send") {  // the receiver: its queue fills and later datagrams are dropped

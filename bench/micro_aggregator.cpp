@@ -63,7 +63,7 @@ void BM_AggregatorOnSocket(benchmark::State& state) {
   sockstate::Aggregator agg;
   for (auto _ : state) {
     agg.Reset(cfg, &range, &reserved);
-    if (owners > 0) agg.SetAttribution(size_t(cfg.destinations.max_tuples), {});
+    if (owners > 0) agg.SetAttribution(size_t(cfg.destinations.max_tuples), nullptr, 0);
     for (const auto& r : recs) static_cast<sockstate::RecordSink&>(agg).OnSocket(r);
     benchmark::ClobberMemory();
   }
@@ -83,7 +83,7 @@ void BM_AggregatorFinish(benchmark::State& state) {
   for (auto _ : state) {
     state.PauseTiming();
     agg.Reset(cfg, &range, &reserved);
-    if (owners > 0) agg.SetAttribution(size_t(cfg.destinations.max_tuples), {});
+    if (owners > 0) agg.SetAttribution(size_t(cfg.destinations.max_tuples), nullptr, 0);
     for (const auto& r : recs) agg.OnSocket(r);
     state.ResumeTiming();
     agg.Finish(&out);

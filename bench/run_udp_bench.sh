@@ -10,9 +10,12 @@
 # connected to 100 destinations, IPv4 over 4 local addresses, 10% IPv6), the exporter runs in
 # it with its default configuration, and then, interleaved run by run: the bare UDP dump (the
 # floor: bench/floor --protocol udp, both families, what any exporter must at least spend) and
-# the exporter's whole scrape (curl time_total). Prints the medians, their ratio, the
-# exporter's CPU per scrape and its peak RSS (VmHWM) after start and after the runs, and saves
-# the raw results under bench/results/udp-<UTC date-time>.txt. Everything is removed on exit,
+# the exporter's whole scrape (curl time_total). Prints the medians, their ratio, the median of
+# the per-run ratios (each run's scrape over the dump just before it: steadier under load), the
+# udp source's own time in that scrape (its sockstate_scrape_source_duration_seconds), the
+# CPU of both (the dump's median, the exporter's mean per scrape: unaffected by waiting for a
+# CPU on a busy host) and the exporter's peak RSS (VmHWM) after start and after the runs, and
+# saves the raw results under bench/results/udp-<UTC date-time>.txt. Everything is removed on exit,
 # Ctrl-C included. Traffic: none (UDP sockets need no peer); all sockets are on loopback.
 set -euo pipefail
 
@@ -24,7 +27,7 @@ BUILD=$ROOT/build-bench
 EXPORTER=
 EXPORTER_ARGS=()
 GEN_ARGS=()
-usage() { sed -n '2,16p' "$ROOT/bench/run_udp_bench.sh" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,19p' "$ROOT/bench/run_udp_bench.sh" | sed 's/^# \{0,1\}//'; exit 2; }
 while [[ $# -gt 0 ]]; do
   case $1 in
     --sizes) SIZES=$2; shift 2 ;;
@@ -80,20 +83,23 @@ hwm_mb() { awk '/^VmHWM:/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
 cpu_ms() { awk -v hz="$(getconf CLK_TCK)" '{sub(/.*\) /, ""); printf "%d\n", ($12 + $13) * 1000 / hz}' "/proc/$1/stat"; }
 in_ns() { nice -n "$NICE" ip netns exec "$NS" "$@"; }
 PORT=9979
-scrape_ms() {
+scrape_ms() {  # the whole scrape (curl), and the body kept for the udp source's own time
   local out
-  out=$(in_ns curl -s -o /dev/null --max-time 120 -w '%{http_code} %{time_total}' "http://127.0.0.1:$PORT/metrics" || true)
+  out=$(in_ns curl -s -o "$TMP/body" --max-time 120 -w '%{http_code} %{time_total}' "http://127.0.0.1:$PORT/metrics" || true)
   [[ ${out%% *} == 200 ]] && awk -v t="${out#* }" 'BEGIN {printf "%.2f\n", t*1000}'
   return 0
 }
+# The udp source's share of the last scrape (dump, parse, aggregation: what the bare dump is
+# compared with), from the exporter's own sockstate_scrape_source_duration_seconds.
+udp_source_ms() { awk '/^sockstate_scrape_source_duration_seconds\{source="udp"\}/ {printf "%.2f\n", $2 * 1000}' "$TMP/body"; }
 
 {
   echo "# sockstate_exporter UDP benchmark $STAMP"
   echo "# host: $(uname -r), $(nproc) cpus; git: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"
   echo "# sizes=$SIZES runs=$RUNS nice=$NICE exporter=$EXPORTER args=${EXPORTER_ARGS[*]:-none} udpgen=${GEN_ARGS[*]:-defaults}"
 } >"$RAW"
-TABLE="| UDP sockets | bare UDP dump (ms) | exporter scrape (ms) | ratio | exporter CPU per scrape (ms) | exporter VmHWM after start / after runs (MB) |
-|---|---|---|---|---|---|"
+TABLE="| UDP sockets | bare UDP dump (ms) | exporter scrape (ms) | ratio of medians | median of per-run ratios | udp source (ms) | udp source / dump | dump CPU (ms) | exporter CPU per scrape (ms) | CPU ratio | exporter VmHWM after start / after runs (MB) |
+|---|---|---|---|---|---|---|---|---|---|---|"
 
 IFS=, read -r -a SIZE_LIST <<<"$SIZES"
 for N in "${SIZE_LIST[@]}"; do
@@ -114,7 +120,10 @@ for N in "${SIZE_LIST[@]}"; do
   log "size $N: $(cat "$TMP/gen.out")"
   { echo; echo "## size $N"; cat "$TMP/gen.out"; } >>"$RAW"
 
-  in_ns "$EXPORTER" --web.listen-address=127.0.0.1:$PORT "${EXPORTER_ARGS[@]}" >"$TMP/exporter.log" 2>&1 &
+  # Not through in_ns: a backgrounded function is a subshell, and $! would be its pid (CPU and
+  # VmHWM are read from /proc/$EXP_PID). nice and ip netns exec exec, so $! is the exporter's.
+  nice -n "$NICE" ip netns exec "$NS" "$EXPORTER" --web.listen-address=127.0.0.1:$PORT \
+    "${EXPORTER_ARGS[@]}" >"$TMP/exporter.log" 2>&1 &
   EXP_PID=$!
   for ((i = 0; i < 75; i++)); do
     ip netns exec "$NS" bash -c "exec 3<>/dev/tcp/127.0.0.1/$PORT" 2>/dev/null && break
@@ -123,23 +132,32 @@ for N in "${SIZE_LIST[@]}"; do
   done
   hwm0=$(hwm_mb "$EXP_PID")
   in_ns curl -s --max-time 120 "http://127.0.0.1:$PORT/metrics" >"$TMP/m"
-  seen=$(awk '$1 == "sockstate_udp_dump_sockets" {print $2}' "$TMP/m")
-  echo "exporter sees sockstate_udp_dump_sockets=$seen; $(grep -E '^sockstate_udp_(ephemeral_ports_used|occupancy_ratio) ' "$TMP/m" | tr '\n' ' ')" >>"$RAW"
+  seen=$(awk '/^sockstate_udp_sockets\{/ {n += $2} END {print n + 0}' "$TMP/m")
+  echo "exporter sees sum(sockstate_udp_sockets)=$seen; $(grep -E '^sockstate_udp_(ephemeral_ports_used|occupancy_ratio) ' "$TMP/m" | tr '\n' ' ')" >>"$RAW"
   [[ $seen == "$N" ]] || { log "the exporter sees $seen UDP sockets, not $N"; exit 1; }
 
-  : >"$TMP/f"; : >"$TMP/e"
+  : >"$TMP/f"; : >"$TMP/e"; : >"$TMP/r"; : >"$TMP/fc"; : >"$TMP/u"
   c0=$(cpu_ms "$EXP_PID")
   for ((r = 1; r <= RUNS; r++)); do
-    f=$(nice -n "$NICE" "$BUILD/bench/floor" --netns "$NS" --protocol udp --runs 1 | awk -F'[= ]' '/^run=/ {print $4}')
+    fl=$(nice -n "$NICE" "$BUILD/bench/floor" --netns "$NS" --protocol udp --runs 1 | grep '^run=')
+    f=$(awk -F'[= ]' '{print $4}' <<<"$fl")
+    awk -F'[= ]' '{print $8}' <<<"$fl" >>"$TMP/fc"
     e=$(scrape_ms)
-    echo "$f" >>"$TMP/f"; [[ -n $e ]] && echo "$e" >>"$TMP/e"
-    echo "run $r: floor_ms=$f exporter_ms=${e:-n/a} loadavg=$(cut -d' ' -f1 /proc/loadavg)" >>"$RAW"
-    log "size $N run $r/$RUNS: bare UDP dump $f ms, exporter ${e:-n/a} ms"
+    u=$([[ -n $e ]] && udp_source_ms)
+    echo "$f" >>"$TMP/f"; [[ -n $e ]] && echo "$e" >>"$TMP/e"; [[ -n $u ]] && echo "$u" >>"$TMP/u"
+    [[ -n $e ]] && awk -v a="$e" -v b="$f" 'BEGIN {if (b+0 > 0) printf "%.3f\n", a/b}' >>"$TMP/r"
+    echo "run $r: floor_ms=$f floor_cpu_ms=$(tail -1 "$TMP/fc") exporter_ms=${e:-n/a} udp_source_ms=${u:-n/a} loadavg=$(cut -d' ' -f1 /proc/loadavg)" >>"$RAW"
+    log "size $N run $r/$RUNS: bare UDP dump $f ms, exporter ${e:-n/a} ms (udp source ${u:-n/a} ms)"
   done
   cpu=$(awk -v a="$c0" -v b="$(cpu_ms "$EXP_PID")" -v r="$RUNS" 'BEGIN {printf "%.1f", (b-a)/r}')
+  in_ns curl -s --max-time 120 "http://127.0.0.1:$PORT/metrics" >"$TMP/m"
+  echo "last scrape, seconds per source: $(awk '/^sockstate_scrape_source_duration_seconds\{/ {sub(/.*source="/, ""); sub(/"\}/, ""); printf "%s ", $0}' "$TMP/m")" >>"$RAW"
   fm=$(median <"$TMP/f"); em=$(median <"$TMP/e")
   ratio=$(awk -v a="$em" -v b="$fm" 'BEGIN {if (a+0 > 0 && b+0 > 0) printf "%.2f", a/b; else print "n/a"}')
-  line="| $N | $fm | $em | ${ratio}x | $cpu | $hwm0 / $(hwm_mb "$EXP_PID") |"
+  pr=$(median <"$TMP/r"); fcm=$(median <"$TMP/fc"); um=$(median <"$TMP/u")
+  uratio=$(awk -v a="$um" -v b="$fm" 'BEGIN {if (a+0 > 0 && b+0 > 0) printf "%.2f", a/b; else print "n/a"}')
+  cratio=$(awk -v a="$cpu" -v b="$fcm" 'BEGIN {if (a+0 > 0 && b+0 > 0) printf "%.2f", a/b; else print "n/a"}')
+  line="| $N | $fm | $em | ${ratio}x | ${pr}x | $um | ${uratio}x | $fcm | $cpu | ${cratio}x | $hwm0 / $(hwm_mb "$EXP_PID") |"
   echo "medians: $line" >>"$RAW"
   TABLE+=$'\n'"$line"
   exec 7>&-

@@ -113,6 +113,8 @@ sockstate::CollectorOptions MakeCollectorOptions(const sockstate::ExporterFlags&
   copts.netns_dir = flags.netns_dir;
   copts.replay_dump = flags.replay_dump;
   copts.record_dump = flags.record_dump;
+  copts.replay_udp_dump = flags.replay_udp_dump;
+  copts.record_udp_dump = flags.record_udp_dump;
   // Workloads are named from the cgroup2 tree (docs/workloads.md).
   copts.cgroups = std::make_shared<sockstate::CgroupResolver>(
       sockstate::Cgroup2Root(flags.cgroup2_root, flags.procfs));

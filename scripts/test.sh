@@ -2,7 +2,8 @@
 # Installs what is missing (Debian 12, root), builds, and runs every test tier:
 #   unit, fuzz corpus replay, kernel (real sockets in namespaces the tests create), e2e (golden
 #   file, source failures), rules (promtool), dashboards, chain (live Prometheus ->
-#   Alertmanager), deploy (Kubernetes manifests), docs, page, security, package (the .deb on a
+#   Alertmanager), fleet (30 exporters, Prometheus, VictoriaMetrics), deploy (Kubernetes
+#   manifests), docs, page, security, package (the .deb on a
 #   fresh Debian root) and container (buildah image), and the unit/fuzz/kernel tiers again under
 #   ASan+UBSan. A tier that cannot run fails and says why.
 # One Release tree holds the tests and the Debian package's binaries (scripts/build-deb.sh

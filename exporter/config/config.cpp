@@ -119,6 +119,8 @@ Section<NamespaceConfig> NamespacesSection() {
   const Choices<NetnsMode> modes = {
       "invalid mode",
       {{"own", NetnsMode::kOwn}, {"all", NetnsMode::kAll}, {"list", NetnsMode::kList}}};
+  const Choices<KernelCounters> counters = {
+      "invalid value", {{"detailed", KernelCounters::kDetailed}, {"all", KernelCounters::kAll}}};
   return {{
               {"mode", OneOf(&N::mode, modes)},
               {"names", NamespaceNames()},
@@ -127,6 +129,7 @@ Section<NamespaceConfig> NamespacesSection() {
               {"parallel_dumps", Integer(&N::parallel_dumps, 1, kMaxParallelDumps)},
               {"scrape_budget_seconds", Number(&N::scrape_budget_seconds, Positive())},
               {"detail_threshold", Number(&N::detail_threshold, Fraction())},
+              {"kernel_counters", OneOf(&N::kernel_counters, counters)},
           },
           CheckNamespaces};
 }
@@ -147,6 +150,13 @@ Section<WorkloadsConfig> WorkloadsSection() {
   }};
 }
 
+Section<UdpConfig> UdpSection() {
+  return {{
+      {"local_addresses_top_k",
+       Integer(&UdpConfig::local_addresses_top_k, 0, kMaxUdpLocalAddressesTopK)},
+  }};
+}
+
 // The whole file: one row per section, in the order an unknown key's error lists them.
 const Section<Config>& ConfigSection() {
   static const auto* const kSection = new Section<Config>{{
@@ -158,6 +168,7 @@ const Section<Config>& ConfigSection() {
       {"nat", Map(&Config::nat, NatSection())},
       {"connect_failures", Map(&Config::connect_failures, ConnectFailuresSection())},
       {"workloads", Map(&Config::workloads, WorkloadsSection())},
+      {"udp", Map(&Config::udp, UdpSection())},
   }};
   return *kSection;
 }

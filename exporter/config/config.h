@@ -55,6 +55,10 @@ struct HistogramConfig {
 /// Which network namespaces are inspected (`namespaces.mode`: own, all, list).
 enum class NetnsMode { kOwn, kAll, kList };
 
+/// Which namespaces export their kernel counter families (sysctl, sockstat, netstat, snmp)
+/// and a success and duration series per source (`namespaces.kernel_counters`).
+enum class KernelCounters { kDetailed, kAll };
+
 /// The `namespaces` section. Value type.
 struct NamespaceConfig {
   NetnsMode mode = NetnsMode::kOwn;
@@ -67,6 +71,10 @@ struct NamespaceConfig {
   /// this (0 = every namespace, as before); once detailed, until the bound falls below
   /// kDetailHysteresis times it. See docs/namespaces.md.
   double detail_threshold = 0.25;
+  /// kDetailed: only the namespaces read in detail (the own one, those at detail_threshold or
+  /// with their own socket hash); another namespace exports its netns series, its bound and a
+  /// failing source only. kAll: every namespace read exports them (docs/fleet.md).
+  KernelCounters kernel_counters = KernelCounters::kDetailed;
 };
 
 /// A detailed namespace stays detailed until its bound falls below this fraction of
@@ -137,6 +145,15 @@ struct WorkloadsConfig {
 };
 
 /// The whole validated configuration. Value type; not synchronized.
+/// Most local addresses with UDP series of their own (udp.local_addresses_top_k).
+inline constexpr uint32_t kMaxUdpLocalAddressesTopK = 64;
+/// The `udp` section (docs/udp.md). Value type.
+struct UdpConfig {
+  /// Local addresses that get their own sockstate_udp_local_address_* series (those holding the
+  /// most ports). 0..kMaxUdpLocalAddressesTopK.
+  uint32_t local_addresses_top_k = 8;
+};
+
 struct Config {
   CollectorConfig collector;
   DestinationConfig destinations;
@@ -146,6 +163,7 @@ struct Config {
   NatConfig nat;
   ConnectFailuresConfig connect_failures;
   WorkloadsConfig workloads;
+  UdpConfig udp;
 };
 
 /// The built-in defaults (used when --config.file is not given); equal to parsing an empty

@@ -45,6 +45,12 @@ const FlagSpec kFlags[] = {
     {"log.level", "info", "Minimum log level: debug, info, warn, error."},
     {"debug.replay-dump", "",
      "Replay this recorded sock_diag dump instead of dumping the kernel (tests, bug reports)."},
+    {"debug.replay-udp-dump", "",
+     "Replay this recorded UDP sock_diag dump instead of dumping the kernel (tests, bug "
+     "reports)."},
+    {"debug.record-udp-dump", "",
+     "Record every UDP sock_diag dump of the own namespace to this file (overwritten per "
+     "scrape)."},
     {"debug.record-dump", "",
      "Record every sock_diag dump of the own namespace to this file (overwritten per scrape)."},
     {"once", "false",
@@ -108,6 +114,8 @@ Result<ExporterFlags> Convert(std::map<std::string, std::string>& raw) {
   }
   f.replay_dump = raw["debug.replay-dump"];
   f.record_dump = raw["debug.record-dump"];
+  f.replay_udp_dump = raw["debug.replay-udp-dump"];
+  f.record_udp_dump = raw["debug.record-udp-dump"];
   f.connect_failures = raw["collector.connect-failures"];
   if (f.connect_failures != "auto" && f.connect_failures != "on" && f.connect_failures != "off") {
     return BadValue("collector.connect-failures", f.connect_failures, "want auto, on or off");

@@ -40,6 +40,8 @@ struct ExporterFlags {
   LogLevel log_level = LogLevel::kInfo;       // --log.level
   std::string replay_dump;                    // --debug.replay-dump
   std::string record_dump;                    // --debug.record-dump
+  std::string replay_udp_dump;                // --debug.replay-udp-dump
+  std::string record_udp_dump;                // --debug.record-udp-dump
   std::string connect_failures = "auto";      // --collector.connect-failures: auto|on|off
   std::string connect_failures_udp = "auto";  // --collector.connect-failures.udp: auto|syscalls|off
   std::string time_wait_owners = "auto";      // --collector.time-wait-owners: auto|on|off

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <optional>
 
 #include "scrape/port_overview.h"
 
@@ -22,8 +23,8 @@ const char kStyle[] =
     "span.ns{color:#666;font-size:.9em}td.meaning{color:#444}td.value{white-space:nowrap}";
 
 // Occupancy class: the alert thresholds (50% warning, 85% page).
-const char* Level(const DestinationRow& r) {
-  double o = r.occupancy.value_or(0);
+const char* Level(std::optional<double> occupancy) {
+  double o = occupancy.value_or(0);
   if (o >= 0.85) return "crit";
   if (o >= 0.5) return "warn";
   return "ok";
@@ -39,20 +40,63 @@ std::string Cell(const char* cls, const std::string& html) {
   return std::string("<td class=\"") + cls + "\">" + html + "</td>";
 }
 
+std::string OccupancyCell(std::optional<double> occupancy) {
+  if (!occupancy) return Cell("occ", "unknown");
+  char width[32];
+  std::snprintf(width, sizeof width, "%.1f%%", std::clamp(*occupancy, 0.0, 1.0) * 100.0);
+  return Cell("occ", "<span class=\"bar\"><span class=\"fill\" style=\"width:" +
+                         std::string(width) + "\"></span></span>" + FormatPercent(*occupancy));
+}
+
+std::string Pairs(const std::vector<std::pair<std::string, double>>& pairs) {
+  std::vector<std::string> parts;
+  for (const auto& [name, n] : pairs) parts.push_back(HtmlEscape(name) + " " + FormatNumber(n));
+  return Join(parts, " · ");
+}
+
+// The UDP section: one port budget per namespace (docs/udp.md).
+std::string UdpHtml(const PortOverview& o) {
+  std::string h = "<h2>UDP ports</h2>\n<p>" + std::to_string(o.udp.size()) + " of " +
+                  std::to_string(o.udp_total) +
+                  " namespaces with UDP sockets, fullest first. UDP has one port budget per "
+                  "namespace, shared by every destination and both families: occupancy is the "
+                  "ports of the range held by any UDP socket divided by the usable ports, and at "
+                  "100% every new UDP socket fails (bind(0) with EADDRINUSE, connect() and "
+                  "sendto() with EAGAIN), whatever its destination.</p>\n";
+  if (o.udp.empty()) return h + "<p id=\"no-udp\">No UDP sockets in this scrape.</p>\n";
+  const bool show_netns =
+      std::any_of(o.udp.begin(), o.udp.end(), [](const UdpRow& r) { return !r.netns.empty(); });
+  const bool show_failures =
+      std::any_of(o.udp.begin(), o.udp.end(), [](const UdpRow& r) { return r.failures; });
+  h += "<table id=\"udp\"><thead><tr><th>#</th>";
+  if (show_netns) h += "<th>Namespace</th>";
+  h += "<th>Occupancy</th><th>Ports used of usable</th><th>Sockets by state</th>"
+       "<th>Sockets sharing a port</th><th>Connected to</th>";
+  if (show_failures) h += "<th>Failures: no free port</th>";
+  h += "</tr></thead>\n<tbody>\n";
+  for (size_t i = 0; i < o.udp.size(); ++i) {
+    const UdpRow& r = o.udp[i];
+    h += "<tr class=\"" + std::string(Level(r.occupancy)) + "\">";
+    h += Cell("num rank", std::to_string(i + 1));
+    if (show_netns) h += Cell("netns", HtmlEscape(NamespaceName(r.netns)));
+    h += OccupancyCell(r.occupancy);
+    h += Cell("num ports", FormatNumber(r.ports_used) + " of " +
+                               (r.usable ? FormatNumber(*r.usable) : std::string("?")));
+    h += Cell("states", r.states.empty() ? "none" : Pairs(r.states));
+    h += Cell("num sharing", FormatNumber(r.sharing_ports));
+    h += Cell("dests", r.destinations.empty() ? "-" : Pairs(r.destinations));
+    if (show_failures) h += Cell("num failures", r.failures ? FormatNumber(*r.failures) : "-");
+    h += "</tr>\n";
+  }
+  return h + "</tbody></table>\n";
+}
+
 std::string RowHtml(size_t rank, const DestinationRow& r, bool show_netns, bool show_workloads) {
-  std::string h = "<tr class=\"" + std::string(Level(r)) + "\">";
+  std::string h = "<tr class=\"" + std::string(Level(r.occupancy)) + "\">";
   h += Cell("num rank", std::to_string(rank));
   h += Cell("dest", HtmlEscape(r.destination));
   if (show_netns) h += Cell("netns", HtmlEscape(NamespaceName(r.netns)));
-  if (r.occupancy) {
-    char width[32];
-    std::snprintf(width, sizeof width, "%.1f%%", std::clamp(*r.occupancy, 0.0, 1.0) * 100.0);
-    h +=
-        Cell("occ", "<span class=\"bar\"><span class=\"fill\" style=\"width:" + std::string(width) +
-                        "\"></span></span>" + FormatPercent(*r.occupancy));
-  } else {
-    h += Cell("occ", "unknown");
-  }
+  h += OccupancyCell(r.occupancy);
   std::string ports = r.ports_used_max ? FormatNumber(*r.ports_used_max) : "?";
   ports += " of " + (r.usable ? FormatNumber(*r.usable) : std::string("?"));
   h += Cell("num ports", ports);
@@ -143,6 +187,7 @@ std::string RenderLandingPage(const std::vector<prometheus::MetricFamily>& famil
       h += RowHtml(i + 1, o.rows[i], show_netns, show_workloads);
     h += "</tbody></table>\n";
   }
+  if (o.udp_read) h += UdpHtml(o);
   h += "<h2>Kernel settings</h2>\n";
   if (o.settings.empty()) {
     h += "<p id=\"no-settings\">No kernel settings in this scrape.</p>\n";

@@ -228,6 +228,45 @@ Result<NetstatTable> ParseNetstat(std::string_view text) {
   return table;
 }
 
+Result<Snmp6Table> ParseSnmp6(std::string_view text) {
+  if (text.empty()) return Status::Error("empty file");
+  Snmp6Table table;
+  size_t number = 0;
+  while (!text.empty()) {
+    ++number;
+    const size_t nl = text.find('\n');
+    if (nl == std::string_view::npos) {
+      return Status::Error(LineRef(number) +
+                           " truncated (no newline at end of file): " + QuoteRaw(text));
+    }
+    std::string_view rest = text.substr(0, nl);
+    text.remove_prefix(nl + 1);
+    std::string_view tokens[3];
+    size_t n = 0;
+    while (n < 3) {
+      while (!rest.empty() && IsBlank(rest.front())) rest.remove_prefix(1);
+      if (rest.empty()) break;
+      size_t end = 0;
+      while (end < rest.size() && !IsBlank(rest[end])) ++end;
+      tokens[n++] = rest.substr(0, end);
+      rest.remove_prefix(end);
+    }
+    if (n == 0) continue;
+    if (n != 2 || !IsName(tokens[0])) {
+      return Status::Error(LineRef(number) + ": expected 'Name value'");
+    }
+    int64_t value = 0;
+    std::string err = ParseNumber(tokens[1], &value);
+    if (!err.empty())
+      return Status::Error(LineRef(number) + ": " + std::string(tokens[0]) + ": " + err);
+    if (!table.emplace(std::string(tokens[0]), value).second) {
+      return Status::Error(LineRef(number) + ": duplicate name " + QuoteRaw(tokens[0]));
+    }
+  }
+  if (table.empty()) return Status::Error("no data lines");
+  return table;
+}
+
 namespace {
 
 // Reads and parses one file. nullopt (ok) when the file does not exist.
@@ -282,6 +321,10 @@ Result<std::optional<SockstatTable>> ReadSockstat(const ProcPaths& paths, const 
 
 Result<std::optional<NetstatTable>> ReadNetstat(const ProcPaths& paths, const char* name) {
   return ReadAndParse<NetstatTable>(Join(paths.net_dir, name), ParseNetstat);
+}
+
+Result<std::optional<Snmp6Table>> ReadSnmp6(const ProcPaths& paths, const char* name) {
+  return ReadAndParse<Snmp6Table>(Join(paths.net_dir, name), ParseSnmp6);
 }
 
 }  // namespace sockstate

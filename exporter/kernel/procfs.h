@@ -66,6 +66,13 @@ Result<SockstatTable> ParseSockstat(std::string_view text);
 using NetstatTable = std::map<std::string, std::map<std::string, int64_t>, std::less<>>;
 Result<NetstatTable> ParseNetstat(std::string_view text);
 
+/// /proc/net/snmp6: one "Name value" line per counter ("Udp6NoPorts      \t4"). Result: name
+/// -> value, e.g. ["Udp6InDatagrams"]. Errors (with line number): empty file, a last line
+/// without '\n', a line that is not exactly a name and a decimal value (a value above
+/// INT64_MAX is an error), duplicate names. Blank lines are skipped; unknown names are kept.
+using Snmp6Table = std::map<std::string, int64_t, std::less<>>;
+Result<Snmp6Table> ParseSnmp6(std::string_view text);
+
 // ---- Readers (path + read + parse) -----------------------------------------------------------
 
 /// The kernel settings of one network namespace. A field is nullopt when its file is missing
@@ -88,5 +95,6 @@ Result<NetSysctls> ReadNetSysctls(const ProcPaths& paths);
 /// Reads and parses net_dir/<name>. Outcome kNotFound -> nullopt with ok status.
 Result<std::optional<SockstatTable>> ReadSockstat(const ProcPaths& paths, const char* name);
 Result<std::optional<NetstatTable>> ReadNetstat(const ProcPaths& paths, const char* name);
+Result<std::optional<Snmp6Table>> ReadSnmp6(const ProcPaths& paths, const char* name);
 
 }  // namespace sockstate

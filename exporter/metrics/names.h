@@ -61,6 +61,59 @@ inline constexpr MetricDef kNetnsSkipped{"sockstate_netns_skipped",
     "Network namespaces not read: beyond namespaces.max_namespaces or the scrape budget.",
     MetricType::kGauge};
 
+// UDP sockets and ports (sources/udp_source.cpp, docs/udp.md)
+
+inline constexpr MetricDef kUdpSockets{"sockstate_udp_sockets",
+    "UDP sockets with a local port, by address family and state (unconnected or connected), "
+    "from a netlink sock_diag dump. IPv4-mapped IPv6 sockets count as ipv4.",
+    MetricType::kGauge};
+inline constexpr MetricDef kUdpEphemeralPortsUsed{"sockstate_udp_ephemeral_ports_used",
+    "Distinct ports of the ephemeral range (reserved ones excluded) held by UDP sockets of the "
+    "namespace, either family, any local address, connected or not: the ports a new socket "
+    "without a local address or reuse flag cannot get, whatever its destination.",
+    MetricType::kGauge};
+inline constexpr MetricDef kUdpEphemeralPortUsablePorts{"sockstate_udp_ephemeral_port_usable_ports",
+    "Ports a UDP socket can be given automatically: ip_local_port_range minus the reserved "
+    "ports inside it.",
+    MetricType::kGauge};
+inline constexpr MetricDef kUdpOccupancyRatio{"sockstate_udp_occupancy_ratio",
+    "UDP ports used / usable in the namespace. At 1.0 bind(0) fails with EADDRINUSE and "
+    "connect()/sendto() on a socket without a port with EAGAIN, for every destination.",
+    MetricType::kGauge};
+inline constexpr MetricDef kUdpSocketsSharingPorts{"sockstate_udp_sockets_sharing_ports",
+    "UDP sockets on a port of the range that another UDP socket of the namespace holds too "
+    "(other local addresses, SO_REUSEADDR or SO_REUSEPORT): sockets minus distinct ports.",
+    MetricType::kGauge};
+inline constexpr MetricDef kUdpLocalAddressEphemeralPortsUsed{"sockstate_udp_local_address_ephemeral_ports_used",
+    "Ports of the range a bind(local_address, 0) cannot get: held at that address or by a "
+    "wildcard socket covering it (top udp.local_addresses_top_k addresses).",
+    MetricType::kGauge};
+inline constexpr MetricDef kUdpLocalAddressOccupancyRatio{"sockstate_udp_local_address_occupancy_ratio",
+    "Ports used at the local address (with the wildcards covering it) / usable.",
+    MetricType::kGauge};
+inline constexpr MetricDef kUdpLocalAddressesFolded{"sockstate_udp_local_addresses_folded",
+    "Local addresses holding UDP ports beyond udp.local_addresses_top_k (no series of their "
+    "own; never more occupied than the namespace).",
+    MetricType::kGauge};
+inline constexpr MetricDef kUdpLocalAddressUntrackedSockets{"sockstate_udp_local_address_untracked_sockets",
+    "UDP sockets of local addresses beyond the 64 tracked per namespace (their ports still "
+    "count in sockstate_udp_ephemeral_ports_used).",
+    MetricType::kGauge};
+inline constexpr MetricDef kUdpDestinationSockets{"sockstate_udp_destination_sockets",
+    "Connected UDP sockets per destination (groups, top K, other, as for TCP).",
+    MetricType::kGauge};
+inline constexpr MetricDef kUdpDestinationEphemeralPortsUsed{"sockstate_udp_destination_ephemeral_ports_used",
+    "Connected UDP sockets per destination whose local port is in the ephemeral range: the "
+    "ports it holds of the namespace's one UDP range.",
+    MetricType::kGauge};
+inline constexpr MetricDef kUdpDestinationsFolded{"sockstate_udp_destinations_folded",
+    "Distinct connected UDP destinations beyond top_k, folded into destination=\"other\".",
+    MetricType::kGauge};
+inline constexpr MetricDef kUdpDestinationUntrackedSockets{"sockstate_udp_destination_untracked_sockets",
+    "Connected UDP sockets beyond destinations.max_tuples (local address, destination) pairs, "
+    "counted only in destination=\"other\".",
+    MetricType::kGauge};
+
 // connect() failures counted by the kernel (sources/connect_failures_source.cpp)
 
 inline constexpr MetricDef kConnectFailuresAvailable{"sockstate_connect_failures_available",
@@ -147,6 +200,11 @@ inline constexpr MetricDef kNetnsOccupancyBoundRatio{"sockstate_netns_occupancy_
     "Upper bound on the occupancy of every outgoing tuple of the namespace, from O(1) "
     "counters: (TCP inuse + TCP6 inuse + tw) / (range - reserved - sockets used).",
     MetricType::kGauge};
+inline constexpr MetricDef kNetnsUdpOccupancyBoundRatio{"sockstate_netns_udp_occupancy_bound_ratio",
+    "Upper bound on the namespace's UDP occupancy from O(1) counters: (UDP inuse + UDP6 inuse) "
+    "/ (range - reserved). The namespace is dumped when this or the TCP bound reaches "
+    "namespaces.detail_threshold.",
+    MetricType::kGauge};
 inline constexpr MetricDef kNetnsDetailed{"sockstate_netns_detailed",
     "1 when the namespace got the exact sock_diag dump this scrape (per-destination series), "
     "0 when only its bound was read; reason says why.",
@@ -160,6 +218,34 @@ inline constexpr MetricDef kSockstatTcpMemBytes{"sockstate_sockstat_tcp_mem_byte
 inline constexpr MetricDef kSnmpTcpCurrestab{"sockstate_snmp_tcp_currestab",
     "Connections in ESTABLISHED or CLOSE_WAIT (Tcp CurrEstab).",
     MetricType::kGauge};
+inline constexpr MetricDef kSnmpUdpIndatagramsTotal{"sockstate_snmp_udp_indatagrams_total",
+    "UDP datagrams delivered to sockets (/proc/net/snmp Udp InDatagrams, family ipv4; /proc/net/snmp6 Udp6InDatagrams, family "
+    "ipv6). Port-allocation failures are not counted here.",
+    MetricType::kCounter};
+inline constexpr MetricDef kSnmpUdpNoportsTotal{"sockstate_snmp_udp_noports_total",
+    "UDP datagrams for a port nobody listens on (answered with ICMP port unreachable) (/proc/net/snmp Udp NoPorts, family ipv4; /proc/net/snmp6 Udp6NoPorts, family "
+    "ipv6). Port-allocation failures are not counted here.",
+    MetricType::kCounter};
+inline constexpr MetricDef kSnmpUdpInerrorsTotal{"sockstate_snmp_udp_inerrors_total",
+    "UDP datagrams that could not be delivered (receive buffer full, checksum, ...) (/proc/net/snmp Udp InErrors, family ipv4; /proc/net/snmp6 Udp6InErrors, family "
+    "ipv6). Port-allocation failures are not counted here.",
+    MetricType::kCounter};
+inline constexpr MetricDef kSnmpUdpOutdatagramsTotal{"sockstate_snmp_udp_outdatagrams_total",
+    "UDP datagrams sent (/proc/net/snmp Udp OutDatagrams, family ipv4; /proc/net/snmp6 Udp6OutDatagrams, family "
+    "ipv6). Port-allocation failures are not counted here.",
+    MetricType::kCounter};
+inline constexpr MetricDef kSnmpUdpRcvbuferrorsTotal{"sockstate_snmp_udp_rcvbuferrors_total",
+    "UDP datagrams dropped because the socket's receive buffer was full (/proc/net/snmp Udp RcvbufErrors, family ipv4; /proc/net/snmp6 Udp6RcvbufErrors, family "
+    "ipv6). Port-allocation failures are not counted here.",
+    MetricType::kCounter};
+inline constexpr MetricDef kSnmpUdpSndbuferrorsTotal{"sockstate_snmp_udp_sndbuferrors_total",
+    "UDP datagrams not sent for lack of send buffer (/proc/net/snmp Udp SndbufErrors, family ipv4; /proc/net/snmp6 Udp6SndbufErrors, family "
+    "ipv6). Port-allocation failures are not counted here.",
+    MetricType::kCounter};
+inline constexpr MetricDef kSnmpUdpMemerrorsTotal{"sockstate_snmp_udp_memerrors_total",
+    "UDP datagrams dropped for lack of memory (udp_mem) (/proc/net/snmp Udp MemErrors, family ipv4; /proc/net/snmp6 Udp6MemErrors, family "
+    "ipv6). Port-allocation failures are not counted here.",
+    MetricType::kCounter};
 
 // Sockets, destinations and the port budget from sock_diag (sources/sock_diag_source.cpp)
 
@@ -308,6 +394,15 @@ inline constexpr MetricDef kSockstatTcpAlloc{"sockstate_sockstat_tcp_alloc",
     MetricType::kGauge};
 inline constexpr MetricDef kSockstat6Tcp6Inuse{"sockstate_sockstat6_tcp6_inuse",
     "IPv6 TCP sockets in use in the namespace (/proc/net/sockstat6).",
+    MetricType::kGauge};
+inline constexpr MetricDef kSockstatUdpInuse{"sockstate_sockstat_udp_inuse",
+    "UDP sockets with a port in the namespace (/proc/net/sockstat UDP inuse).",
+    MetricType::kGauge};
+inline constexpr MetricDef kSockstatUdpMemBytes{"sockstate_sockstat_udp_mem_bytes",
+    "Memory of UDP socket buffers, host-wide (/proc/net/sockstat UDP mem pages * page size).",
+    MetricType::kGauge};
+inline constexpr MetricDef kSockstat6Udp6Inuse{"sockstate_sockstat6_udp6_inuse",
+    "IPv6 UDP sockets with a port in the namespace (/proc/net/sockstat6 UDP6 inuse).",
     MetricType::kGauge};
 
 // /proc/net/netstat TcpExt counters (sources/proc_sources.cpp)

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <exception>
 
+#include "sources/occupancy_bound_source.h"
 #include "util/log.h"
 #include "version.h"
 
@@ -40,23 +41,29 @@ void AddSourceOutcome(FamilySet& fs, const Labels& base, std::string_view source
                       double seconds) {
   const Labels l = With(base, {{"source", std::string(source)}});
   fs.Add(metric::kScrapeSourceSuccess, l, ok ? 1 : 0);
-  fs.Add(metric::kScrapeSourceDurationSeconds, l,
-           seconds);
+  fs.Add(metric::kScrapeSourceDurationSeconds, l, seconds);
 }
 
-/// The series of one namespace: its own (labelled mode), then each enabled source's.
-void AddNamespace(FamilySet& fs, const Namespace& ns, const ExportContext& ctx) {
+/// The series of one namespace: its own (labelled mode), then each enabled source's. A
+/// namespace not read in detail (below namespaces.detail_threshold) reports its sources only
+/// when one fails, unless namespaces.kernel_counters is all. `host_wide`: this namespace's
+/// sources export the host-wide values (once per scrape).
+void AddNamespace(FamilySet& fs, const Namespace& ns, ExportContext ctx, bool host_wide) {
+  ctx.host_wide = host_wide;
+  ctx.kernel_counters =
+      ns.detailed || ctx.config.namespaces.kernel_counters == KernelCounters::kAll;
   Labels base;
   if (ctx.label_netns) {
     const std::string& netns = ns.info.label;
     base.push_back({"netns", netns});
-    fs.Add(metric::kNetnsInfo, {{"netns", netns}, {"container_id", ns.container_id}, {"pod_uid", ns.pod_uid}}, 1);
+    fs.Add(metric::kNetnsInfo,
+           {{"netns", netns}, {"container_id", ns.container_id}, {"pod_uid", ns.pod_uid}}, 1);
     fs.Add(metric::kNetnsScrapeSuccess, base, ns.ok ? 1 : 0);
     fs.Add(metric::kNetnsScrapeDurationSeconds, base, ns.seconds);
   }
   if (!ns.read) return;
   for (size_t i = 0; i < ns.sources.size(); ++i) {
-    if (ns.runs[i].enabled) {
+    if (ns.runs[i].enabled && (ctx.kernel_counters || !ns.runs[i].ok)) {
       AddSourceOutcome(fs, base, ns.sources[i]->name(), ns.runs[i].ok, ns.runs[i].seconds);
     }
   }
@@ -74,6 +81,8 @@ Collector::Collector(CollectorOptions options, std::shared_ptr<const Config> con
   env_.netns_dir = std::move(options.netns_dir);
   env_.replay_dump = std::move(options.replay_dump);
   env_.record_dump = std::move(options.record_dump);
+  env_.replay_udp_dump = std::move(options.replay_udp_dump);
+  env_.record_udp_dump = std::move(options.record_udp_dump);
   env_.time_wait_owners = std::move(options.time_wait_owners);
   env_.cgroups = std::move(options.cgroups);
   for (auto& s : host_sources) host_.push_back(HostRun{std::move(s)});
@@ -135,6 +144,9 @@ void Collector::ReadNamespace(Namespace& ns, const Config& config) const {
     if (run.ok) earlier.push_back(&source);
     ns.ok = ns.ok && run.ok;
   }
+  // Without a bound (it failed) the namespace was dumped: it counts as detailed.
+  const auto* bound = ctx.Earlier<OccupancyBoundSource>();
+  ns.detailed = bound == nullptr || bound->detailed();
 }
 
 std::vector<prometheus::MetricFamily> Collector::Scrape() const {
@@ -172,21 +184,23 @@ std::vector<prometheus::MetricFamily> Collector::Scrape() const {
 
   FamilySet fs;
   const ExportContext ctx{*config, label_netns, sysconf(_SC_PAGESIZE)};
-  for (const Namespace* ns : list) AddNamespace(fs, *ns, ctx);
+  bool host_wide = true;  // the first namespace read carries the host-wide values
+  for (const Namespace* ns : list) {
+    AddNamespace(fs, *ns, ctx, host_wide && ns->read);
+    host_wide = host_wide && !ns->read;
+  }
   for (const HostRun& h : host_) {
     AddSourceOutcome(fs, {}, h.source->name(), h.ok, h.seconds);
     h.source->AddFamilies(fs, ctx);
   }
-  fs.Add(metric::kBuildInfo, {{"version", kVersion}, {"revision", kRevision}, {"compiler", __VERSION__}}, 1);
-  fs.Add(metric::kScrapesTotal, {},
-             double(scrapes_total_.load()));
-  fs.Add(metric::kNetlinkDumpsTotal, {},
-             double(env_.netlink_dumps.load()));
+  fs.Add(metric::kBuildInfo,
+         {{"version", kVersion}, {"revision", kRevision}, {"compiler", __VERSION__}}, 1);
+  fs.Add(metric::kScrapesTotal, {}, double(scrapes_total_.load()));
+  fs.Add(metric::kNetlinkDumpsTotal, {}, double(env_.netlink_dumps.load()));
   fs.Add(metric::kConfigLastReloadSuccessful, {}, reload_ok ? 1 : 0);
   fs.Add(metric::kConfigLastReloadSuccessTimestampSeconds, {}, reload_ts);
   if (label_netns) {
-    fs.Add(metric::kNetnsDiscovered, {},
-             double(namespaces_.discovered()));
+    fs.Add(metric::kNetnsDiscovered, {}, double(namespaces_.discovered()));
     fs.Add(metric::kNetnsSkipped, {}, double(namespaces_.skipped()));
   }
   return fs.Take();

@@ -26,8 +26,10 @@ namespace sockstate {
 struct CollectorOptions {
   std::string procfs = "/proc";
   std::string netns_dir = "/var/run/netns";
-  std::string replay_dump;  // if set, replay this recorded dump instead of dumping the kernel
-  std::string record_dump;  // if set, record every dump of the own namespace here (overwritten)
+  std::string replay_dump;      // if set, replay this recorded dump instead of dumping the kernel
+  std::string record_dump;      // if set, record every dump of the own namespace here (overwritten)
+  std::string replay_udp_dump;  // the same for the UDP dump (udp source)
+  std::string record_udp_dump;
   /// The per-namespace sources of one namespace; tests put their own.
   NetnsSourceFactory make_netns_sources = MakeNetnsSources;
   /// TIME_WAIT owners from the kernel (MakeHostSources()); null: every owner "unknown".

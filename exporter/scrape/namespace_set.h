@@ -40,6 +40,7 @@ struct Namespace {
   std::vector<SourceRun> runs;  // parallel to `sources`
   bool read = false;            // false: not read (over the scrape budget)
   bool ok = false;              // read, and every enabled source succeeded
+  bool detailed = true;         // read in detail (its bound reached detail_threshold, or own)
   double seconds = 0;
 };
 

@@ -217,11 +217,71 @@ std::vector<DestinationRow> FullestFirst(std::map<Key, DestinationRow> rows) {
   return sorted;
 }
 
-// Namespaces: every netns value of the per-namespace families.
+// One UDP row per namespace with UDP sockets, fullest first.
+std::vector<UdpRow> UdpRows(const std::vector<MetricFamily>& families) {
+  std::map<std::string, UdpRow> rows;
+  auto row = [&](const ClientMetric& m) -> UdpRow& {
+    UdpRow& r = rows[Label(m, "netns")];
+    r.netns = Label(m, "netns");
+    return r;
+  };
+  auto each = [&](const MetricDef& def, auto use) {
+    if (const MetricFamily* f = Find(families, def.name)) {
+      for (const auto& m : f->metric) {
+        const double v = Value(m, f->type);
+        if (std::isfinite(v)) use(m, v);
+      }
+    }
+  };
+  each(metric::kUdpOccupancyRatio, [&](const ClientMetric& m, double v) { row(m).occupancy = v; });
+  each(metric::kUdpEphemeralPortsUsed,
+       [&](const ClientMetric& m, double v) { row(m).ports_used = v; });
+  each(metric::kUdpEphemeralPortUsablePorts,
+       [&](const ClientMetric& m, double v) { row(m).usable = v; });
+  each(metric::kUdpSocketsSharingPorts,
+       [&](const ClientMetric& m, double v) { row(m).sharing_ports = v; });
+  std::map<std::string, std::pair<double, double>> states;  // netns -> (unconnected, connected)
+  each(metric::kUdpSockets, [&](const ClientMetric& m, double v) {
+    UdpRow& r = row(m);
+    r.sockets += v;
+    auto& s = states[r.netns];
+    (Label(m, "state") == "connected" ? s.second : s.first) += v;
+  });
+  each(metric::kUdpDestinationSockets, [&](const ClientMetric& m, double v) {
+    if (v > 0) row(m).destinations.push_back({Label(m, "destination"), v});
+  });
+  each(metric::kConnectFailuresTotal, [&](const ClientMetric& m, double v) {
+    if (Label(m, "protocol") == "udp") row(m).failures = row(m).failures.value_or(0) + v;
+  });
+  std::vector<UdpRow> out;
+  for (auto& [netns, r] : rows) {
+    if (r.sockets <= 0 && r.ports_used <= 0) continue;
+    const auto& [unconnected, connected] = states[netns];
+    if (unconnected > 0) r.states.push_back({"unconnected", unconnected});
+    if (connected > 0) r.states.push_back({"connected", connected});
+    std::sort(r.destinations.begin(), r.destinations.end(), [](const auto& a, const auto& b) {
+      return a.second != b.second ? a.second > b.second : a.first < b.first;
+    });
+    if (r.destinations.size() > kOverviewUdpDestinations) {
+      r.destinations.resize(kOverviewUdpDestinations);
+    }
+    out.push_back(std::move(r));
+  }
+  std::stable_sort(out.begin(), out.end(), [](const UdpRow& a, const UdpRow& b) {
+    auto key = [](const UdpRow& r) {
+      return std::make_tuple(r.occupancy.value_or(-1), r.ports_used, r.sockets);
+    };
+    return key(a) > key(b);  // ties keep the map's netns order
+  });
+  return out;
+}
+
+// Namespaces: every netns value of the per-namespace families (a namespace below
+// detail_threshold has only its netns series).
 size_t CountNamespaces(const std::vector<MetricFamily>& families) {
   std::map<std::string, bool> namespaces;
   for (const MetricDef* def : {&metric::kTcpSockets, &metric::kEphemeralPortUsablePorts,
-                               &metric::kSysctlIpLocalPortRangeLow}) {
+                               &metric::kSysctlIpLocalPortRangeLow, &metric::kNetnsInfo}) {
     if (const MetricFamily* f = Find(families, def->name)) {
       for (const auto& m : f->metric) namespaces[Label(m, "netns")] = true;
     }
@@ -378,6 +438,10 @@ PortOverview BuildPortOverview(const std::vector<MetricFamily>& families, size_t
   out.rows = FullestFirst(DestinationRows(families));
   out.destinations_total = out.rows.size();
   if (out.rows.size() > max_rows) out.rows.resize(max_rows);
+  out.udp_read = Find(families, metric::kUdpOccupancyRatio.name) != nullptr;
+  out.udp = UdpRows(families);
+  out.udp_total = out.udp.size();
+  if (out.udp.size() > max_rows) out.udp.resize(max_rows);
   out.namespaces = CountNamespaces(families);
   out.settings = Settings(families);
   out.failing = Failing(families);

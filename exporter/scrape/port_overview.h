@@ -68,10 +68,35 @@ struct SettingRow {
   std::vector<std::pair<std::string, std::vector<std::string>>> values;
 };
 
+/// Connected destinations shown per UDP row: the three with the most sockets.
+inline constexpr size_t kOverviewUdpDestinations = 3;
+
+/// One namespace's UDP ports (source udp, docs/udp.md): one budget shared by every destination
+/// and both families. Value type.
+struct UdpRow {
+  std::string netns;                // "" when namespace discovery is off
+  std::optional<double> occupancy;  // sockstate_udp_occupancy_ratio
+  double ports_used = 0;            // sockstate_udp_ephemeral_ports_used
+  std::optional<double> usable;     // sockstate_udp_ephemeral_port_usable_ports
+  double sockets = 0;               // UDP sockets, both families and states
+  /// "unconnected", then "connected", summed over families; only non-zero ones.
+  std::vector<std::pair<std::string, double>> states;
+  double sharing_ports = 0;  // sockstate_udp_sockets_sharing_ports
+  /// Connected sockets per destination, most first (ties by name), at most
+  /// kOverviewUdpDestinations.
+  std::vector<std::pair<std::string, double>> destinations;
+  /// UDP port-allocation failures counted since the exporter started (absent when not counted).
+  std::optional<double> failures;
+};
+
 /// Everything the incident view shows. Value type.
 struct PortOverview {
   std::vector<DestinationRow> rows;  // fullest first, at most the requested number
   size_t destinations_total = 0;     // destinations with sockets (all namespaces)
+  /// The scrape has the udp source's families (false: the source is off, no UDP section).
+  bool udp_read = false;
+  std::vector<UdpRow> udp;           // namespaces with UDP sockets, fullest first, at most max_rows
+  size_t udp_total = 0;              // namespaces with UDP sockets
   size_t namespaces = 0;             // namespaces seen in the scrape
   std::vector<SettingRow> settings;  // in a fixed order; settings absent everywhere omitted
   std::vector<std::string> failing;  // "netlink" or "netlink (netns pod-a)": sources at 0
@@ -80,7 +105,8 @@ struct PortOverview {
 /// Extracts the overview from a scrape's families. Destinations without any socket are left
 /// out (a configured group at 0 says nothing about exhaustion). Rows are sorted by occupancy
 /// (descending), then ports used by the fullest tuple, then ports used, then netns and destination
-/// (ascending), and cut to `max_rows`. Pure; thread-safe.
+/// (ascending), and cut to `max_rows`. UDP rows likewise: namespaces with UDP sockets by
+/// occupancy, ports used, sockets (descending), then netns. Pure; thread-safe.
 PortOverview BuildPortOverview(const std::vector<prometheus::MetricFamily>& families,
                                size_t max_rows = kOverviewRows);
 

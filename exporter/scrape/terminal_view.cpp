@@ -11,7 +11,7 @@
 namespace sockstate {
 namespace {
 
-constexpr int kBarWidth = 20;
+constexpr size_t kBarWidth = 20;
 
 std::string Join(const std::vector<std::string>& parts, const char* sep) {
   std::string out;
@@ -21,8 +21,10 @@ std::string Join(const std::vector<std::string>& parts, const char* sep) {
 
 // "[##########----------]": occupancy in kBarWidth steps, rounded down (full only at 100%).
 std::string Bar(double ratio) {
-  int n = static_cast<int>(std::floor(std::clamp(ratio, 0.0, 1.0) * kBarWidth));
-  return "[" + std::string(n, '#') + std::string(kBarWidth - n, '-') + "]";
+  const size_t n = static_cast<size_t>(std::floor(std::clamp(ratio, 0.0, 1.0) * kBarWidth));
+  std::string bar = "[";
+  bar.append(n, '#').append(kBarWidth - n, '-').push_back(']');
+  return bar;
 }
 
 // Aligned columns, two spaces apart; columns flagged in `right` are right-aligned. The last
@@ -52,6 +54,57 @@ std::string Table(const std::vector<std::vector<std::string>>& rows,
     out += line + "\n";
   }
   return out;
+}
+
+std::string Pairs(const std::vector<std::pair<std::string, double>>& pairs) {
+  std::vector<std::string> parts;
+  for (const auto& [name, n] : pairs) parts.push_back(name + " " + FormatNumber(n));
+  return Join(parts, ", ");
+}
+
+// The UDP section: one port budget per namespace (docs/udp.md).
+std::string UdpSection(const PortOverview& o) {
+  std::string out = "\nUDP ports: " + std::to_string(o.udp.size()) + " of " +
+                    std::to_string(o.udp_total) +
+                    " namespaces with UDP sockets. Occupancy = ports of the range held by any "
+                    "UDP socket / usable ports;\none budget for every destination: at 100% every "
+                    "new UDP socket fails (bind(0), connect(), sendto()).\n\n";
+  if (o.udp.empty()) return out + "No UDP sockets in this scrape.\n";
+  const bool show_netns =
+      std::any_of(o.udp.begin(), o.udp.end(), [](const UdpRow& r) { return !r.netns.empty(); });
+  const bool show_failures =
+      std::any_of(o.udp.begin(), o.udp.end(), [](const UdpRow& r) { return r.failures; });
+  std::vector<std::string> head = {"#"};
+  std::vector<bool> right = {true};
+  if (show_netns) {
+    head.push_back("NETNS");
+    right.push_back(false);
+  }
+  for (const char* h : {"OCCUPANCY", "", "PORTS USED", "OF USABLE", "SOCKETS BY STATE",
+                        "SHARING A PORT", "CONNECTED TO"}) {
+    head.push_back(h);
+  }
+  for (bool b : {false, true, true, true, false, true, false}) right.push_back(b);
+  if (show_failures) {
+    head.push_back("NO PORT FAILURES");
+    right.push_back(true);
+  }
+  std::vector<std::vector<std::string>> rows = {head};
+  for (size_t i = 0; i < o.udp.size(); ++i) {
+    const UdpRow& r = o.udp[i];
+    std::vector<std::string> row = {std::to_string(i + 1)};
+    if (show_netns) row.push_back(NamespaceName(r.netns));
+    row.push_back(r.occupancy ? Bar(*r.occupancy) : "[" + std::string(kBarWidth, '?') + "]");
+    row.push_back(r.occupancy ? FormatPercent(*r.occupancy) : "unknown");
+    row.push_back(FormatNumber(r.ports_used));
+    row.push_back(r.usable ? FormatNumber(*r.usable) : "?");
+    row.push_back(r.states.empty() ? "none" : Pairs(r.states));
+    row.push_back(FormatNumber(r.sharing_ports));
+    row.push_back(r.destinations.empty() ? "-" : Pairs(r.destinations));
+    if (show_failures) row.push_back(r.failures ? FormatNumber(*r.failures) : "-");
+    rows.push_back(std::move(row));
+  }
+  return out + Table(rows, right);
 }
 
 }  // namespace
@@ -112,6 +165,7 @@ std::string RenderTerminalView(const std::vector<prometheus::MetricFamily>& fami
     }
     out += Table(rows, right);
   }
+  if (o.udp_read) out += UdpSection(o);
   out += "\nKernel settings (value, then what it does)\n\n";
   if (o.settings.empty()) {
     out += "No kernel settings in this scrape.\n";
@@ -135,9 +189,11 @@ std::string RenderTerminalView(const std::vector<prometheus::MetricFamily>& fami
 
 std::string OnceConnectFailuresNote(std::string_view mode) {
   if (mode == "off") return "";
-  return "\nconnect() failures (EADDRNOTAVAIL, refused, timed out): not counted by --once.\n"
+  return "\nconnect() failures (EADDRNOTAVAIL, refused, timed out; UDP sockets without a port): "
+         "not counted by --once.\n"
          "    The kernel keeps no count of them; a running exporter counts them from its start,\n"
-         "    by destination and reason: curl -s http://localhost:9798/metrics | grep '^" +
+         "    by destination, protocol and reason: curl -s http://localhost:9798/metrics | grep "
+         "'^" +
          std::string(metric::kConnectFailuresTotal.name) + "'\n";
 }
 

@@ -71,6 +71,7 @@ Status ConntrackSource::Read(const NetnsReadContext& ctx) {
   const NatConfig& nat = ctx.config.nat;
   have_dump_ = false;
   dump_refused_ = false;
+  nat_named_ = ctx.own && nat.enabled == NatToggle::kOn;
   Result<ConntrackTable> t = ReadConntrackTable(ctx.paths);
   if (!t.ok()) return t.status().WithContext("conntrack");
   table_ = std::move(*t);
@@ -168,15 +169,16 @@ void ConntrackSource::FinishAcrossNamespaces(const std::vector<NetnsSource*>& al
 void ConntrackSource::AddFamilies(FamilySet& fs, const Labels& base,
                                   const ExportContext& ctx) const {
   if (!available_) return;
+  if (ctx.host_wide) {
+    if (table_.max) fs.Add(metric::kConntrackEntriesLimit, {}, double(*table_.max));
+    if (table_.buckets) fs.Add(metric::kConntrackBuckets, {}, double(*table_.buckets));
+    fs.Add(metric::kNatTimeWaitTakeover, {}, takeover_ ? 1 : 0);
+  }
+  // A namespace without entries (most pods': nothing loads conntrack there) has nothing to say.
+  if (table_.count.value_or(0) == 0 && !dump_refused_ && !nat_named_) return;
   if (table_.count) {
     fs.Add(metric::kConntrackEntries, base,
              double(*table_.count));
-  }
-  if (table_.max) {
-    fs.Add(metric::kConntrackEntriesLimit, base, double(*table_.max));
-  }
-  if (table_.buckets) {
-    fs.Add(metric::kConntrackBuckets, base, double(*table_.buckets));
   }
   if (table_.stat) {
     for (const StatColumn& c : kStatColumns) {
@@ -200,7 +202,6 @@ void ConntrackSource::AddFamilies(FamilySet& fs, const Labels& base,
     if (s == kCtTcpStates && tcp[s] == 0) continue;
     fs.Add(metric::kConntrackTcpEntries, With(base, {{"state", kTcpStateNames[s]}}), double(tcp[s]));
   }
-  fs.Add(metric::kNatTimeWaitTakeover, base, takeover_ ? 1 : 0);
   fs.Add(metric::kNatUntrackedEntries, base, double(model_.untracked_entries()));
   static constexpr std::array<const char*, 2> kKinds = {"snat", "direct"};
   static constexpr std::array<const char*, 2> kStates = {"blocking", "reclaimable"};
@@ -224,7 +225,6 @@ void ConntrackSource::AddFamilies(FamilySet& fs, const Labels& base,
     }
     fs.Add(metric::kNatDestinationsFolded, With(base, {{"protocol", proto}}), double(model_.labels(p).folded));
   }
-  (void)ctx;
 }
 
 }  // namespace sockstate

@@ -49,6 +49,10 @@ class ConntrackSource : public NetnsSource {
   Status Read(const NetnsReadContext& ctx) override;
   /// The destination series cap (nat.max_series) across namespaces and both protocols.
   void FinishAcrossNamespaces(const std::vector<NetnsSource*>& all, const Config& config) override;
+  /// The table's fill and statistics, the dump's entries and the NAT series only where they
+  /// say something: the namespace has conntrack entries, a refused dump, or it is the own
+  /// namespace and nat.enabled is on (asked for explicitly). nf_conntrack_max, the hash size and
+  /// the TIME_WAIT takeover assumption are host-wide: once, by the host-wide namespace, unlabelled.
   void AddFamilies(FamilySet& fs, const Labels& base, const ExportContext& ctx) const override;
 
   /// The model of the last successful Read() (tests).
@@ -70,6 +74,7 @@ class ConntrackSource : public NetnsSource {
   bool dump_refused_ = false;  // auto and ctnetlink refused the last dump (no CAP_NET_ADMIN)
   bool said_refused_ = false;
   bool have_dump_ = false;
+  bool nat_named_ = false;  // the own namespace with nat.enabled: on: its series even when empty
   // The last dump attempted in this namespace succeeded: while nf_conntrack_count stays 0
   // the next ones are skipped (a refused or failed dump is tried again every scrape).
   bool last_dump_ok_ = false;

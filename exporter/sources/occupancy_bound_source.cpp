@@ -42,6 +42,11 @@ double OccupancyBound(const OccupancyCounts& c) {
   return used / std::max(1.0, usable_at_least);
 }
 
+double UdpOccupancyBound(const OccupancyCounts& c) {
+  const double used = double(c.udp_inuse) + double(c.udp6_inuse);
+  return used / std::max(1.0, double(c.range_ports) - double(c.reserved_in_range));
+}
+
 std::string_view DetailReasonName(DetailReason r) {
   switch (r) {
     case DetailReason::kOwn:
@@ -94,11 +99,14 @@ Status OccupancyBoundSource::Read(const NetnsReadContext& ctx) {
   c.tcp_inuse = Field(**sockstat, "TCP", "inuse");
   c.tcp_tw = Field(**sockstat, "TCP", "tw");
   c.tcp6_inuse = *sockstat6 ? Field(**sockstat6, "TCP6", "inuse") : 0;
+  c.udp_inuse = Field(**sockstat, "UDP", "inuse");
+  c.udp6_inuse = *sockstat6 ? Field(**sockstat6, "UDP6", "inuse") : 0;
   counts_ = c;
   bound_ = OccupancyBound(c);
+  udp_bound_ = UdpOccupancyBound(c);
   const bool own_hash = ehash->has_value() && **ehash > 0;
-  reason_ =
-      DecideDetail(ctx.own, own_hash, bound_, ctx.config.namespaces.detail_threshold, was_detailed);
+  reason_ = DecideDetail(ctx.own, own_hash, std::max(bound_, udp_bound_),
+                         ctx.config.namespaces.detail_threshold, was_detailed);
   was_detailed_ = detailed();
   return Status::Ok();
 }
@@ -106,6 +114,7 @@ Status OccupancyBoundSource::Read(const NetnsReadContext& ctx) {
 void OccupancyBoundSource::AddFamilies(FamilySet& fs, const Labels& base,
                                        const ExportContext&) const {
   fs.Add(metric::kNetnsOccupancyBoundRatio, base, bound_);
+  fs.Add(metric::kNetnsUdpOccupancyBoundRatio, base, udp_bound_);
   fs.Add(metric::kNetnsDetailed, With(base, {{"reason", std::string(DetailReasonName(reason_))}}), detailed() ? 1 : 0);
 }
 

@@ -8,6 +8,12 @@
 // (sockstat tw, both families); a port held by bind() (listeners, bound-inactive sockets) is
 // held by a user socket of the namespace (sockstat "sockets: used", every protocol). So
 //   fullest tuple occupancy <= (inuse + inuse6 + tw) / max(1, range - reserved_in_range - used).
+// UDP (docs/udp.md) has one range for every destination: a UDP port of the range is held by a
+// UDP socket with a port, which sockstat counts in "UDP: inuse" (+ sockstat6 "UDP6: inuse"),
+// and no bind()-held port is taken out of UDP's usable ports, so
+//   UDP occupancy <= (UDP inuse + UDP6 inuse) / max(1, range - reserved_in_range).
+// The namespace is dumped when either bound reaches the threshold (both sources, sock_diag and
+// udp, follow the one decision).
 // The counters are per namespace on current kernels; a host-wide one (older kernels) counts the
 // namespace's sockets and more, which only loosens the bound.
 
@@ -27,10 +33,14 @@ struct OccupancyCounts {
   uint64_t tcp_inuse = 0;          // sockstat "TCP: inuse"
   uint64_t tcp6_inuse = 0;         // sockstat6 "TCP6: inuse" (0 without IPv6)
   uint64_t tcp_tw = 0;             // sockstat "TCP: tw"
+  uint64_t udp_inuse = 0;          // sockstat "UDP: inuse"
+  uint64_t udp6_inuse = 0;         // sockstat6 "UDP6: inuse" (0 without IPv6)
 };
 
 /// The upper bound on the fullest tuple's occupancy (formula above). Pure; thread-safe.
 double OccupancyBound(const OccupancyCounts& c);
+/// The upper bound on the namespace's UDP occupancy (formula above). Pure; thread-safe.
+double UdpOccupancyBound(const OccupancyCounts& c);
 
 /// Why a namespace is (or is not) dumped exactly this scrape.
 enum class DetailReason {
@@ -62,11 +72,13 @@ class OccupancyBoundSource : public NetnsSource {
   bool detailed() const { return reason_ != DetailReason::kBelowThreshold; }
   DetailReason reason() const { return reason_; }
   double bound() const { return bound_; }
+  double udp_bound() const { return udp_bound_; }
   const OccupancyCounts& counts() const { return counts_; }
 
  private:
   OccupancyCounts counts_;
   double bound_ = 0;
+  double udp_bound_ = 0;
   DetailReason reason_ = DetailReason::kOwn;
   bool was_detailed_ = false;
 };

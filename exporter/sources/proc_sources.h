@@ -1,5 +1,5 @@
 #pragma once
-// Sources "sockstat", "sockstat6", "netstat" and "snmp": one /proc/net file each, read and
+// Sources "sockstat", "sockstat6", "netstat", "snmp" and "snmp6": one /proc/net file each, read and
 // parsed by kernel/procfs.*, exported by a function of the file's own. A missing file (IPv6
 // off, older kernel) is no data: success, no series.
 
@@ -52,6 +52,7 @@ class ProcFileSource : public NetnsSource {
 
 using SockstatSource = ProcFileSource<SockstatTable>;
 using NetstatSource = ProcFileSource<NetstatTable>;
+using Snmp6Source = ProcFileSource<Snmp6Table>;
 
 /// /proc/net/sockstat: TCP inuse, orphan, tw, alloc, mem.
 std::unique_ptr<SockstatSource> MakeSockstatSource();
@@ -59,7 +60,9 @@ std::unique_ptr<SockstatSource> MakeSockstatSource();
 std::unique_ptr<SockstatSource> MakeSockstat6Source();
 /// /proc/net/netstat: TcpExt counters (TIME_WAIT, listen overflows, ...).
 std::unique_ptr<NetstatSource> MakeNetstatSource();
-/// /proc/net/snmp: Tcp counters (ActiveOpens, ...) and CurrEstab.
+/// /proc/net/snmp: Tcp counters (ActiveOpens, ...) and CurrEstab, Udp counters (family ipv4).
 std::unique_ptr<NetstatSource> MakeSnmpSource();
+/// /proc/net/snmp6: the Udp6 counters (family ipv6).
+std::unique_ptr<Snmp6Source> MakeSnmp6Source();
 
 }  // namespace sockstate

@@ -9,19 +9,23 @@
 #include "sources/source.h"
 #include "sources/sysctl_source.h"
 #include "sources/time_wait_owners_source.h"
+#include "sources/udp_source.h"
 
 namespace sockstate {
 
 std::vector<std::unique_ptr<NetnsSource>> MakeNetnsSources() {
   std::vector<std::unique_ptr<NetnsSource>> s;
-  // Order matters: the bound and sock_diag take the port range, sock_diag the bound.
+  // Order matters: the bound, sock_diag and udp take the port range, sock_diag and udp the
+  // bound.
   s.push_back(std::make_unique<SysctlSource>());
   s.push_back(std::make_unique<OccupancyBoundSource>());
   s.push_back(std::make_unique<SockDiagSource>());
+  s.push_back(std::make_unique<UdpSource>());
   s.push_back(MakeSockstatSource());
   s.push_back(MakeSockstat6Source());
   s.push_back(MakeNetstatSource());
   s.push_back(MakeSnmpSource());
+  s.push_back(MakeSnmp6Source());
   s.push_back(std::make_unique<ConntrackSource>());  // nat: off / on / auto
   return s;
 }

@@ -39,6 +39,8 @@ struct SourceEnv {
   std::string netns_dir = "/var/run/netns";  // --path.netns
   std::string replay_dump;  // --debug.replay-dump: sock_diag replays this in the own namespace
   std::string record_dump;  // --debug.record-dump: sock_diag records the own namespace here
+  std::string replay_udp_dump;  // --debug.replay-udp-dump: the udp source replays this (own)
+  std::string record_udp_dump;  // --debug.record-udp-dump: the udp source records here (own)
   std::atomic<uint64_t> netlink_dumps{0};  // sockstate_netlink_dumps_total
   /// Owners of TIME_WAIT sockets from the kernel (docs/workloads.md), refreshed once per scrape
   /// before the namespaces are read; null or unavailable: every TIME_WAIT socket's owner is
@@ -78,6 +80,13 @@ struct ExportContext {
   const Config& config;
   bool label_netns = false;  // namespace discovery is on: series carry a netns label
   long page_size = 4096;
+  /// Per namespace: export the per-namespace kernel counter families (sysctl, sockstat, netstat,
+  /// snmp). False for a namespace below namespaces.detail_threshold unless
+  /// namespaces.kernel_counters is all: it then costs its netns series only (docs/fleet.md).
+  bool kernel_counters = true;
+  /// Per namespace: this one carries the host-wide values (nf_conntrack_max, socket memory, ...),
+  /// exported once per scrape and without a netns label.
+  bool host_wide = true;
 };
 
 /// A source read once per namespace. Read() and AddFamilies() of one instance never overlap.

@@ -11,7 +11,8 @@ Status SysctlSource::Read(const NetnsReadContext& ctx) {
   return Status::Ok();
 }
 
-void SysctlSource::AddFamilies(FamilySet& fs, const Labels& base, const ExportContext&) const {
+void SysctlSource::AddFamilies(FamilySet& fs, const Labels& base, const ExportContext& ctx) const {
+  if (!ctx.kernel_counters) return;
   const NetSysctls& s = sysctls_;
   if (s.port_range) {
     fs.Add(metric::kSysctlIpLocalPortRangeLow, base,

@@ -12,6 +12,9 @@
 # (SockstateConnectFailuresNoLocalPort) is delivered too;
 # the conntrack source reports NAT occupancy 1 for it (a ct rule in the netns tracks the load)
 # and SockstateNatPortsOccupancyCritical fires;
+# hold_udp_ports.py fills the same namespace's UDP ports (one connected socket, bind(0) until
+# EADDRINUSE, one sendto() EAGAIN): UDP occupancy 1, exactly 2 UDP failures counted, and
+# SockstateUdpPortsOccupancyCritical and SockstateUdpPortAllocationFailures are delivered;
 # every query of the per-node dashboard evaluates without error against the live Prometheus
 # and returns data; `promtool check metrics` accepts a scrape.
 #
@@ -126,7 +129,11 @@ namespaces:
   mode: list
   names: [$ns]
 EOF
-start exporter "$exporter" --web.listen-address="$instance" --config.file="$tmp/sockstate.yml"
+# UDP port-allocation failures from the system-call tracepoint: the kernel hook the default
+# (auto) picks, fexit on udp_v4/v6_get_port, is refused on kernels that do not allow tracing
+# programs, and this check must not depend on it (docs/udp.md#failures-counted-by-the-kernel).
+start exporter "$exporter" --web.listen-address="$instance" --config.file="$tmp/sockstate.yml" \
+  --collector.connect-failures.udp=syscalls
 wait_http exporter "http://$instance/metrics" 15
 curl -fsS --max-time 20 "http://$instance/metrics" >"$tmp/scrape0.txt"
 grep -q "^sockstate_destination_occupancy_ratio{netns=\"$ns\",destination=\"$dest_name\"} 0" "$tmp/scrape0.txt" ||
@@ -299,11 +306,57 @@ checks wait-payload "$tmp/payloads.jsonl" --timeout "$payload_timeout" \
   fail "$cf_alert for destination $dest_name was not delivered to the webhook"
 mark "webhook: $cf_alert delivered"
 
+# ---------------------------------------------------------------- UDP: the namespace's one budget
+# UDP ports are not per destination: the namespace's range (the same 40 ports, which the TCP
+# load does not use for UDP) is filled by one connected socket and bind(0)s until EADDRINUSE;
+# one more sendto() fails with EAGAIN. Occupancy 1.0, exactly 2 failures counted, and both
+# UDP pages (occupancy critical, allocation failures) delivered.
+start udp_load ip netns exec "$ns" python3 "$here/hold_udp_ports.py" --status-file "$tmp/udp.status" \
+  --connect "$dest_addr:$dest_port" --max-seconds 300
+deadline=$((SECONDS + 20))
+until [[ -s "$tmp/udp.status" ]]; do
+  need_alive udp_load
+  ((SECONDS < deadline)) || fail "UDP load did not fill the range within 20 s"
+  sleep 0.2
+done
+log "UDP load: $(cat "$tmp/udp.status")"
+udp_sel="instance=\"$instance\",netns=\"$ns\""
+checks wait-query --prom "$prom_url" --timeout 20 \
+  --expr "sockstate_udp_occupancy_ratio{$udp_sel} == 1" >/dev/null ||
+  fail "UDP occupancy of netns $ns is not 1 with the range full: $(curl -fsS --max-time 10 "http://$instance/metrics" | grep -E '^sockstate_udp_(occupancy|ephemeral)')"
+checks wait-query --prom "$prom_url" --timeout 20 \
+  --expr "sockstate_udp_destination_sockets{$udp_sel,destination=\"$dest_name\"} == 1" >/dev/null ||
+  fail "the connected UDP socket towards $dest_name is not counted"
+checks wait-query --prom "$prom_url" --timeout 20 \
+  --expr "sockstate_connect_failures_total{$udp_sel,protocol=\"udp\",reason=\"no_local_port\"} == 2" >/dev/null ||
+  fail "not exactly 2 UDP port-allocation failures counted (bind(0) EADDRINUSE, sendto() EAGAIN): $(curl -fsS --max-time 10 "http://$instance/metrics" | grep -E 'connect_failures_(total\{.*udp|udp_available)')"
+mark "UDP: occupancy 1, the connected socket and 2 failures counted"
+udp_critical_alert="SockstateUdpPortsOccupancyCritical"
+udp_warning_alert="SockstateUdpPortsOccupancyHigh"
+udp_failures_alert="SockstateUdpPortAllocationFailures"
+for a in "$udp_critical_alert" "$udp_failures_alert" "$udp_warning_alert"; do
+  checks wait-query --prom "$prom_url" --timeout 60 \
+    --expr "ALERTS{alertname=\"$a\",alertstate=\"firing\",$udp_sel}" >/dev/null ||
+    fail "$a not firing in prometheus"
+done
+mark "prometheus: $udp_critical_alert, $udp_failures_alert, $udp_warning_alert firing"
+checks wait-payload "$tmp/payloads.jsonl" --timeout "$payload_timeout" \
+  --alertname "$udp_critical_alert" --path "/$critical_receiver" \
+  --label severity=critical --label job=sockstate --label instance="$instance" --label netns="$ns" \
+  --mention "$instance" --mention "100%" >/dev/null ||
+  fail "$udp_critical_alert was not delivered to the webhook"
+checks wait-payload "$tmp/payloads.jsonl" --timeout "$payload_timeout" \
+  --alertname "$udp_failures_alert" --path "/$critical_receiver" \
+  --label severity=critical --label job=sockstate --label instance="$instance" --label netns="$ns" \
+  --label protocol=udp --label reason=no_local_port --mention "$instance" >/dev/null ||
+  fail "$udp_failures_alert was not delivered to the webhook"
+mark "webhook: $udp_critical_alert and $udp_failures_alert delivered"
+
 # No other alert fires: the exporter is up and every source and the namespace are read
 # (SockstateExporterDown, SourceFailing, NetnsScrapeFailing), no CLOSE_WAIT or TIME_WAIT
-# overflow. Only the occupancy alerts and the exhaustion forecast (the ramp extrapolated
-# over 1 h) are expected.
-expected_alerts="$critical_alert|$warning_alert|SockstateEphemeralPortsExhaustionForecast|$nat_critical_alert|$nat_warning_alert|$cf_alert"
+# overflow. Only the occupancy alerts (TCP, NAT, UDP), the failure pages and the exhaustion
+# forecast (the ramp extrapolated over 1 h) are expected.
+expected_alerts="$critical_alert|$warning_alert|SockstateEphemeralPortsExhaustionForecast|$nat_critical_alert|$nat_warning_alert|$cf_alert|$udp_critical_alert|$udp_warning_alert|$udp_failures_alert"
 unexpected="$(checks value --prom "$prom_url" \
   --expr "count(ALERTS{alertstate=\"firing\",alertname!~\"$expected_alerts\"})")"
 [[ "$unexpected" == none ]] || fail "unexpected alerts firing: $(checks wait-query --prom "$prom_url" --timeout 1 \

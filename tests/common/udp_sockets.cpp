@@ -89,6 +89,44 @@ int UdpSocket(UdpBind how, const std::string& dst, uint16_t dport, const std::st
   return fd;
 }
 
+void HoldTwentyPortsEveryWay(FdOwner& held) {
+  for (int i = 0; i < 4; ++i) held.Own(UdpSocket(UdpBind::kBind0, "127.0.0.1"));
+  for (int i = 0; i < 4; ++i) held.Own(UdpSocket(UdpBind::kSendto, "127.0.0.1"));
+  for (int i = 0; i < 3; ++i) held.Own(UdpSocket(UdpBind::kSendmsg, "::1"));
+  for (int i = 0; i < 4; ++i) held.Own(UdpSocket(UdpBind::kConnect, "127.0.0.1"));
+  for (int i = 0; i < 3; ++i) held.Own(UdpSocket(UdpBind::kConnect, "::1", 5353));
+  for (int i = 0; i < 2; ++i) held.Own(UdpSocket(UdpBind::kBind0, "::1"));
+}
+
+namespace {
+constexpr UdpBind kEveryKind[] = {UdpBind::kBind0, UdpBind::kSendto, UdpBind::kSendmsg,
+                                  UdpBind::kConnect};
+}  // namespace
+
+std::vector<std::string> TryEveryKind(const std::vector<std::string>& destinations) {
+  std::vector<std::string> outcomes;
+  for (const std::string& dst : destinations) {
+    for (UdpBind how : kEveryKind) {
+      const int r = UdpSocket(how, dst, 9);
+      outcomes.push_back(std::string(UdpBindName(how)) + " " + dst + " " +
+                         (r >= 0 ? "ok" : strerror(-r)));
+      if (r >= 0) close(r);
+    }
+  }
+  return outcomes;
+}
+
+std::vector<std::string> NoPortLeftOutcomes(const std::vector<std::string>& destinations) {
+  std::vector<std::string> want;
+  for (const std::string& dst : destinations) {
+    for (UdpBind how : kEveryKind) {
+      want.push_back(std::string(UdpBindName(how)) + " " + dst + " " +
+                     strerror(how == UdpBind::kBind0 ? EADDRINUSE : EAGAIN));
+    }
+  }
+  return want;
+}
+
 FdOwner::~FdOwner() {
   for (int fd : fds_) close(fd);
 }

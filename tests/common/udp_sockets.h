@@ -27,6 +27,21 @@ const char* UdpBindName(UdpBind how);
 int UdpSocket(UdpBind how, const std::string& dst, uint16_t dport = 53,
               const std::string& local = "");
 
+class FdOwner;
+
+/// Takes 20 local ports of the namespace in every way a UDP socket gets one, both families
+/// (an AF_INET6 socket is dual-stack: it competes for the same range): bind(0) x 4 and x 2
+/// (IPv6), sendto x 4, sendmsg x 3 (IPv6), connect x 4 and x 3 (IPv6). Throws if one fails.
+void HoldTwentyPortsEveryWay(FdOwner& held);
+
+/// One more socket of every kind (bind(0), sendto, sendmsg, connect) towards each of
+/// `destinations` (port 9); each closed again. Returns "<kind> <destination> <strerror or ok>"
+/// per attempt, in that order.
+std::vector<std::string> TryEveryKind(const std::vector<std::string>& destinations);
+
+/// What TryEveryKind says when no port is left: EADDRINUSE for bind(0), EAGAIN for the others.
+std::vector<std::string> NoPortLeftOutcomes(const std::vector<std::string>& destinations);
+
 /// Owns fds and closes them when destroyed. Not thread-safe.
 class FdOwner {
  public:

@@ -44,6 +44,10 @@ required=(
   sockstate_netns_occupancy_bound_ratio sockstate_netns_detailed  # namespaces by bound, with the reason
   sockstate_destination_workload_ephemeral_ports_used sockstate_destination_workload_sockets  # who holds the ports
   sockstate_time_wait_owners_available sockstate_time_wait_unknown_owner_sockets
+  sockstate_udp_occupancy_ratio sockstate_udp_ephemeral_ports_used  # UDP: one budget per namespace,
+  sockstate_udp_local_address_occupancy_ratio            # per local address,
+  sockstate_udp_destination_sockets sockstate_udp_sockets  # connected destinations, states,
+  sockstate_connect_failures_udp_available sockstate_snmp_udp_noports_total  # failures, errors
 )
 req_args=()
 for m in "${required[@]}"; do req_args+=(--require "$m"); done
@@ -101,17 +105,33 @@ if "sockstate_build_info" not in json.dumps(names.get("instance", {}).get("query
 # metric, except the host-wide ones, carries both matchers.
 HOST = {"sockstate_build_info", "sockstate_workload_connect_failures_total",
         "sockstate_connect_failures_available", "sockstate_connect_failures_map_overflow_total",
-        "sockstate_time_wait_owners_available"}
+        "sockstate_connect_failures_udp_available", "sockstate_time_wait_owners_available",
+        # host-wide values, exported once without netns (docs/metrics-spec.md)
+        "sockstate_conntrack_entries_limit", "sockstate_conntrack_buckets",
+        "sockstate_nat_time_wait_takeover", "sockstate_sockstat_tcp_orphan",
+        "sockstate_sockstat_tcp_alloc", "sockstate_sockstat_tcp_mem_bytes"}
 import re
 for p in panels:
     for t in p.get("targets", []):
         for m in re.finditer(r"(sockstate_[a-z0-9_]+)\{([^}]*)\}", t.get("expr", "")):
+            if m.group(1) in HOST and "netns" in m.group(2) and m.group(1).startswith(("sockstate_conntrack", "sockstate_nat", "sockstate_sockstat")):
+                errs.append(f"panel {p['id']} ({p['title']}): {m.group(1)} is host-wide (no netns label): a netns matcher empties it")
             if m.group(1) in HOST or "$instance" not in m.group(2):
                 continue
             if m.group(1) in ("sockstate_netns_detailed", "sockstate_netns_info") and p["title"] == "Namespaces by occupancy bound":
                 continue  # joined on (instance, netns) with the filtered bound
             if 'netns=~"$netns"' not in m.group(2) or 'netns=~"$pod"' not in m.group(2):
                 errs.append(f"panel {p['id']} ({p['title']}): {m.group(1)} does not honour $netns and $pod")
+# UDP occupancy (per namespace, per local address) has the alerts' lines at 50% and 85%.
+for p in find("sockstate_udp_") :
+    if "occupancy_ratio" not in json.dumps(p["targets"]):
+        continue
+    d_ = p["fieldConfig"]["defaults"]
+    steps = [s.get("value") for s in d_.get("thresholds", {}).get("steps", [])]
+    if d_.get("unit") != "percentunit" or 0.5 not in steps or 0.85 not in steps:
+        errs.append(f"panel {p['id']} ({p['title']}): UDP occupancy in percentunit with thresholds at 0.5 and 0.85")
+if not any('protocol="udp"' in t["expr"] for p in find("sockstate_connect_failures_total") for t in p["targets"]):
+    errs.append("no panel of UDP port-allocation failures (sockstate_connect_failures_total{protocol=\"udp\"})")
 bound = [p for p in panels if p.get("title") == "Namespaces by occupancy bound"]
 if len(bound) != 1 or bound[0]["type"] != "table" or not all(t.get("instant") for t in bound[0]["targets"]):
     errs.append("one table panel 'Namespaces by occupancy bound' with instant queries")

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Tier "docs": every relative link of README.md and docs/*.md resolves (file and heading
 # anchor), every flag of --help is in docs/configuration.md, the README stays a front page
-# (starts with the two commands, under 16 KB: the reference lives in docs/), and nothing
+# (starts with the two commands, under 20 KB: the reference lives in docs/), and nothing
 # points outside the repository. The alerts'
 # runbook_url anchors are checked against docs/runbook.md by tests/rules (lint_rules.py); this
 # tier proves that check fails on a missing anchor.
@@ -66,9 +66,9 @@ sudo scripts/run.sh    # install what is missing, build, run the exporter on :97
 sudo scripts/test.sh   # install what is missing, build, run every test tier (this is what CI runs)
 ```' ]] || fail "README.md no longer starts with the run and test commands"
 
-echo "== README.md is a front page: under 16 KB, the reference lives in docs/"
+echo "== README.md is a front page: under 20 KB, the reference lives in docs/"
 size=$(wc -c <README.md)
-((size < 16000)) || fail "README.md is $size bytes (limit 16000): move reference material to docs/"
+((size < 20000)) || fail "README.md is $size bytes (limit 20000): move reference material to docs/"
 echo "README.md: $size bytes"
 
 echo "== every flag of --help is in docs/configuration.md"

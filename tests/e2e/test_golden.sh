@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Golden end-to-end test: the built binary on a recorded sock_diag dump and a fixture /proc
+# Golden end-to-end test: the built binary on recorded sock_diag dumps (TCP, UDP) and a fixture /proc
 # tree; /metrics must equal tests/e2e/golden.prom (values that vary between runs are masked)
 # and pass `promtool check metrics`. Rewrite the golden file with: test_golden.sh -u
 set -euo pipefail
@@ -18,6 +18,7 @@ trap cleanup EXIT
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 "$bin" --web.listen-address=127.0.0.1:$port --path.procfs="$src/tests/fixtures/proc" \
   --debug.replay-dump="$src/tests/fixtures/dumps/mixed.ssdiag" \
+  --debug.replay-udp-dump="$src/tests/fixtures/dumps/udp.ssudp" \
   --config.file="$here/golden-config.yml" --collector.connect-failures=off \
   --collector.time-wait-owners=off >"$tmp/log" 2>&1 &
 # (connect failures come from kernel events, not from the fixtures: off keeps the golden file
@@ -47,7 +48,9 @@ if ! diff -u "$golden" "$tmp/masked"; then
   echo "FAIL: /metrics differs from $golden (rerun with -u to accept)"
   exit 1
 fi
-# The replayed dump has 118 sockets; the fixture /proc tree is read by every source.
+# The replayed dumps have 118 TCP and 15 UDP sockets; the fixture /proc tree is read by every
+# source.
 grep -q '^sockstate_netlink_dump_sockets 118$' "$tmp/metrics"
-grep -c '^sockstate_scrape_source_success{source="[a-z0-9]*"} 1$' "$tmp/metrics" | grep -qx 7
+grep -q '^sockstate_udp_sockets{family="ipv4",state="unconnected"} 7$' "$tmp/metrics"
+grep -c '^sockstate_scrape_source_success{source="[a-z0-9]*"} 1$' "$tmp/metrics" | grep -qx 9
 echo "golden end-to-end: OK ($(wc -l < "$tmp/metrics") lines)"

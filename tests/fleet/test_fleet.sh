@@ -11,7 +11,8 @@
 # Checks (fleet_checks.py), each against the answer the population implies:
 # - every fleet recording rule, the fleet alerts firing, and every query of the fleet
 #   dashboard return exactly the expected nodes, pods, destinations and values;
-# - the series of every instance stay within the budget of docs/fleet.md; Prometheus's head
+# - the series of every instance stay within the budget table of README.md, a namespace below
+#   detail_threshold has exactly its 5 netns series, host-wide values come once; Prometheus's head
 #   series for the 30 exporters are measured and printed;
 # - VictoriaMetrics, fed by the same Prometheus through remote write, answers every one of
 #   those expressions (the rules' own expressions, not their recorded results) with the same

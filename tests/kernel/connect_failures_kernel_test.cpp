@@ -416,37 +416,16 @@ TEST_F(ConnectFailuresUdpKernel, TwentyPortRangeEveryKindOfAttemptFailsOnceAndIs
   auto before = Scrape(*source_, nss);
   EXPECT_EQ(testing::Get(before, "sockstate_connect_failures_udp_available"), 1);
   EXPECT_EQ(UdpFailures(before), 0);
-  using testing::UdpBind;
   testing::FdOwner held;
   std::vector<std::string> outcomes;
+  const std::vector<std::string> destinations = {"127.0.0.1", "::1", "127.0.0.2"};
   ns.Run([&] {
-    // 20 sockets take the 20 ports, in every way a UDP socket gets one, both families (an
-    // AF_INET6 socket is dual-stack: it competes for the same range).
-    for (int i = 0; i < 5; ++i) held.Own(testing::UdpSocket(UdpBind::kBind0, "127.0.0.1"));
-    for (int i = 0; i < 4; ++i) held.Own(testing::UdpSocket(UdpBind::kSendto, "127.0.0.1"));
-    for (int i = 0; i < 2; ++i) held.Own(testing::UdpSocket(UdpBind::kSendmsg, "127.0.0.1"));
-    for (int i = 0; i < 4; ++i) held.Own(testing::UdpSocket(UdpBind::kConnect, "127.0.0.1"));
-    for (int i = 0; i < 2; ++i) held.Own(testing::UdpSocket(UdpBind::kBind0, "::1"));
-    for (int i = 0; i < 3; ++i) held.Own(testing::UdpSocket(UdpBind::kConnect, "::1", 5353));
+    testing::HoldTwentyPortsEveryWay(held);
     // The 21st of each kind, to either family and any destination: no port is left.
-    for (const char* dst : {"127.0.0.1", "::1", "127.0.0.2"}) {
-      for (UdpBind how :
-           {UdpBind::kBind0, UdpBind::kSendto, UdpBind::kSendmsg, UdpBind::kConnect}) {
-        const int r = testing::UdpSocket(how, dst, 9);
-        outcomes.push_back(std::string(testing::UdpBindName(how)) + " " + dst + " " +
-                           (r >= 0 ? "ok" : strerror(-r)));
-        if (r >= 0) close(r);
-      }
-    }
+    outcomes = testing::TryEveryKind(destinations);
   });
   ASSERT_EQ(held.size(), 20u);
-  const std::string in_use = strerror(EADDRINUSE), again = strerror(EAGAIN);
-  const std::vector<std::string> want = {
-      "bind(0) 127.0.0.1 " + in_use, "sendto 127.0.0.1 " + again,  "sendmsg 127.0.0.1 " + again,
-      "connect 127.0.0.1 " + again,  "bind(0) ::1 " + in_use,      "sendto ::1 " + again,
-      "sendmsg ::1 " + again,        "connect ::1 " + again,       "bind(0) 127.0.0.2 " + in_use,
-      "sendto 127.0.0.2 " + again,   "sendmsg 127.0.0.2 " + again, "connect 127.0.0.2 " + again};
-  ASSERT_EQ(outcomes, want);
+  ASSERT_EQ(outcomes, testing::NoPortLeftOutcomes(destinations));
   auto after = Scrape(*source_, nss);
   EXPECT_EQ(UdpFailures(after), 12);
   // Not a TCP failure, and nothing elsewhere.

@@ -1,7 +1,9 @@
 // The occupancy bound on the real kernel: its counters are per namespace; for random
 // populations the exported bound is >= the exact fullest tuple occupancy the test built, every
 // namespace over the threshold reports exactly what a full dump (detail_threshold 0) reports,
-// and a namespace crossing the threshold gets or loses its series with hysteresis.
+// and a namespace crossing the threshold gets or loses its series with hysteresis. A namespace
+// below the threshold costs exactly its 5 netns series (namespaces.kernel_counters: detailed)
+// and the host-wide values come once, without netns.
 
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -230,6 +232,66 @@ TEST_F(OccupancyBoundKernel, CrossingTheThresholdWithHysteresis) {
       EXPECT_EQ(used_max, double(step.pairs));  // on this very scrape
     }
   }
+}
+
+/// The names and netns labels of every series of `s` whose netns is `netns` ("" = none).
+std::map<std::string, int> NamesIn(const Series& s, const std::string& netns) {
+  std::map<std::string, int> out;
+  for (const auto& [key, value] : s) {
+    const std::string label = "netns=\"" + netns + "\"";
+    const bool has = key.find("netns=\"") != std::string::npos;
+    if (netns.empty() ? has : key.find(label) == std::string::npos) continue;
+    out[key.substr(0, key.find('{'))]++;
+  }
+  return out;
+}
+
+TEST_F(OccupancyBoundKernel, QuietNamespaceCostsItsNetnsSeriesHostWideValuesOnce) {
+  TestNetns quiet("sstobq"), busy("sstobq");
+  busy.SetSysctl("net.ipv4.ip_local_port_range", "40000 40099");
+  int l = busy.Listen("127.0.0.1", 8001);
+  for (int i = 0; i < 40; ++i) busy.Connect(l, "127.0.0.1", 8001);  // bound ~0.8: detailed
+  const std::string list =
+      "namespaces:\n  mode: list\n  names: [" + quiet.name() + ", " + busy.name() + "]\n";
+  // Without the connect() failures source (it adds its per-namespace `other` counters: the
+  // README's "with connect() failures counted, each destination" row).
+  const std::vector<std::string> args = {"--collector.connect-failures=off"};
+  ExporterProcess ex(list, args);
+  const Series s = ex.Scrape();
+  ASSERT_EQ(Detailed(s, quiet.name()), "below_threshold");
+  ASSERT_EQ(Detailed(s, busy.name()), "threshold");
+  const std::map<std::string, int> netns_only = {{"sockstate_netns_detailed", 1},
+                                                 {"sockstate_netns_info", 1},
+                                                 {"sockstate_netns_occupancy_bound_ratio", 1},
+                                                 {"sockstate_netns_scrape_duration_seconds", 1},
+                                                 {"sockstate_netns_scrape_success", 1},
+                                                 {"sockstate_netns_udp_occupancy_bound_ratio", 1}};
+  EXPECT_EQ(NamesIn(s, quiet.name()), netns_only);
+  // The detailed one exports its kernel counters and a success series per source.
+  const std::map<std::string, int> busy_names = NamesIn(s, busy.name());
+  for (const char* name :
+       {"sockstate_sysctl_ip_local_port_range_low", "sockstate_sockstat_tcp_inuse",
+        "sockstate_snmp_tcp_activeopens_total", "sockstate_tcp_sockets"}) {
+    EXPECT_EQ(busy_names.count(name), 1u) << name;
+  }
+  EXPECT_EQ(busy_names.at("sockstate_scrape_source_success"), 10);
+  // Host-wide values: once, without netns; no conntrack series of an empty table.
+  const std::map<std::string, int> unlabelled = NamesIn(s, "");
+  for (const char* name : {"sockstate_sockstat_tcp_orphan", "sockstate_sockstat_tcp_alloc",
+                           "sockstate_sockstat_tcp_mem_bytes"}) {
+    EXPECT_EQ(unlabelled.count(name), 1u) << name;
+  }
+  for (const auto& [name, n] : busy_names) {
+    EXPECT_NE(name, "sockstate_sockstat_tcp_orphan");
+    EXPECT_NE(name, "sockstate_conntrack_entries") << "empty table";
+  }
+  // namespaces.kernel_counters: all brings the quiet namespace's kernel counters back.
+  ExporterProcess all(list + "  kernel_counters: all\n", args);
+  const std::map<std::string, int> quiet_all = NamesIn(all.Scrape(), quiet.name());
+  EXPECT_EQ(quiet_all.at("sockstate_scrape_source_success"), 10);
+  EXPECT_EQ(quiet_all.count("sockstate_sysctl_tcp_tw_reuse"), 1u);
+  EXPECT_EQ(quiet_all.count("sockstate_netstat_tcpext_tw_total"), 1u);
+  EXPECT_EQ(quiet_all.count("sockstate_tcp_sockets"), 0u) << "not dumped: below the threshold";
 }
 
 }  // namespace

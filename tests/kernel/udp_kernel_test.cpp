@@ -9,13 +9,17 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <string>
 #include <tuple>
 #include <vector>
 
+#include "exporter_process.h"
 #include "kernel/sock_diag.h"
 #include "kernel/udp_socket_record.h"
 #include "netns_fixture.h"
@@ -60,25 +64,42 @@ class TextSink : public UdpRecordSink {
   std::vector<uint16_t> ports;
 };
 
-/// A UDP socket of `family` with IPV6_V6ONLY `v6only` (AF_INET6), bound to addr:0.
-int BoundSocket(int family, const char* addr, int v6only = -1, const char* device = nullptr) {
+/// addr:port as a sockaddr of the address's family; returns its length.
+socklen_t SockAddr(const char* addr, uint16_t port, sockaddr_storage* ss) {
+  *ss = {};
+  if (strchr(addr, ':') == nullptr) {
+    auto* a = reinterpret_cast<sockaddr_in*>(ss);
+    a->sin_family = AF_INET;
+    a->sin_port = htons(port);
+    EXPECT_EQ(inet_pton(AF_INET, addr, &a->sin_addr), 1) << addr;
+    return sizeof(*a);
+  }
+  auto* a = reinterpret_cast<sockaddr_in6*>(ss);
+  a->sin6_family = AF_INET6;
+  a->sin6_port = htons(port);
+  EXPECT_EQ(inet_pton(AF_INET6, addr, &a->sin6_addr), 1) << addr;
+  return sizeof(*a);
+}
+
+/// A UDP socket of `family` with IPV6_V6ONLY `v6only` (AF_INET6, when >= 0), bound to
+/// addr:port (SO_REUSEADDR first with `reuse`, to `device` with SO_BINDTODEVICE), then
+/// connected to `dst`:dport when `dst` is set.
+int BoundSocket(int family, const char* addr, int v6only = -1, const char* device = nullptr,
+                uint16_t port = 0, bool reuse = false, const char* dst = nullptr,
+                uint16_t dport = 0) {
   const int fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  const int one = 1;
   if (v6only >= 0) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only));
   if (device != nullptr) setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, device, strlen(device));
-  sockaddr_storage ss{};
-  socklen_t len;
-  if (family == AF_INET) {
-    auto* a = reinterpret_cast<sockaddr_in*>(&ss);
-    a->sin_family = AF_INET;
-    inet_pton(AF_INET, addr, &a->sin_addr);
-    len = sizeof(*a);
-  } else {
-    auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
-    a->sin6_family = AF_INET6;
-    inet_pton(AF_INET6, addr, &a->sin6_addr);
-    len = sizeof(*a);
-  }
+  if (reuse) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  sockaddr_storage ss;
+  socklen_t len = SockAddr(addr, port, &ss);
   EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&ss), len), 0) << addr << ": " << strerror(errno);
+  if (dst != nullptr) {
+    len = SockAddr(dst, dport, &ss);
+    EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&ss), len), 0)
+        << dst << ": " << strerror(errno);
+  }
   return fd;
 }
 
@@ -132,6 +153,158 @@ TEST_F(UdpKernel, DumpShowsEverySocketAsBuiltAndReplaysTheSame) {
   EXPECT_EQ(replayed.lines, dumped.lines);
   EXPECT_EQ(replayed.ports, dumped.ports);
   std::remove(path.c_str());
+}
+
+/// The population of tests/fixtures/dumps/udp.ssudp, with explicit ports so that every figure
+/// is known by hand (the same list as FixturePopulation() in tests/unit/udp_aggregator_test.cpp,
+/// which works them out).
+void BuildFixturePopulation(testing::FdOwner& held) {
+  held.Own(BoundSocket(AF_INET, "0.0.0.0", -1, nullptr, 45000));
+  held.Own(BoundSocket(AF_INET, "127.0.0.1", -1, nullptr, 45001));
+  held.Own(BoundSocket(AF_INET, "127.0.0.2", -1, nullptr, 45001));
+  held.Own(BoundSocket(AF_INET, "0.0.0.0", -1, nullptr, 45002, /*reuse=*/true));
+  held.Own(BoundSocket(AF_INET, "0.0.0.0", -1, nullptr, 45002, /*reuse=*/true));
+  held.Own(BoundSocket(AF_INET6, "::", 0, nullptr, 45003));
+  held.Own(BoundSocket(AF_INET6, "::", 1, nullptr, 45004));
+  held.Own(BoundSocket(AF_INET6, "::1", -1, nullptr, 45005));
+  held.Own(BoundSocket(AF_INET, "127.0.0.1", -1, nullptr, 46000, false, "127.0.0.53", 53));
+  held.Own(BoundSocket(AF_INET, "127.0.0.1", -1, nullptr, 46001, false, "127.0.0.53", 53));
+  held.Own(BoundSocket(AF_INET, "127.0.0.1", -1, nullptr, 46002, false, "127.0.0.54", 53));
+  held.Own(BoundSocket(AF_INET6, "::1", -1, nullptr, 46003, false, "::1", 5353));
+  held.Own(
+      BoundSocket(AF_INET6, "::ffff:127.0.0.1", 0, nullptr, 46004, false, "::ffff:127.0.0.53", 53));
+  held.Own(BoundSocket(AF_INET, "127.0.0.1", -1, nullptr, 40005));  // a reserved port
+  held.Own(BoundSocket(AF_INET, "0.0.0.0", -1, nullptr, 5353));     // outside the range
+}
+
+TEST_F(UdpKernel, FixturePopulationScrapesToTheFiguresWorkedOutByHand) {
+  TestNetns ns;
+  ns.SetSysctl("net.ipv4.ip_local_reserved_ports", "40000-40009,50000");
+  testing::FdOwner held;
+  ns.Run([&] {
+    BuildFixturePopulation(held);
+    // SOCKSTATE_RECORD_FIXTURES=<dir>: also write the committed fixture <dir>/udp.ssudp.
+    if (const char* dir = getenv("SOCKSTATE_RECORD_FIXTURES")) {
+      auto sock = SockDiagSocket::Open();
+      ASSERT_TRUE(sock.ok());
+      auto rec = DumpRecorder::OpenUdp(std::string(dir) + "/udp.ssudp");
+      ASSERT_TRUE(rec.ok()) << rec.status().message();
+      TextSink ignored;
+      ASSERT_TRUE((*sock)->DumpUdp(ignored, rec->get()).ok());
+    }
+  });
+  ASSERT_EQ(held.size(), 15u);
+  testing::ExporterProcess exporter("namespaces:\n  mode: list\n  names: [" + ns.name() +
+                                    "]\n  detail_threshold: 0\n");
+  const testing::Series s = exporter.Scrape();
+  const std::string n = ns.name();
+  auto get = [&](const std::string& name, std::vector<std::pair<std::string, std::string>> l = {}) {
+    l.push_back({"netns", n});
+    return testing::Get(s, name, l);
+  };
+  EXPECT_EQ(get("sockstate_scrape_source_success", {{"source", "udp"}}), 1);
+  EXPECT_EQ(get("sockstate_udp_sockets", {{"family", "ipv4"}, {"state", "unconnected"}}), 7);
+  EXPECT_EQ(get("sockstate_udp_sockets", {{"family", "ipv4"}, {"state", "connected"}}), 4);
+  EXPECT_EQ(get("sockstate_udp_sockets", {{"family", "ipv6"}, {"state", "unconnected"}}), 3);
+  EXPECT_EQ(get("sockstate_udp_sockets", {{"family", "ipv6"}, {"state", "connected"}}), 1);
+  EXPECT_EQ(get("sockstate_udp_ephemeral_ports_used"), 11);
+  EXPECT_EQ(get("sockstate_udp_ephemeral_port_usable_ports"), 28221);
+  EXPECT_DOUBLE_EQ(get("sockstate_udp_occupancy_ratio"), 11.0 / 28221);
+  EXPECT_EQ(get("sockstate_udp_sockets_sharing_ports"), 2);
+  EXPECT_EQ(
+      get("sockstate_udp_local_address_ephemeral_ports_used", {{"local_address", "127.0.0.1"}}), 8);
+  EXPECT_EQ(
+      get("sockstate_udp_local_address_ephemeral_ports_used", {{"local_address", "127.0.0.2"}}), 4);
+  EXPECT_EQ(get("sockstate_udp_local_address_ephemeral_ports_used", {{"local_address", "::1"}}), 4);
+  EXPECT_EQ(get("sockstate_udp_destination_sockets", {{"destination", "127.0.0.53:53"}}), 3);
+  EXPECT_EQ(get("sockstate_udp_destination_sockets", {{"destination", "127.0.0.54:53"}}), 1);
+  EXPECT_EQ(get("sockstate_udp_destination_sockets", {{"destination", "[::1]:5353"}}), 1);
+  EXPECT_EQ(get("sockstate_udp_destination_sockets", {{"destination", "other"}}), 0);
+  // TCP is untouched: no socket, every destination series absent, the states 0.
+  EXPECT_EQ(get("sockstate_tcp_sockets", {{"family", "ipv4"}, {"state", "established"}}), 0);
+  EXPECT_EQ(get("sockstate_netlink_dump_sockets"), 0);
+}
+
+/// The config of an exporter that reads exactly `ns` (dumped whatever its bound).
+std::string ListConfig(const TestNetns& ns) {
+  return "namespaces:\n  mode: list\n  names: [" + ns.name() + "]\n  detail_threshold: 0\n";
+}
+
+TEST_F(UdpKernel, TwentyPortRangeFullIsOccupancyOneAndEveryFurtherAttemptFailsAndIsCounted) {
+  SOCKSTATE_REQUIRE(Missing({Need::kKernelBtf}));
+  TestNetns ns;
+  ns.SetSysctl("net.ipv4.ip_local_port_range", "40000 40019");
+  testing::ExporterProcess exporter(ListConfig(ns), {"--collector.connect-failures=on",
+                                                     "--collector.connect-failures.udp=syscalls"});
+  const std::string n = ns.name();
+  auto get = [&](const testing::Series& s, const std::string& name,
+                 std::vector<std::pair<std::string, std::string>> l = {}) {
+    l.push_back({"netns", n});
+    return testing::Get(s, name, l);
+  };
+  auto udp_failures = [&](const testing::Series& s) {
+    return get(s, "sockstate_connect_failures_total",
+               {{"protocol", "udp"}, {"reason", "no_local_port"}});
+  };
+  testing::Series before = exporter.Scrape();
+  EXPECT_EQ(get(before, "sockstate_udp_occupancy_ratio"), 0);
+  EXPECT_EQ(udp_failures(before), 0);
+  testing::FdOwner held;
+  ns.Run([&] { testing::HoldTwentyPortsEveryWay(held); });
+  ASSERT_EQ(held.size(), 20u);
+  testing::Series full = exporter.Scrape();
+  EXPECT_EQ(get(full, "sockstate_udp_ephemeral_port_usable_ports"), 20);
+  EXPECT_EQ(get(full, "sockstate_udp_ephemeral_ports_used"), 20);
+  EXPECT_EQ(get(full, "sockstate_udp_occupancy_ratio"), 1.0);
+  EXPECT_EQ(get(full, "sockstate_udp_sockets_sharing_ports"), 0);
+  const std::vector<std::string> destinations = {"127.0.0.1", "::1"};
+  std::vector<std::string> outcomes;
+  ns.Run([&] { outcomes = testing::TryEveryKind(destinations); });  // the 21st of each kind
+  EXPECT_EQ(outcomes, testing::NoPortLeftOutcomes(destinations));
+  testing::Series after = exporter.Scrape();
+  EXPECT_EQ(udp_failures(after), 8);
+  EXPECT_EQ(get(after, "sockstate_connect_failures_total",
+                {{"destination", "other"}, {"protocol", "tcp"}, {"reason", "no_local_port"}}),
+            0);
+  EXPECT_EQ(get(after, "sockstate_udp_occupancy_ratio"), 1.0);
+}
+
+TEST_F(UdpKernel, ConnectedSocketsToTwoDestinationsCountedApartAndTcpUntouched) {
+  TestNetns ns;
+  ns.SetSysctl("net.ipv4.ip_local_port_range", "40000 40099");
+  // TCP: 5 connections to 127.0.0.9:8080, so that its occupancy is 5/100.
+  const int listener = ns.Listen("127.0.0.9", 8080);
+  for (int i = 0; i < 5; ++i) ns.Connect(listener, "127.0.0.9", 8080);
+  testing::FdOwner held;
+  ns.Run([&] {
+    for (int i = 0; i < 7; ++i) held.Own(testing::UdpSocket(UdpBind::kConnect, "127.0.0.53", 53));
+    for (int i = 0; i < 3; ++i) held.Own(testing::UdpSocket(UdpBind::kConnect, "127.0.0.54", 8125));
+    held.Own(testing::UdpSocket(UdpBind::kBind0, "127.0.0.1"));  // unconnected: no destination
+  });
+  testing::ExporterProcess exporter(ListConfig(ns));
+  const testing::Series s = exporter.Scrape();
+  const std::string n = ns.name();
+  auto get = [&](const std::string& name, std::vector<std::pair<std::string, std::string>> l) {
+    l.push_back({"netns", n});
+    return testing::Get(s, name, l);
+  };
+  EXPECT_EQ(get("sockstate_udp_destination_sockets", {{"destination", "127.0.0.53:53"}}), 7);
+  EXPECT_EQ(get("sockstate_udp_destination_sockets", {{"destination", "127.0.0.54:8125"}}), 3);
+  EXPECT_EQ(
+      get("sockstate_udp_destination_ephemeral_ports_used", {{"destination", "127.0.0.53:53"}}), 7);
+  EXPECT_EQ(get("sockstate_udp_destination_sockets", {{"destination", "other"}}), 0);
+  EXPECT_EQ(get("sockstate_udp_ephemeral_ports_used", {}), 11);
+  // TCP sees its own destination only, with its own occupancy, untouched by 11 UDP ports
+  // (UDP's ports are not TCP's: separate tables).
+  EXPECT_EQ(
+      get("sockstate_destination_ephemeral_ports_used_max", {{"destination", "127.0.0.9:8080"}}),
+      5);
+  EXPECT_EQ(get("sockstate_destination_occupancy_ratio", {{"destination", "127.0.0.9:8080"}}),
+            5.0 / 100);
+  EXPECT_TRUE(
+      std::isnan(get("sockstate_destination_occupancy_ratio", {{"destination", "127.0.0.53:53"}})));
+  // The TCP budget is the whole range (the listener's 8080 is outside it); UDP holds none of it.
+  EXPECT_EQ(get("sockstate_ephemeral_port_usable_ports", {}), 100);
 }
 
 }  // namespace

@@ -30,12 +30,12 @@ def fail(msg):
 
 
 class Dom(html.parser.HTMLParser):
-    """Rows of table#destinations and table#settings as lists of {class: text}."""
+    """Rows of table#destinations, table#udp and table#settings as lists of {class: text}."""
 
     def __init__(self):
         super().__init__()
         self.table = None
-        self.rows = {"destinations": [], "settings": []}
+        self.rows = {"destinations": [], "udp": [], "settings": []}
         self.row = None
         self.cell = None
         self.text = []
@@ -180,6 +180,39 @@ def check_dom(dom_path, metrics_path, pop_path, self_addr):
              " · ".join(f"{s} {n}" for s, n in p["states"].items())) for p in pop["destinations"]]:
         fail(f"page rows {[(r['dest'], r['num ports'], r['states']) for r in rows]} are not the population made")
 
+    # UDP: one row, the namespace's one budget, as the scrape has it and as the population made it.
+    u = pop["udp"]
+    udp_states = {}
+    for l, v in metrics.get("sockstate_udp_sockets", []):
+        udp_states[l["state"]] = udp_states.get(l["state"], 0) + v
+    scrape_udp = {
+        "num ports": f"{num(metrics['sockstate_udp_ephemeral_ports_used'][0][1])} of "
+                     f"{num(metrics['sockstate_udp_ephemeral_port_usable_ports'][0][1])}",
+        "states": " · ".join(f"{s} {num(udp_states[s])}" for s in ("unconnected", "connected")
+                             if udp_states.get(s)),
+        "num sharing": num(metrics["sockstate_udp_sockets_sharing_ports"][0][1]),
+        "dests": " · ".join(f"{l['destination']} {num(v)}"
+                            for l, v in metrics.get("sockstate_udp_destination_sockets", []) if v) or "-",
+    }
+    made_udp = {
+        "num ports": f"{u['ports_used']} of {u['usable']}",
+        "states": " · ".join(f"{s} {n}" for s, n in u["states"].items()),
+        "num sharing": str(u["sharing"]),
+        "dests": " · ".join(f"{dst} {n}" for dst, n in u["destinations"].items()),
+    }
+    if scrape_udp != made_udp:
+        fail(f"the scrape's UDP figures {scrape_udp} are not the population made {made_udp}")
+    if len(d.rows["udp"]) != 1:
+        fail(f"UDP table has {len(d.rows['udp'])} rows, want 1 (the namespace)")
+    r = d.rows["udp"][0]
+    for cls, value in made_udp.items():
+        if r.get(cls) != value:
+            fail(f"UDP row: cell {cls} is {r.get(cls)!r}, want {value!r}")
+    ratio = u["ports_used"] / u["usable"]
+    level = "crit" if ratio >= 0.85 else "warn" if ratio >= 0.5 else "ok"
+    if not r["occ"].endswith(f"{ratio * 100:.1f}%") or r["_class"] != level:
+        fail(f"UDP row: occupancy {r['occ']!r} class {r['_class']!r}, want {ratio * 100:.1f}% {level}")
+
     settings = {r["name"]: r for r in d.rows["settings"]}
     sysctl = lambda name: num(metrics[name][0][1])
     expect = {
@@ -202,7 +235,7 @@ def check_dom(dom_path, metrics_path, pop_path, self_addr):
     for name, r in settings.items():
         if len(r.get("meaning", "")) < 20:
             fail(f"setting {name} has no line saying what it does")
-    print(f"check_page: {len(rows)} destination rows and {len(settings)} settings match the scrape")
+    print(f"check_page: {len(rows)} destination rows, the UDP row and {len(settings)} settings match the scrape")
 
 
 def png_pixels(path):

@@ -16,6 +16,11 @@ Outgoing destinations (listeners on ports outside the range, so the accepted end
   127.0.0.4:8080  5 TIME_WAIT                    -> 5 ports
   127.0.0.5:6379  3 CLOSE_WAIT (the server closed, the client did not) -> 3 ports
 
+UDP (one budget for the namespace, docs/udp.md; usable = 100 - 10 reserved = 90):
+  2 sockets with SO_REUSEADDR on 0.0.0.0:40080 (one port, shared by 2 sockets)
+  10 sockets connected to 127.0.0.2:53 (each autobound to a port of the range)
+  50 sockets bound to 0.0.0.0:0                  -> 61 ports of 90, 62 sockets
+
 Writes the expected figures as JSON to --ready-file once every socket is in place, then holds
 the sockets until SIGTERM/SIGINT or --max-seconds. TIME_WAIT sockets expire 60 s after they
 were made: the ready file says when ("time_wait_since", time.time()).
@@ -32,6 +37,10 @@ RANGE = (40000, 40099)
 RESERVED = "40090-40099"
 BIND_HELD = ("127.0.0.1", 40050)
 USABLE = 100 - 10 - 1
+UDP_USABLE = 100 - 10  # a TCP listener holds no UDP port
+UDP_SHARED, UDP_SHARED_PORT = 2, 40080
+UDP_CONNECTED, UDP_PEER = 10, ("127.0.0.2", 53)
+UDP_BOUND = 50
 PLAN = [  # (address, port, established, time_wait, close_wait)
     ("127.0.0.2", 5432, 60, 20, 0),
     ("127.0.0.3", 443, 50, 0, 0),
@@ -96,12 +105,32 @@ def main():
         expected.append({"destination": f"{addr}:{port}", "ports_used": est + tw + cw,
                          "states": states})
 
+    # UDP: the shared port first (bind(0) then avoids it), then connected, then bound sockets.
+    for _ in range(UDP_SHARED):
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        u.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        u.bind(("0.0.0.0", UDP_SHARED_PORT))
+        held.append(u)
+    for _ in range(UDP_CONNECTED):
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        u.connect(UDP_PEER)
+        held.append(u)
+    for _ in range(UDP_BOUND):
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        u.bind(("0.0.0.0", 0))
+        held.append(u)
+    udp = {"usable": UDP_USABLE, "ports_used": 1 + UDP_CONNECTED + UDP_BOUND,
+           "states": {"unconnected": UDP_SHARED + UDP_BOUND, "connected": UDP_CONNECTED},
+           "sharing": UDP_SHARED - 1,
+           "destinations": {f"{UDP_PEER[0]}:{UDP_PEER[1]}": UDP_CONNECTED}}
+
     # Let the last FINs arrive (CLOSE_WAIT and TIME_WAIT are reached on the peer's packet).
     time.sleep(0.2)
     tmp = a.ready_file + ".tmp"
     with open(tmp, "w") as f:
         json.dump({"usable": USABLE, "range": RANGE, "reserved_in_range": 10, "bind_held": 1,
-                   "destinations": expected, "time_wait_since": time_wait_since}, f)
+                   "destinations": expected, "time_wait_since": time_wait_since,
+                   "udp": udp}, f)
         f.write("\n")
     os.replace(tmp, a.ready_file)
 

@@ -2,8 +2,8 @@
 # Tier "page": `sockstate_exporter --once` in a network namespace we create, holding a known
 # socket population (population.py: 100-port range, 10 reserved, 1 bind-held -> 89 usable;
 # 60 ESTABLISHED + 20 TIME_WAIT to 127.0.0.2:5432, 50 to .3:443, 5 TIME_WAIT to .4:8080,
-# 3 CLOSE_WAIT to .5:6379). The printed table must be exactly these rows, it must start no
-# server, and it exits 0; last it says that it does not count connect() failures and where they
+# 3 CLOSE_WAIT to .5:6379; UDP: 61 of 90 ports). The printed tables must be exactly these
+# rows, it must start no server, and it exits 0; last it says that it does not count connect() failures and where they
 # are counted (also as nobody without capabilities with --collector.connect-failures=on), and
 # nothing about them with =off. Who holds the ports: the population's cgroup (named from the
 # host's cgroup2 tree, --path.cgroup2, since `ip netns exec` hides /sys/fs/cgroup), and its
@@ -34,6 +34,16 @@ $(diff <(echo "$expected_rows") <(echo "$got_rows"))"
 grep -qxF "Fullest destinations: 4 of 4. Occupancy = ports used by the fullest (source, destination, port) tuple / usable ports;" <<<"$out" ||
   fail "header line"
 
+# UDP: the namespace's one budget (population.py: 61 of 90 ports, 2 sockets sharing 40080, 10
+# connected to 127.0.0.2:53).
+expected_udp="#  OCCUPANCY                      PORTS USED  OF USABLE  SOCKETS BY STATE              SHARING A PORT  CONNECTED TO
+1  [#############-------]  67.8%          61         90  unconnected 52, connected 10               1  127.0.0.2:53 10"
+got_udp=$(sed -n '/^#  OCCUPANCY/,/^$/p' <<<"$out" | sed '/^$/d')
+[[ "$got_udp" == "$expected_udp" ]] || fail "UDP rows differ:
+$(diff <(echo "$expected_udp") <(echo "$got_udp"))"
+grep -qxF "UDP ports: 1 of 1 namespaces with UDP sockets. Occupancy = ports of the range held by any UDP socket / usable ports;" <<<"$out" ||
+  fail "UDP header line"
+
 for line in 'net.ipv4.ip_local_port_range      40000-40099 (100 ports)' \
             'net.ipv4.ip_local_reserved_ports  10 reserved, 10 in range' \
             'ports held by bind()              1' \
@@ -51,9 +61,9 @@ grep -qE "^net\.ipv4\.tcp_max_tw_buckets       $max_tw \([0-9.]+% used\)$" <<<"$
 
 # connect() failures: --once loads no BPF program (a count from its own start is always 0); it
 # says so, last, and where the counts are. With --collector.connect-failures=off it says nothing.
-want_cf="connect() failures (EADDRNOTAVAIL, refused, timed out): not counted by --once.
+want_cf="connect() failures (EADDRNOTAVAIL, refused, timed out; UDP sockets without a port): not counted by --once.
     The kernel keeps no count of them; a running exporter counts them from its start,
-    by destination and reason: curl -s http://localhost:9798/metrics | grep '^sockstate_connect_failures_total'"
+    by destination, protocol and reason: curl -s http://localhost:9798/metrics | grep '^sockstate_connect_failures_total'"
 [[ "$(tail -n 3 <<<"$out")" == "$want_cf" ]] || fail "the last lines are not the connect() failures note:
 $(diff <(echo "$want_cf") <(tail -n 3 <<<"$out"))"
 off=$(in_ns timeout 30 "$exporter" --once --collector.connect-failures=off) ||

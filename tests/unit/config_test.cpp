@@ -185,7 +185,7 @@ TEST(ConfigErrorTest, UnknownKeys) {
   EXPECT_EQ(
       Err("destination:\n  top_k: 1\n"),
       "t.yml:1:1: destination: unknown key \"destination\" (allowed: collector, destinations, "
-      "inbound, histograms, namespaces, nat, connect_failures, workloads)");
+      "inbound, histograms, namespaces, nat, connect_failures, workloads, udp)");
   EXPECT_EQ(Err("destinations:\n  topk: 1\n"),
             "t.yml:2:3: destinations.topk: unknown key \"topk\" (allowed: groups, top_k, "
             "max_series, max_tuples)");
@@ -200,7 +200,8 @@ TEST(ConfigErrorTest, UnknownKeys) {
             "time_wait_remaining_seconds, occupancy_ratio)");
   EXPECT_EQ(Err("namespaces:\n  modes: all\n"),
             "t.yml:2:3: namespaces.modes: unknown key \"modes\" (allowed: mode, names, pattern, "
-            "max_namespaces, parallel_dumps, scrape_budget_seconds, detail_threshold)");
+            "max_namespaces, parallel_dumps, scrape_budget_seconds, detail_threshold, "
+            "kernel_counters)");
 }
 
 TEST(ConfigErrorTest, DuplicateKey) {
@@ -386,6 +387,20 @@ TEST(ConfigTest, ConnectFailuresSection) {
   EXPECT_EQ(c->connect_failures.workloads_top_k, 20u);
 }
 
+TEST(ConfigTest, UdpSection) {
+  EXPECT_EQ(DefaultConfig().udp.local_addresses_top_k, 8u);
+  auto c = ParseConfig("udp:\n  local_addresses_top_k: 0\n", "t.yml");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->udp.local_addresses_top_k, 0u);
+  c = ParseConfig("udp:\n  local_addresses_top_k: 64\n", "t.yml");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->udp.local_addresses_top_k, 64u);
+  EXPECT_EQ(Err("udp:\n  local_addresses_top_k: 65\n"),
+            "t.yml:2:26: udp.local_addresses_top_k: 65 out of range 0..64");
+  EXPECT_EQ(Err("udp:\n  top_k: 3\n"),
+            "t.yml:2:3: udp.top_k: unknown key \"top_k\" (allowed: local_addresses_top_k)");
+}
+
 TEST(ConfigErrorTest, ConnectFailuresSection) {
   EXPECT_EQ(Err("connect_failures:\n  workloads_top_k: 1001\n"),
             "t.yml:2:20: connect_failures.workloads_top_k: 1001 out of range 0..1000");
@@ -432,6 +447,13 @@ TEST(ConfigErrorTest, Namespaces) {
   EXPECT_EQ(Err("namespaces:\n  mode: list\n  names: [a/b]\n"),
             "t.yml:3:11: namespaces.names[0]: invalid namespace \"a/b\": give a name under "
             "/var/run/netns or an absolute path");
+  EXPECT_EQ(
+      Err("namespaces:\n  kernel_counters: yes\n"),
+      "t.yml:2:20: namespaces.kernel_counters: invalid value \"yes\" (allowed: detailed, all)");
+  Result<Config> all = ParseConfig("namespaces:\n  kernel_counters: all\n", "t.yml");
+  ASSERT_TRUE(all.ok()) << all.status().message();
+  EXPECT_EQ(all->namespaces.kernel_counters, KernelCounters::kAll);
+  EXPECT_EQ(DefaultConfig().namespaces.kernel_counters, KernelCounters::kDetailed);
 }
 
 TEST(ConfigErrorTest, NeverThrows) {

@@ -19,12 +19,12 @@ namespace {
 
 class FakeProc {
  public:
-  FakeProc() {
+  explicit FakeProc(int count = 9) {
     char tmpl[] = "/tmp/ssct-src-XXXXXX";
     root = mkdtemp(tmpl);
     std::filesystem::create_directories(root + "/sys/net/netfilter");
     std::filesystem::create_directories(root + "/net/stat");
-    std::ofstream(root + "/sys/net/netfilter/nf_conntrack_count") << "9\n";
+    std::ofstream(root + "/sys/net/netfilter/nf_conntrack_count") << count << "\n";
     std::ofstream(root + "/sys/net/netfilter/nf_conntrack_max") << "262144\n";
     std::ofstream(root + "/sys/net/netfilter/nf_conntrack_buckets") << "262144\n";
     std::ofstream(root + "/net/stat/nf_conntrack")
@@ -41,9 +41,10 @@ class FakeProc {
 
 using Series = std::map<std::string, double>;
 
-Series Collect(const ConntrackSource& s, const Config& config, const Labels& base) {
+Series Collect(const ConntrackSource& s, const Config& config, const Labels& base,
+               bool host_wide = true) {
   FamilySet fs;
-  s.AddFamilies(fs, base, ExportContext{config, !base.empty(), 4096});
+  s.AddFamilies(fs, base, ExportContext{config, !base.empty(), 4096, true, host_wide});
   Series out;
   for (const auto& f : fs.Take()) {
     for (const auto& m : f.metric) {
@@ -137,6 +138,30 @@ TEST(ConntrackSource, SeriesCapHoldsAcrossNamespaces) {
     EXPECT_EQ(m.at("sockstate_nat_destinations_folded{netns=" + ns + ",protocol=tcp,}"), 1);
     EXPECT_EQ(m.at("sockstate_nat_destinations_folded{netns=" + ns + ",protocol=udp,}"), 1);
   }
+}
+
+// A namespace whose table is empty (most pods': nothing loads conntrack there) exports nothing
+// of its own; the host-wide values come once, without netns, from the namespace that carries
+// them. The own namespace with nat.enabled: on keeps its series at 0.
+TEST(ConntrackSource, EmptyTableHasNoSeriesHostWideValuesOnce) {
+  FakeProc proc(/*count=*/0);
+  Config config = FixtureConfig(20, 100);
+  ConntrackSource pod(Replay());
+  ASSERT_TRUE(ReadWith(pod, config, proc.root, "pod-a").ok());
+  EXPECT_EQ(Collect(pod, config, {{"netns", "pod-a"}}, /*host_wide=*/false), Series{});
+  EXPECT_EQ(Collect(pod, config, {{"netns", "pod-a"}}, /*host_wide=*/true),
+            (Series{{"sockstate_conntrack_entries_limit{}", 262144},
+                    {"sockstate_conntrack_buckets{}", 262144},
+                    {"sockstate_nat_time_wait_takeover{}", 0}}));
+  ConntrackSource own(Replay());
+  ASSERT_TRUE(ReadWith(own, config, proc.root, "").ok());
+  EXPECT_EQ(Collect(own, config, {}, /*host_wide=*/false), Series{}) << "auto: nothing asked for";
+  config.nat.enabled = NatToggle::kOn;
+  ASSERT_TRUE(ReadWith(own, config, proc.root, "").ok());
+  const Series on = Collect(own, config, {}, /*host_wide=*/false);
+  EXPECT_EQ(on.at("sockstate_conntrack_entries{}"), 0);
+  EXPECT_EQ(on.at("sockstate_conntrack_dump_permitted{}"), 1);
+  EXPECT_EQ(on.count("sockstate_conntrack_entries_limit{}"), 0u);
 }
 
 TEST(ConntrackSource, NoConntrackIsSuccessInAutoAndAnErrorWhenOn) {

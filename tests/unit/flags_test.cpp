@@ -160,7 +160,7 @@ TEST(FlagsTest, HelpListsEveryFlagWithItsDefault) {
   // Flags without a default print none; bools never print theirs.
   EXPECT_NE(help.find("Built-in defaults when empty.\n"), std::string::npos);
   EXPECT_EQ(help.find("(default \"false\")"), std::string::npos);
-  EXPECT_EQ(FlagTable().size(), 22u);
+  EXPECT_EQ(FlagTable().size(), 24u);
 }
 
 }  // namespace

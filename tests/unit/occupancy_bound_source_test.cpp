@@ -11,6 +11,7 @@
 
 #include "source_test_util.h"
 #include "sources/sock_diag_source.h"
+#include "sources/udp_source.h"
 #include "sources/sysctl_source.h"
 
 namespace sockstate {
@@ -31,6 +32,13 @@ TEST(OccupancyBound, Formula) {
   c.sockets_used = 95;                      // nothing provably usable: divide by 1
   EXPECT_EQ(OccupancyBound(c), 24.0);
   EXPECT_EQ(OccupancyBound(OccupancyCounts{}), 0.0);
+  // UDP: its sockets against range - reserved, whatever else the namespace holds.
+  c.udp_inuse = 40;
+  c.udp6_inuse = 5;
+  EXPECT_EQ(UdpOccupancyBound(c), 45.0 / 90);
+  c.reserved_in_range = 100;
+  EXPECT_EQ(UdpOccupancyBound(c), 45.0);
+  EXPECT_EQ(UdpOccupancyBound(OccupancyCounts{}), 0.0);
 }
 
 TEST(OccupancyBound, DecisionAndHysteresis) {
@@ -70,10 +78,10 @@ class OccupancyBoundRead : public ::testing::Test {
   void WriteNet(const std::string& file, const std::string& text) {
     std::ofstream(root_ + "/thread-self/net/" + file) << text;
   }
-  void Sockstat(int used, int inuse, int tw) {
+  void Sockstat(int used, int inuse, int tw, int udp = 1) {
     WriteNet("sockstat", "sockets: used " + std::to_string(used) + "\nTCP: inuse " +
                              std::to_string(inuse) + " orphan 99 tw " + std::to_string(tw) +
-                             " alloc 120 mem 3\nUDP: inuse 1 mem 0\n");
+                             " alloc 120 mem 3\nUDP: inuse " + std::to_string(udp) + " mem 0\n");
   }
   void Ehash(const std::string& text) {
     std::ofstream(root_ + "/sys/net/ipv4/tcp_ehash_entries") << text;
@@ -100,11 +108,16 @@ TEST_F(OccupancyBoundRead, CountsFromTheEarlierSourcesAndSeries) {
   EXPECT_EQ(b.counts().sockets_used, 19u);
   EXPECT_EQ(b.bound(), 0.25);  // (10 + 5 + 5) / (100 - 1 - 19)
   EXPECT_EQ(b.reason(), DetailReason::kThreshold);
+  EXPECT_EQ(b.udp_bound(), 3.0 / 99);  // (1 + 2) / (100 - 1)
+  Series got = ExportSource(b, config_, {{"netns", "n"}});
+  const std::string udp_key = "sockstate_netns_udp_occupancy_bound_ratio{netns=\"n\"}";
+  EXPECT_NEAR(got[udp_key], 3.0 / 99, 1e-12);  // through the exposition text
+  got.erase(udp_key);
   const Series want = {
       {"sockstate_netns_occupancy_bound_ratio{netns=\"n\"}", 0.25},
       {"sockstate_netns_detailed{netns=\"n\",reason=\"threshold\"}", 1},
   };
-  EXPECT_EQ(ExportSource(b, config_, {{"netns", "n"}}), want);
+  EXPECT_EQ(got, want);
 
   // One socket fewer: below the threshold, but within the hysteresis band.
   Sockstat(19, 9, 5);
@@ -122,6 +135,30 @@ TEST_F(OccupancyBoundRead, CountsFromTheEarlierSourcesAndSeries) {
   Sockstat(19, 9, 5);
   ASSERT_TRUE(Read(b).ok());
   EXPECT_EQ(b.reason(), DetailReason::kBelowThreshold);
+}
+
+TEST_F(OccupancyBoundRead, UdpSocketsAloneDetailTheNamespaceAndUdpFollowsTheDecision) {
+  // Hardly any TCP, but 23 + 2 UDP sockets in a 99-port range: 25/99 >= 0.25.
+  Sockstat(30, 0, 0, /*udp=*/23);
+  OccupancyBoundSource b;
+  ASSERT_TRUE(Read(b).ok());
+  EXPECT_EQ(b.bound(), 5.0 / 69);  // TCP6 inuse 5 / (100 - 1 - 30): far below
+  EXPECT_EQ(b.udp_bound(), 25.0 / 99);
+  EXPECT_EQ(b.reason(), DetailReason::kThreshold);
+  // 22 + 2: 24/99 is inside the hysteresis band (>= 0.8 x 0.25): still detailed.
+  Sockstat(30, 0, 0, 22);
+  ASSERT_TRUE(Read(b).ok());
+  EXPECT_EQ(b.reason(), DetailReason::kHysteresis);
+  // 1 + 2: cleared, and the udp source does not dump it.
+  Sockstat(30, 0, 0, 1);
+  ASSERT_TRUE(Read(b).ok());
+  ASSERT_FALSE(b.detailed());
+  env_.replay_udp_dump = std::string(SOCKSTATE_TEST_DATA_DIR) + "/dumps/udp.ssudp";
+  std::vector<const NetnsSource*> earlier = {&sysctl_, &b};
+  UdpSource u;
+  ASSERT_TRUE(u.Read({config_, env_, env_, ProcPaths::ForRoot(root_), true, "n", earlier}).ok());
+  EXPECT_FALSE(u.dumped());
+  EXPECT_EQ(ExportSource(u, config_, {{"netns", "n"}}), Series{});
 }
 
 TEST_F(OccupancyBoundRead, OwnNamespaceAndOwnHashAreAlwaysDetailed) {

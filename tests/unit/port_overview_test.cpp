@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "http/landing_page.h"
@@ -40,8 +41,8 @@ void AddDestinations(FamilySet& fs, const Labels& base, double usable,
     }
     fs.Add(metric::kDestinationOccupancyRatio, dl, d.used_max / usable);
     fs.Add(metric::kDestinationTuples, dl, d.tuples);
-    fs.Histogram(metric::kDestinationTimeWaitRemainingSeconds, dl, kTwBounds,
-                 d.tw_cumulative, d.tw_count, 0);
+    fs.Histogram(metric::kDestinationTimeWaitRemainingSeconds, dl, kTwBounds, d.tw_cumulative,
+                 d.tw_count, 0);
   }
 }
 
@@ -292,13 +293,151 @@ TEST(TerminalView, NothingToShow) {
 
 TEST(TerminalView, OnceSaysWhereConnectFailuresAreCounted) {
   const std::string note =
-      "\nconnect() failures (EADDRNOTAVAIL, refused, timed out): not counted by --once.\n"
+      "\nconnect() failures (EADDRNOTAVAIL, refused, timed out; UDP sockets without a port): "
+      "not counted by --once.\n"
       "    The kernel keeps no count of them; a running exporter counts them from its start,\n"
-      "    by destination and reason: curl -s http://localhost:9798/metrics | grep "
+      "    by destination, protocol and reason: curl -s http://localhost:9798/metrics | grep "
       "'^sockstate_connect_failures_total'\n";
   EXPECT_EQ(OnceConnectFailuresNote("auto"), note);
   EXPECT_EQ(OnceConnectFailuresNote("on"), note);
   EXPECT_EQ(OnceConnectFailuresNote("off"), "");
+}
+
+// The udp source's families of one namespace (docs/udp.md): sockets per (family, state),
+// ports used of usable, sockets sharing a port, connected sockets per destination.
+struct UdpNs {
+  double used, usable, sharing;
+  std::vector<std::tuple<std::string, std::string, double>> sockets;  // family, state, n
+  std::vector<std::pair<std::string, double>> destinations;
+};
+
+void AddUdp(FamilySet& fs, const Labels& base, const UdpNs& u) {
+  for (const auto& [family, state, n] : u.sockets) {
+    fs.Add(metric::kUdpSockets, With(base, {{"family", family}, {"state", state}}), n);
+  }
+  fs.Add(metric::kUdpEphemeralPortsUsed, base, u.used);
+  fs.Add(metric::kUdpEphemeralPortUsablePorts, base, u.usable);
+  fs.Add(metric::kUdpOccupancyRatio, base, u.used / u.usable);
+  fs.Add(metric::kUdpSocketsSharingPorts, base, u.sharing);
+  for (const auto& [dest, n] : u.destinations) {
+    fs.Add(metric::kUdpDestinationSockets, With(base, {{"destination", dest}}), n);
+  }
+}
+
+// Three namespaces: "dns" 900 of 1000 ports (one resolver's sockets, most connected), "idle"
+// with UDP series at 0 (no row), the own namespace 100 of 1000 with a reuse group.
+std::vector<prometheus::MetricFamily> UdpNamespaces(bool failures) {
+  FamilySet fs;
+  AddUdp(fs, {{"netns", "dns"}},
+         {900,
+          1000,
+          0,
+          {{"ipv4", "unconnected", 100},
+           {"ipv4", "connected", 700},
+           {"ipv6", "unconnected", 0},
+           {"ipv6", "connected", 100}},
+          {{"resolver-a", 300},
+           {"resolver-b", 300},
+           {"cache", 150},
+           {"other", 50},
+           {"resolver-c", 300}}});
+  AddUdp(fs, {{"netns", "idle"}},
+         {0,
+          1000,
+          0,
+          {{"ipv4", "unconnected", 0},
+           {"ipv4", "connected", 0},
+           {"ipv6", "unconnected", 0},
+           {"ipv6", "connected", 0}},
+          {}});
+  AddUdp(fs, {{"netns", ""}},
+         {100,
+          1000,
+          3,
+          {{"ipv4", "unconnected", 103},
+           {"ipv4", "connected", 0},
+           {"ipv6", "unconnected", 0},
+           {"ipv6", "connected", 0}},
+          {}});
+  if (failures) {
+    for (const char* ns : {"dns", "idle", ""}) {
+      fs.Add(metric::kConnectFailuresTotal,
+             {{"netns", ns}, {"protocol", "udp"}, {"reason", "no_local_port"}},
+             std::string(ns) == "dns" ? 12 : 0);
+      fs.Add(metric::kConnectFailuresTotal,
+             {{"netns", ns}, {"destination", "db"}, {"protocol", "tcp"}, {"reason", "refused"}}, 5);
+    }
+  }
+  return fs.Take();
+}
+
+TEST(PortOverview, UdpRowsPerNamespaceFullestFirst) {
+  const PortOverview o = BuildPortOverview(UdpNamespaces(true));
+  EXPECT_TRUE(o.udp_read);
+  ASSERT_EQ(o.udp.size(), 2u);  // "idle" has no UDP socket: left out
+  EXPECT_EQ(o.udp_total, 2u);
+  const UdpRow& dns = o.udp[0];
+  EXPECT_EQ(dns.netns, "dns");
+  EXPECT_DOUBLE_EQ(*dns.occupancy, 0.9);
+  EXPECT_EQ(dns.ports_used, 900);
+  EXPECT_EQ(*dns.usable, 1000);
+  EXPECT_EQ(dns.sockets, 900);
+  EXPECT_EQ(dns.states, (std::vector<std::pair<std::string, double>>{{"unconnected", 100},
+                                                                     {"connected", 800}}));
+  // Most sockets first, ties by name, three at most.
+  EXPECT_EQ(dns.destinations, (std::vector<std::pair<std::string, double>>{
+                                  {"resolver-a", 300}, {"resolver-b", 300}, {"resolver-c", 300}}));
+  EXPECT_EQ(*dns.failures, 12);  // the UDP series only, not TCP's
+  const UdpRow& own = o.udp[1];
+  EXPECT_EQ(own.netns, "");
+  EXPECT_DOUBLE_EQ(*own.occupancy, 0.1);
+  EXPECT_EQ(own.sharing_ports, 3);
+  EXPECT_EQ(own.states, (std::vector<std::pair<std::string, double>>{{"unconnected", 103}}));
+  EXPECT_TRUE(own.destinations.empty());
+  EXPECT_EQ(*own.failures, 0);
+  // Without the udp source: no UDP section at all.
+  const PortOverview tcp_only = BuildPortOverview(OwnNamespace());
+  EXPECT_FALSE(tcp_only.udp_read);
+  EXPECT_TRUE(tcp_only.udp.empty());
+  // Cut to max_rows like the destinations, the total kept.
+  const PortOverview one = BuildPortOverview(UdpNamespaces(false), 1);
+  ASSERT_EQ(one.udp.size(), 1u);
+  EXPECT_EQ(one.udp_total, 2u);
+  EXPECT_FALSE(one.udp[0].failures);
+}
+
+TEST(TerminalView, UdpSection) {
+  const std::string out = RenderTerminalView(UdpNamespaces(true));
+  EXPECT_NE(
+      out.find(
+          "\nUDP ports: 2 of 2 namespaces with UDP sockets. Occupancy = ports of the range held "
+          "by any UDP socket / usable ports;\none budget for every destination: at 100% every new "
+          "UDP socket fails (bind(0), connect(), sendto()).\n\n"
+          "#  NETNS  OCCUPANCY                      PORTS USED  OF USABLE  SOCKETS BY STATE"
+          "                SHARING A PORT  CONNECTED TO"
+          "                                    NO PORT FAILURES\n"
+          "1  dns    [##################--]  90.0%         900       1000  unconnected 100, "
+          "connected 800               0  resolver-a 300, resolver-b 300, resolver-c 300"
+          "                12\n"
+          "2  (own)  [##------------------]  10.0%         100       1000  unconnected 103"
+          "                              3  -"
+          "                                                              0\n"
+          "\nKernel settings"),
+      std::string::npos)
+      << out;
+  // No failures counted (--once): no failures column. No UDP family: no section.
+  const std::string once = RenderTerminalView(UdpNamespaces(false));
+  EXPECT_EQ(once.find("NO PORT FAILURES"), std::string::npos);
+  EXPECT_NE(once.find("  CONNECTED TO\n1  dns "), std::string::npos) << once;
+  EXPECT_EQ(RenderTerminalView(OwnNamespace()).find("UDP"), std::string::npos);
+  FamilySet idle;
+  AddUdp(idle, {}, {0, 1000, 0, {{"ipv4", "unconnected", 0}}, {}});
+  EXPECT_NE(RenderTerminalView(idle.Take())
+                .find("UDP ports: 0 of 0 namespaces with UDP sockets. Occupancy = ports of the "
+                      "range held by any UDP socket / usable ports;\none budget for every "
+                      "destination: at 100% every new UDP socket fails (bind(0), connect(), "
+                      "sendto()).\n\nNo UDP sockets in this scrape.\n"),
+            std::string::npos);
 }
 
 std::string Between(const std::string& s, const std::string& from, const std::string& to) {
@@ -364,6 +503,31 @@ TEST(LandingPage, EscapesLabelsAndShowsNamespacesAndFailures) {
       std::string::npos);
   EXPECT_NE(html.find("<a href=\"/m&lt;x&gt;\">"), std::string::npos);
   EXPECT_EQ(html.find("<b>"), std::string::npos);
+}
+
+TEST(LandingPage, UdpRows) {
+  const std::string html = RenderLandingPage(UdpNamespaces(true), {"/metrics", "v", "r"});
+  EXPECT_EQ(
+      Between(html, "<table id=\"udp\">", "</table>"),
+      "<thead><tr><th>#</th><th>Namespace</th><th>Occupancy</th><th>Ports used of usable</th>"
+      "<th>Sockets by state</th><th>Sockets sharing a port</th><th>Connected to</th>"
+      "<th>Failures: no free port</th></tr></thead>\n<tbody>\n"
+      "<tr class=\"crit\"><td class=\"num rank\">1</td><td class=\"netns\">dns</td>"
+      "<td class=\"occ\"><span class=\"bar\"><span class=\"fill\" style=\"width:90.0%\"></span>"
+      "</span>90.0%</td><td class=\"num ports\">900 of 1000</td>"
+      "<td class=\"states\">unconnected 100 · connected 800</td><td class=\"num sharing\">0</td>"
+      "<td class=\"dests\">resolver-a 300 · resolver-b 300 · resolver-c 300</td>"
+      "<td class=\"num failures\">12</td></tr>\n"
+      "<tr class=\"ok\"><td class=\"num rank\">2</td><td class=\"netns\">(own)</td>"
+      "<td class=\"occ\"><span class=\"bar\"><span class=\"fill\" style=\"width:10.0%\"></span>"
+      "</span>10.0%</td><td class=\"num ports\">100 of 1000</td>"
+      "<td class=\"states\">unconnected 103</td><td class=\"num sharing\">3</td>"
+      "<td class=\"dests\">-</td><td class=\"num failures\">0</td></tr>\n</tbody>");
+  EXPECT_NE(html.find("<h2>UDP ports</h2>\n<p>2 of 2 namespaces with UDP sockets"),
+            std::string::npos);
+  EXPECT_LT(html.find("<h2>UDP ports</h2>"), html.find("<h2>Kernel settings</h2>"));
+  EXPECT_EQ(RenderLandingPage(OwnNamespace(), {"/metrics", "v", "r"}).find("UDP"),
+            std::string::npos);
 }
 
 TEST(LandingPage, NothingToShow) {

@@ -223,6 +223,37 @@ TEST(ParseSysctlInt, Kernel61Capture) {
   }
 }
 
+// ---- ParseSnmp6 ------------------------------------------------------------------------------
+
+TEST(ParseSnmp6, Kernel618) {
+  // Captured from a namespace after the UDP experiments of docs/udp.md: 4 IPv6 datagrams sent
+  // to ports nobody listened on.
+  Result<Snmp6Table> r = ParseSnmp6(Fixture("6.18/snmp6"));
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->size(), 88u);
+  EXPECT_EQ(r->at("Udp6OutDatagrams"), 4);
+  EXPECT_EQ(r->at("Udp6NoPorts"), 4);
+  EXPECT_EQ(r->at("Udp6MemErrors"), 0);
+  EXPECT_EQ(r->at("Ip6InReceives"), 8);
+}
+
+TEST(ParseSnmp6, Errors) {
+  EXPECT_EQ(ParseSnmp6("").status().message(), "empty file");
+  EXPECT_EQ(ParseSnmp6("\n\n").status().message(), "no data lines");
+  EXPECT_EQ(ParseSnmp6("Udp6NoPorts 4").status().message(),
+            "line 1 truncated (no newline at end of file): 'Udp6NoPorts 4'");
+  EXPECT_EQ(ParseSnmp6("Udp6NoPorts 4 5\n").status().message(), "line 1: expected 'Name value'");
+  EXPECT_EQ(ParseSnmp6("Udp6NoPorts\n").status().message(), "line 1: expected 'Name value'");
+  EXPECT_EQ(ParseSnmp6("Udp6NoPorts x\n").status().message(),
+            "line 1: Udp6NoPorts: not a number: 'x'");
+  EXPECT_EQ(ParseSnmp6("Udp6NoPorts 99999999999999999999\n").status().message(),
+            "line 1: Udp6NoPorts: number out of range: '99999999999999999999'");
+  EXPECT_EQ(ParseSnmp6("A 1\nA 2\n").status().message(), "line 2: duplicate name 'A'");
+  Result<Snmp6Table> ok = ParseSnmp6("  \nUdp6NoPorts \t 7\n\nX 0\n");
+  ASSERT_TRUE(ok.ok()) << ok.status().message();
+  EXPECT_EQ(*ok, (Snmp6Table{{"Udp6NoPorts", 7}, {"X", 0}}));
+}
+
 // ---- ParseSockstat --------------------------------------------------------------------------
 
 TEST(ParseSockstat, Kernel618) {

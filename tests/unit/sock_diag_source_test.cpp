@@ -140,21 +140,12 @@ TEST(SockDiagSource, UnknownRangeUntrackedAndNoTwLimitLeaveTheirSeriesOut) {
   }
 }
 
-class SockDiagSourceRead : public ::testing::Test {
+class SockDiagSourceRead : public testing::OwnFixtureRead {
  protected:
   Status ReadWith(SockDiagSource& src, const std::string& dump, bool with_sysctl) {
     env_.replay_dump = std::string(SOCKSTATE_TEST_DATA_DIR) + "/dumps/" + dump;
-    std::vector<const NetnsSource*> earlier;
-    if (with_sysctl) {
-      EXPECT_TRUE(sysctl_.Read({config_, env_, env_, paths_, true, "", earlier}).ok());
-      earlier.push_back(&sysctl_);
-    }
-    return src.Read({config_, env_, env_, paths_, true, "", earlier});
+    return ReadOwn(src, with_sysctl);
   }
-  Config config_ = DefaultConfig();
-  SourceEnv env_;
-  ProcPaths paths_ = ProcPaths::ForRoot(std::string(SOCKSTATE_TEST_DATA_DIR) + "/proc");
-  SysctlSource sysctl_;
 };
 
 TEST_F(SockDiagSourceRead, ReplayUsesThePortRangeOfTheSysctlSource) {

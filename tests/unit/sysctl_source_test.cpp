@@ -43,6 +43,15 @@ TEST(SysctlSource, ExportsEveryKnownSetting) {
   EXPECT_EQ(got, want);
 }
 
+// Read (the bound needs the port range) but not exported for a namespace below
+// detail_threshold (namespaces.kernel_counters: detailed).
+TEST(SysctlSource, QuietNamespaceExportsNone) {
+  SysctlSource src;
+  src.set_sysctls(Full());
+  EXPECT_EQ(ExportSource(src, DefaultConfig(), {{"netns", "blue"}}, /*kernel_counters=*/false),
+            Series{});
+}
+
 TEST(SysctlSource, MissingSettingsHaveNoSeries) {
   NetSysctls s;
   s.port_range = PortRange{1024, 1024};

@@ -146,4 +146,4 @@ int BPF_PROG(tw_recorded, const struct sock *sk, const int oldstate, const int n
   return 0;
 }
 
-char LICENSE[] SEC("license") = "Dual BSD/GPL";
+char LICENSE[] SEC("license") = "Dual BSD/GPL";  /* the same in every file of the object */

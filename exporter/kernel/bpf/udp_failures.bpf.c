@@ -117,3 +117,5 @@ int BPF_PROG(cf_udp_sys_exit, struct pt_regs *regs, long ret) {
   CountUdpFailure(sk);
   return 0;
 }
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";  /* the same in every file of the object */
