@@ -1,7 +1,8 @@
 // connect_overhead: what the connect-failures BPF programs cost the host.
 //
 //   connect_overhead [--seconds S] [--rounds R]
-//                    [--mode churn|refused|syscall|udp-send|timewait]
+//                    [--mode churn|close|timewait|refused|syscall|udp-send]
+//                    [--programs cf|tw|owners|all]
 //
 // Runs in a network namespace of its own (unshare), loopback only. Each round measures a
 // single-threaded loop for S seconds without the program, then S seconds with it attached
@@ -10,6 +11,17 @@
 // hits both sides alike; the summary is the median of each side and their ratio.
 //   churn:   connect + accept + close (client closes with RST: no TIME_WAIT piles up); every
 //            connection makes ~5 state changes that the program sees and dismisses.
+//   close:   the same, the client closing normally first: every connection leaves a TIME_WAIT
+//            socket (born; it ends 60 s later, outside the measurement).
+//   timewait: the same as close, with tcp_tw_reuse=1 and a 1 ms reuse delay in the
+//            benchmark's namespace (new connects take the oldest TIME_WAIT socket over, so the
+//            loop never runs out of ports), and by default (--programs tw) the TIME_WAIT owner
+//            program alone (--collector.time-wait-owners, docs/workloads.md): every connection's
+//            TIME_WAIT socket is recorded with its owner in the ring.
+// --programs all: instead of the connect-failure program alone, everything the exporter loads
+// by default (connect failures, TIME_WAIT owners, the state tracker with its namespace seeded:
+// every event counted), the union loaded once as the exporter does; --programs owners: the
+// same without the state tracker (what it adds is the difference of the two).
 //   refused: connect to a port without a listener; every connect is a failure the program
 //            counts in its map (the most it ever does per event).
 //   syscall: getppid(), the cheapest system call, with the UDP program on the system-call exit
@@ -17,16 +29,11 @@
 //            the host pays for it.
 //   udp-send: sendto() of 64 bytes on a bound UDP socket to a loopback receiver, the same
 //            program attached.
-//   timewait: connect + accept + close where the client closes first, so every connection
-//            leaves a TIME_WAIT socket (tcp_tw_reuse=1 with a 1 ms delay in the benchmark's
-//            namespace: new connects take the oldest over, so the loop never runs out of
-//            ports), with the TIME_WAIT owner program attached instead
-//            (--collector.time-wait-owners, docs/workloads.md): each connection's TIME_WAIT
-//            socket is recorded with its owner.
 // Needs root (or CAP_SYS_ADMIN + CAP_BPF + CAP_PERFMON). Bounded: R * (2 * S + 0.4) seconds
 // plus one load of the programs per round.
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
+#include <fcntl.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <sched.h>
@@ -46,9 +53,13 @@
 #include <vector>
 
 #include "kernel/bpf_object.h"
+#include "kernel/connect_failure_probe.h"
 #include "kernel/time_wait_owners.h"
+#include "kernel/tracker_probe.h"
+#include "kernel/workload.h"
 #include "sources/connect_failures_source.h"
-#include "sources/time_wait_owners_source.h"
+#include "sources/tracker_source.h"
+#include "util/file_util.h"
 
 namespace {
 
@@ -129,8 +140,11 @@ double RunFor(double seconds, const std::string& mode, int listener, uint16_t po
         if (rc != 0) Die("connect");
         int a = accept(listener, nullptr, nullptr);
         if (a < 0) Die("accept");
-        if (mode != "timewait") setsockopt(c, SOL_SOCKET, SO_LINGER, &rst, sizeof(rst));
-        close(c);  // timewait: the client closes first, so its side ends in TIME_WAIT
+        // close, timewait: the client closes first, so its side ends in TIME_WAIT
+        if (mode != "close" && mode != "timewait") {
+          setsockopt(c, SOL_SOCKET, SO_LINGER, &rst, sizeof(rst));
+        }
+        close(c);
         close(a);
       }
       if (refused) close(c);
@@ -138,6 +152,60 @@ double RunFor(double seconds, const std::string& mode, int listener, uint16_t po
   }
   if (count) *count = n;
   return double(n) / (ThreadCpuSeconds() - cpu_start);
+}
+
+/// What --programs all loads: the exporter's default BPF features in one object, the state
+/// tracker started and this thread's namespace seeded (so that every event is counted). Holds
+/// them attached while it lives.
+struct AllPrograms {
+  std::shared_ptr<sockstate::BpfObject> object;
+  std::unique_ptr<sockstate::TimeWaitOwnerReader> tw_reader;  // the ring records while it lives
+  std::unique_ptr<sockstate::TrackerProbe> tracker;
+};
+
+/// `which`: "tw" (the TIME_WAIT owner program alone), "owners" (+ connect failures) or "all"
+/// (+ the state tracker).
+AllPrograms LoadAll(const std::string& which) {
+  const bool tracker = which == "all";
+  constexpr uint32_t kRing = 65536;  // workloads.time_wait_max_sockets' default
+  std::string mountinfo;
+  sockstate::ReadSmallFile("/proc/self/mountinfo", &mountinfo);
+  sockstate::BpfAttachOptions attach;
+  const std::string root = sockstate::FindCgroup2Mount(mountinfo);
+  attach.cgroup_fd = open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  std::vector<sockstate::BpfMapSize> sizes = sockstate::TrackerMapSizes(sockstate::TrackerConfig{});
+  sizes.push_back({sockstate::kTimeWaitSocketsMap, kRing});
+  std::vector<sockstate::BpfFeature> features = {
+      {"--collector.time-wait-owners", "on", sockstate::TimeWaitOwnerPrograms(), {}}};
+  if (which != "tw") {
+    features.push_back(sockstate::ConnectFailureFeature("on", sockstate::UdpFailureOptions{"off"}));
+  }
+  if (tracker) features.push_back({"--collector.tracker", "on", sockstate::TrackerPrograms(), {}});
+  const sockstate::BpfFeatureSet set = sockstate::LoadBpfFeatures(features, sizes, attach);
+  if (attach.cgroup_fd >= 0) close(attach.cgroup_fd);
+  for (size_t i = 0; i < set.status.size(); ++i) {
+    if (!set.status[i].ok()) {
+      std::fprintf(stderr, "connect_overhead: %s\n", set.status[i].message().c_str());
+      std::exit(1);
+    }
+  }
+  AllPrograms all;
+  all.object = set.object;
+  all.tw_reader = sockstate::OpenTimeWaitOwnerReader(set.object, kRing);
+  if (!tracker) return all;
+  auto probe = sockstate::TrackerProbe::Open(set.object);
+  if (!probe.ok()) {
+    std::fprintf(stderr, "connect_overhead: %s\n", probe.status().message().c_str());
+    std::exit(1);
+  }
+  all.tracker = std::move(*probe);
+  sockstate::Status st = all.tracker->Start();
+  auto seeded = st.ok() ? all.tracker->SeedThisNamespace() : sockstate::Result<sockstate::SeedOutcome>(st);
+  if (!seeded.ok()) {
+    std::fprintf(stderr, "connect_overhead: tracker: %s\n", seeded.status().message().c_str());
+    std::exit(1);
+  }
+  return all;
 }
 
 /// run_time_ns and run_cnt of the attached program `name` (kernel.bpf_stats_enabled must be 1).
@@ -161,6 +229,17 @@ bool ProgramStats(const std::string& name, uint64_t* run_ns, uint64_t* runs) {
   return false;
 }
 
+/// Adds run_time_ns and run_cnt of the program behind `fd` (one of this process's own: other
+/// exporters on the host may have programs of the same name).
+void AddProgramStats(int fd, uint64_t* run_ns, uint64_t* runs) {
+  if (fd < 0) return;
+  bpf_prog_info info{};
+  uint32_t len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0) return;
+  *run_ns += info.run_time_ns;
+  *runs += info.run_cnt;
+}
+
 std::string ReadLine(const char* path) {
   std::ifstream f(path);
   std::string s;
@@ -169,29 +248,6 @@ std::string ReadLine(const char* path) {
 }
 
 void WriteLine(const char* path, const std::string& v) { std::ofstream(path) << v << "\n"; }
-
-/// The measured programs, loaded and attached as the exporter does: the connect-failures
-/// source (`udp_mode` for its UDP program), or the TIME_WAIT owner feature alone. Exits when
-/// they cannot load. Detached when the holder goes.
-std::shared_ptr<void> Attach(bool timewait, const char* udp_mode) {
-  if (timewait) {
-    sockstate::BpfFeatureSet set = sockstate::LoadBpfFeatures(
-        {{"--collector.time-wait-owners", "on", sockstate::TimeWaitOwnerPrograms(), {}}}, {});
-    auto tw = sockstate::MakeTimeWaitOwners("on", 65536 /* the default */, set.status[0],
-                                            set.object);
-    if (!tw.ok()) {
-      std::fprintf(stderr, "connect_overhead: %s\n", tw.status().message().c_str());
-      std::exit(1);
-    }
-    return tw->owners;  // its reader holds the object; the program records once it is open
-  }
-  auto source = sockstate::MakeConnectFailuresSource("on", udp_mode, "/proc");
-  if (!source.ok()) {
-    std::fprintf(stderr, "connect_overhead: %s\n", source.status().message().c_str());
-    std::exit(1);
-  }
-  return std::shared_ptr<sockstate::HostSource>(std::move(*source));
-}
 
 double Median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -205,6 +261,8 @@ int main(int argc, char** argv) {
   double seconds = 2;
   int rounds = 7;
   std::string mode = "churn";
+  std::string programs = "cf";
+  bool programs_given = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--seconds" && i + 1 < argc) {
@@ -213,29 +271,33 @@ int main(int argc, char** argv) {
       rounds = std::atoi(argv[++i]);
     } else if (a == "--mode" && i + 1 < argc) {
       mode = argv[++i];
+    } else if (a == "--programs" && i + 1 < argc) {
+      programs = argv[++i];
+      programs_given = true;
     } else {
       std::fprintf(stderr,
                    "usage: connect_overhead [--seconds S] [--rounds R] "
-                   "[--mode churn|refused|syscall|udp-send|timewait]\n");
+                   "[--mode churn|close|timewait|refused|syscall|udp-send] "
+                   "[--programs cf|tw|owners|all]\n");
       return 2;
     }
   }
   const bool udp_hook = mode == "syscall" || mode == "udp-send";
   const bool timewait = mode == "timewait";
+  if (timewait && !programs_given) programs = "tw";
   if (seconds <= 0 || seconds > 60 || rounds < 1 || rounds > 50 ||
-      (mode != "churn" && mode != "refused" && !udp_hook && !timewait)) {
+      (mode != "churn" && mode != "close" && mode != "refused" && !timewait && !udp_hook) ||
+      (programs != "cf" && programs != "tw" && programs != "owners" && programs != "all") ||
+      (programs != "cf" && udp_hook)) {
     std::fprintf(stderr,
                  "connect_overhead: 0 < seconds <= 60, 1 <= rounds <= 50, mode "
-                 "churn|refused|syscall|udp-send|timewait\n");
+                 "churn|close|timewait|refused|syscall|udp-send, programs cf|tw|owners|all (cf only "
+                 "with the udp modes)\n");
     return 2;
   }
-  // The programs measured: the TCP one, the UDP one on the system-call exit, or the TIME_WAIT
-  // owner programs.
+  // The program measured: the TCP one, or the UDP one on the system-call exit.
   const char* udp_mode = udp_hook ? "syscalls" : "off";
-  const std::vector<std::string> programs =
-      timewait ? sockstate::TimeWaitOwnerPrograms()
-               : std::vector<std::string>{udp_hook ? "cf_udp_sys_exit" : "cf_state_change"};
-  const std::string program = timewait ? "tw_*" : programs[0];
+  const std::string program = udp_hook ? "cf_udp_sys_exit" : "cf_state_change";
   if (unshare(CLONE_NEWNET) != 0) Die("unshare(CLONE_NEWNET)");
   LoopbackUp();
   if (timewait) {  // TIME_WAIT sockets are taken over once 1 ms old: the ports never run out
@@ -248,7 +310,11 @@ int main(int argc, char** argv) {
     listener = socket(AF_INET, SOCK_DGRAM, 0);
     const sockaddr_in a = Loopback(port);
     if (bind(listener, reinterpret_cast<const sockaddr*>(&a), sizeof(a)) != 0) Die("bind udp");
-  } else if (mode == "churn" || timewait) {
+  } else if (mode == "churn" || mode == "close" || timewait) {
+    if (mode == "close") {  // room for the TIME_WAIT sockets of every round
+      WriteLine("/proc/sys/net/ipv4/tcp_max_tw_buckets", "1000000");
+      WriteLine("/proc/sys/net/ipv4/ip_local_port_range", "1024 65535");
+    }
     listener = socket(AF_INET, SOCK_STREAM, 0);
     const int one = 1;
     setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -257,17 +323,42 @@ int main(int argc, char** argv) {
     if (listen(listener, 4096) != 0) Die("listen");
   }
   RunFor(0.5, mode, listener, port);  // warm up caches and the slab
+  if (const char* profile = std::getenv("CONNECT_OVERHEAD_PROFILE")) {
+    // For a profiler (perf record -p): the loop for `seconds` with the programs ("with") or
+    // without them ("without"), nothing else.
+    if (std::string(profile) == "with" && programs != "cf") {
+      AllPrograms all = LoadAll(programs);
+      std::printf("profiling\n");
+      std::fflush(stdout);
+      std::printf("%.0f/cpu-s\n", RunFor(seconds, mode, listener, port));
+    } else {
+      std::printf("profiling\n");
+      std::fflush(stdout);
+      std::printf("%.0f/cpu-s\n", RunFor(seconds, mode, listener, port));
+    }
+    return 0;
+  }
   std::vector<double> off, on;
   for (int r = 0; r < rounds; ++r) {
     // Odd rounds measure without the program first, even rounds with it first.
     // Loading the object (libbpf parses the kernel's BTF, megabytes) and unloading it leave
     // the caches cold: a short unmeasured run after each, on both sides alike.
     if (r % 2 == 0) off.push_back(RunFor(seconds, mode, listener, port));
-    std::shared_ptr<void> attached = Attach(timewait, udp_mode);
-    RunFor(0.2, mode, listener, port);
-    on.push_back(RunFor(seconds, mode, listener, port));
-    attached.reset();  // detaches the programs
-    RunFor(0.2, mode, listener, port);
+    if (programs != "cf") {
+      {
+        AllPrograms all = LoadAll(programs);
+        RunFor(0.2, mode, listener, port);
+        on.push_back(RunFor(seconds, mode, listener, port));
+      }
+      RunFor(0.2, mode, listener, port);
+    } else {  // (detached when it goes)
+      auto source = sockstate::MakeConnectFailuresSource("on", udp_mode, "/proc");
+      if (!source.ok()) {
+        std::fprintf(stderr, "connect_overhead: %s\n", source.status().message().c_str());
+        return 1;
+      }
+      on.push_back(RunFor(seconds, mode, listener, port));
+    }
     if (r % 2 == 1) off.push_back(RunFor(seconds, mode, listener, port));
     std::printf("round %d: without %.0f/cpu-s, with %.0f/cpu-s\n", r + 1, off.back(), on.back());
     std::fflush(stdout);
@@ -279,14 +370,28 @@ int main(int argc, char** argv) {
   WriteLine(kStats, "1");
   uint64_t total_ns = 0, total_runs = 0, stats_connections = 0;
   double stats_rate = 0;
-  {
-    std::shared_ptr<void> attached = Attach(timewait, udp_mode);
+  std::vector<std::string> measured = {program};
+  if (programs != "cf") {
+    measured = sockstate::TimeWaitOwnerPrograms();
+    if (programs != "tw") measured.push_back("cf_state_change");
+    if (programs == "all") {
+      for (const std::string& p : sockstate::TrackerPrograms()) measured.push_back(p);
+    }
+    AllPrograms all = LoadAll(programs);
     stats_rate = RunFor(seconds, mode, listener, port, &stats_connections);
-    for (const std::string& p : programs) {
+    for (const std::string& p : measured) {
       uint64_t ns = 0, runs = 0;
-      ProgramStats(p, &ns, &runs);
+      AddProgramStats(all.object->ProgramFd(p), &ns, &runs);
+      std::printf("  %-18s %10llu runs %8.1f ns per run\n", p.c_str(), (unsigned long long)runs,
+                  runs ? double(ns) / double(runs) : 0.0);
       total_ns += ns;
       total_runs += runs;
+    }
+  } else {
+    auto source = sockstate::MakeConnectFailuresSource("on", udp_mode, "/proc");
+    if (source.ok()) {
+      stats_rate = RunFor(seconds, mode, listener, port, &stats_connections);
+      ProgramStats(program, &total_ns, &total_runs);
     }
   }
   WriteLine(kStats, stats_before.empty() ? "0" : stats_before);
@@ -297,7 +402,11 @@ int main(int argc, char** argv) {
     std::printf(
         "program %s: %llu runs for %llu operations (%.2f per operation), %.1f ns per run: "
         "%.0f ns per operation = %.2f%% of an operation's %.0f ns of CPU\n",
-        program.c_str(), (unsigned long long)total_runs, (unsigned long long)stats_connections,
+        programs == "all"      ? "all (the exporter's default programs)"
+        : programs == "owners" ? "connect failures + TIME_WAIT owners"
+        : programs == "tw"     ? "TIME_WAIT owners"
+                               : program.c_str(),
+        (unsigned long long)total_runs, (unsigned long long)stats_connections,
         runs_per_conn, ns_per_run, ns_per_run * runs_per_conn,
         100.0 * ns_per_run * runs_per_conn * stats_rate / 1e9, 1e9 / stats_rate);
   }

@@ -46,11 +46,12 @@ start_loadgen() {
   done
 }
 
-run_exporter() {  # run_exporter <name> <config yaml>; prints "<port> <pid>"
+run_exporter() {  # run_exporter <name> <config yaml> [flag...]; prints "<port> <pid>"
   local name=$1 port
   printf '%s' "$2" >"$TMP/$name.yml"
+  shift 2
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  "$EXPORTER" --web.listen-address=127.0.0.1:$port --config.file="$TMP/$name.yml" \
+  "$EXPORTER" --web.listen-address=127.0.0.1:$port --config.file="$TMP/$name.yml" "$@" \
     >"$TMP/$name.log" 2>&1 &
   echo "$port $!"
 }  # called in a subshell: the caller adds the pid to PIDS

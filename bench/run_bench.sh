@@ -10,6 +10,9 @@
 #                           [--baseline PATH]   (a second exporter binary, e.g. one built at an
 #                                                earlier commit, measured interleaved in the same
 #                                                run with the same flags: ratio exp/baseline)
+#                           [--baseline-arg ARG]   (repeatable: a flag for the baseline only, e.g.
+#                                                   --collector.tracker=off: the same binary
+#                                                   dumping, against the state tracker)
 #                           [--nice N]   (e.g. -10: floor, exporters and curl at a higher priority
 #                                         than other work on a shared machine; default 0)
 #                           [--destinations 1000] [--sources 100] [--time-wait-percent 10]
@@ -50,8 +53,9 @@ SOURCES=100
 NICE=0
 EXPORTER_ARGS=()
 BASELINE=
+BASELINE_ARGS=()
 
-usage() { sed -n '2,16p' "$ROOT/bench/run_bench.sh" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,19p' "$ROOT/bench/run_bench.sh" | sed 's/^# \{0,1\}//'; exit 2; }
 while [[ $# -gt 0 ]]; do
   case $1 in
     --sizes) SIZES=$2; shift 2 ;;
@@ -63,6 +67,7 @@ while [[ $# -gt 0 ]]; do
     --exporter) EXPORTER=$2; shift 2 ;;
     --exporter-arg) EXPORTER_ARGS+=("$2"); shift 2 ;;
     --baseline) BASELINE=$2; shift 2 ;;
+    --baseline-arg) BASELINE_ARGS+=("$2"); shift 2 ;;
     --build-dir) BUILD=$2; shift 2 ;;
     --nice) NICE=$2; shift 2 ;;
     --destinations) DESTINATIONS=$2; shift 2 ;;
@@ -178,6 +183,25 @@ wait_http() {  # wait_http netns|host URL SECONDS PID: wait until the port accep
   done
   return 1
 }
+# wait_tracker PORT PID LOG: an exporter with the state tracker (docs/architecture.md) serves
+# from dumps until its namespaces are seeded; the runs measure what it serves afterwards. Waits
+# (bounded) until it says the tracker is in use for every namespace, or that it has none.
+wait_tracker() {
+  local port=$1 pid=$2 log=$3 t0=$SECONDS m
+  while ((SECONDS - t0 < 300)); do
+    kill -0 "$pid" 2>/dev/null || return 1
+    m=$(exporter_curl -s --max-time 120 "http://127.0.0.1:$port/metrics" || true)
+    if ! grep -q '^sockstate_tracker_available 1' <<<"$m"; then return 0; fi
+    if grep -q '^sockstate_tracker_in_use{' <<<"$m" && ! grep -q '^sockstate_tracker_in_use{.*} 0' <<<"$m"; then
+      log "$log: tracker in use after $((SECONDS - t0)) s"
+      echo "$log: tracker in use after $((SECONDS - t0)) s" >>"$RAW"
+      return 0
+    fi
+    sleep 1
+  done
+  log "$log: tracker not in use after 300 s"
+  return 0
+}
 metric_sum() {  # metric_sum NAME FILE [label filter regex]
   awk -v n="$1" -v f="${3:-}" '/^#/ {next} {m = $1; sub(/[{].*/, "", m)} m == n && (f == "" || $1 ~ f) {s += $NF} END {printf "%d\n", s}' "$2"
 }
@@ -201,7 +225,7 @@ for n in "${SIZE_LIST[@]}"; do ((n > LARGEST)) && LARGEST=$n; done
   echo "# sockstate_exporter scale benchmark $STAMP"
   echo "# host: $(uname -r), $(nproc) cpus, $(awk '/MemTotal/ {print $2/1024/1024 " GiB"}' /proc/meminfo)"
   echo "# git: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?') ($(git -C "$ROOT" log -1 --format=%s 2>/dev/null | cut -c1-60))"
-  echo "# sizes=$SIZES runs=$RUNS nice=$NICE exporter_mode=$EXPORTER_MODE exporter=$EXPORTER exporter_args=${EXPORTER_ARGS[*]:-none} baseline=${BASELINE:-none} node_exporter=${NODE_EXPORTER:-none}"
+  echo "# sizes=$SIZES runs=$RUNS nice=$NICE exporter_mode=$EXPORTER_MODE exporter=$EXPORTER exporter_args=${EXPORTER_ARGS[*]:-none} baseline=${BASELINE:-none} baseline_args=${BASELINE_ARGS[*]:-none} node_exporter=${NODE_EXPORTER:-none}"
   echo "# population: ${TW_PERCENT}% TIME_WAIT, ipv6_fraction=$IPV6_FRACTION destinations=$DESTINATIONS sources=$SOURCES"
 } >"$RAW"
 
@@ -244,7 +268,8 @@ for N in "${SIZE_LIST[@]}"; do
       nice -n "$NICE" "$EXPORTER" --web.listen-address=127.0.0.1:$EXP_PORT --config.file="$TMP/exporter.yml" "${EXPORTER_ARGS[@]}" >"$TMP/exporter.log" 2>&1 &
     fi
     EXPORTER_PID=$!
-    if wait_http "$EXP_WHERE" "http://127.0.0.1:$EXP_PORT/metrics" 15 "$EXPORTER_PID"; then
+    if wait_http "$EXP_WHERE" "http://127.0.0.1:$EXP_PORT/metrics" 15 "$EXPORTER_PID" &&
+       wait_tracker "$EXP_PORT" "$EXPORTER_PID" exporter; then
       EXP_OK=1
       R_EXP_HWM0[$N]=$(hwm_mb "$EXPORTER_PID")
     else
@@ -255,12 +280,13 @@ for N in "${SIZE_LIST[@]}"; do
   BASE_OK=0
   if [[ -n $BASELINE ]]; then
     if [[ $EXPORTER_MODE == netns-exec ]]; then
-      nice -n "$NICE" ip netns exec "$NS" "$BASELINE" --web.listen-address=127.0.0.1:$BASE_PORT "${EXPORTER_ARGS[@]}" >"$TMP/baseline.log" 2>&1 &
+      nice -n "$NICE" ip netns exec "$NS" "$BASELINE" --web.listen-address=127.0.0.1:$BASE_PORT "${EXPORTER_ARGS[@]}" "${BASELINE_ARGS[@]}" >"$TMP/baseline.log" 2>&1 &
     else
-      nice -n "$NICE" "$BASELINE" --web.listen-address=127.0.0.1:$BASE_PORT --config.file="$TMP/exporter.yml" "${EXPORTER_ARGS[@]}" >"$TMP/baseline.log" 2>&1 &
+      nice -n "$NICE" "$BASELINE" --web.listen-address=127.0.0.1:$BASE_PORT --config.file="$TMP/exporter.yml" "${EXPORTER_ARGS[@]}" "${BASELINE_ARGS[@]}" >"$TMP/baseline.log" 2>&1 &
     fi
     BASE_PID=$!
-    if wait_http "$EXP_WHERE" "http://127.0.0.1:$BASE_PORT/metrics" 15 "$BASE_PID"; then BASE_OK=1
+    if wait_http "$EXP_WHERE" "http://127.0.0.1:$BASE_PORT/metrics" 15 "$BASE_PID" &&
+       wait_tracker "$BASE_PORT" "$BASE_PID" baseline; then BASE_OK=1
     else log "baseline exporter does not answer:"; tail -3 "$TMP/baseline.log" >&2; stop_pid "$BASE_PID" 5; BASE_PID=; fi
   fi
   NODE_OK=0
@@ -278,7 +304,11 @@ for N in "${SIZE_LIST[@]}"; do
   { echo "floor sees:"; grep '^state' "$TMP/floor.warm"; } >>"$RAW"
   if ((EXP_OK)); then
     exporter_curl -s --max-time 120 "http://127.0.0.1:$EXP_PORT/metrics" >"$TMP/exp.metrics" || true
-    echo "exporter sees: established=$(metric_sum sockstate_tcp_sockets "$TMP/exp.metrics" 'state="established"') time_wait=$(metric_sum sockstate_tcp_sockets "$TMP/exp.metrics" 'state="time_wait"') dumps_total=$(metric_sum sockstate_netlink_dumps_total "$TMP/exp.metrics")" >>"$RAW"
+    echo "exporter sees: established=$(metric_sum sockstate_tcp_sockets "$TMP/exp.metrics" 'state="established"') time_wait=$(metric_sum sockstate_tcp_sockets "$TMP/exp.metrics" 'state="time_wait"') tracker_in_use=$(metric_sum sockstate_tracker_in_use "$TMP/exp.metrics") dumps_total=$(metric_sum sockstate_netlink_dumps_total "$TMP/exp.metrics")" >>"$RAW"
+  fi
+  if ((BASE_OK)); then
+    exporter_curl -s --max-time 120 "http://127.0.0.1:$BASE_PORT/metrics" >"$TMP/base.metrics" || true
+    echo "baseline sees: established=$(metric_sum sockstate_tcp_sockets "$TMP/base.metrics" 'state="established"') time_wait=$(metric_sum sockstate_tcp_sockets "$TMP/base.metrics" 'state="time_wait"') tracker_in_use=$(metric_sum sockstate_tracker_in_use "$TMP/base.metrics") dumps_total=$(metric_sum sockstate_netlink_dumps_total "$TMP/base.metrics")" >>"$RAW"
   fi
   if ((NODE_OK)); then
     in_ns curl -s --max-time 120 "http://127.0.0.1:$NODE_PORT/metrics" >"$TMP/node.metrics" || true

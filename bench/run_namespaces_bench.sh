@@ -7,13 +7,17 @@
 #
 # One big namespace holding --big ESTABLISHED sockets (loadgen), --namespaces small ones with 4
 # ESTABLISHED sockets each, except --hot of them with 40 whose ip_local_port_range is then cut to
-# 100 ports, so that their bound is over the default threshold. Three exporters read them (mode list, one pattern):
+# 100 ports, so that their bound is over the default threshold. Four exporters read them (mode list, one pattern):
 #   floor     : only the big namespace (detail_threshold 0): the single-namespace cost
 #   bounded   : every namespace, default detail_threshold (0.25)
 #   every     : every namespace, detail_threshold 0 (every namespace dumped, as before the
 #               occupancy bound)
+#   tracker   : every namespace, counted from kernel events (--collector.tracker=on; the others
+#               run with it off): no dump at all, every namespace exact
 # Each is scraped --runs times, interleaved; prints the medians, the ratio every / bounded, the
-# target (1 + detailed) x floor + 50 ms, and the peak RSS (VmHWM) of each exporter.
+# target (1 + detailed) x floor + 50 ms, and the peak RSS (VmHWM) of each exporter; then the
+# tracker's scrape, its ratio to the floor, and whether its socket series equal those of
+# "every" (which dumps every namespace) in every namespace.
 # fds: the exporters start before the namespaces exist; their open fd counts (/proc/<pid>/fd)
 # are taken then (after two scrapes), while the namespaces exist, and after every namespace is
 # deleted (loadgens stopped, `ip netns del`, two scrapes so that the set forgets them). Exits 1
@@ -40,10 +44,12 @@ P=sstnb$$
 source "$ROOT/bench/lib.sh"
 
 common="  max_namespaces: 4096\n  scrape_budget_seconds: 600\n"
-read -r floor_port floor_pid < <(run_exporter floor "$(printf "namespaces:\n  mode: list\n  names: [$P-big]\n  detail_threshold: 0\n$common")")
-read -r bounded_port bounded_pid < <(run_exporter bounded "$(printf "namespaces:\n  mode: list\n  pattern: \"$P-*\"\n$common")")
-read -r every_port every_pid < <(run_exporter every "$(printf "namespaces:\n  mode: list\n  pattern: \"$P-*\"\n  detail_threshold: 0\n$common")")
-PIDS+=("$floor_pid" "$bounded_pid" "$every_pid")
+off=--collector.tracker=off
+read -r floor_port floor_pid < <(run_exporter floor "$(printf "namespaces:\n  mode: list\n  names: [$P-big]\n  detail_threshold: 0\n$common")" $off)
+read -r bounded_port bounded_pid < <(run_exporter bounded "$(printf "namespaces:\n  mode: list\n  pattern: \"$P-*\"\n$common")" $off)
+read -r every_port every_pid < <(run_exporter every "$(printf "namespaces:\n  mode: list\n  pattern: \"$P-*\"\n  detail_threshold: 0\n$common")" $off)
+read -r tracker_port tracker_pid < <(run_exporter tracker "$(printf "namespaces:\n  mode: list\n  pattern: \"$P-*\"\n$common")" --collector.tracker=on)
+PIDS+=("$floor_pid" "$bounded_pid" "$every_pid" "$tracker_pid")
 sleep 1
 fds() { ls "/proc/$1/fd" | wc -l; }
 declare -A fd0 fd1 fd2
@@ -52,14 +58,14 @@ declare -A fd0 fd1 fd2
 settle_fds() {
   local -n into=$1
   local e port_var pid_var
-  for e in floor bounded every; do
+  for e in floor bounded every tracker; do
     port_var=${e}_port pid_var=${e}_pid
     scrape "$e" "${!port_var}" >/dev/null; scrape "$e" "${!port_var}" >/dev/null
     into[$e]=$(fds "${!pid_var}")
   done
 }
 settle_fds fd0
-log "fds before the namespaces: floor/bounded/every ${fd0[floor]} / ${fd0[bounded]} / ${fd0[every]}"
+log "fds before the namespaces: floor/bounded/every/tracker ${fd0[floor]} / ${fd0[bounded]} / ${fd0[every]} / ${fd0[tracker]}"
 
 log "big namespace: $BIG sockets"
 ip netns add "$P-big"
@@ -76,28 +82,64 @@ for i in $(seq 1 "$NAMESPACES"); do
   fi
 done
 
+# The tracker counts the namespaces from their first socket (created after it started): wait
+# until it serves every one of them (bounded: 10 minutes).
+want=$((NAMESPACES + 1))
+for ((i = 0; i < 600; i++)); do
+  scrape tracker "$tracker_port" >/dev/null
+  served=$(grep -c '^sockstate_tracker_in_use{.*} 1$' "$TMP/tracker.prom" || true)
+  ((served >= want)) && break
+  sleep 1
+done
+log "tracker serves $served of $want namespaces"
 declare -A times
 for r in $(seq 1 "$RUNS"); do
-  for e in floor bounded every; do
+  for e in floor bounded every tracker; do
     port_var=${e}_port
     t=$(scrape "$e" "${!port_var}")
     times[$e]+="$t "
   done
-  log "run $r: floor/bounded/every ${times[floor]% } / ${times[bounded]% } / ${times[every]% } (cumulative)"
+  log "run $r: floor/bounded/every/tracker ${times[floor]% } / ${times[bounded]% } / ${times[every]% } / ${times[tracker]% } (cumulative)"
 done
-for e in floor bounded every; do pid_var=${e}_pid; fd1[$e]=$(fds "${!pid_var}"); done
+# Every namespace exact: the tracker's socket series equal those of the exporter that dumps
+# every namespace (the population is quiet), namespace by namespace.
+series_of() {  # series_of <family> <prom>: "labels value" of every series of that family, sorted
+  python3 - "$1" "$2" <<'PY'
+import re, sys
+fam, path = sys.argv[1], sys.argv[2]
+out = []
+for line in open(path):
+    m = re.match(r'^' + re.escape(fam) + r'\{(.*)\} (\S+)$', line)
+    if m:
+        labels = sorted(re.findall(r'([a-z_]+)="([^"]*)"', m.group(1)))
+        out.append(" ".join(f"{k}={v}" for k, v in labels) + " " + m.group(2))
+print("\n".join(sorted(out)))
+PY
+}
+sockets_of() { series_of sockstate_tcp_sockets "$1"; }
+dest_of() { series_of sockstate_destination_sockets "$1"; }
+scrape every "$every_port" >/dev/null
+scrape tracker "$tracker_port" >/dev/null
+if diff <(sockets_of "$TMP/every.prom") <(sockets_of "$TMP/tracker.prom") >"$TMP/diff.states" &&
+   diff <(dest_of "$TMP/every.prom") <(dest_of "$TMP/tracker.prom") >"$TMP/diff.dest"; then
+  exact="every namespace equal ($(sockets_of "$TMP/tracker.prom" | grep -o 'netns=[^ ]*' | sort -u | wc -l) namespaces, $(dest_of "$TMP/tracker.prom" | wc -l) destination series)"
+else
+  exact="DIFFERENT: $(cat "$TMP/diff.states" "$TMP/diff.dest" | head -10 | tr '\n' ' ')"
+fi
+for e in floor bounded every tracker; do pid_var=${e}_pid; fd1[$e]=$(fds "${!pid_var}"); done
 cp "$TMP/bounded.prom" "$TMP/bounded.last.prom"
 log "namespaces gone: stopping loadgens, deleting namespaces"
 stop_loadgens
 delete_namespaces
 settle_fds fd2
-log "fds after: floor/bounded/every ${fd2[floor]} / ${fd2[bounded]} / ${fd2[every]}"
+log "fds after: floor/bounded/every/tracker ${fd2[floor]} / ${fd2[bounded]} / ${fd2[every]} / ${fd2[tracker]}"
 hwm() { awk '/VmHWM/ {print $2/1024 " MB"}' "/proc/$1/status"; }
 detailed=$(grep -c '^sockstate_netns_detailed{.*} 1$' "$TMP/bounded.last.prom" || true)
 read_ns=$(grep -c '^sockstate_netns_info{' "$TMP/bounded.last.prom" || true)
 f=$(echo "${times[floor]}" | median)
 b=$(echo "${times[bounded]}" | median)
 v=$(echo "${times[every]}" | median)
+k=$(echo "${times[tracker]}" | median)
 target=$(awk -v f="$f" -v d="$detailed" 'BEGIN {print (1 + d) * f + 0.05}')
 echo
 fdcheck() {  # fdcheck <exporter>: "before / with namespaces / after, ok|NOT BACK"
@@ -109,9 +151,13 @@ echo "| namespaces read | detailed | floor s | bounded s | every ns dumped s | e
 echo "|---|---|---|---|---|---|---|---|---|---|---|"
 echo "| $read_ns | $detailed | $f | $b | $v | $(awk -v v="$v" -v b="$b" 'BEGIN {printf "%.1fx", v / b}') | $target | $(hwm "$bounded_pid") | $(hwm "$every_pid") | $(fdcheck bounded) | $(fdcheck every) |"
 echo
-echo "kernel $(uname -r), $(nproc) CPUs, big namespace $BIG sockets, runs $RUNS (medians)"
+echo "| tracker: namespaces served | tracker s (runs) | tracker / floor | RSS tracker | fds tracker before / with / after | exact |"
+echo "|---|---|---|---|---|---|"
+echo "| $served / $want | $k (${times[tracker]% }) | $(awk -v k="$k" -v f="$f" 'BEGIN {printf "%.3fx", k / f}') | $(hwm "$tracker_pid") | $(fdcheck tracker) | $exact |"
+echo
+echo "kernel $(uname -r), $(nproc) CPUs, big namespace $BIG sockets, runs $RUNS (medians), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "detailed: $(grep '^sockstate_netns_detailed{.*} 1$' "$TMP/bounded.last.prom" | grep -o 'reason="[a-z_]*"' | sort | uniq -c | tr -s ' ' | tr '\n' ' ')"
-for e in floor bounded every; do
+for e in floor bounded every tracker; do
   if [[ ${fd2[$e]} -ne ${fd0[$e]} ]]; then
     echo "FAIL: $e exporter holds ${fd2[$e]} fds after the namespaces went away, ${fd0[$e]} before"
     ls -l "/proc/$(eval echo \$${e}_pid)/fd" >&2

@@ -260,6 +260,8 @@ int Serve(const sockstate::ExporterFlags& flags, sockstate::CollectorOptions cop
   host_options.connect_failures_udp = flags.connect_failures_udp;
   host_options.time_wait_owners = flags.time_wait_owners;
   host_options.time_wait_max_sockets = config->workloads.time_wait_max_sockets;
+  host_options.tracker = flags.tracker;
+  host_options.tracker_config = config->tracker;
   host_options.cgroup2_root = copts.cgroups->root();
   auto host_sources = sockstate::MakeHostSources(host_options);
   if (!host_sources.ok()) {
@@ -267,6 +269,7 @@ int Serve(const sockstate::ExporterFlags& flags, sockstate::CollectorOptions cop
     return 1;
   }
   copts.time_wait_owners = host_sources->time_wait_owners;
+  copts.tracker = host_sources->tracker;
   auto collector = std::make_shared<sockstate::Collector>(copts, std::move(config),
                                                           std::move(host_sources->sources));
   auto auth = std::make_shared<sockstate::BasicAuthenticator>(web.basic_auth_users);

@@ -29,10 +29,16 @@ cmake --build "$build" -j"$jobs"
 built=$(date +%s)
 cd "$build"
 rc=0
+# The TIME_WAIT expiry test only waits (60 s of the kernel's timer); its code paths run in the
+# other tracker tests here, and the Release tier runs it: not twice.
+default_filter=()
+(($# == 0)) && default_filter=(--gtest_filter=-TrackerKernelTest.TimeWaitExpiryDropsTheCountsExactly)
 for bin in tests/unit_tests tests/kernel_tests; do
   echo "=== ASan: $bin"
   t0=$(date +%s)
-  "./$bin" --gtest_brief=1 "$@" || { echo "ci-sanitize: $bin failed" >&2; rc=1; }
+  args=("$@")
+  [[ $bin == tests/kernel_tests ]] && args+=("${default_filter[@]}")
+  "./$bin" --gtest_brief=1 "${args[@]}" || { echo "ci-sanitize: $bin failed" >&2; rc=1; }
   echo "ci-sanitize: $bin $(($(date +%s) - t0)) s"
 done
 echo "=== ASan: fuzz corpus replay"

@@ -15,12 +15,13 @@ constexpr int kBoundInactiveIdx = kStateIndex[kTcpBoundInactive];
 // A label value in the making: sums over its tuples (or, inbound, its ports' sockets).
 struct Sums {
   SocketCounters<uint64_t, uint64_t> c{};
-  uint64_t used_max = 0, tuples = 0;
+  uint64_t used_max = 0, peak = 0, tuples = 0;
 
   void AddTuple(const TupleTable::Counters& t) {
     c.AddAll(t);
     used_max = std::max<uint64_t>(used_max, t.used);
-    ++tuples;
+    peak = std::max<uint64_t>(peak, t.peak);
+    if (!t.Empty()) ++tuples;
   }
   void AddSockets(const std::array<uint64_t, kNumStates>& states) {
     for (int i = 0; i < kNumStates; ++i) c.states[i] += states[i];
@@ -33,6 +34,7 @@ DestinationStats ToStats(std::string label, const Sums& a, size_t nbounds, bool 
   s.sockets = a.c.states;
   s.ports_used = a.c.used;
   s.ports_used_max = a.used_max;
+  s.ports_used_peak = a.peak;
   s.tuples = a.tuples;
   s.tw_sum_seconds = double(a.c.tw_sum_ms) / 1000.0;
   s.tw_buckets.resize(nbounds);
@@ -160,6 +162,35 @@ void Aggregator::SetAttribution(size_t max_cells, const TimeWaitOwners* tw_owner
   netns_inode_ = netns_inode;
 }
 
+void Aggregator::AddStateCount(Family fam, uint8_t state, uint64_t n) {
+  const int idx = ExportedStateIndex(state);
+  if (idx < 0 || n == 0) return;
+  states_[fam == Family::kIpv6 ? 1 : 0][idx] += n;
+  sockets_ += n;
+}
+
+void Aggregator::AddListenerPort(uint16_t port) {
+  listen_ports_.set(port);
+  if (InRange(port)) bind_held_.set(port);
+}
+
+void Aggregator::AddBoundPort(uint16_t port) { bind_held_.set(port); }
+
+void Aggregator::AddTupleCounts(const TupleTable::Key& key, const TupleTable::Counters& counts) {
+  table_.AddCounts(key, counts);
+}
+
+void Aggregator::AddInboundCounts(uint16_t port, const std::array<uint64_t, kNumStates>& states) {
+  uint16_t slot = inbound_slot_[port];
+  if (slot == 0) {
+    inbound_.emplace_back();
+    inbound_ports_.push_back(port);
+    slot = uint16_t(inbound_.size());
+    inbound_slot_[port] = slot;
+  }
+  for (int i = 0; i < kNumStates; ++i) inbound_[slot - 1][i] += states[i];
+}
+
 void Aggregator::AddBoundInactive(const BoundInactiveSnapshot& snapshot) {
   for (int fam = 0; fam < 2; ++fam) {
     states_[fam][kBoundInactiveIdx] += snapshot.count[fam];
@@ -207,7 +238,10 @@ void Aggregator::FinishDestinations(AggregateResult* out) {
   unmatched_.clear();
   if (attribute_) dest_of_slot_.assign(table_.capacity(), -1);
   table_.ForEach([&](const TupleTable::Entry& e) {
-    if (range_known_ && usable > 0) {
+    // A tuple the tracker keeps only for its peak (no socket left) is no tuple of the
+    // occupancy histogram (a dump would not see it).
+    const bool live = !e.value.Empty();
+    if (live && range_known_ && usable > 0) {
       const double ratio = double(e.value.used) / usable;
       size_t i = 0;
       while (i < bounds.size() && ratio > bounds[i]) ++i;

@@ -72,6 +72,26 @@ class Aggregator : public RecordSink {
   /// between Reset() and Finish().
   void AddBoundInactive(const BoundInactiveSnapshot& snapshot);
 
+  /// Counts kept by the tracker (aggregate/tracked.h) instead of OnSocket() per socket: call
+  /// between Reset() and Finish(). `n` sockets in kernel state `state` of family `fam`.
+  void AddStateCount(Family fam, uint8_t state, uint64_t n);
+  /// A listener's local port (its socket counted with AddStateCount()): inbound port, bind-held.
+  void AddListenerPort(uint16_t port);
+  /// A bound-inactive socket's local port (counted with AddStateCount()): bind-held.
+  void AddBoundPort(uint16_t port);
+  /// A whole outgoing tuple's counters (tw[] per bucket, not cumulative; see TimeWaitBucket()).
+  void AddTupleCounts(const TupleTable::Key& key, const TupleTable::Counters& counts);
+  /// Outgoing full sockets of a tuple owned by one cgroup (workload attribution; ignored
+  /// unless SetAttribution() was called).
+  void AddOwnerCounts(const TupleTable::Key& key, uint64_t cgroup_id,
+                      const std::array<uint32_t, kNumStates>& states, uint32_t used) {
+    if (attribute_ && cgroup_id != 0) cells_.AddCounts(key, cgroup_id, states, used);
+  }
+  /// The inbound sockets of one local port, by exported state index.
+  void AddInboundCounts(uint16_t port, const std::array<uint64_t, kNumStates>& states);
+  /// The TIME_WAIT histogram bucket of a remaining lifetime (plan bounds of the last Reset()).
+  int TimeWaitBucket(uint32_t remaining_ms) const { return TwBucket(remaining_ms); }
+
   /// Completes the scrape into `out` (cleared first).
   void Finish(AggregateResult* out);
 

@@ -58,6 +58,18 @@ class OwnerCells {
     return true;
   }
 
+  /// Adds whole counts of `tuple` owned by `cgroup_id` (the state tracker's, not a dump's).
+  void AddCounts(const TupleTable::Key& tuple, uint64_t cgroup_id,
+                 const std::array<uint32_t, kNumStates>& states, uint32_t used) {
+    const Key key{tuple, 0, cgroup_id};
+    Counts* c = table_.FindOrInsert(key, Table::Hash(key));
+    if (c == nullptr) {
+      for (uint32_t v : states) overflow_sockets_ += v;
+      return;
+    }
+    for (int i = 0; i < kNumStates; ++i) c->states[i] += states[i];
+    c->used += used;
+  }
   /// Calls fn(const Cell&) (key.tuple, key.cgroup_id, value) for every pair, in slot order.
   template <typename Fn>
   void ForEach(Fn fn) const {

@@ -17,6 +17,7 @@ void DestinationStats::Add(const DestinationStats& o) {
   for (int i = 0; i < kNumStates; ++i) sockets[i] += o.sockets[i];
   ports_used += o.ports_used;
   ports_used_max = std::max(ports_used_max, o.ports_used_max);
+  ports_used_peak = std::max(ports_used_peak, o.ports_used_peak);
   tuples += o.tuples;
   for (size_t i = 0; i < tw_buckets.size() && i < o.tw_buckets.size(); ++i) {
     tw_buckets[i] += o.tw_buckets[i];

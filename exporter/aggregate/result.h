@@ -51,6 +51,7 @@ struct DestinationStats {
   std::array<uint64_t, kNumStates> sockets{};  // by exported state index
   uint64_t ports_used = 0;                     // sum over tuples of in-range, non-LISTEN sockets
   uint64_t ports_used_max = 0;                 // the fullest tuple's ports used
+  uint64_t ports_used_peak = 0;  // highest of a tuple's ports used over the tracker's window
   uint64_t tuples = 0;
   std::vector<uint64_t> tw_buckets;  // cumulative counts per TIME_WAIT bucket bound
   uint64_t tw_count = 0;

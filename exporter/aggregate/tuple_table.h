@@ -5,6 +5,7 @@
 // is O(1) and allocates nothing unless the table grows past its largest size so far (memory
 // follows tuples, not sockets).
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -32,10 +33,18 @@ struct SocketCounters {
   Count used;        // sockets on a local port inside the ephemeral range
   uint8_t occupied;  // tuple table slot in use (FlatTable's; unused outside the table)
   uint8_t pad;
+  Count peak;        // highest `used` over the tracker's peak window (tracker input only)
   std::array<Count, kMaxTwBuckets + 1> tw;  // per bucket, not cumulative; last = above the top
 
   /// Zeroes every counter (and `occupied`).
   void Clear() { std::memset(this, 0, sizeof(*this)); }
+  /// No socket in any state (a tuple kept by the tracker for its peak only).
+  bool Empty() const {
+    for (Count v : states) {
+      if (v != 0) return false;
+    }
+    return true;
+  }
   /// Counts one socket in exported state `state_idx`; `tw_bucket` >= 0 for TIME_WAIT.
   void Add(int state_idx, bool in_range, int tw_bucket, uint32_t expires_ms) {
     SatInc(states[state_idx]);
@@ -63,7 +72,7 @@ struct SocketCounters {
 /// per tuple: the first cgroup seen holding one of its sockets (its sockets are the tuple's
 /// minus those of the tuple's other (tuple, cgroup) cells, aggregate/owner_cells.h, and of
 /// its TIME_WAIT sockets with no known owner, so that a tuple with one owner, the common case,
-/// needs no cell). 4-byte aligned: the entry is 104 bytes.
+/// needs no cell). 4-byte aligned: the entry is 108 bytes.
 struct TupleCounters : SocketCounters<uint16_t, uint32_t> {
   uint16_t tw_unknown;       // TIME_WAIT sockets whose owner is not known
   uint16_t tw_unknown_used;  // ... of them on a local port inside the ephemeral range
@@ -94,7 +103,7 @@ class TupleTable {
   using Table = FlatTable<Key, Counters>;
   using Entry = Table::Entry;  // key, value (the counters)
   // The memory bound documented for destinations.max_tuples depends on this size.
-  static_assert(sizeof(Entry) == 104, "update docs/configuration.md (destinations.max_tuples)");
+  static_assert(sizeof(Entry) == 108, "update docs/configuration.md (destinations.max_tuples)");
 
   /// Empties the table for a scrape tracking at most `max_tuples` tuples (beyond: Overflow).
   void Reset(size_t max_tuples) {
@@ -117,6 +126,21 @@ class TupleTable {
       ++overflow_sockets_;
     }
     return c;
+  }
+
+  /// Adds the counters of a whole tuple (the tracker's maps, not a dump). Allocates only when
+  /// the table grows past its largest size so far.
+  void AddCounts(const Key& key, const Counters& counts) {
+    Counters* c = table_.FindOrInsert(key, Table::Hash(key));
+    if (c != nullptr) {
+      const uint8_t occupied = c->occupied;
+      c->AddAll(counts);
+      c->occupied = occupied;
+      c->peak = std::max(c->peak, counts.peak);
+    } else {
+      overflow_.AddAll(counts);
+      for (uint16_t v : counts.states) overflow_sockets_ += v;
+    }
   }
 
   /// Calls fn(const Entry&) for every tuple, in slot order.

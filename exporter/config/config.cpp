@@ -157,6 +157,22 @@ Section<UdpConfig> UdpSection() {
   }};
 }
 
+Section<TrackerConfig> TrackerSection() {
+  using T = TrackerConfig;
+  return {{
+      {"reconcile_interval_seconds",
+       Number(&T::reconcile_interval_seconds, InRange(0, kMaxReconcileIntervalSeconds))},
+      {"peak_window_seconds", Number(&T::peak_window_seconds, InRange(1, kMaxPeakWindowSeconds))},
+      {"max_tuples", Integer(&T::max_tuples, kMinTrackerEntries, kMaxTrackerEntries)},
+      {"max_time_wait_sockets",
+       Integer(&T::max_time_wait_sockets, kMinTrackerEntries, kMaxTrackerEntries)},
+      {"max_inbound_ports", Integer(&T::max_inbound_ports, kMinTrackerEntries, kMaxTrackerEntries)},
+      {"max_destinations", Integer(&T::max_destinations, kMinTrackerEntries, kMaxTrackerEntries)},
+      {"max_listeners", Integer(&T::max_listeners, kMinTrackerEntries, kMaxTrackerEntries)},
+      {"max_namespaces", Integer(&T::max_namespaces, kMinTrackerEntries, kMaxTrackerEntries)},
+  }};
+}
+
 // The whole file: one row per section, in the order an unknown key's error lists them.
 const Section<Config>& ConfigSection() {
   static const auto* const kSection = new Section<Config>{{
@@ -169,6 +185,7 @@ const Section<Config>& ConfigSection() {
       {"connect_failures", Map(&Config::connect_failures, ConnectFailuresSection())},
       {"workloads", Map(&Config::workloads, WorkloadsSection())},
       {"udp", Map(&Config::udp, UdpSection())},
+      {"tracker", Map(&Config::tracker, TrackerSection())},
   }};
   return *kSection;
 }

@@ -144,6 +144,31 @@ struct WorkloadsConfig {
   uint32_t time_wait_max_sockets = 65536;
 };
 
+/// Limits of the tracker section.
+inline constexpr double kMaxReconcileIntervalSeconds = 86400;
+inline constexpr double kMaxPeakWindowSeconds = 3600;
+inline constexpr uint32_t kMinTrackerEntries = 1024;
+inline constexpr uint32_t kMaxTrackerEntries = 1u << 24;
+
+/// `tracker` section: socket counts kept from kernel events (--collector.tracker;
+/// docs/architecture.md, "Counts kept from kernel events").
+struct TrackerConfig {
+  /// Each tracked namespace is walked again and compared with its counts this often (one
+  /// namespace at a time, spread over the interval); 0 turns the reconcile off.
+  double reconcile_interval_seconds = 900;
+  /// The peak series show the highest ports in use over at least half of this window and at
+  /// most all of it (it moves in half-window steps).
+  double peak_window_seconds = 30;
+  /// Map sizes (read at start; a reload does not resize them). Beyond, counts are lost for
+  /// the namespace, which falls back to dumps until its next reconcile.
+  uint32_t max_tuples = 262144;              // outgoing (namespace, source, destination) tuples
+  uint32_t max_time_wait_sockets = 262144;   // TIME_WAIT and request sockets
+  uint32_t max_inbound_ports = 65536;        // (namespace, local port) pairs with inbound sockets
+  uint32_t max_destinations = 65536;         // destinations with TIME_WAIT sockets
+  uint32_t max_listeners = 65536;            // listeners and bound-inactive sockets
+  uint32_t max_namespaces = 16384;
+};
+
 /// The whole validated configuration. Value type; not synchronized.
 /// Most local addresses with UDP series of their own (udp.local_addresses_top_k).
 inline constexpr uint32_t kMaxUdpLocalAddressesTopK = 64;
@@ -164,6 +189,7 @@ struct Config {
   ConnectFailuresConfig connect_failures;
   WorkloadsConfig workloads;
   UdpConfig udp;
+  TrackerConfig tracker;
 };
 
 /// The built-in defaults (used when --config.file is not given); equal to parsing an empty

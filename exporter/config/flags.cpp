@@ -38,6 +38,10 @@ const FlagSpec kFlags[] = {
     {"collector.time-wait-owners", "auto",
      "Record who owns each TIME_WAIT socket, from kernel events: auto (when the kernel allows), "
      "on (exit 1 if it cannot), off (TIME_WAIT sockets are owned by \"unknown\")."},
+    {"collector.tracker", "auto",
+     "Keep socket counts from kernel events instead of walking every socket on each scrape: "
+     "auto (when the kernel allows), on (exit 1 if it cannot), off (a sock_diag dump per "
+     "scrape)."},
     {"collector.connect-failures.udp", "auto",
      "Count UDP port-allocation failures too: auto (fexit on the kernel's UDP get_port when "
      "the kernel allows BPF trampolines, else not), syscalls (the system-call exit "
@@ -123,6 +127,10 @@ Result<ExporterFlags> Convert(std::map<std::string, std::string>& raw) {
   f.time_wait_owners = raw["collector.time-wait-owners"];
   if (f.time_wait_owners != "auto" && f.time_wait_owners != "on" && f.time_wait_owners != "off") {
     return BadValue("collector.time-wait-owners", f.time_wait_owners, "want auto, on or off");
+  }
+  f.tracker = raw["collector.tracker"];
+  if (f.tracker != "auto" && f.tracker != "on" && f.tracker != "off") {
+    return BadValue("collector.tracker", f.tracker, "want auto, on or off");
   }
   f.connect_failures_udp = raw["collector.connect-failures.udp"];
   if (f.connect_failures_udp != "auto" && f.connect_failures_udp != "syscalls" &&

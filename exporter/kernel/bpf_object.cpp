@@ -86,7 +86,8 @@ std::string DeniedDespiteCapabilities() {
 }  // namespace
 
 Result<std::shared_ptr<BpfObject>> BpfObject::Load(const std::vector<std::string>& programs,
-                                                   const std::vector<BpfMapSize>& sizes) {
+                                                   const std::vector<BpfMapSize>& sizes,
+                                                   const BpfAttachOptions& attach) {
   struct stat st;
   if (stat("/sys/kernel/btf/vmlinux", &st) != 0) {
     return Status::Error("the kernel has no BTF (/sys/kernel/btf/vmlinux: " +
@@ -128,7 +129,17 @@ Result<std::shared_ptr<BpfObject>> BpfObject::Load(const std::vector<std::string
   }
   bpf_object__for_each_program(prog, skel->obj) {
     if (!bpf_program__autoload(prog)) continue;
-    bpf_link* link = bpf_program__attach(prog);
+    const std::string_view sec = bpf_program__section_name(prog);
+    if (sec == "raw_tp") continue;  // run on demand (BPF_PROG_TEST_RUN), never attached
+    bpf_link* link = nullptr;
+    if (sec.substr(0, 7) == "cgroup/") {
+      if (attach.cgroup_fd < 0) {
+        return Status::Error(std::string(sec) + " needs the cgroup v2 hierarchy (not found)");
+      }
+      link = bpf_program__attach_cgroup(prog, attach.cgroup_fd);
+    } else {
+      link = bpf_program__attach(prog);
+    }
     if (link == nullptr) {
       const int err = errno;
       const char* section = bpf_program__section_name(prog);
@@ -137,13 +148,13 @@ Result<std::shared_ptr<BpfObject>> BpfObject::Load(const std::vector<std::string
       }
       return Status::Error(std::string("attaching to ") + section + ": " + strerror(err));
     }
-    object->links_.push_back(link);
+    object->links_.emplace_back(bpf_program__name(prog), link);
   }
   return object;
 }
 
 BpfObject::~BpfObject() {
-  for (bpf_link* link : links_) bpf_link__destroy(link);
+  for (auto& [name, link] : links_) bpf_link__destroy(link);
   sockstate_bpf__destroy(skel_);
 }
 
@@ -152,8 +163,21 @@ int BpfObject::MapFd(std::string_view name) const {
   return map == nullptr ? -1 : bpf_map__fd(map);
 }
 
+int BpfObject::ProgramFd(std::string_view name) const {
+  const bpf_program* prog = bpf_object__find_program_by_name(skel_->obj, std::string(name).c_str());
+  return prog == nullptr ? -1 : bpf_program__fd(prog);
+}
+
+int BpfObject::LinkFd(std::string_view name) const {
+  for (const auto& [program, link] : links_) {
+    if (program == name) return bpf_link__fd(link);
+  }
+  return -1;
+}
+
 BpfFeatureSet LoadBpfFeatures(const std::vector<BpfFeature>& features,
-                              const std::vector<BpfMapSize>& sizes) {
+                              const std::vector<BpfMapSize>& sizes,
+                              const BpfAttachOptions& attach) {
   const size_t n = features.size();
   BpfFeatureSet set;
   set.status.assign(n, Status::Ok());
@@ -170,12 +194,37 @@ BpfFeatureSet LoadBpfFeatures(const std::vector<BpfFeature>& features,
       const std::vector<std::string>& p = programs_of(i, set.variant[i]);
       programs.insert(programs.end(), p.begin(), p.end());
     }
-    return BpfObject::Load(programs, sizes);
+    return BpfObject::Load(programs, sizes, attach);
   };
   std::vector<bool> wanted(n);
   for (size_t i = 0; i < n; ++i) {
     set.off[i] = features[i].mode == "off";
     wanted[i] = !set.off[i];
+  }
+  if (std::find(wanted.begin(), wanted.end(), true) == wanted.end()) return set;
+  // A feature with fallbacks is probed alone first (they are small), so that the union is
+  // loaded once with the variant this kernel takes: a failed union would load every feature
+  // again, alone and then together (the state tracker's programs take ~1.7 s of verifier
+  // time on the development VM).
+  for (size_t i = 0; i < n; ++i) {
+    if (!wanted[i] || features[i].fallbacks.empty()) continue;
+    std::vector<bool> one(n, false);
+    one[i] = true;
+    Status first;
+    for (size_t v = 0; v <= features[i].fallbacks.size(); ++v) {
+      set.variant[i] = v;
+      Result<std::shared_ptr<BpfObject>> alone = load(one);
+      if (alone.ok()) break;
+      if (v == 0) first = alone.status();
+      set.variant[i] = v + 1;
+    }
+    if (set.variant[i] > features[i].fallbacks.size()) {  // no variant loads
+      set.status[i] = first;
+      set.variant[i] = 0;
+      wanted[i] = false;
+    } else if (set.variant[i] > 0) {
+      set.notes[i] = first.message();
+    }
   }
   if (std::find(wanted.begin(), wanted.end(), true) == wanted.end()) return set;
   Result<std::shared_ptr<BpfObject>> all = load(wanted);

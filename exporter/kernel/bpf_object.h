@@ -22,7 +22,17 @@ struct BpfMapSize {
   uint32_t max_entries = 0;
 };
 
-/// The loaded and attached object. Thread-safe after Load(): only map fds are handed out.
+/// How programs that the kernel does not attach by their section alone are attached. Value
+/// type.
+struct BpfAttachOptions {
+  /// `cgroup/...` programs (bind, close of sockets) are attached to this cgroup (v2: its
+  /// descendants inherit them); -1: such a program cannot be loaded.
+  int cgroup_fd = -1;
+};
+
+/// The loaded and attached object. Thread-safe after Load(): only fds are handed out.
+/// Programs in section `raw_tp` without a tracepoint name are loaded but not attached: user
+/// space runs them on demand (BPF_PROG_TEST_RUN, ProgramFd()).
 class BpfObject {
  public:
   /// Checks the kernel's BTF and the capabilities (CAP_BPF and CAP_PERFMON, or
@@ -31,18 +41,24 @@ class BpfObject {
   /// `sizes` resized first. The error says what is missing: kernel BTF, a capability, a
   /// seccomp filter, a kernel symbol, an attach point.
   static Result<std::shared_ptr<BpfObject>> Load(const std::vector<std::string>& programs,
-                                                 const std::vector<BpfMapSize>& sizes = {});
+                                                 const std::vector<BpfMapSize>& sizes = {},
+                                                 const BpfAttachOptions& attach = {});
   ~BpfObject();
   BpfObject(const BpfObject&) = delete;
   BpfObject& operator=(const BpfObject&) = delete;
 
   /// The fd of the map named `name` in the .bpf.c files, or -1 when there is none.
   int MapFd(std::string_view name) const;
+  /// The fd of the loaded program named `name` (its C function name), or -1.
+  int ProgramFd(std::string_view name) const;
+  /// The fd of the link of the attached program `name` (e.g. an iterator's, which user space
+  /// opens iterators on), or -1.
+  int LinkFd(std::string_view name) const;
 
  private:
   explicit BpfObject(sockstate_bpf* skel) : skel_(skel) {}
   sockstate_bpf* skel_;
-  std::vector<bpf_link*> links_;  // one per attached program
+  std::vector<std::pair<std::string, bpf_link*>> links_;  // one per attached program
 };
 
 /// One kernel-event feature of the object: the flag that turns it on, its mode (auto, on or
@@ -73,6 +89,7 @@ struct BpfFeatureSet {
 /// together, once, each with the program set that loaded. Never exits: the caller decides
 /// what a failing `on` means. Thread-safe.
 BpfFeatureSet LoadBpfFeatures(const std::vector<BpfFeature>& features,
-                              const std::vector<BpfMapSize>& sizes);
+                              const std::vector<BpfMapSize>& sizes,
+                              const BpfAttachOptions& attach = {});
 
 }  // namespace sockstate

@@ -64,6 +64,8 @@ class NetnsTarget {
 
   bool own() const { return own_; }
   const std::string& label() const { return label_; }
+  /// Where it was found (path, dev, inode; no pid): enough for Enter() from another thread.
+  NetnsRef ref() const { return NetnsRef{label_, path_, dev_, ino_, 0}; }
 
  private:
   NetnsTarget() = default;

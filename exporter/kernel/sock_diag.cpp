@@ -52,6 +52,7 @@ bool DecodeDiagMsg(const inet_diag_msg& m, SocketRecord& r) {
   r.expires_ms = m.idiag_expires;
   r.uid = m.idiag_uid;
   r.inode = m.idiag_inode;
+  r.cookie = uint64_t(m.id.idiag_cookie[0]) | uint64_t(m.id.idiag_cookie[1]) << 32;
   return true;
 }
 

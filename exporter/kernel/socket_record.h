@@ -58,6 +58,7 @@ struct SocketRecord {
   /// sends with every full socket. 0 for TIME_WAIT and request sockets (they have none) and
   /// when the attribute is absent (kernels before 5.9, no cgroup v2).
   uint64_t cgroup_id = 0;
+  uint64_t cookie = 0;  // idiag_cookie: the socket cookie (what BPF's bpf_get_socket_cookie gives)
 };
 
 /// Receives socket records from a dump or a replay. OnSocket runs once per socket on the

@@ -206,8 +206,8 @@ inline constexpr MetricDef kNetnsUdpOccupancyBoundRatio{"sockstate_netns_udp_occ
     "namespaces.detail_threshold.",
     MetricType::kGauge};
 inline constexpr MetricDef kNetnsDetailed{"sockstate_netns_detailed",
-    "1 when the namespace got the exact sock_diag dump this scrape (per-destination series), "
-    "0 when only its bound was read; reason says why.",
+    "1 when the namespace got exact per-destination series this scrape (a sock_diag dump, or "
+    "the tracker's counts: reason \"tracker\"), 0 when only its bound was read; reason says why.",
     MetricType::kGauge};
 
 // /proc/net files (sources/proc_sources.cpp)
@@ -507,6 +507,51 @@ inline constexpr MetricDef kHttpRequestsRejectedTotal{"sockstate_http_requests_r
     "scrape_limit (503, --web.max-requests scrapes in progress), bcrypt_limit (503, too many "
     "password checks in progress).",
     MetricType::kCounter};
+
+// ---- Counts kept from kernel events (--collector.tracker; docs/architecture.md) ----
+inline constexpr MetricDef kTrackerAvailable{"sockstate_tracker_available",
+    "1 when the kernel program that keeps socket counts from events is loaded and attached; 0: "
+    "every namespace is read by a sock_diag dump (or bounded) as without it.",
+    MetricType::kGauge};
+inline constexpr MetricDef kTrackerInUse{"sockstate_tracker_in_use",
+    "1 when this namespace's socket counts came from the tracker's maps this scrape (no dump); "
+    "0 when from a dump or its occupancy bound (not seeded yet, a map overflowed, tracker off).",
+    MetricType::kGauge};
+inline constexpr MetricDef kDestinationOccupancyPeakRatio{"sockstate_destination_occupancy_peak_ratio",
+    "Highest ports used by the destination's fullest tuple over the peak window "
+    "(tracker.peak_window_seconds) / usable ports now (0..1): a burst between scrapes shows here.",
+    MetricType::kGauge};
+inline constexpr MetricDef kTrackerDriftSockets{"sockstate_tracker_drift_sockets",
+    "Sockets by which the namespace's counts differed from the walk of its last reconcile "
+    "(summed over destination tuples, inbound ports and states; corrected by the reconcile).",
+    MetricType::kGauge};
+inline constexpr MetricDef kTrackerReconcilesTotal{"sockstate_tracker_reconciles_total",
+    "Walks of the namespace compared with its counts (tracker.reconcile_interval_seconds).",
+    MetricType::kCounter};
+inline constexpr MetricDef kTrackerOverflowTotal{"sockstate_tracker_overflow_total",
+    "Counts of the namespace lost because a tracker map was full (then it is read by dumps "
+    "until its next reconcile); absent while none.",
+    MetricType::kCounter};
+inline constexpr MetricDef kTrackerEventsTotal{"sockstate_tracker_events_total",
+    "Kernel events the tracker counted: state_change (full sockets), born and ended "
+    "(TIME_WAIT and request sockets), swept (FIN_WAIT2 minisockets found in TIME_WAIT), nested "
+    "(counted by the program of a deeper nesting level).",
+    MetricType::kCounter};
+inline constexpr MetricDef kTrackerLostEventsTotal{"sockstate_tracker_lost_events_total",
+    "Kernel events no tracker program counted (nested on one CPU deeper than its programs "
+    "reach): each makes every tracked namespace reconciled at once.",
+    MetricType::kCounter};
+inline constexpr MetricDef kTrackerMapEntries{"sockstate_tracker_map_entries",
+    "Entries in each tracker map (trk_mini: TIME_WAIT and request sockets born minus ended); "
+    "kernel bytes per entry in docs/configuration.md (tracker section).",
+    MetricType::kGauge};
+inline constexpr MetricDef kTrackerMapMaxEntries{"sockstate_tracker_map_max_entries",
+    "Capacity of each tracker map (the tracker section of the configuration).",
+    MetricType::kGauge};
+inline constexpr MetricDef kTrackerNamespaces{"sockstate_tracker_namespaces",
+    "Namespaces the tracker knows by state: tracked (counts served), seeding (first walk "
+    "pending), fallback (a map overflowed or the port range changed since the last walk).",
+    MetricType::kGauge};
 
 }  // namespace metric
 

@@ -6,6 +6,7 @@
 #include <exception>
 
 #include "sources/occupancy_bound_source.h"
+#include "sources/tracker_source.h"
 #include "util/log.h"
 #include "version.h"
 
@@ -85,6 +86,7 @@ Collector::Collector(CollectorOptions options, std::shared_ptr<const Config> con
   env_.record_udp_dump = std::move(options.record_udp_dump);
   env_.time_wait_owners = std::move(options.time_wait_owners);
   env_.cgroups = std::move(options.cgroups);
+  env_.tracker = std::move(options.tracker);
   for (auto& s : host_sources) host_.push_back(HostRun{std::move(s)});
   last_reload_success_ts_ = UnixNow();
 }
@@ -161,6 +163,13 @@ std::vector<prometheus::MetricFamily> Collector::Scrape() const {
   }
   const bool label_netns = config->namespaces.mode != NetnsMode::kOwn;
   namespaces_.Refresh(*config);
+  if (env_.tracker) {  // the namespaces the tracker seeds and reconciles
+    std::vector<TrackerTarget> targets;
+    for (const Namespace* ns : namespaces_.list()) {
+      targets.push_back({ns->target->ref(), ns->target->own()});
+    }
+    env_.tracker->SetTargets(std::move(targets), label_netns);
+  }
   for (HostRun& h : host_) h.source->BeforeNamespaces();  // snapshots the namespaces use
   namespaces_.Run(*config, [&](Namespace& ns) { ReadNamespace(ns, *config); });
   const std::vector<Namespace*>& list = namespaces_.list();

@@ -36,6 +36,8 @@ struct CollectorOptions {
   std::shared_ptr<const TimeWaitOwners> time_wait_owners;
   /// Names workloads from cgroup ids (docs/workloads.md); null: every workload "unknown".
   std::shared_ptr<CgroupResolver> cgroups;
+  /// Socket counts kept from kernel events (MakeHostSources()); null: dumps only.
+  std::shared_ptr<Tracker> tracker;
 };
 
 /// Thread-safe: Collect() may be called from many HTTP threads at once.

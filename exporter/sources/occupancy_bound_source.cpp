@@ -5,6 +5,7 @@
 
 #include "kernel/procfs.h"
 #include "sources/sysctl_source.h"
+#include "sources/tracker_source.h"
 
 namespace sockstate {
 
@@ -59,6 +60,8 @@ std::string_view DetailReasonName(DetailReason r) {
       return "hysteresis";
     case DetailReason::kBelowThreshold:
       return "below_threshold";
+    case DetailReason::kTracker:
+      return "tracker";
   }
   return "";
 }
@@ -108,6 +111,13 @@ Status OccupancyBoundSource::Read(const NetnsReadContext& ctx) {
   reason_ = DecideDetail(ctx.own, own_hash, std::max(bound_, udp_bound_),
                          ctx.config.namespaces.detail_threshold, was_detailed);
   was_detailed_ = detailed();
+  // The tracker counts every namespace it serves exactly, without a dump (the bound still
+  // decides for the sources that dump, UDP).
+  tracked_ = false;
+  if (!ctx.own && ctx.env.tracker && ctx.env.tracker->available()) {
+    if (cookie_ == 0) cookie_ = TrackerProbe::ThisNamespaceCookie();
+    tracked_ = ctx.env.tracker->Serve(cookie_) != nullptr;
+  }
   return Status::Ok();
 }
 
@@ -115,6 +125,11 @@ void OccupancyBoundSource::AddFamilies(FamilySet& fs, const Labels& base,
                                        const ExportContext&) const {
   fs.Add(metric::kNetnsOccupancyBoundRatio, base, bound_);
   fs.Add(metric::kNetnsUdpOccupancyBoundRatio, base, udp_bound_);
+  if (tracked_) {
+    fs.Add(metric::kNetnsDetailed,
+           With(base, {{"reason", std::string(DetailReasonName(DetailReason::kTracker))}}), 1);
+    return;
+  }
   fs.Add(metric::kNetnsDetailed, With(base, {{"reason", std::string(DetailReasonName(reason_))}}), detailed() ? 1 : 0);
 }
 

@@ -49,8 +49,11 @@ enum class DetailReason {
   kThreshold,       // bound >= namespaces.detail_threshold
   kHysteresis,      // detailed before, bound still >= kDetailHysteresis * threshold
   kBelowThreshold,  // not detailed: every tuple's occupancy is provably below the bound
+  kTracker,         // counted by the state tracker: exact without a dump (the label only: the
+                    // bound's own decision still holds for the sources that dump, UDP)
 };
-/// The label value ("own", "own_hash", "threshold", "hysteresis", "below_threshold").
+/// The label value ("own", "own_hash", "threshold", "hysteresis", "below_threshold",
+/// "tracker").
 std::string_view DetailReasonName(DetailReason r);
 /// The decision for one namespace. Pure; thread-safe.
 DetailReason DecideDetail(bool own, bool own_hash, double bound, double threshold,
@@ -81,6 +84,8 @@ class OccupancyBoundSource : public NetnsSource {
   double udp_bound_ = 0;
   DetailReason reason_ = DetailReason::kOwn;
   bool was_detailed_ = false;
+  uint64_t cookie_ = 0;  // the namespace's netns cookie (for the tracker), learned once
+  bool tracked_ = false;  // the tracker serves the namespace this scrape (reason "tracker")
 };
 
 }  // namespace sockstate

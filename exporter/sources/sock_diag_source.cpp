@@ -1,7 +1,9 @@
 #include "sources/sock_diag_source.h"
 
+#include <algorithm>
 #include <string>
 
+#include "aggregate/tracked.h"
 #include "aggregate/workloads.h"
 #include "sources/occupancy_bound_source.h"
 #include "sources/sysctl_source.h"
@@ -40,7 +42,7 @@ void AddWorkloads(FamilySet& fs, const DestinationStats& d, const Labels& dl) {
 }
 
 void AddDestination(FamilySet& fs, const AggregateResult& a, const DestinationStats& d,
-                    const Labels& base) {
+                    const Labels& base, bool peaks) {
   const PortBudget& b = a.budget;
   Labels dl = With(base, {{"destination", d.label}});
   AddStateSeries(fs, metric::kDestinationSockets, dl, d);
@@ -52,6 +54,11 @@ void AddDestination(FamilySet& fs, const AggregateResult& a, const DestinationSt
     double ratio =
         b.usable > 0 ? double(d.ports_used_max) / b.usable : (d.ports_used_max > 0 ? 1.0 : 0.0);
     fs.Add(metric::kDestinationOccupancyRatio, dl, ratio);
+  }
+  if (peaks && b.known) {  // the tracker's peak window
+    const double peak = b.usable > 0 ? std::min(1.0, double(d.ports_used_peak) / b.usable)
+                                     : (d.ports_used_peak > 0 ? 1.0 : 0.0);
+    fs.Add(metric::kDestinationOccupancyPeakRatio, dl, peak);
   }
   fs.Add(metric::kDestinationTuples, dl, double(d.tuples));
   fs.Histogram(metric::kDestinationTimeWaitRemainingSeconds, dl, a.tw_bounds, d.tw_buckets,
@@ -78,11 +85,7 @@ void SockDiagSource::ResetAggregator() {
   }
 }
 
-Status SockDiagSource::Read(const NetnsReadContext& ctx) {
-  // A namespace whose occupancy bound is below the threshold is not dumped.
-  const OccupancyBoundSource* bound = ctx.Earlier<OccupancyBoundSource>();
-  snap_.dumped = bound == nullptr || bound->detailed();
-  if (!snap_.dumped) return Status::Ok();
+void SockDiagSource::Prepare(const NetnsReadContext& ctx) {
   // Namespaces never dumped (cleared by their bound) do not pay for the tables.
   if (!aggregator_) aggregator_ = std::make_unique<Aggregator>();
   // The port range drives the aggregation: it comes from this scrape's sysctl source.
@@ -97,7 +100,43 @@ Status SockDiagSource::Read(const NetnsReadContext& ctx) {
   netns_inode_ = ctx.netns_inode;
   range_ = s && s->port_range ? &*s->port_range : nullptr;
   reserved_ = s && s->reserved_ports ? &*s->reserved_ports : nullptr;
+  snap_.max_tw_buckets = s ? s->tcp_max_tw_buckets : std::nullopt;
   ResetAggregator();
+}
+
+void SockDiagSource::ReadTracked(const NetnsReadContext& ctx, const Tracker& tracker,
+                                 const TrackedNamespace& ns) {
+  Prepare(ctx);
+  AggregateTracked(ns, tracker.snapshot().jiffies, tracker.snapshot().hz, *aggregator_);
+  aggregator_->Finish(&snap_.agg);
+  snap_.dump_sockets = snap_.agg.sockets;
+  config_ = nullptr;
+  range_ = nullptr;
+  reserved_ = nullptr;
+  tw_owners_ = {};
+}
+
+Status SockDiagSource::Read(const NetnsReadContext& ctx) {
+  // The tracker's counts when it serves this namespace: no dump.
+  const Tracker* tracker = ctx.env.tracker.get();
+  snap_.tracker_available = tracker != nullptr && tracker->available();
+  snap_.tracked = false;
+  const bool replay = !ctx.env.replay_dump.empty() && ctx.own;  // a recorded dump wins
+  if (snap_.tracker_available && !replay) {
+    if (cookie_ == 0) cookie_ = TrackerProbe::ThisNamespaceCookie();
+    snap_.tracker_health = tracker->Health(cookie_);
+    if (const TrackedNamespace* ns = tracker->Serve(cookie_)) {
+      snap_.dumped = true;
+      snap_.tracked = true;
+      ReadTracked(ctx, *tracker, *ns);
+      return Status::Ok();
+    }
+  }
+  // A namespace whose occupancy bound is below the threshold is not dumped.
+  const OccupancyBoundSource* bound = ctx.Earlier<OccupancyBoundSource>();
+  snap_.dumped = bound == nullptr || bound->detailed();
+  if (!snap_.dumped) return Status::Ok();
+  Prepare(ctx);
   Status st;
   if (!ctx.env.replay_dump.empty() && ctx.own) {
     st = ReplayDumpFile(ctx.env.replay_dump, *aggregator_);
@@ -108,7 +147,6 @@ Status SockDiagSource::Read(const NetnsReadContext& ctx) {
   if (st.ok()) {
     aggregator_->Finish(&snap_.agg);
     snap_.dump_sockets = snap_.agg.sockets;
-    snap_.max_tw_buckets = s ? s->tcp_max_tw_buckets : std::nullopt;
   }
   config_ = nullptr;
   range_ = nullptr;
@@ -182,7 +220,22 @@ void SockDiagSource::FinishAcrossNamespaces(const std::vector<NetnsSource*>& all
   });
 }
 
+namespace {
+
+void AddTrackerHealth(FamilySet& fs, const TrackerHealth& h, const Labels& base) {
+  if (h.overflow) fs.Add(metric::kTrackerOverflowTotal, base, double(h.overflow));
+  if (h.reconciles == 0) return;  // the series budget: nothing to say before a reconcile
+  fs.Add(metric::kTrackerDriftSockets, base, double(h.drift_last));
+  fs.Add(metric::kTrackerReconcilesTotal, base, double(h.reconciles));
+}
+
+}  // namespace
+
 void SockDiagSource::AddFamilies(FamilySet& fs, const Labels& base, const ExportContext&) const {
+  if (snap_.tracker_available) {
+    fs.Add(metric::kTrackerInUse, base, snap_.tracked ? 1 : 0);
+    AddTrackerHealth(fs, snap_.tracker_health, base);
+  }
   if (!snap_.dumped) return;
   const AggregateResult& a = snap_.agg;
   for (int fam = 0; fam < 2; ++fam) {
@@ -195,7 +248,7 @@ void SockDiagSource::AddFamilies(FamilySet& fs, const Labels& base, const Export
   }
   fs.Add(metric::kNetlinkDumpSockets, base, double(snap_.dump_sockets));
   if (a.budget.known) AddBudget(fs, a.budget, base);
-  for (const DestinationStats& d : a.destinations) AddDestination(fs, a, d, base);
+  for (const DestinationStats& d : a.destinations) AddDestination(fs, a, d, base, snap_.tracked);
   if (a.budget.known) {
     fs.Histogram(metric::kTupleOccupancyRatio, base, a.occupancy_bounds, a.occupancy_buckets,
                  a.occupancy_count, a.occupancy_sum);

@@ -16,6 +16,7 @@
 #include "aggregate/aggregator.h"
 #include "kernel/sock_diag.h"
 #include "sources/source.h"
+#include "sources/tracker_source.h"
 
 namespace sockstate {
 
@@ -27,6 +28,11 @@ struct SockDiagSnapshot {
   std::optional<int64_t> max_tw_buckets;
   /// False when the occupancy bound of this scrape cleared the namespace: no dump, no series.
   bool dumped = true;
+  /// The tracker runs (sockstate_tracker_in_use is exported).
+  bool tracker_available = false;
+  /// The counts came from the tracker's maps (no dump): the peak series are exported.
+  bool tracked = false;
+  TrackerHealth tracker_health;  // the tracker's reconciles of this namespace
 };
 
 /// One namespace's sock_diag source. Not thread-safe (the pipeline never overlaps its calls).
@@ -47,6 +53,9 @@ class SockDiagSource : public NetnsSource {
 
  private:
   Status DumpLive(const NetnsReadContext& ctx);
+  /// The aggregation from the tracker's counts of this namespace instead of a dump.
+  void ReadTracked(const NetnsReadContext& ctx, const Tracker& tracker, const TrackedNamespace& ns);
+  void Prepare(const NetnsReadContext& ctx);  // the aggregator, reset with this scrape's range
   void ResetAggregator();  // with the range and reserved ports of the Read() in progress
 
   std::unique_ptr<SockDiagSocket> socket_;
@@ -54,6 +63,7 @@ class SockDiagSource : public NetnsSource {
   std::optional<BoundInactiveSnapshot> bound_inactive_;  // cached between their dumps
   std::chrono::steady_clock::time_point bound_inactive_at_;
   SockDiagSnapshot snap_;
+  uint64_t cookie_ = 0;  // the namespace's netns cookie (for the tracker), learned once
   // Valid during Read() only (the restart callback resets the aggregator with them).
   const Config* config_ = nullptr;
   const PortRange* range_ = nullptr;

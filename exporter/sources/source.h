@@ -34,6 +34,8 @@ namespace sockstate {
 
 /// Process-wide settings and counters every source may use (from flags). Outlives every
 /// source. The counters are thread-safe.
+class Tracker;  // sources/tracker_source.h
+
 struct SourceEnv {
   std::string procfs = "/proc";              // --path.procfs
   std::string netns_dir = "/var/run/netns";  // --path.netns
@@ -46,6 +48,9 @@ struct SourceEnv {
   /// before the namespaces are read; null or unavailable: every TIME_WAIT socket's owner is
   /// "unknown".
   std::shared_ptr<const TimeWaitOwners> time_wait_owners;
+  /// Socket counts kept from kernel events (--collector.tracker); read once per scrape before
+  /// the namespaces. Null (off) or unavailable: every namespace is dumped (or bounded).
+  std::shared_ptr<Tracker> tracker;
   /// Names workloads from cgroup ids; used by FinishAcrossNamespaces() (one thread) only.
   std::shared_ptr<CgroupResolver> cgroups;
 };
@@ -153,12 +158,16 @@ struct HostSourceOptions {
   uint32_t time_wait_max_sockets = WorkloadsConfig().time_wait_max_sockets;
   std::string cgroup2_root;  // where workloads are named from (Cgroup2Root())
   std::string connect_failures_udp = "auto";  // --collector.connect-failures.udp
+  std::string tracker = "auto";               // --collector.tracker: auto|on|off
+  TrackerConfig tracker_config;               // map sizes (read at start), reconcile, peaks
 };
 /// What MakeHostSources() made. Value type.
 struct HostSources {
   std::vector<std::unique_ptr<HostSource>> sources;
   /// For SourceEnv::time_wait_owners (unavailable when the program is not loaded).
   std::shared_ptr<TimeWaitOwners> time_wait_owners;
+  /// For SourceEnv::tracker (null when off).
+  std::shared_ptr<Tracker> tracker;
 };
 Result<HostSources> MakeHostSources(const HostSourceOptions& options);
 

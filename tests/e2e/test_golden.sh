@@ -20,7 +20,7 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
   --debug.replay-dump="$src/tests/fixtures/dumps/mixed.ssdiag" \
   --debug.replay-udp-dump="$src/tests/fixtures/dumps/udp.ssudp" \
   --config.file="$here/golden-config.yml" --collector.connect-failures=off \
-  --collector.time-wait-owners=off >"$tmp/log" 2>&1 &
+  --collector.time-wait-owners=off --collector.tracker=off >"$tmp/log" 2>&1 &
 # (connect failures come from kernel events, not from the fixtures: off keeps the golden file
 # the same on every host; tests/kernel/connect_failures_kernel_test.cpp covers that source.)
 pid=$!

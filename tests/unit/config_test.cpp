@@ -185,7 +185,7 @@ TEST(ConfigErrorTest, UnknownKeys) {
   EXPECT_EQ(
       Err("destination:\n  top_k: 1\n"),
       "t.yml:1:1: destination: unknown key \"destination\" (allowed: collector, destinations, "
-      "inbound, histograms, namespaces, nat, connect_failures, workloads, udp)");
+      "inbound, histograms, namespaces, nat, connect_failures, workloads, udp, tracker)");
   EXPECT_EQ(Err("destinations:\n  topk: 1\n"),
             "t.yml:2:3: destinations.topk: unknown key \"topk\" (allowed: groups, top_k, "
             "max_series, max_tuples)");

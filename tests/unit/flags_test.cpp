@@ -120,6 +120,15 @@ TEST(FlagsTest, KernelEventModes) {
             "bad --collector.connect-failures \"yes\" (want auto, on or off)");
   EXPECT_EQ(Error({"--collector.time-wait-owners=1"}),
             "bad --collector.time-wait-owners \"1\" (want auto, on or off)");
+  EXPECT_EQ(Parse({})->tracker, "auto");
+  for (const char* mode : {"auto", "on", "off"}) {
+    const std::string arg = std::string("--collector.tracker=") + mode;
+    auto r = Parse({arg.c_str()});
+    ASSERT_TRUE(r.ok()) << arg;
+    EXPECT_EQ(r->tracker, mode);
+  }
+  EXPECT_EQ(Error({"--collector.tracker=dump"}),
+            "bad --collector.tracker \"dump\" (want auto, on or off)");
   EXPECT_EQ(Parse({})->connect_failures_udp, "auto");
   for (const char* mode : {"auto", "syscalls", "off"}) {
     const std::string arg = std::string("--collector.connect-failures.udp=") + mode;
@@ -160,7 +169,7 @@ TEST(FlagsTest, HelpListsEveryFlagWithItsDefault) {
   // Flags without a default print none; bools never print theirs.
   EXPECT_NE(help.find("Built-in defaults when empty.\n"), std::string::npos);
   EXPECT_EQ(help.find("(default \"false\")"), std::string::npos);
-  EXPECT_EQ(FlagTable().size(), 24u);
+  EXPECT_EQ(FlagTable().size(), 25u);
 }
 
 }  // namespace

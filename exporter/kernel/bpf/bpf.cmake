@@ -22,10 +22,11 @@ set(_bpf_objects)
 foreach(_prog ${_bpf_programs})
   get_filename_component(_name ${_prog} NAME_WE)  # connect_failures.bpf.c -> connect_failures
   set(_obj ${_bpf_out}/bpf/${_name}.bpf.o)
+  # -mcpu=v3: atomic exchange and compare-and-swap (tracker.bpf.c; kernels 5.12+).
   add_custom_command(
     OUTPUT ${_obj}
     COMMAND ${CMAKE_COMMAND} -E make_directory ${_bpf_out}/bpf
-    COMMAND ${SOCKSTATE_BPF_CLANG} -target bpf -O2 -g -Wall ${_bpf_arch_inc} -I${_bpf_src}
+    COMMAND ${SOCKSTATE_BPF_CLANG} -target bpf -mcpu=v3 -O2 -g -Wall ${_bpf_arch_inc} -I${_bpf_src}
             -c ${_prog} -o ${_obj}
     DEPENDS ${_prog} ${_bpf_headers}
     COMMENT "BPF: ${_name}.bpf.o"

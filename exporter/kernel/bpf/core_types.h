@@ -12,10 +12,17 @@
 #define IPPROTO_TCP 6
 #define IPPROTO_UDP 17
 #define SOCK_DGRAM 2
+#define TCP_ESTABLISHED 1
 #define TCP_SYN_SENT 2
+#define TCP_SYN_RECV 3
 #define TCP_FIN_WAIT2 5
+#define TCP_TIME_WAIT 6
 #define TCP_CLOSE 7
+#define TCP_LISTEN 10
 #define TCP_CLOSING 11
+#define TCP_NEW_SYN_RECV 12
+#define SOCK_DEAD 0           /* bit of sk_flags: orphaned (closed by its owner) */
+#define SOCK_BINDPORT_LOCK 8  /* sk_userlocks: the port was given to bind() explicitly */
 #define E2BIG 7
 #define EAGAIN 11
 #define EEXIST 17
@@ -33,13 +40,23 @@ struct local_ports {
   __u32 range; /* low | high << 16 since 6.3; before: int range[2] (read by its size) */
 } __attribute__((preserve_access_index));
 
+struct inet_hashinfo {
+  unsigned int ehash_mask;
+} __attribute__((preserve_access_index));
+
+struct inet_timewait_death_row {
+  struct inet_hashinfo *hashinfo; /* the namespace's own table, or the host's */
+} __attribute__((preserve_access_index));
+
 struct netns_ipv4 {
   struct local_ports ip_local_ports;
+  struct inet_timewait_death_row tcp_death_row;
 } __attribute__((preserve_access_index));
 
 struct net {
   struct ns_common ns;
   struct netns_ipv4 ipv4;
+  __u64 net_cookie; /* never reused, unlike ns.inum (SO_NETNS_COOKIE in user space) */
 } __attribute__((preserve_access_index));
 
 typedef struct {
@@ -49,6 +66,7 @@ typedef struct {
 struct in6_addr {
   union {
     __u8 u6_addr8[16];
+    __be32 u6_addr32[4];
   } in6_u;
 } __attribute__((preserve_access_index));
 
@@ -56,12 +74,15 @@ struct in6_addr {
 struct sock_common {
   __be32 skc_daddr;
   __be32 skc_rcv_saddr;
+  unsigned int skc_hash; /* established-hash value: the bucket is skc_hash & ehash_mask */
   __be16 skc_dport;
   __u16 skc_num;
   unsigned short skc_family;
+  volatile unsigned char skc_state;
   possible_net_t skc_net;
   struct in6_addr skc_v6_daddr;
   struct in6_addr skc_v6_rcv_saddr;
+  unsigned long skc_flags;
 } __attribute__((preserve_access_index));
 
 struct kernfs_node {
@@ -102,6 +123,7 @@ struct sock_exterr_skb {
 
 struct sock {
   struct sock_common __sk_common;
+  __u8 sk_userlocks;
   __u16 sk_protocol;
   __u16 sk_type;
   int sk_err;
@@ -158,13 +180,35 @@ struct inet_sock {
 } __attribute__((preserve_access_index));
 
 struct timer_list {
+  unsigned long expires; /* jiffies */
   void (*function)(struct timer_list *);
 } __attribute__((preserve_access_index));
 
-/* A TIME_WAIT minisocket: its sock_common, then its timer (tw_timer_handler). */
+/* A TIME_WAIT minisocket: its sock_common, its substate (TIME_WAIT, or FIN_WAIT2 for a socket
+ * closed by its owner before the peer's FIN), then its timer (tw_timer_handler). */
 struct inet_timewait_sock {
   struct sock_common __tw_common;
+  unsigned char tw_substate;
   struct timer_list tw_timer;
+} __attribute__((preserve_access_index));
+
+/* A request socket (NEW_SYN_RECV): its sock_common, then its timer (reqsk_timer_handler). */
+struct request_sock {
+  struct sock_common __req_common;
+  struct timer_list rsk_timer;
+} __attribute__((preserve_access_index));
+
+/* The context of an iter/tcp program (one call per socket of the iterator's namespace). */
+struct bpf_iter_meta {
+  void *seq;
+  __u64 session_id;
+  __u64 seq_num;
+} __attribute__((preserve_access_index));
+
+struct bpf_iter__tcp {
+  struct bpf_iter_meta *meta;
+  struct sock_common *sk_common;
+  __u32 uid;
 } __attribute__((preserve_access_index));
 
 static __always_inline int IsV4Mapped(const unsigned char *a) {
