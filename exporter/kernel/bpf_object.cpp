@@ -1,6 +1,7 @@
 #include "kernel/bpf_object.h"
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <linux/capability.h>
 #include <sys/stat.h>
@@ -12,6 +13,7 @@
 #include <cstdarg>
 #include <cstring>
 #include <mutex>
+#include <string_view>
 
 #include "sockstate.skel.h"
 #include "util/file_util.h"
@@ -40,13 +42,25 @@ int LibbpfPrint(enum libbpf_print_level level, const char* fmt, va_list args) {
   return 0;
 }
 
-/// The last non-empty line libbpf logged, or "".
+/// The last line libbpf logged that says what failed, or "": its closing lines ("failed to
+/// load object", "failed to load BPF skeleton") only repeat the error number.
 std::string LastLibbpfLine() {
   std::lock_guard<std::mutex> lock(g_libbpf_mu);
-  std::string s = g_libbpf_log;
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  const size_t nl = s.rfind('\n');
-  return nl == std::string::npos ? s : s.substr(nl + 1);
+  std::string_view s = g_libbpf_log;
+  std::string_view fallback;
+  while (!s.empty()) {
+    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.remove_suffix(1);
+    const size_t nl = s.rfind('\n');
+    const std::string_view line = nl == std::string_view::npos ? s : s.substr(nl + 1);
+    s = nl == std::string_view::npos ? std::string_view() : s.substr(0, nl);
+    if (line.empty()) continue;
+    if (fallback.empty()) fallback = line;
+    if (line.find("failed to load object") == std::string_view::npos &&
+        line.find("failed to load BPF skeleton") == std::string_view::npos) {
+      return std::string(line);
+    }
+  }
+  return std::string(fallback);
 }
 
 /// Names of the capabilities missing from the effective set for loading and attaching a
@@ -124,7 +138,7 @@ Result<std::shared_ptr<BpfObject>> BpfObject::Load(const std::vector<std::string
     const int err = errno;
     std::string detail = LastLibbpfLine();
     return Status::Error(std::string("loading the BPF program: ") + strerror(err) +
-                         (detail.empty() ? "" : " (libbpf: " + detail + ")") +
+                         (detail.empty() ? "" : " (" + detail + ")") +
                          (err == EPERM ? DeniedDespiteCapabilities() : ""));
   }
   bpf_object__for_each_program(prog, skel->obj) {
@@ -173,6 +187,24 @@ int BpfObject::LinkFd(std::string_view name) const {
     if (program == name) return bpf_link__fd(link);
   }
   return -1;
+}
+
+bool BpfObject::SetGlobal(std::string_view name, uint64_t value) {
+  const btf* types = bpf_object__btf(skel_->obj);
+  if (types == nullptr || skel_->bss == nullptr) return false;
+  const int sec_id = btf__find_by_name_kind(types, ".bss", BTF_KIND_DATASEC);
+  if (sec_id < 0) return false;
+  const btf_type* sec = btf__type_by_id(types, sec_id);
+  const btf_var_secinfo* var = btf_var_secinfos(sec);
+  for (int i = 0; i < btf_vlen(sec); ++i, ++var) {
+    const btf_type* t = btf__type_by_id(types, var->type);
+    if (t == nullptr || name != btf__name_by_offset(types, t->name_off)) continue;
+    if (var->size != sizeof(value)) return false;
+    __atomic_store_n(reinterpret_cast<uint64_t*>(reinterpret_cast<char*>(skel_->bss) + var->offset),
+                     value, __ATOMIC_RELAXED);
+    return true;
+  }
+  return false;
 }
 
 BpfFeatureSet LoadBpfFeatures(const std::vector<BpfFeature>& features,

@@ -55,6 +55,11 @@ class BpfObject {
   /// opens iterators on), or -1.
   int LinkFd(std::string_view name) const;
 
+  /// Writes `value` into the 8-byte global variable `name` of the programs (zero-initialised,
+  /// so in .bss, which stays mapped after the load: the programs see it at once). False when
+  /// there is no such 8-byte variable.
+  bool SetGlobal(std::string_view name, uint64_t value);
+
  private:
   explicit BpfObject(sockstate_bpf* skel) : skel_(skel) {}
   sockstate_bpf* skel_;

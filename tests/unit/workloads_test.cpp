@@ -7,11 +7,14 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <map>
 
 #include "aggregate/aggregator.h"
 #include "alloc_count.h"
+#include "kernel/tracker_probe.h"
 #include "source_test_util.h"
 #include "sources/time_wait_owners_source.h"
 #include "test_util.h"
@@ -403,6 +406,28 @@ TEST(TimeWaitOwners, ModesAutoOnOff) {
   const testing::Series s = testing::SeriesOf(fs);
   EXPECT_EQ(s, (testing::Series{{"sockstate_time_wait_owners_available", 0}}));
   EXPECT_FALSE(MakeTimeWaitOwners("yes", 1024, Status::Ok(), nullptr).ok());
+}
+
+TEST(KernelSymbolAddresses, TheExactNameWithANonZeroAddress) {
+  const std::string path = ::testing::TempDir() + "/kallsyms_test";
+  {
+    std::ofstream out(path);
+    out << "ffffffff8205c500 t inet_twsk_kill\n"
+           "ffffffff8205c7a0 t __pfx_tw_timer_handler\n"  // precedes it, ends with its name
+           "ffffffff8205c7b0 t tw_timer_handler\n"
+           "ffffffffc0a01000 t tw_timer_handler_x\t[mod]\n"
+           "0000000000000000 t reqsk_timer_handler\n"  // kernel.kptr_restrict, no CAP_SYSLOG
+           "zzzz t bad_address\n"
+           "broken line\n";
+  }
+  EXPECT_EQ(KernelSymbolAddresses(path, {"tw_timer_handler", "__pfx_tw_timer_handler",
+                                         "tw_timer_handler_x", "reqsk_timer_handler",
+                                         "bad_address", "tw_timer"}),
+            (std::vector<uint64_t>{0xffffffff8205c7b0u, 0xffffffff8205c7a0u, 0xffffffffc0a01000u,
+                                   0, 0, 0}));
+  EXPECT_EQ(KernelSymbolAddresses(path + ".missing", {"tw_timer_handler"}),
+            (std::vector<uint64_t>{0}));
+  std::remove(path.c_str());
 }
 
 }  // namespace
