@@ -180,6 +180,22 @@ void Aggregator::AddTupleCounts(const TupleTable::Key& key, const TupleTable::Co
   table_.AddCounts(key, counts);
 }
 
+void Aggregator::AddTrackedTimeWait(const TupleTable::Key& key, uint16_t sport, bool in_range) {
+  // Out of the range: unknown, as in a dump (the program records only ephemeral ports).
+  if (!attribute_ || tw_owners_ == nullptr || !in_range) return;
+  TimeWaitKey k;
+  k.netns_inode = uint32_t(netns_inode_);
+  k.sport = sport;
+  k.dport = key.dport;
+  k.family = key.family == 1 ? 10 : 2;
+  k.saddr = key.src;
+  k.daddr = key.dst;
+  const uint64_t cgroup = tw_owners_->Owner(k);
+  // The tuple has no first owner (the tracker's tuples): every named socket takes a cell, and
+  // what none names is the destination's unknown.
+  if (cgroup != 0) cells_.Add(key, cgroup, kTimeWaitIdx, true);
+}
+
 void Aggregator::AddInboundCounts(uint16_t port, const std::array<uint64_t, kNumStates>& states) {
   uint16_t slot = inbound_slot_[port];
   if (slot == 0) {

@@ -87,6 +87,10 @@ class Aggregator : public RecordSink {
                       const std::array<uint32_t, kNumStates>& states, uint32_t used) {
     if (attribute_ && cgroup_id != 0) cells_.AddCounts(key, cgroup_id, states, used);
   }
+  /// An outgoing TIME_WAIT socket of a tuple counted with AddTupleCounts() (the tracker's), its
+  /// local port `sport`: its owner is looked up in the TIME_WAIT owner ring as a dumped one's
+  /// (ignored unless SetAttribution() was called with the owners; else it stays unknown).
+  void AddTrackedTimeWait(const TupleTable::Key& key, uint16_t sport, bool in_range);
   /// The inbound sockets of one local port, by exported state index.
   void AddInboundCounts(uint16_t port, const std::array<uint64_t, kNumStates>& states);
   /// The TIME_WAIT histogram bucket of a remaining lifetime (plan bounds of the last Reset()).

@@ -13,6 +13,7 @@
 #include <map>
 
 #include "aggregate/aggregator.h"
+#include "aggregate/tracked.h"
 #include "alloc_count.h"
 #include "kernel/tracker_probe.h"
 #include "source_test_util.h"
@@ -119,6 +120,18 @@ class AttributionTest : public ::testing::Test {
     agg_.Finish(&out);
     return out;
   }
+  // The same, from the state tracker's counts of a namespace instead of a dump.
+  AggregateResult RunTracked(const TrackedNamespace& ns, FakeReader::Records tw) {
+    auto reader = std::make_unique<FakeReader>(std::move(tw));
+    owners_ = std::make_unique<TimeWaitOwners>(std::move(reader));
+    EXPECT_TRUE(owners_->Refresh().ok());
+    agg_.Reset(cfg_, &range_, nullptr);
+    agg_.SetAttribution(1000, owners_.get(), 7);
+    AggregateTracked(ns, 0, 250, agg_);
+    AggregateResult out;
+    agg_.Finish(&out);
+    return out;
+  }
   Config cfg_;
   PortRange range_;
   Aggregator agg_;
@@ -154,6 +167,84 @@ TEST_F(AttributionTest, FullSocketsByCgroupTimeWaitFromTheKernelAndTheRestUnknow
                                                          {0, {{kEst, 1}, {-1, 1}}}}));
   EXPECT_EQ(a.time_wait_unknown, 2u);
   EXPECT_TRUE(Dest(a, "other").owners.empty());
+}
+
+// What the state tracker keeps of outgoing sockets (no listener among `recs`): tuples, cells of
+// full sockets per cgroup, and the TIME_WAIT sockets (substate TIME_WAIT) one by one.
+TrackedNamespace Tracked(const std::vector<SocketRecord>& recs, const PortRange& range) {
+  TrackedNamespace ns;
+  ns.cur = 1;
+  auto tuple_of = [&](const SocketRecord& r) -> TrackedTuple& {
+    for (TrackedTuple& t : ns.tuples) {
+      if (t.saddr == r.src_addr && t.daddr == r.dst_addr && t.dport == r.dst_port) return t;
+    }
+    TrackedTuple& t = ns.tuples.emplace_back();
+    t.family = r.family;
+    t.saddr = r.src_addr;
+    t.daddr = r.dst_addr;
+    t.dport = r.dst_port;
+    return t;
+  };
+  for (const SocketRecord& r : recs) {
+    const bool in_range = r.src_port >= range.low && r.src_port <= range.high;
+    TrackedTuple& t = tuple_of(r);
+    ++t.st[r.state];
+    ++ns.st[r.family == Family::kIpv6 ? 1 : 0][r.state];
+    if (in_range) ++t.used;
+    if (r.state == kTcpTimeWait) {
+      ns.time_wait.push_back({r.family, in_range, r.src_port, r.dst_port, r.src_addr, r.dst_addr});
+    } else if (r.cgroup_id != 0) {
+      TrackedCell* c = nullptr;
+      for (TrackedCell& x : ns.cells) {
+        if (x.saddr == r.src_addr && x.daddr == r.dst_addr && x.dport == r.dst_port &&
+            x.cgroup == r.cgroup_id)
+          c = &x;
+      }
+      if (c == nullptr) {
+        c = &ns.cells.emplace_back();
+        c->family = r.family;
+        c->saddr = r.src_addr;
+        c->daddr = r.dst_addr;
+        c->dport = r.dst_port;
+        c->cgroup = r.cgroup_id;
+      }
+      ++c->st[r.state];
+      if (in_range) ++c->used;
+    }
+  }
+  return ns;
+}
+
+// Served by the state tracker (no dump), a namespace's TIME_WAIT sockets are looked up in the
+// owner ring one by one, as dumped ones are: the same owners, the same unknowns.
+TEST_F(AttributionTest, TrackerCountsNameTheSameOwnersAsTheDump) {
+  std::vector<SocketRecord> recs;
+  for (uint16_t p = 40000; p < 40004; ++p)
+    recs.push_back(Rec(kTcpEstablished, "10.0.0.1", p, "10.0.0.2", 5432, 11));
+  recs.push_back(Rec(kTcpCloseWait, "10.0.0.1", 40005, "10.0.0.2", 5432, 12));
+  for (uint16_t p = 40010; p < 40016; ++p)
+    recs.push_back(Rec(kTcpTimeWait, "10.0.0.1", p, "10.0.0.2", 5432, 0));
+  recs.push_back(Rec(kTcpTimeWait, "10.0.0.1", 50000, "10.0.0.2", 5432, 0));  // out of range
+  recs.push_back(Rec(kTcpTimeWait, "fd00::1", 40010, "fd00::2", 443, 0));
+  const FakeReader::Records tw = {
+      Tw("10.0.0.1", 40010, "10.0.0.2", 5432, 22), Tw("10.0.0.1", 40011, "10.0.0.2", 5432, 22),
+      Tw("10.0.0.1", 40012, "10.0.0.2", 5432, 11), Tw("10.0.0.1", 40013, "10.0.0.2", 5432, 23, 5),
+      Tw("10.0.0.1", 50000, "10.0.0.2", 5432, 22), Tw("fd00::1", 40010, "fd00::2", 443, 24)};
+  const AggregateResult d = Run(recs, tw);
+  const AggregateResult t = RunTracked(Tracked(recs, range_), tw);
+  ASSERT_TRUE(t.attributed);
+  const std::map<uint64_t, std::map<int, uint64_t>> want = {
+      {11, {{kEst, 4}, {kTw, 1}, {-1, 5}}},
+      {12, {{kCw, 1}, {-1, 1}}},
+      {22, {{kTw, 2}, {-1, 2}}},
+      {0, {{kTw, 4}, {-1, 3}}}};  // 40013 (another namespace's record), 40014, 40015, 50000
+  EXPECT_EQ(Owners(Dest(d, "10.0.0.2:5432")), want);
+  EXPECT_EQ(Owners(Dest(t, "10.0.0.2:5432")), want);
+  EXPECT_EQ(Owners(Dest(t, "[fd00::2]:443")), Owners(Dest(d, "[fd00::2]:443")));
+  EXPECT_EQ(Owners(Dest(t, "[fd00::2]:443")),
+            (std::map<uint64_t, std::map<int, uint64_t>>{{24, {{kTw, 1}, {-1, 1}}}}));
+  EXPECT_EQ(t.time_wait_unknown, d.time_wait_unknown);
+  EXPECT_EQ(t.time_wait_unknown, 4u);
 }
 
 // A tuple's first owner is kept in the tuple: its sockets are the tuple's minus the cells of
