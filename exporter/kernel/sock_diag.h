@@ -111,4 +111,10 @@ class SockDiagSocket {
   std::unique_ptr<NetlinkSocket> nl_;
 };
 
+/// What a live dump needs: opens `*socket` unless it is open; then, when `record_path` is set,
+/// a recorder of that file (UDP magic when `udp`) into `*recorder`; one that cannot be opened
+/// is logged and the dump goes on without it. Errors: the socket's. Not thread-safe.
+Status PrepareLiveDump(std::unique_ptr<SockDiagSocket>* socket, const std::string& record_path,
+                       bool udp, std::unique_ptr<DumpRecorder>* recorder);
+
 }  // namespace sockstate

@@ -14,6 +14,7 @@
 
 #include "kernel/sock_diag.h"
 #include "kernel/udp_diag.h"
+#include "util/log.h"
 #include "util/text_util.h"
 
 namespace sockstate {
@@ -75,6 +76,23 @@ Result<std::unique_ptr<DumpRecorder>> DumpRecorder::Open(const std::string& path
 
 Result<std::unique_ptr<DumpRecorder>> DumpRecorder::OpenUdp(const std::string& path) {
   return CreateAs<DumpRecorder>(path, kUdpMagic, "udp dump recorder");
+}
+
+Status PrepareLiveDump(std::unique_ptr<SockDiagSocket>* socket, const std::string& record_path,
+                       bool udp, std::unique_ptr<DumpRecorder>* recorder) {
+  if (!*socket) {
+    auto sock = SockDiagSocket::Open();
+    if (!sock.ok()) return sock.status();
+    *socket = std::move(*sock);
+  }
+  if (record_path.empty()) return Status::Ok();
+  auto rec = udp ? DumpRecorder::OpenUdp(record_path) : DumpRecorder::Open(record_path);
+  if (rec.ok()) {
+    *recorder = std::move(*rec);
+  } else {
+    Log(LogLevel::kWarn, rec.status().message());
+  }
+  return Status::Ok();
 }
 
 Status ReplayDumpFile(const std::string& path, RecordSink& sink) {

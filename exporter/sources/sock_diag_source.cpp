@@ -7,7 +7,6 @@
 #include "aggregate/workloads.h"
 #include "sources/occupancy_bound_source.h"
 #include "sources/sysctl_source.h"
-#include "util/log.h"
 
 namespace sockstate {
 
@@ -156,20 +155,10 @@ Status SockDiagSource::Read(const NetnsReadContext& ctx) {
 }
 
 Status SockDiagSource::DumpLive(const NetnsReadContext& ctx) {
-  if (!socket_) {
-    auto sock = SockDiagSocket::Open();
-    if (!sock.ok()) return sock.status();
-    socket_ = std::move(*sock);
-  }
   std::unique_ptr<DumpRecorder> recorder;
-  if (!ctx.env.record_dump.empty() && ctx.own) {
-    auto rec = DumpRecorder::Open(ctx.env.record_dump);
-    if (rec.ok()) {
-      recorder = std::move(*rec);
-    } else {
-      Log(LogLevel::kWarn, rec.status().message());
-    }
-  }
+  const Status ready =
+      PrepareLiveDump(&socket_, ctx.own ? ctx.env.record_dump : "", false, &recorder);
+  if (!ready.ok()) return ready;
   // bound_inactive (bit 13) is left out of the per-scrape dump: asking for it makes the kernel
   // walk the host-wide bind hash. It has its own, rarer dump below.
   Status st = socket_->DumpTcp(kAllStatesMask & ~(1u << kTcpBoundInactive), *aggregator_,

@@ -5,7 +5,6 @@
 #include "aggregate/plan.h"
 #include "sources/occupancy_bound_source.h"
 #include "sources/sysctl_source.h"
-#include "util/log.h"
 
 namespace sockstate {
 
@@ -24,20 +23,9 @@ Status UdpSource::Read(const NetnsReadContext& ctx) {
   if (!ctx.env.replay_udp_dump.empty() && ctx.own) {
     st = ReplayUdpDumpFile(ctx.env.replay_udp_dump, *aggregator_);
   } else {
-    if (!socket_) {
-      auto sock = SockDiagSocket::Open();
-      if (!sock.ok()) return sock.status();
-      socket_ = std::move(*sock);
-    }
     std::unique_ptr<DumpRecorder> recorder;
-    if (!ctx.env.record_udp_dump.empty() && ctx.own) {
-      auto rec = DumpRecorder::OpenUdp(ctx.env.record_udp_dump);
-      if (rec.ok()) {
-        recorder = std::move(*rec);
-      } else {
-        Log(LogLevel::kWarn, rec.status().message());
-      }
-    }
+    st = PrepareLiveDump(&socket_, ctx.own ? ctx.env.record_udp_dump : "", true, &recorder);
+    if (!st.ok()) return st;
     st = socket_->DumpUdp(*aggregator_, recorder.get(), nullptr,
                           [&] { aggregator_->Reset(range, reserved, max_destinations); });
     if (!st.ok()) socket_.reset();  // reopen on the next scrape
