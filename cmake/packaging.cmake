@@ -78,7 +78,8 @@ install(FILES ${SOCKSTATE_PKG_DIR}/default/sockstate_exporter
 install(FILES ${SOCKSTATE_PKG_DIR}/systemd/sockstate_exporter.service
   DESTINATION lib/systemd/system)
 install(FILES ${SOCKSTATE_PKG_DIR}/systemd/bpf.conf ${SOCKSTATE_PKG_DIR}/systemd/all-namespaces.conf
-  ${SOCKSTATE_PKG_DIR}/systemd/conntrack.conf DESTINATION ${SOCKSTATE_SHARE_DIR}/systemd)
+  ${SOCKSTATE_PKG_DIR}/systemd/conntrack.conf ${SOCKSTATE_PKG_DIR}/systemd/tracker.conf
+  DESTINATION ${SOCKSTATE_SHARE_DIR}/systemd)
 
 # Dashboards, alerting rules, scrape and Alertmanager examples, example configurations.
 install(DIRECTORY ${CMAKE_SOURCE_DIR}/dashboards/ DESTINATION ${SOCKSTATE_SHARE_DIR}/dashboards)

@@ -167,6 +167,7 @@ inspect_package() {
       /usr/share/sockstate_exporter/systemd/bpf.conf \
       /usr/share/sockstate_exporter/systemd/all-namespaces.conf \
       /usr/share/sockstate_exporter/systemd/conntrack.conf \
+      /usr/share/sockstate_exporter/systemd/tracker.conf \
       /usr/share/man/man1/sockstate_exporter.1.gz \
       /usr/share/doc/sockstate-exporter/copyright \
       /usr/share/doc/sockstate-exporter/changelog.Debian.gz \
@@ -273,7 +274,7 @@ exposure() {  # $1 = root -> "N.N LEVEL"
 }
 check_unit() {
   local variant r out e published
-  for variant in "" bpf all-namespaces conntrack; do
+  for variant in "" bpf all-namespaces conntrack tracker; do
     r=$(unit_root "$variant")
     if ! out=$(systemd-analyze verify --man=no --root="$r" "$unit" 2>&1) || [[ -n "$out" ]]; then
       die "systemd-analyze verify ${variant:-default}: $out"
@@ -634,7 +635,18 @@ check_dropins() {
   with_dropin conntrack 0000000000001000
   expect 'sockstate_scrape_source_success{source="conntrack"}' 1
   without_dropins
-  log "drop-ins: bpf, all-namespaces and conntrack grant exactly their capabilities, enough for their sources"
+  # The state tracker: CAP_BPF + CAP_PERFMON + CAP_SYSLOG (34) + CAP_NET_ADMIN, /proc/kallsyms
+  # visible; --collector.tracker=on exits 1 when it cannot load, attach or seed.
+  if ((has_bpf)); then
+    mkdir -p "$root/etc/systemd/system/$unit.d"
+    printf '[Service]\nExecStart=\nExecStart=/usr/bin/sockstate_exporter --config.file=/etc/sockstate_exporter/sockstate.yml --collector.tracker=on\n' \
+      >"$root/etc/systemd/system/$unit.d/zz-test.conf"
+    with_dropin tracker 000000c400001000
+    expect 'sockstate_tracker_available' 1
+    expect 'sockstate_scrape_source_success{source="netlink"}' 1
+    without_dropins
+  fi
+  log "drop-ins: bpf, all-namespaces, conntrack and tracker grant exactly their capabilities, enough for their sources"
 }
 
 # TLS with nothing but --web.config.file: the installed binary finds the installed compat
