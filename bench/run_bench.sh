@@ -21,7 +21,8 @@
 # For each size N: a fresh network namespace, loadgen builds N sockets in it (90% ESTABLISHED,
 # 10% TIME_WAIT held level, 10% IPv6, 1000 destinations x 100 sources), then, interleaved run by
 # run: the bare dump floor, the exporter's scrape (curl time_total) and node_exporter's tcpstat
-# scrape. Peak RSS is VmHWM. At the largest size: a scrape storm. Prints one markdown table and
+# scrape. Peak RSS is VmHWM. At the largest size: a scrape storm. SOCKBENCH_NETNS names the
+# namespaces (default sockbench). Prints one markdown table and
 # saves raw results under bench/results/. Everything is torn down on exit, Ctrl-C included.
 # Network traffic stays on loopback inside the namespaces this script creates.
 set -euo pipefail
@@ -237,7 +238,7 @@ for N in "${SIZE_LIST[@]}"; do
   [[ $N =~ ^[0-9]+$ && $N -ge 2 ]] || { log "bad size $N"; exit 2; }
   TW=$((N * TW_PERCENT / 100))
   EST=$(((N - TW) / 2 * 2))
-  NS=sockbench-$$-$N
+  NS=${SOCKBENCH_NETNS:-sockbench}-$$-$N
   log "size $N: namespace $NS, established=$EST time_wait=$TW"
   ip netns add "$NS"
   mkfifo "$TMP/ctl"

@@ -40,7 +40,7 @@ while [[ $# -gt 0 ]]; do
     *) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
   esac
 done
-P=sstnb$$
+P=${SOCKBENCH_NETNS:-sstnb}$$  # SOCKBENCH_NETNS: a name for the namespaces (e.g. who runs it)
 source "$ROOT/bench/lib.sh"
 
 common="  max_namespaces: 4096\n  scrape_budget_seconds: 600\n"
@@ -50,7 +50,10 @@ read -r bounded_port bounded_pid < <(run_exporter bounded "$(printf "namespaces:
 read -r every_port every_pid < <(run_exporter every "$(printf "namespaces:\n  mode: list\n  pattern: \"$P-*\"\n  detail_threshold: 0\n$common")" $off)
 read -r tracker_port tracker_pid < <(run_exporter tracker "$(printf "namespaces:\n  mode: list\n  pattern: \"$P-*\"\n$common")" --collector.tracker=on)
 PIDS+=("$floor_pid" "$bounded_pid" "$every_pid" "$tracker_pid")
-sleep 1
+# Each answers once its BPF programs are loaded (the tracker's take seconds of verifier time).
+for port in "$floor_port" "$bounded_port" "$every_port" "$tracker_port"; do
+  for _ in $(seq 120); do curl -s -o /dev/null "http://127.0.0.1:$port/metrics" && break; sleep 0.5; done
+done
 fds() { ls "/proc/$1/fd" | wc -l; }
 declare -A fd0 fd1 fd2
 # Two scrapes of each exporter (so it has seen the namespaces come or go), then its fd count

@@ -548,6 +548,10 @@ inline constexpr MetricDef kTrackerMapEntries{"sockstate_tracker_map_entries",
 inline constexpr MetricDef kTrackerMapMaxEntries{"sockstate_tracker_map_max_entries",
     "Capacity of each tracker map (the tracker section of the configuration).",
     MetricType::kGauge};
+inline constexpr MetricDef kTrackerMapBytes{"sockstate_tracker_map_bytes",
+    "Kernel memory of each tracker map's entries (entries x (key + value + the kernel's 48-byte "
+    "element header), an estimate; the maps allocate as entries appear, up to their capacity).",
+    MetricType::kGauge};
 inline constexpr MetricDef kTrackerNamespaces{"sockstate_tracker_namespaces",
     "Namespaces the tracker knows by state: tracked (counts served), seeding (first walk "
     "pending), fallback (a map overflowed or the port range changed since the last walk).",

@@ -317,6 +317,7 @@ void TrackerSource::AddFamilies(FamilySet& fs, const ExportContext&) const {
   for (const TrackerMapUse& m : s.maps) {
     fs.Add(metric::kTrackerMapEntries, {{"map", m.name}}, double(m.entries));
     fs.Add(metric::kTrackerMapMaxEntries, {{"map", m.name}}, double(m.capacity));
+    fs.Add(metric::kTrackerMapBytes, {{"map", m.name}}, double(m.entries * m.entry_bytes));
   }
   for (const auto& [state, n] : tracker_->NamespaceStates()) {
     fs.Add(metric::kTrackerNamespaces, {{"state", state}}, double(n));
