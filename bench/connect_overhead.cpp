@@ -1,7 +1,8 @@
 // connect_overhead: what the connect-failures BPF programs cost the host.
 //
-//   connect_overhead [--seconds S] [--rounds R] [--mode churn|close|refused|syscall|udp-send]
-//                    [--programs cf|owners|all]
+//   connect_overhead [--seconds S] [--rounds R]
+//                    [--mode churn|close|timewait|refused|syscall|udp-send]
+//                    [--programs cf|tw|owners|all]
 //
 // Runs in a network namespace of its own (unshare), loopback only. Each round measures a
 // single-threaded loop for S seconds without the program, then S seconds with it attached
@@ -12,6 +13,11 @@
 //            connection makes ~5 state changes that the program sees and dismisses.
 //   close:   the same, the client closing normally first: every connection leaves a TIME_WAIT
 //            socket (born; it ends 60 s later, outside the measurement).
+//   timewait: the same as close, with tcp_tw_reuse=1 and a 1 ms reuse delay in the
+//            benchmark's namespace (new connects take the oldest TIME_WAIT socket over, so the
+//            loop never runs out of ports), and by default (--programs tw) the TIME_WAIT owner
+//            program alone (--collector.time-wait-owners, docs/workloads.md): every connection's
+//            TIME_WAIT socket is recorded with its owner in the ring.
 // --programs all: instead of the connect-failure program alone, everything the exporter loads
 // by default (connect failures, TIME_WAIT owners, the state tracker with its namespace seeded:
 // every event counted), the union loaded once as the exporter does; --programs owners: the
@@ -23,7 +29,8 @@
 //            the host pays for it.
 //   udp-send: sendto() of 64 bytes on a bound UDP socket to a loopback receiver, the same
 //            program attached.
-// Needs root (or CAP_SYS_ADMIN + CAP_BPF + CAP_PERFMON). Bounded: R * 2 * S seconds.
+// Needs root (or CAP_SYS_ADMIN + CAP_BPF + CAP_PERFMON). Bounded: R * (2 * S + 0.4) seconds
+// plus one load of the programs per round.
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <fcntl.h>
@@ -133,7 +140,10 @@ double RunFor(double seconds, const std::string& mode, int listener, uint16_t po
         if (rc != 0) Die("connect");
         int a = accept(listener, nullptr, nullptr);
         if (a < 0) Die("accept");
-        if (mode != "close") setsockopt(c, SOL_SOCKET, SO_LINGER, &rst, sizeof(rst));
+        // close, timewait: the client closes first, so its side ends in TIME_WAIT
+        if (mode != "close" && mode != "timewait") {
+          setsockopt(c, SOL_SOCKET, SO_LINGER, &rst, sizeof(rst));
+        }
         close(c);
         close(a);
       }
@@ -149,19 +159,27 @@ double RunFor(double seconds, const std::string& mode, int listener, uint16_t po
 /// them attached while it lives.
 struct AllPrograms {
   std::shared_ptr<sockstate::BpfObject> object;
+  std::unique_ptr<sockstate::TimeWaitOwnerReader> tw_reader;  // the ring records while it lives
   std::unique_ptr<sockstate::TrackerProbe> tracker;
 };
 
-AllPrograms LoadAll(bool tracker) {
+/// `which`: "tw" (the TIME_WAIT owner program alone), "owners" (+ connect failures) or "all"
+/// (+ the state tracker).
+AllPrograms LoadAll(const std::string& which) {
+  const bool tracker = which == "all";
+  constexpr uint32_t kRing = 65536;  // workloads.time_wait_max_sockets' default
   std::string mountinfo;
   sockstate::ReadSmallFile("/proc/self/mountinfo", &mountinfo);
   sockstate::BpfAttachOptions attach;
   const std::string root = sockstate::FindCgroup2Mount(mountinfo);
   attach.cgroup_fd = open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   std::vector<sockstate::BpfMapSize> sizes = sockstate::TrackerMapSizes(sockstate::TrackerConfig{});
+  sizes.push_back({sockstate::kTimeWaitSocketsMap, kRing});
   std::vector<sockstate::BpfFeature> features = {
-      sockstate::ConnectFailureFeature("on", sockstate::UdpFailureOptions{"off"}),
       {"--collector.time-wait-owners", "on", sockstate::TimeWaitOwnerPrograms(), {}}};
+  if (which != "tw") {
+    features.push_back(sockstate::ConnectFailureFeature("on", sockstate::UdpFailureOptions{"off"}));
+  }
   if (tracker) features.push_back({"--collector.tracker", "on", sockstate::TrackerPrograms(), {}});
   const sockstate::BpfFeatureSet set = sockstate::LoadBpfFeatures(features, sizes, attach);
   if (attach.cgroup_fd >= 0) close(attach.cgroup_fd);
@@ -173,6 +191,7 @@ AllPrograms LoadAll(bool tracker) {
   }
   AllPrograms all;
   all.object = set.object;
+  all.tw_reader = sockstate::OpenTimeWaitOwnerReader(set.object, kRing);
   if (!tracker) return all;
   auto probe = sockstate::TrackerProbe::Open(set.object);
   if (!probe.ok()) {
@@ -243,6 +262,7 @@ int main(int argc, char** argv) {
   int rounds = 7;
   std::string mode = "churn";
   std::string programs = "cf";
+  bool programs_given = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--seconds" && i + 1 < argc) {
@@ -253,22 +273,26 @@ int main(int argc, char** argv) {
       mode = argv[++i];
     } else if (a == "--programs" && i + 1 < argc) {
       programs = argv[++i];
+      programs_given = true;
     } else {
       std::fprintf(stderr,
                    "usage: connect_overhead [--seconds S] [--rounds R] "
-                   "[--mode churn|close|refused|syscall|udp-send] [--programs cf|owners|all]\n");
+                   "[--mode churn|close|timewait|refused|syscall|udp-send] "
+                   "[--programs cf|tw|owners|all]\n");
       return 2;
     }
   }
   const bool udp_hook = mode == "syscall" || mode == "udp-send";
+  const bool timewait = mode == "timewait";
+  if (timewait && !programs_given) programs = "tw";
   if (seconds <= 0 || seconds > 60 || rounds < 1 || rounds > 50 ||
-      (mode != "churn" && mode != "close" && mode != "refused" && !udp_hook) ||
-      (programs != "cf" && programs != "owners" && programs != "all") ||
+      (mode != "churn" && mode != "close" && mode != "refused" && !timewait && !udp_hook) ||
+      (programs != "cf" && programs != "tw" && programs != "owners" && programs != "all") ||
       (programs != "cf" && udp_hook)) {
     std::fprintf(stderr,
                  "connect_overhead: 0 < seconds <= 60, 1 <= rounds <= 50, mode "
-                 "churn|close|refused|syscall|udp-send, programs cf|owners|all (cf only with the udp "
-                 "modes)\n");
+                 "churn|close|timewait|refused|syscall|udp-send, programs cf|tw|owners|all (cf only "
+                 "with the udp modes)\n");
     return 2;
   }
   // The program measured: the TCP one, or the UDP one on the system-call exit.
@@ -276,14 +300,17 @@ int main(int argc, char** argv) {
   const std::string program = udp_hook ? "cf_udp_sys_exit" : "cf_state_change";
   if (unshare(CLONE_NEWNET) != 0) Die("unshare(CLONE_NEWNET)");
   LoopbackUp();
-  const bool refused = mode == "refused";
+  if (timewait) {  // TIME_WAIT sockets are taken over once 1 ms old: the ports never run out
+    WriteLine("/proc/sys/net/ipv4/tcp_tw_reuse", "1");
+    WriteLine("/proc/sys/net/ipv4/tcp_tw_reuse_delay", "1");
+  }
   const uint16_t port = 5555;
   int listener = -1;
   if (mode == "udp-send") {  // the receiver: its queue fills and later datagrams are dropped
     listener = socket(AF_INET, SOCK_DGRAM, 0);
     const sockaddr_in a = Loopback(port);
     if (bind(listener, reinterpret_cast<const sockaddr*>(&a), sizeof(a)) != 0) Die("bind udp");
-  } else if (mode == "churn" || mode == "close") {
+  } else if (mode == "churn" || mode == "close" || timewait) {
     if (mode == "close") {  // room for the TIME_WAIT sockets of every round
       WriteLine("/proc/sys/net/ipv4/tcp_max_tw_buckets", "1000000");
       WriteLine("/proc/sys/net/ipv4/ip_local_port_range", "1024 65535");
@@ -300,7 +327,7 @@ int main(int argc, char** argv) {
     // For a profiler (perf record -p): the loop for `seconds` with the programs ("with") or
     // without them ("without"), nothing else.
     if (std::string(profile) == "with" && programs != "cf") {
-      AllPrograms all = LoadAll(programs == "all");
+      AllPrograms all = LoadAll(programs);
       std::printf("profiling\n");
       std::fflush(stdout);
       std::printf("%.0f/cpu-s\n", RunFor(seconds, mode, listener, port));
@@ -314,10 +341,16 @@ int main(int argc, char** argv) {
   std::vector<double> off, on;
   for (int r = 0; r < rounds; ++r) {
     // Odd rounds measure without the program first, even rounds with it first.
+    // Loading the object (libbpf parses the kernel's BTF, megabytes) and unloading it leave
+    // the caches cold: a short unmeasured run after each, on both sides alike.
     if (r % 2 == 0) off.push_back(RunFor(seconds, mode, listener, port));
     if (programs != "cf") {
-      AllPrograms all = LoadAll(programs == "all");
-      on.push_back(RunFor(seconds, mode, listener, port));
+      {
+        AllPrograms all = LoadAll(programs);
+        RunFor(0.2, mode, listener, port);
+        on.push_back(RunFor(seconds, mode, listener, port));
+      }
+      RunFor(0.2, mode, listener, port);
     } else {  // (detached when it goes)
       auto source = sockstate::MakeConnectFailuresSource("on", udp_mode, "/proc");
       if (!source.ok()) {
@@ -339,11 +372,12 @@ int main(int argc, char** argv) {
   double stats_rate = 0;
   std::vector<std::string> measured = {program};
   if (programs != "cf") {
-    measured = {"cf_state_change", "tw_timer_start", "tw_timer_cancel", "tw_owner_named"};
+    measured = sockstate::TimeWaitOwnerPrograms();
+    if (programs != "tw") measured.push_back("cf_state_change");
     if (programs == "all") {
       for (const std::string& p : sockstate::TrackerPrograms()) measured.push_back(p);
     }
-    AllPrograms all = LoadAll(programs == "all");
+    AllPrograms all = LoadAll(programs);
     stats_rate = RunFor(seconds, mode, listener, port, &stats_connections);
     for (const std::string& p : measured) {
       uint64_t ns = 0, runs = 0;
@@ -370,6 +404,7 @@ int main(int argc, char** argv) {
         "%.0f ns per operation = %.2f%% of an operation's %.0f ns of CPU\n",
         programs == "all"      ? "all (the exporter's default programs)"
         : programs == "owners" ? "connect failures + TIME_WAIT owners"
+        : programs == "tw"     ? "TIME_WAIT owners"
                                : program.c_str(),
         (unsigned long long)total_runs, (unsigned long long)stats_connections,
         runs_per_conn, ns_per_run, ns_per_run * runs_per_conn,

@@ -74,7 +74,7 @@ void Aggregator::Reset(const AggregationPlan& plan, const PortRange* range,
   sockets_ = 0;
   table_.Reset(plan.max_tuples);
   attribute_ = false;
-  tw_owners_ = {};
+  tw_owners_ = nullptr;
   for (uint16_t p : inbound_ports_) inbound_slot_[p] = 0;
   inbound_ports_.clear();
   inbound_.clear();
@@ -126,16 +126,40 @@ void Aggregator::OnSocket(const SocketRecord& r) {
   key.dport = r.dst_port;
   key.family = uint8_t(fam);
   key.pad = 0;
-  table_.Add(key, idx, InRange(sport), idx == kTimeWaitIdx ? TwBucket(r.expires_ms) : -1,
-             r.expires_ms);
-  // TIME_WAIT and request sockets carry no cgroup: they are attributed in FinishOwners().
-  if (attribute_ && r.cgroup_id != 0) cells_.Add(key, r.cgroup_id, idx, InRange(sport));
+  TupleTable::Counters* t = table_.Add(
+      key, idx, InRange(sport), idx == kTimeWaitIdx ? TwBucket(r.expires_ms) : -1, r.expires_ms);
+  // Untracked tuples (t == nullptr) are "other" with an unknown owner.
+  if (!attribute_ || t == nullptr) return;
+  uint64_t cgroup = r.cgroup_id;
+  if (idx == kTimeWaitIdx) {
+    // A TIME_WAIT socket carries no cgroup: the kernel program recorded its owner when the
+    // full socket closed, for the ones on an ephemeral port.
+    const bool in_range = InRange(sport);
+    cgroup = tw_owners_ != nullptr && in_range
+                 ? tw_owners_->Owner(TimeWaitKey::Of(netns_inode_, r))
+                 : 0;
+    if (cgroup == 0) {
+      TupleCounters::SatInc(t->tw_unknown);
+      if (in_range) TupleCounters::SatInc(t->tw_unknown_used);
+      return;
+    }
+  }
+  const uint64_t owner = t->owner();
+  if (cgroup != 0 && cgroup == owner) return;  // the common case: no cell
+  if (cgroup != 0 && owner == 0) {
+    t->set_owner(cgroup);
+    return;
+  }
+  // Another owner, or no cgroup id (counted as cgroup 0: unknown, but not the first owner's).
+  if (!cells_.Add(key, cgroup, idx, InRange(sport))) t->set_owner(TupleCounters::kMixedOwner);
 }
 
-void Aggregator::SetAttribution(size_t max_cells, std::span<const TimeWaitOwnerCount> tw_owners) {
+void Aggregator::SetAttribution(size_t max_cells, const TimeWaitOwners* tw_owners,
+                                uint64_t netns_inode) {
   attribute_ = true;
   cells_.Reset(max_cells);
   tw_owners_ = tw_owners;
+  netns_inode_ = netns_inode;
 }
 
 void Aggregator::AddStateCount(Family fam, uint8_t state, uint64_t n) {
@@ -154,6 +178,22 @@ void Aggregator::AddBoundPort(uint16_t port) { bind_held_.set(port); }
 
 void Aggregator::AddTupleCounts(const TupleTable::Key& key, const TupleTable::Counters& counts) {
   table_.AddCounts(key, counts);
+}
+
+void Aggregator::AddTrackedTimeWait(const TupleTable::Key& key, uint16_t sport, bool in_range) {
+  // Out of the range: unknown, as in a dump (the program records only ephemeral ports).
+  if (!attribute_ || tw_owners_ == nullptr || !in_range) return;
+  TimeWaitKey k;
+  k.netns_inode = uint32_t(netns_inode_);
+  k.sport = sport;
+  k.dport = key.dport;
+  k.family = key.family == 1 ? 10 : 2;
+  k.saddr = key.src;
+  k.daddr = key.dst;
+  const uint64_t cgroup = tw_owners_->Owner(k);
+  // The tuple has no first owner (the tracker's tuples): every named socket takes a cell, and
+  // what none names is the destination's unknown.
+  if (cgroup != 0) cells_.Add(key, cgroup, kTimeWaitIdx, true);
 }
 
 void Aggregator::AddInboundCounts(uint16_t port, const std::array<uint64_t, kNumStates>& states) {
@@ -298,64 +338,66 @@ void Aggregator::FinishDestinations(AggregateResult* out) {
   out->destinations.push_back(ToStats(kOtherLabel, other, ntw, false));
 }
 
-// Owners of every destination: the cells of full sockets, the TIME_WAIT sockets the kernel
-// named (each tuple at most its dumped TIME_WAIT count: the kernel's counts are read at
-// another moment than the dump), and the rest of each destination as owner 0 (unknown).
+// Owners of every destination: each tuple's first owner (its sockets minus those of the
+// tuple's cells and its TIME_WAIT sockets of unknown owner), the cells of its other owners,
+// and the rest of each destination as owner 0 (unknown). Memory: one entry per (destination,
+// cgroup) pair, not per tuple.
 void Aggregator::FinishOwners(AggregateResult* out) {
   if (!attribute_) return;
   out->attributed = true;
-  owner_parts_.clear();
+  owner_index_.clear();
+  owner_acc_.clear();
+  auto at = [&](uint32_t dest, uint64_t cgroup) -> OwnerCounts& {
+    auto [it, inserted] = owner_index_.try_emplace(OwnerKey{dest, cgroup}, owner_acc_.size());
+    if (inserted) owner_acc_.push_back(OwnerPart{dest, cgroup, {}});
+    return owner_acc_[it->second].counts;
+  };
+  uint64_t untracked = 0;  // sockets of tuples whose owners did not all fit in the cells
+  table_.ForEach([&](const TupleTable::Entry& e) {
+    const uint64_t owner = e.value.owner();
+    if (owner == 0) return;
+    const int32_t dest = dest_of_slot_[table_.SlotOf(e)];
+    if (owner == TupleCounters::kMixedOwner) {
+      for (uint16_t v : e.value.states) untracked += v;
+      untracked -= std::min<uint64_t>(untracked, e.value.tw_unknown);
+      return;
+    }
+    if (dest < 0) return;
+    OwnerCounts& o = at(uint32_t(dest), owner);
+    for (int s = 0; s < kNumStates; ++s) o.sockets[s] += e.value.states[s];
+    o.sockets[kTimeWaitIdx] -= std::min<uint64_t>(o.sockets[kTimeWaitIdx], e.value.tw_unknown);
+    o.ports_used += e.value.used - std::min(e.value.used, e.value.tw_unknown_used);
+  });
   cells_.ForEach([&](const OwnerCells::Cell& c) {
     const int64_t slot = table_.Find(c.key.tuple);
-    if (slot < 0 || dest_of_slot_[slot] < 0) return;  // untracked tuple: "other", unknown owner
-    OwnerPart p{uint32_t(dest_of_slot_[slot]), c.key.cgroup_id, {}};
-    for (int i = 0; i < kNumStates; ++i) p.counts.sockets[i] = c.value.states[i];
-    p.counts.ports_used = c.value.used;
-    owner_parts_.push_back(p);
-  });
-  std::vector<uint32_t> tw_left;  // per tuple slot touched: TIME_WAIT sockets not yet named
-  std::vector<int64_t> tw_slots;
-  for (const TimeWaitOwnerCount& o : tw_owners_) {
-    TupleTable::Key key{};
-    key.src = o.saddr;
-    key.dst = o.daddr;
-    key.dport = o.dport;
-    key.family = o.family == Family::kIpv6 ? 1 : 0;
-    const int64_t slot = table_.Find(key);
-    if (slot < 0 || dest_of_slot_[slot] < 0) continue;  // gone since, or untracked
-    auto at = std::find(tw_slots.begin(), tw_slots.end(), slot);
-    if (at == tw_slots.end()) {
-      tw_slots.push_back(slot);
-      tw_left.push_back(table_.slot(uint32_t(slot)).value.states[kTimeWaitIdx]);
-      at = tw_slots.end() - 1;
+    if (slot < 0 || dest_of_slot_[slot] < 0) return;
+    const uint32_t dest = uint32_t(dest_of_slot_[slot]);
+    const uint64_t first = table_.slot(uint32_t(slot)).value.owner();
+    uint64_t total = 0;
+    for (uint16_t v : c.value.states) total += v;
+    if (first == TupleCounters::kMixedOwner) {
+      untracked -= std::min(untracked, total);
+    } else if (first != 0) {  // the first owner was counted with the whole tuple
+      OwnerCounts& f = at(dest, first);
+      for (int s = 0; s < kNumStates; ++s)
+        f.sockets[s] -= std::min<uint64_t>(f.sockets[s], c.value.states[s]);
+      f.ports_used -= std::min<uint64_t>(f.ports_used, c.value.used);
     }
-    uint32_t& left = tw_left[at - tw_slots.begin()];
-    const uint64_t n = std::min<uint64_t>(o.count, left);
-    if (n == 0) continue;
-    left -= uint32_t(n);
-    OwnerPart p{uint32_t(dest_of_slot_[slot]), o.cgroup_id, {}};
-    p.counts.sockets[kTimeWaitIdx] = n;
-    p.counts.ports_used = n;  // the kernel names only TIME_WAIT sockets on ephemeral ports
-    owner_parts_.push_back(p);
-  }
-  std::sort(owner_parts_.begin(), owner_parts_.end(), [](const OwnerPart& a, const OwnerPart& b) {
+    if (c.key.cgroup_id == 0) return;  // no cgroup id: left to "unknown"
+    OwnerCounts& o = at(dest, c.key.cgroup_id);
+    for (int s = 0; s < kNumStates; ++s) o.sockets[s] += c.value.states[s];
+    o.ports_used += c.value.used;
+  });
+  std::sort(owner_acc_.begin(), owner_acc_.end(), [](const OwnerPart& a, const OwnerPart& b) {
     return a.dest != b.dest ? a.dest < b.dest : a.cgroup_id < b.cgroup_id;
   });
-  for (size_t i = 0; i < owner_parts_.size();) {
-    DestinationStats& d = out->destinations[owner_parts_[i].dest];
-    OwnerCounts sum = owner_parts_[i].counts;
-    sum.cgroup_id = owner_parts_[i].cgroup_id;
-    size_t j = i + 1;
-    for (; j < owner_parts_.size() && owner_parts_[j].dest == owner_parts_[i].dest &&
-           owner_parts_[j].cgroup_id == owner_parts_[i].cgroup_id;
-         ++j) {
-      sum.Add(owner_parts_[j].counts);
-    }
-    d.owners.push_back(sum);
-    i = j;
+  for (const OwnerPart& p : owner_acc_) {
+    if (p.counts.Total() == 0) continue;  // a first owner whose sockets all had cells
+    OwnerCounts& w = out->destinations[p.dest].owners.emplace_back(p.counts);
+    w.cgroup_id = p.cgroup_id;
   }
   for (DestinationStats& d : out->destinations) {
-    OwnerCounts unknown;  // cgroup 0: what no cell and no kernel count names
+    OwnerCounts unknown;  // cgroup 0: what neither a tuple's owner nor a cell names
     for (int s = 0; s < kNumStates; ++s) unknown.sockets[s] = d.sockets[s];
     unknown.ports_used = d.ports_used;
     for (const OwnerCounts& w : d.owners) {
@@ -366,7 +408,7 @@ void Aggregator::FinishOwners(AggregateResult* out) {
     out->time_wait_unknown += unknown.sockets[kTimeWaitIdx];
     if (unknown.Total() > 0) d.owners.push_back(unknown);
   }
-  out->owners_untracked = cells_.overflow_sockets();
+  out->owners_untracked = untracked;
 }
 
 // Inbound: groups by local port, then the top-K ports by sockets, then "other".

@@ -11,6 +11,7 @@
 #include <array>
 #include <cstdint>
 #include <span>
+#include <unordered_map>
 #include <vector>
 
 #include "aggregate/owner_cells.h"
@@ -60,11 +61,12 @@ class Aggregator : public RecordSink {
 
   void OnSocket(const SocketRecord& r) override;
 
-  /// Turns on workload attribution for this scrape (call after Reset()): outgoing full
-  /// sockets are counted per (tuple, cgroup id) as well, at most `max_cells` pairs, and
-  /// Finish() fills each destination's `owners`, the TIME_WAIT sockets attributed with
-  /// `tw_owners` (this namespace's counts from the kernel; must outlive Finish()).
-  void SetAttribution(size_t max_cells, std::span<const TimeWaitOwnerCount> tw_owners);
+  /// Turns on workload attribution for this scrape (call after Reset()): outgoing sockets are
+  /// counted per (tuple, cgroup id) as well (a tuple's first owner in the tuple, further
+  /// owners in at most `max_cells` cells), full sockets by their own cgroup id, TIME_WAIT
+  /// sockets by `tw_owners` (may be null: all unknown; must outlive the scrape) in namespace
+  /// `netns_inode`; Finish() fills each destination's `owners`.
+  void SetAttribution(size_t max_cells, const TimeWaitOwners* tw_owners, uint64_t netns_inode);
 
   /// Adds bound_inactive sockets that came from a separate (possibly cached) dump. Call
   /// between Reset() and Finish().
@@ -85,6 +87,10 @@ class Aggregator : public RecordSink {
                       const std::array<uint32_t, kNumStates>& states, uint32_t used) {
     if (attribute_ && cgroup_id != 0) cells_.AddCounts(key, cgroup_id, states, used);
   }
+  /// An outgoing TIME_WAIT socket of a tuple counted with AddTupleCounts() (the tracker's), its
+  /// local port `sport`: its owner is looked up in the TIME_WAIT owner ring as a dumped one's
+  /// (ignored unless SetAttribution() was called with the owners; else it stays unknown).
+  void AddTrackedTimeWait(const TupleTable::Key& key, uint16_t sport, bool in_range);
   /// The inbound sockets of one local port, by exported state index.
   void AddInboundCounts(uint16_t port, const std::array<uint64_t, kNumStates>& states);
   /// The TIME_WAIT histogram bucket of a remaining lifetime (plan bounds of the last Reset()).
@@ -95,6 +101,8 @@ class Aggregator : public RecordSink {
 
   /// Bytes held by the tuple table (for the memory bound and benchmarks).
   size_t TableBytes() const { return table_.Bytes(); }
+  /// (tuple, cgroup) cells counted this scrape: pairs other than each tuple's first owner.
+  size_t OwnerCellCount() const { return cells_.size(); }
 
   /// Most TIME_WAIT histogram bounds supported (config validation enforces it).
   static constexpr int kMaxTwBuckets = sockstate::kMaxTwBuckets;
@@ -124,14 +132,27 @@ class Aggregator : public RecordSink {
   // Workload attribution (SetAttribution()).
   bool attribute_ = false;
   OwnerCells cells_;
-  std::span<const TimeWaitOwnerCount> tw_owners_;
+  const TimeWaitOwners* tw_owners_ = nullptr;
+  uint64_t netns_inode_ = 0;
   std::vector<int32_t> dest_of_slot_;  // tuple slot -> index in destinations (Finish scratch)
+  // FinishOwners() scratch: per (destination, cgroup) pair, its counts.
+  struct OwnerKey {
+    uint32_t dest;
+    uint64_t cgroup_id;
+    bool operator==(const OwnerKey&) const = default;
+  };
+  struct OwnerKeyHash {
+    size_t operator()(const OwnerKey& k) const {
+      return std::hash<uint64_t>()(k.cgroup_id * 0x9e3779b97f4a7c15ull ^ k.dest);
+    }
+  };
   struct OwnerPart {
     uint32_t dest;
     uint64_t cgroup_id;
     OwnerCounts counts;
   };
-  std::vector<OwnerPart> owner_parts_;  // Finish scratch
+  std::unordered_map<OwnerKey, size_t, OwnerKeyHash> owner_index_;  // -> owner_acc_
+  std::vector<OwnerPart> owner_acc_;
 
   // Inbound: per local (listening) port.
   std::vector<uint16_t> inbound_slot_;   // port -> 1 + index into inbound_, 0 = none

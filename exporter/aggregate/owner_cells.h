@@ -1,10 +1,12 @@
 #pragma once
 // The per-socket side of workload attribution (docs/workloads.md): per (tuple, cgroup id) the
 // sockets by state and the ephemeral ports they use, for the outgoing full sockets of a dump
-// (each carries its cgroup id, INET_DIAG_CGROUP_ID). A bounded flat table (util/flat_table.h)
-// reused across scrapes: counting a socket is O(1) and allocates nothing unless the table grows
-// past its largest size so far; memory follows (tuple, workload) pairs, not sockets. Beyond
-// `max_cells` a socket is counted by nobody here (it then shows as owner "unknown").
+// (each carries its cgroup id, INET_DIAG_CGROUP_ID) that are not held by their tuple's first
+// owner (TupleCounters::owner(): most tuples have one owner and need no cell here), and for
+// those without a cgroup id (cgroup 0). A bounded flat table (util/flat_table.h) reused across
+// scrapes: counting a socket is O(1) and allocates nothing unless the table grows past its
+// largest size so far; memory follows (tuple, workload) pairs, not sockets. Beyond `max_cells`
+// Add() says no and the caller marks the tuple's owners unknown.
 
 #include <array>
 #include <cstddef>
@@ -24,14 +26,17 @@ class OwnerCells {
     uint32_t pad = 0;
     uint64_t cgroup_id;
   };
+  /// Saturating 16-bit counts, as the tuple's (a tuple holds at most 65535 sockets).
   struct Counts {
-    std::array<uint32_t, kNumStates> states;
-    uint32_t used;  // sockets on a local port inside the ephemeral range
+    std::array<uint16_t, kNumStates> states;
+    uint16_t used;  // sockets on a local port inside the ephemeral range
     uint8_t occupied;
   };
   using Table = FlatTable<Key, Counts, 48>;
   using Cell = Table::Entry;
   static_assert(sizeof(Key) == 48);
+  // The memory bound documented in docs/workloads.md depends on this size.
+  static_assert(sizeof(Cell) == 80, "update docs/workloads.md (Limits and cost)");
 
   /// Empties the table for a scrape counting at most `max_cells` (tuple, cgroup) pairs.
   void Reset(size_t max_cells) {
@@ -39,17 +44,18 @@ class OwnerCells {
     overflow_sockets_ = 0;
   }
 
-  /// Counts one socket of `tuple` owned by `cgroup_id` in exported state `state_idx`.
-  [[gnu::always_inline]] void Add(const TupleTable::Key& tuple, uint64_t cgroup_id, int state_idx,
-                                  bool in_range) {
+  /// Counts one socket of `tuple` owned by `cgroup_id` in exported state `state_idx`; false
+  /// (and counted in overflow_sockets()) when the pair is new and the table is full.
+  bool Add(const TupleTable::Key& tuple, uint64_t cgroup_id, int state_idx, bool in_range) {
     const Key key{tuple, 0, cgroup_id};
     Counts* c = table_.FindOrInsert(key, Table::Hash(key));
     if (c == nullptr) {
       ++overflow_sockets_;
-      return;
+      return false;
     }
-    ++c->states[state_idx];
-    c->used += in_range;
+    TupleCounters::SatInc(c->states[state_idx]);
+    if (in_range) TupleCounters::SatInc(c->used);
+    return true;
   }
 
   /// Adds whole counts of `tuple` owned by `cgroup_id` (the state tracker's, not a dump's).

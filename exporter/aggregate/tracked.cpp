@@ -140,6 +140,15 @@ void AggregateTracked(const TrackedNamespace& ns, uint64_t jiffies, uint32_t hz,
     }
     if (total > 0) agg.AddOwnerCounts(key, cell.cgroup, states, uint32_t(NonNegative(cell.used)));
   }
+  for (const TrackedTimeWait& t : ns.time_wait) {  // their owners, from the owner ring
+    TupleTable::Key key;
+    key.src = t.saddr;
+    key.dst = t.daddr;
+    key.dport = t.dport;
+    key.family = t.family == Family::kIpv6 ? 1 : 0;
+    key.pad = 0;
+    agg.AddTrackedTimeWait(key, t.sport, t.in_range);
+  }
 }
 
 }  // namespace sockstate

@@ -68,6 +68,25 @@ struct SocketCounters {
   }
 };
 
+/// A tuple's counters in the table, plus what workload attribution (docs/workloads.md) needs
+/// per tuple: the first cgroup seen holding one of its sockets (its sockets are the tuple's
+/// minus those of the tuple's other (tuple, cgroup) cells, aggregate/owner_cells.h, and of
+/// its TIME_WAIT sockets with no known owner, so that a tuple with one owner, the common case,
+/// needs no cell). 4-byte aligned: the entry is 108 bytes.
+struct TupleCounters : SocketCounters<uint16_t, uint32_t> {
+  uint16_t tw_unknown;       // TIME_WAIT sockets whose owner is not known
+  uint16_t tw_unknown_used;  // ... of them on a local port inside the ephemeral range
+  std::array<uint32_t, 2> owner_words;  // owner(): 0 = none yet, kMixedOwner = not known
+
+  /// Owner value of a tuple whose other owners did not all fit in the cells table.
+  static constexpr uint64_t kMixedOwner = ~uint64_t(0);
+  uint64_t owner() const { return uint64_t(owner_words[1]) << 32 | owner_words[0]; }
+  void set_owner(uint64_t id) {
+    owner_words[0] = uint32_t(id);
+    owner_words[1] = uint32_t(id >> 32);
+  }
+};
+
 /// The tuple table. Not thread-safe: one dump at a time.
 class TupleTable {
  public:
@@ -79,12 +98,12 @@ class TupleTable {
     uint8_t family;  // 0 = IPv4, 1 = IPv6
     uint8_t pad = 0;
   };
-  using Counters = SocketCounters<uint16_t, uint32_t>;
+  using Counters = TupleCounters;
   using Overflow = SocketCounters<uint64_t, uint64_t>;
   using Table = FlatTable<Key, Counters>;
   using Entry = Table::Entry;  // key, value (the counters)
   // The memory bound documented for destinations.max_tuples depends on this size.
-  static_assert(sizeof(Entry) == 96, "update docs/configuration.md (destinations.max_tuples)");
+  static_assert(sizeof(Entry) == 108, "update docs/configuration.md (destinations.max_tuples)");
 
   /// Empties the table for a scrape tracking at most `max_tuples` tuples (beyond: Overflow).
   void Reset(size_t max_tuples) {
@@ -93,11 +112,12 @@ class TupleTable {
     overflow_sockets_ = 0;
   }
 
-  /// Counts one socket of tuple `key` (see SocketCounters::Add). O(1) amortised; allocates
-  /// only when the table grows past its largest size so far. Inlined into the caller's
-  /// per-socket loop.
-  [[gnu::always_inline]] void Add(const Key& key, int state_idx, bool in_range, int tw_bucket,
-                                  uint32_t expires_ms) {
+  /// Counts one socket of tuple `key` (see SocketCounters::Add) and returns the tuple's
+  /// counters, or nullptr when the tuple is beyond max_tuples (counted in overflow()). O(1)
+  /// amortised; allocates only when the table grows past its largest size so far. Inlined into
+  /// the caller's per-socket loop.
+  [[gnu::always_inline]] Counters* Add(const Key& key, int state_idx, bool in_range,
+                                       int tw_bucket, uint32_t expires_ms) {
     Counters* c = table_.FindOrInsert(key, Table::Hash(key));
     if (c != nullptr) {
       c->Add(state_idx, in_range, tw_bucket, expires_ms);
@@ -105,6 +125,7 @@ class TupleTable {
       overflow_.Add(state_idx, in_range, tw_bucket, expires_ms);
       ++overflow_sockets_;
     }
+    return c;
   }
 
   /// Adds the counters of a whole tuple (the tracker's maps, not a dump). Allocates only when

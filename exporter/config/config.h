@@ -138,9 +138,10 @@ struct WorkloadsConfig {
   /// Most (destination, workload) series naming a workload, across destinations and
   /// namespaces; beyond, the lightest fold into their destination's "other".
   uint32_t max_series = 500;
-  /// TIME_WAIT sockets the kernel program remembers the owner of (its map's size; read at
-  /// start, a reload does not resize it). Beyond, new TIME_WAIT sockets are "unknown".
-  uint32_t time_wait_max_sockets = 262144;
+  /// Records of sockets entering TIME_WAIT the kernel program's ring holds (the latest;
+  /// allocated at start: 72 bytes each; a reload does not resize it). TIME_WAIT sockets whose
+  /// record was pushed out are "unknown".
+  uint32_t time_wait_max_sockets = 65536;
 };
 
 /// Limits of the tracker section.

@@ -36,7 +36,7 @@ const FlagSpec kFlags[] = {
      "Count failed connects from kernel events: auto (when the kernel allows), on (exit 1 if "
      "it cannot), off."},
     {"collector.time-wait-owners", "auto",
-     "Remember who owns each TIME_WAIT socket, from kernel events: auto (when the kernel allows), "
+     "Record who owns each TIME_WAIT socket, from kernel events: auto (when the kernel allows), "
      "on (exit 1 if it cannot), off (TIME_WAIT sockets are owned by \"unknown\")."},
     {"collector.tracker", "auto",
      "Keep socket counts from kernel events instead of walking every socket on each scrape: "

@@ -190,8 +190,21 @@ int BpfObject::LinkFd(std::string_view name) const {
 }
 
 bool BpfObject::SetGlobal(std::string_view name, uint64_t value) {
+  // The object's .bss map, found by name: the skeleton has no `bss` member while no program
+  // declares a zero-initialised global.
   const btf* types = bpf_object__btf(skel_->obj);
-  if (types == nullptr || skel_->bss == nullptr) return false;
+  const bpf_map* bss = nullptr;
+  bpf_map* m = nullptr;
+  bpf_object__for_each_map(m, skel_->obj) {
+    const std::string_view map_name = bpf_map__name(m);
+    if (map_name.size() >= 5 && map_name.substr(map_name.size() - 5) == ".bss") bss = m;
+  }
+  size_t bss_size = 0;
+  // libbpf returns the mapped region after the load (const in its older signature).
+  void* data = bss ? const_cast<void*>(static_cast<const void*>(
+                         bpf_map__initial_value(const_cast<bpf_map*>(bss), &bss_size)))
+                   : nullptr;
+  if (types == nullptr || data == nullptr) return false;
   const int sec_id = btf__find_by_name_kind(types, ".bss", BTF_KIND_DATASEC);
   if (sec_id < 0) return false;
   const btf_type* sec = btf__type_by_id(types, sec_id);
@@ -199,9 +212,9 @@ bool BpfObject::SetGlobal(std::string_view name, uint64_t value) {
   for (int i = 0; i < btf_vlen(sec); ++i, ++var) {
     const btf_type* t = btf__type_by_id(types, var->type);
     if (t == nullptr || name != btf__name_by_offset(types, t->name_off)) continue;
-    if (var->size != sizeof(value)) return false;
-    __atomic_store_n(reinterpret_cast<uint64_t*>(reinterpret_cast<char*>(skel_->bss) + var->offset),
-                     value, __ATOMIC_RELAXED);
+    if (var->size != sizeof(value) || var->offset + sizeof(value) > bss_size) return false;
+    __atomic_store_n(reinterpret_cast<uint64_t*>(static_cast<char*>(data) + var->offset), value,
+                     __ATOMIC_RELAXED);
     return true;
   }
   return false;

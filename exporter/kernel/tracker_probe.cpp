@@ -23,6 +23,7 @@
 
 #include "kernel/bpf_object.h"
 #include "kernel/sock_diag.h"
+#include "kernel/socket_record.h"
 #include "util/file_util.h"
 
 extern "C" {
@@ -371,6 +372,7 @@ Status TrackerProbe::Read(TrackerSnapshot* out) {
                                                       n.ports.clear();
                                                       n.dests.clear();
                                                       n.bound.clear();
+                                                      n.time_wait.clear();
                                                     });
     if (!st.ok()) return st;
   }
@@ -463,6 +465,26 @@ Status TrackerProbe::Read(TrackerSnapshot* out) {
           b.port = v.port;
           b.family = FamilyOf(v.family);
           b.listener = v.kind == SOCKSTATE_TRK_LISTEN;
+        });
+    if (!st.ok()) return st;
+  }
+  if (read_time_wait_) {  // outgoing TIME_WAIT sockets of the current generations
+    st = ForEachEntryIn<sockstate_trk_mini_key, sockstate_trk_mini_val>(
+        read_scratch_, mini_fd_, "trk_mini",
+        [&](const sockstate_trk_mini_key& k, const sockstate_trk_mini_val& v) {
+          if (k.kind != kTcpTimeWait || v.inbound || (v.word & SOCKSTATE_TRK_DEAD)) return;
+          if (((v.word >> SOCKSTATE_TRK_STATE_SHIFT) & 0xff) != kTcpTimeWait) return;
+          auto it = index.find(k.netns);
+          if (it == index.end()) return;
+          TrackedNamespace& n = nss[it->second];
+          if (n.cur == 0 || !(v.word & (1ULL << n.cur))) return;
+          TrackedTimeWait& t = n.time_wait.emplace_back();
+          t.family = FamilyOf(k.family);
+          t.in_range = v.in_range != 0;
+          t.sport = k.sport;
+          t.dport = k.dport;
+          std::memcpy(t.saddr.data(), k.saddr, 16);
+          std::memcpy(t.daddr.data(), k.daddr, 16);
         });
     if (!st.ok()) return st;
   }

@@ -6,6 +6,7 @@
 // merged with the events that race it) from a thread inside that namespace.
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -71,6 +72,17 @@ struct TrackedBound {
   bool listener = false;
 };
 
+/// An outgoing TIME_WAIT socket (substate TIME_WAIT, not FIN_WAIT2) as a dump shows it, for
+/// the attribution of its owner (read only with TrackerProbe::set_read_time_wait()). Value type.
+struct TrackedTimeWait {
+  Family family = Family::kIpv4;
+  bool in_range = false;  // its local port inside ip_local_port_range
+  uint16_t sport = 0;
+  uint16_t dport = 0;
+  std::array<uint8_t, 16> saddr{};
+  std::array<uint8_t, 16> daddr{};
+};
+
 /// One namespace's counts in its current generation. Value type.
 struct TrackedNamespace {
   uint64_t cookie = 0;  // netns cookie (SO_NETNS_COOKIE)
@@ -86,6 +98,7 @@ struct TrackedNamespace {
   std::vector<TrackedPort> ports;
   std::vector<TrackedDest> dests;
   std::vector<TrackedBound> bound;
+  std::vector<TrackedTimeWait> time_wait;  // empty unless TrackerProbe::set_read_time_wait()
 };
 
 /// The program's running totals, summed over CPUs. Value type.
@@ -155,6 +168,10 @@ class TrackerProbe {
   /// Runs the sweep (FIN_WAIT2 minisockets that turned TIME_WAIT silently) and reads every map
   /// into `out`. Not thread-safe with itself.
   Status Read(TrackerSnapshot* out);
+  /// Whether Read() also lists each namespace's outgoing TIME_WAIT sockets (one more map read,
+  /// entries of 72 bytes): their owners are looked up in the TIME_WAIT owner ring
+  /// (docs/workloads.md). Call before the first Read().
+  void set_read_time_wait(bool on) { read_time_wait_.store(on); }
 
   /// Starts a new peak epoch: the previous one is kept, the one before is forgotten.
   Status NextPeakEpoch();
@@ -191,6 +208,7 @@ class TrackerProbe {
   uint32_t hz_ = 0;
   uint64_t c0_ = 0;
   bool auto_track_ = false;
+  std::atomic<bool> read_time_wait_{false};
   uint64_t tw_handler_ = 0, reqsk_handler_ = 0;  // timer callbacks (from /proc/kallsyms)
   uint32_t epoch_ = 0;
   std::vector<uint64_t> read_scratch_;  // Read()'s batch buffers (one scrape at a time)

@@ -328,25 +328,27 @@ inline constexpr MetricDef kDestinationWorkloadsFolded{"sockstate_destination_wo
     "destination or workloads.max_series in all).",
     MetricType::kGauge};
 inline constexpr MetricDef kTimeWaitUnknownOwnerSockets{"sockstate_time_wait_unknown_owner_sockets",
-    "Outgoing TIME_WAIT sockets whose workload is \"unknown\": older than the exporter, beyond "
-    "the kernel map's bound, or the kernel program is not running.",
+    "Outgoing TIME_WAIT sockets whose workload is \"unknown\": older than the kernel program, "
+    "pushed out of its map by newer ones, or the kernel program is not running.",
     MetricType::kGauge};
 inline constexpr MetricDef kTimeWaitOwnersAvailable{"sockstate_time_wait_owners_available",
-    "1 when the kernel program that remembers who owns each TIME_WAIT socket runs; 0: every "
+    "1 when the kernel program that records who owns each TIME_WAIT socket runs; 0: every "
     "TIME_WAIT socket's workload is \"unknown\".",
     MetricType::kGauge};
 inline constexpr MetricDef kTimeWaitOwnerEntries{"sockstate_time_wait_owner_entries",
-    "TIME_WAIT sockets on an ephemeral port whose owner the kernel program remembers.",
+    "Records in the kernel program's map (the latest sockets that entered TIME_WAIT on an "
+    "ephemeral port; records of ended ones stay until newer ones push them out).",
     MetricType::kGauge};
 inline constexpr MetricDef kTimeWaitOwnerEntriesMax{"sockstate_time_wait_owner_entries_max",
-    "Most TIME_WAIT sockets it can remember (workloads.time_wait_max_sockets).",
+    "Most records the map holds (workloads.time_wait_max_sockets).",
     MetricType::kGauge};
 inline constexpr MetricDef kTimeWaitOwnerMapBytes{"sockstate_time_wait_owner_map_bytes",
-    "Kernel memory of the remembered TIME_WAIT sockets (entries x bytes per entry).",
+    "Kernel memory of the map of recorded TIME_WAIT sockets (preallocated: entries_max x "
+    "bytes per entry).",
     MetricType::kGauge};
-inline constexpr MetricDef kTimeWaitOwnerMapFullTotal{"sockstate_time_wait_owner_map_full_total",
-    "TIME_WAIT sockets not remembered because the map was full: their workload is "
-    "\"unknown\".",
+inline constexpr MetricDef kTimeWaitOwnerRecordedTotal{"sockstate_time_wait_owner_recorded_total",
+    "Sockets recorded entering TIME_WAIT on an ephemeral port (host-wide, every namespace): "
+    "the map should hold more than two minutes of them.",
     MetricType::kCounter};
 
 // Kernel settings (sources/sysctl_source.cpp)

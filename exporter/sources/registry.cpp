@@ -84,6 +84,11 @@ Result<HostSources> MakeHostSources(const HostSourceOptions& options) {
                              bpf.loaded(2) ? bpf.object : nullptr);
   if (!tracker.ok()) return tracker.status();
   s.tracker = tracker->tracker;
+  // Served by the tracker, a namespace has no dump: its TIME_WAIT sockets come from the
+  // tracker's map to be looked up in the owner ring.
+  if (s.tracker && s.time_wait_owners && s.time_wait_owners->available()) {
+    s.tracker->ReadTimeWaitSockets(true);
+  }
   if (tracker->source) s.sources.push_back(std::move(tracker->source));
   return s;
 }

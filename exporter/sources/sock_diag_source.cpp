@@ -76,9 +76,11 @@ void AddBudget(FamilySet& fs, const PortBudget& b, const Labels& base) {
 
 void SockDiagSource::ResetAggregator() {
   aggregator_->Reset(*config_, range_, reserved_);
-  // Workload attribution (docs/workloads.md): (tuple, cgroup) pairs bounded by 4x the tuples.
+  // Workload attribution (docs/workloads.md): a tuple's first owner lives in the tuple; cells
+  // for further (tuple, cgroup) pairs are bounded by the tuples' bound.
   if (config_->workloads.top_k > 0) {
-    aggregator_->SetAttribution(4 * size_t(config_->destinations.max_tuples), tw_owners_);
+    aggregator_->SetAttribution(size_t(config_->destinations.max_tuples), tw_owners_,
+                                netns_inode_);
   }
 }
 
@@ -90,9 +92,11 @@ void SockDiagSource::Prepare(const NetnsReadContext& ctx) {
   const NetSysctls* s = sysctl ? &sysctl->sysctls() : nullptr;
   config_ = &ctx.config;
   env_ = &ctx.mutable_env;
-  tw_owners_ = ctx.env.time_wait_owners && ctx.netns_inode != 0
-                   ? ctx.env.time_wait_owners->ForNamespace(ctx.netns_inode)
-                   : std::span<const TimeWaitOwnerCount>();
+  tw_owners_ = ctx.env.time_wait_owners && ctx.env.time_wait_owners->available() &&
+                       ctx.netns_inode != 0
+                   ? ctx.env.time_wait_owners.get()
+                   : nullptr;
+  netns_inode_ = ctx.netns_inode;
   range_ = s && s->port_range ? &*s->port_range : nullptr;
   reserved_ = s && s->reserved_ports ? &*s->reserved_ports : nullptr;
   snap_.max_tw_buckets = s ? s->tcp_max_tw_buckets : std::nullopt;
@@ -146,7 +150,7 @@ Status SockDiagSource::Read(const NetnsReadContext& ctx) {
   config_ = nullptr;
   range_ = nullptr;
   reserved_ = nullptr;
-  tw_owners_ = {};
+  tw_owners_ = nullptr;
   return st;
 }
 

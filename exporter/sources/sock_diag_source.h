@@ -68,7 +68,8 @@ class SockDiagSource : public NetnsSource {
   const Config* config_ = nullptr;
   const PortRange* range_ = nullptr;
   const PortSet* reserved_ = nullptr;
-  std::span<const TimeWaitOwnerCount> tw_owners_;
+  const TimeWaitOwners* tw_owners_ = nullptr;
+  uint64_t netns_inode_ = 0;
   // The collector's environment (it outlives every source), for FinishAcrossNamespaces().
   SourceEnv* env_ = nullptr;
 };

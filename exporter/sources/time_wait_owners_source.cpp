@@ -1,6 +1,5 @@
 #include "sources/time_wait_owners_source.h"
 
-#include "kernel/tracker_probe.h"
 #include "metrics/names.h"
 #include "util/log.h"
 
@@ -13,12 +12,10 @@ void TimeWaitOwnersSource::BeforeNamespaces() {
 void TimeWaitOwnersSource::AddFamilies(FamilySet& fs, const ExportContext&) const {
   fs.Add(metric::kTimeWaitOwnersAvailable, {}, owners_->available() ? 1 : 0);
   if (!owners_->available()) return;
-  const TimeWaitOwnerStats& s = owners_->stats();
-  const double entries = s.remembered > s.ended ? double(s.remembered - s.ended) : 0;
-  fs.Add(metric::kTimeWaitOwnerEntries, {}, entries);
+  fs.Add(metric::kTimeWaitOwnerEntries, {}, double(owners_->entries()));
   fs.Add(metric::kTimeWaitOwnerEntriesMax, {}, max_sockets_);
-  fs.Add(metric::kTimeWaitOwnerMapBytes, {}, entries * double(kTimeWaitEntryBytes));
-  fs.Add(metric::kTimeWaitOwnerMapFullTotal, {}, double(s.sockets_full + s.owners_full));
+  fs.Add(metric::kTimeWaitOwnerMapBytes, {}, double(max_sockets_) * double(kTimeWaitEntryBytes));
+  fs.Add(metric::kTimeWaitOwnerRecordedTotal, {}, double(owners_->recorded()));
 }
 
 Result<TimeWaitOwnersFeature> MakeTimeWaitOwners(std::string_view mode, uint32_t max_sockets,
@@ -41,18 +38,10 @@ Result<TimeWaitOwnersFeature> MakeTimeWaitOwners(std::string_view mode, uint32_t
             why + "; their workload is \"unknown\" (sockstate_time_wait_owners_available 0)");
     f.owners = std::make_shared<TimeWaitOwners>(nullptr);
   } else {
-    // Known at once when kallsyms shows it; else the program learns it (tw_owner_named).
-    const uint64_t handler = KernelSymbolAddresses("/proc/kallsyms", {kTimeWaitTimerSymbol})[0];
-    const bool known = handler != 0 && object->SetGlobal(kTimeWaitHandlerVariable, handler);
     Log(LogLevel::kInfo,
-        "TIME_WAIT owners are remembered by the kernel (tp_btf timer_start/timer_cancel, "
-        "inet_sock_set_state), up to " +
-            std::to_string(max_sockets) + " sockets" +
-            (known ? ""
-                   : std::string("; /proc/kallsyms does not show ") + kTimeWaitTimerSymbol +
-                         " (no CAP_SYSLOG, or a sandbox): it is learned from the first "
-                         "TIME_WAIT socket born"));
-    f.owners = std::make_shared<TimeWaitOwners>(OpenTimeWaitOwnerReader(std::move(object)));
+        "TIME_WAIT owners are recorded by the kernel (tp_btf inet_sock_set_state), the latest " +
+            std::to_string(max_sockets) + " sockets");
+    f.owners = std::make_shared<TimeWaitOwners>(OpenTimeWaitOwnerReader(std::move(object), max_sockets));
   }
   f.source = std::make_unique<TimeWaitOwnersSource>(f.owners, max_sockets);
   return f;

@@ -1,8 +1,8 @@
 #pragma once
 // Source "time_wait_owners" (host-wide, docs/workloads.md): the owners of TIME_WAIT sockets
-// the kernel program remembers. It refreshes the shared TimeWaitOwners once per scrape, before
+// the kernel program records. It refreshes the shared TimeWaitOwners once per scrape, before
 // the namespaces are read (their netlink sources attribute their dumps with it), and exports
-// whether the program runs and how full its map is.
+// whether the program runs, its ring and how many sockets it recorded.
 
 #include <memory>
 #include <string>

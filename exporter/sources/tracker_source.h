@@ -55,6 +55,11 @@ class Tracker {
   Tracker& operator=(const Tracker&) = delete;
 
   bool available() const { return probe_ != nullptr; }
+  /// Whether each scrape's snapshot lists the outgoing TIME_WAIT sockets too, for the owner
+  /// ring (--collector.time-wait-owners, docs/workloads.md).
+  void ReadTimeWaitSockets(bool on) {
+    if (probe_) probe_->set_read_time_wait(on);
+  }
 
   /// The namespaces this scrape reads (after discovery): the worker seeds those not tracked.
   /// `discovery` (mode all or list): namespaces created from now on are counted from their

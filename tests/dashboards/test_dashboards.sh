@@ -42,6 +42,8 @@ required=(
   sockstate_destinations_folded
   sockstate_connect_failures_total sockstate_workload_connect_failures_total  # per destination, per workload
   sockstate_netns_occupancy_bound_ratio sockstate_netns_detailed  # namespaces by bound, with the reason
+  sockstate_destination_workload_ephemeral_ports_used sockstate_destination_workload_sockets  # who holds the ports
+  sockstate_time_wait_owners_available sockstate_time_wait_unknown_owner_sockets
   sockstate_udp_occupancy_ratio sockstate_udp_ephemeral_ports_used  # UDP: one budget per namespace,
   sockstate_udp_local_address_occupancy_ratio            # per local address,
   sockstate_udp_destination_sockets sockstate_udp_sockets  # connected destinations, states,
@@ -103,7 +105,7 @@ if "sockstate_build_info" not in json.dumps(names.get("instance", {}).get("query
 # metric, except the host-wide ones, carries both matchers.
 HOST = {"sockstate_build_info", "sockstate_workload_connect_failures_total",
         "sockstate_connect_failures_available", "sockstate_connect_failures_map_overflow_total",
-        "sockstate_connect_failures_udp_available",
+        "sockstate_connect_failures_udp_available", "sockstate_time_wait_owners_available",
         # host-wide values, exported once without netns (docs/metrics-spec.md)
         "sockstate_conntrack_entries_limit", "sockstate_conntrack_buckets",
         "sockstate_nat_time_wait_takeover", "sockstate_sockstat_tcp_orphan",

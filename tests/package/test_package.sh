@@ -595,14 +595,18 @@ without_dropins() {
 }
 check_dropins() {
   # BPF: CAP_BPF (39) + CAP_PERFMON (38), nothing else; enough to load and attach the
-  # connect-failures program (--collector.connect-failures=on exits 1 when it cannot).
+  # connect-failures and TIME_WAIT owner programs of the one object (=on exits 1 when it
+  # cannot) under the unit's ProtectKernelTunables= (no /proc/kallsyms): the state tracker,
+  # which needs kernel symbol addresses and CAP_NET_ADMIN, stays off (auto).
   mkdir -p "$root/etc/systemd/system/$unit.d"
-  printf '[Service]\nExecStart=\nExecStart=/usr/bin/sockstate_exporter --config.file=/etc/sockstate_exporter/sockstate.yml --collector.connect-failures=on\n' \
+  printf '[Service]\nExecStart=\nExecStart=/usr/bin/sockstate_exporter --config.file=/etc/sockstate_exporter/sockstate.yml --collector.connect-failures=on --collector.time-wait-owners=on\n' \
     >"$root/etc/systemd/system/$unit.d/zz-test.conf"
   with_dropin bpf 000000c000000000
   expect 'sockstate_scrape_source_success{source="netlink"}' 1
   if ((has_bpf)); then
     expect 'sockstate_connect_failures_available' 1
+    expect 'sockstate_time_wait_owners_available' 1
+    expect 'sockstate_tracker_available' 0
   else
     log "drop-ins: the packaged binary does not link libbpf (connect-failures source not built in): BPF attach not checked"
   fi

@@ -537,7 +537,7 @@ TEST(ConfigTest, WorkloadsSection) {
   const WorkloadsConfig d = DefaultConfig().workloads;
   EXPECT_EQ(d.top_k, 3u);
   EXPECT_EQ(d.max_series, 500u);
-  EXPECT_EQ(d.time_wait_max_sockets, 262144u);
+  EXPECT_EQ(d.time_wait_max_sockets, 65536u);
   auto c = ParseConfig(
       "workloads:\n  top_k: 0\n  max_series: 100000\n  time_wait_max_sockets: 1024\n", "t.yml");
   ASSERT_TRUE(c.ok()) << c.status().message();

@@ -76,19 +76,19 @@ TEST(TupleTable, GrowsKeepingEveryTupleAndIsReusedEmptyAfterReset) {
   TupleTable t;
   t.Reset(100000);
   const size_t first = t.Bytes();
-  EXPECT_EQ(first, 1024u * 96);
+  EXPECT_EQ(first, 1024u * sizeof(TupleTable::Entry));
   for (int p = 1; p <= 3000; ++p) {
     t.Add(Key("10.0.0.2", uint16_t(p)), 0, true, -1, 0);
     t.Add(Key("10.0.0.2", uint16_t(p)), 0, true, -1, 0);
   }
   EXPECT_EQ(t.size(), 3000u);
-  EXPECT_EQ(t.Bytes(), 4096u * 96);  // 3000 / 4096 <= 3/4
+  EXPECT_EQ(t.Bytes(), 4096u * sizeof(TupleTable::Entry));  // 3000 / 4096 <= 3/4
   auto m = ByPort(t);
   ASSERT_EQ(m.size(), 3000u);
   for (const auto& [port, c] : m) ASSERT_EQ(c.states[0], 2u) << port;
   t.Reset(100000);
   EXPECT_EQ(t.size(), 0u);
-  EXPECT_EQ(t.Bytes(), 4096u * 96);
+  EXPECT_EQ(t.Bytes(), 4096u * sizeof(TupleTable::Entry));
   EXPECT_TRUE(ByPort(t).empty());
   t.Add(Key("10.0.0.2", 7), 0, true, -1, 0);
   EXPECT_EQ(ByPort(t)[7].states[0], 1u);  // counters cleared, not left from the last scrape

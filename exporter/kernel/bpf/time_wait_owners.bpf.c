@@ -1,25 +1,22 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* Who holds a TIME_WAIT socket (docs/workloads.md). A TIME_WAIT socket has no owner in any
  * kernel table (uid 0, inode 0, no cgroup in a dump); its owner is known only at the moment
- * the full socket turns into it. This remembers, per TIME_WAIT socket keyed by what a dump
- * shows of it (namespace, addresses, ports), the cgroup of the socket it came from, and
- * counts them per (namespace, source address, destination address, destination port,
- * cgroup), forgetting each when the TIME_WAIT socket ends.
+ * the full socket turns into it. This records, keyed by what a dump shows of the TIME_WAIT
+ * socket (namespace, addresses, ports), the cgroup of each socket that enters TIME_WAIT on a
+ * local port inside ip_local_port_range (the others hold no ephemeral port), in a ring of the
+ * latest workloads.time_wait_max_sockets records; the exporter reads the ring once per scrape
+ * and looks up each TIME_WAIT socket of its dumps in it.
  *
- * No fentry/kprobe is needed (they are unavailable on many kernels): the life of a TIME_WAIT
- * socket is followed through its timer (tp_btf timer tracepoints, filtered on the timer's
- * callback tw_timer_handler: its address written by the loader when /proc/kallsyms shows
- * it, else learned from the first TIME_WAIT socket born, see tw_owner_named):
- *  - birth: timer_start of a timer not just cancelled on this CPU (inet_twsk_hashdance_schedule());
- *  - re-arm (an in-window segment, the peer's FIN): timer_cancel then timer_start of the same
- *    timer, back to back on one CPU with interrupts off (mod_timer()); or no event at all when
- *    the new expiry falls in the same timer-wheel bucket;
- *  - end: timer_cancel not followed by a timer_start: expiry (then timer_expire_entry),
- *    tcp_tw_reuse takeover, RST or SYN in TIME_WAIT, namespace deletion (inet_twsk_deschedule_put()).
- * The owner: right after the birth, the full socket moves FIN_WAIT2 or CLOSING -> CLOSE
- * (tcp_time_wait() -> tcp_done()) in sock:inet_sock_set_state; its cgroup is the owner's.
- * Only TIME_WAIT sockets on a local port inside ip_local_port_range are remembered: the others
- * (a server's side of connections it closed first) hold no ephemeral port.
+ * One event per connection: tcp_time_wait() hashes the TIME_WAIT socket in, then tcp_done()
+ * moves the full socket FIN_WAIT2 or CLOSING -> CLOSE (sock:inet_sock_set_state, the
+ * tracepoint the connect-failure program uses too); that transition, with its identity, is
+ * the birth. The same transition without a TIME_WAIT socket (an RST in FIN_WAIT2, the
+ * FIN_WAIT2 timeout, tcp_max_tw_buckets) records a key that no dump will show: harmless.
+ * Nothing follows the TIME_WAIT socket's end: a record outliving its socket is never read
+ * (no dump shows that key; a new TIME_WAIT socket with the same key is recorded again, later
+ * in the ring, and the later record wins). Following the ends needs the timer tracepoints
+ * (every timer of the host), and a keyed map costs 0.2-1 us per insert (an LRU hash that is
+ * full evicts on every insert): docs/architecture.md "Kernel events".
  *
  * CO-RE: the kernel types read are declared in core_types.h. */
 
@@ -33,97 +30,24 @@
 #include "core_types.h"
 #include "time_wait_owners.h"
 
-/* tw_timer_handler: written by the loader after load when /proc/kallsyms shows its address
- * (root or CAP_SYSLOG), else learned: the callback of the timer last started on the CPU where
- * a TIME_WAIT socket was just born, once that timer is proven to be the TIME_WAIT socket's
- * (its identity equals the closing full socket's). Not an extern __ksym: libbpf would then
- * need /proc/kallsyms to load the object at all, and a sandbox (systemd's
- * ProtectKernelTunables) makes it unreadable. */
-const void *tw_handler = 0;
-
-/* While the handler is not known: the timer last started on this CPU. */
-struct tw_started {
-  const struct timer_list *timer;
-  const void *function;
-};
+/* The ring: slot n % size holds record n (user space sets max_entries = size before loading). */
 struct {
-  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-  __uint(max_entries, 1);
-  __type(key, __u32);
-  __type(value, struct tw_started);
-} tw_last_start SEC(".maps");
-
-struct {
-  __uint(type, BPF_MAP_TYPE_HASH);
-  __uint(map_flags, BPF_F_NO_PREALLOC); /* memory follows the entries in use */
+  __uint(type, BPF_MAP_TYPE_ARRAY);
   __uint(max_entries, SOCKSTATE_TW_MAX_SOCKETS);
-  __type(key, struct sockstate_tw_key);
-  __type(value, struct sockstate_tw_value);
-} tw_sockets SEC(".maps");
-
-struct {
-  __uint(type, BPF_MAP_TYPE_HASH);
-  __uint(map_flags, BPF_F_NO_PREALLOC);
-  __uint(max_entries, SOCKSTATE_TW_MAX_OWNERS);
-  __type(key, struct sockstate_tw_owner_key);
-  __type(value, __s64);
-} tw_owners SEC(".maps");
-
-struct {
-  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-  __uint(max_entries, SOCKSTATE_TW_STATS);
   __type(key, __u32);
-  __type(value, __u64);
-} tw_stats SEC(".maps");
+  __type(value, struct sockstate_tw_record);
+} tw_ring SEC(".maps");
 
-/* The TIME_WAIT socket last cancelled on this CPU, and what the cancel forgot of it: a
- * timer_start of the same timer within kRearmNs is its re-arm and puts it back. */
-struct tw_cancelled {
-  __u64 at_ns;
-  const void *timer;
-  __u32 had_entry;
-  __u32 pad;
-  struct sockstate_tw_key key;
-  struct sockstate_tw_value value;
-};
+/* Records made (the next record's number) and the ring's size, which user space writes after
+ * loading: until then nothing is recorded. Mappable: user space reads the head without a
+ * system call. */
 struct {
-  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(map_flags, BPF_F_MMAPABLE);
   __uint(max_entries, 1);
   __type(key, __u32);
-  __type(value, struct tw_cancelled);
-} tw_last_cancel SEC(".maps");
-
-/* mod_timer() detaches and re-enqueues within one interrupts-off section: well under this. */
-#define kRearmNs 10000
-
-static __always_inline void TwStat(__u32 i) {
-  __u64 *v = bpf_map_lookup_elem(&tw_stats, &i);
-  if (v) *v += 1;
-}
-
-static __always_inline int SameTwKey(const struct sockstate_tw_key *a,
-                                     const struct sockstate_tw_key *b) {
-  const __u64 *x = (const __u64 *)a, *y = (const __u64 *)b;
-  for (int i = 0; i < sizeof(*a) / 8; i++) {
-    if (x[i] != y[i]) return 0;
-  }
-  return 1;
-}
-
-static __always_inline const void *TwHandler(void) {
-  return tw_handler;
-}
-
-static __always_inline const struct inet_timewait_sock *TwOf(const struct timer_list *t) {
-  return (const void *)((const char *)t - bpf_core_field_offset(struct inet_timewait_sock, tw_timer));
-}
-
-/* The TIME_WAIT socket a timer belongs to, or 0 for any other timer (one compare). */
-static __always_inline const struct inet_timewait_sock *TwOfTimer(const struct timer_list *t) {
-  const void *handler = TwHandler();
-  if (!handler || (const void *)t->function != handler) return 0;
-  return TwOf(t);
-}
+  __type(value, struct sockstate_tw_head);
+} tw_head SEC(".maps");
 
 /* ip_local_port_range of a namespace: low | high << 16. */
 static __always_inline __u32 PortRange(const struct net *net) {
@@ -137,170 +61,88 @@ static __always_inline int InRange(__u32 range, __u16 port) {
   return port >= (range & 0xffff) && port <= (range >> 16);
 }
 
-/* Addresses of a socket (full or TIME_WAIT), IPv4-mapped IPv6 as IPv4. False: not inet. */
-static __always_inline int ReadTwAddrs(const struct sock_common *c, struct sockstate_tw_key *k) {
-  const unsigned short f = BPF_CORE_READ(c, skc_family);
-  if (f == AF_INET) {
-    __be32 s = BPF_CORE_READ(c, skc_rcv_saddr), d = BPF_CORE_READ(c, skc_daddr);
-    __builtin_memcpy(k->saddr, &s, 4);
-    __builtin_memcpy(k->daddr, &d, 4);
+/* The identity of a socket (full or TIME_WAIT) as a dump shows it, from ONE read of its
+ * sock_common (a helper call costs ~20-30 ns: one per field would dominate): family,
+ * addresses (IPv4-mapped IPv6 as IPv4), local port skc_num, destination port and namespace
+ * into `k`; `*net` its namespace. False: not inet, or an unexpected layout. The field offsets
+ * are the running kernel's (CO-RE); the block read covers skc_daddr .. skc_v6_rcv_saddr. */
+#define kCommonBytes 128
+static __always_inline int ReadIdentity(const struct sock_common *c, struct sockstate_tw_key *k,
+                                        const struct net **net) {
+  __u8 b[kCommonBytes];
+  const __u32 o_daddr = bpf_core_field_offset(struct sock_common, skc_daddr);
+  const __u32 o_saddr = bpf_core_field_offset(struct sock_common, skc_rcv_saddr);
+  const __u32 o_dport = bpf_core_field_offset(struct sock_common, skc_dport);
+  const __u32 o_num = bpf_core_field_offset(struct sock_common, skc_num);
+  const __u32 o_family = bpf_core_field_offset(struct sock_common, skc_family);
+  const __u32 o_net = bpf_core_field_offset(struct sock_common, skc_net);
+  const __u32 o_v6d = bpf_core_field_offset(struct sock_common, skc_v6_daddr);
+  const __u32 o_v6s = bpf_core_field_offset(struct sock_common, skc_v6_rcv_saddr);
+  if (o_daddr > kCommonBytes - 4 || o_saddr > kCommonBytes - 4 || o_dport > kCommonBytes - 2 ||
+      o_num > kCommonBytes - 2 || o_family > kCommonBytes - 2 || o_net > kCommonBytes - 8 ||
+      o_v6d > kCommonBytes - 16 || o_v6s > kCommonBytes - 16)
+    return 0;
+  if (bpf_probe_read_kernel(b, sizeof(b), c) != 0) return 0;
+  __u16 family, dport;
+  __builtin_memcpy(&family, &b[o_family], 2);
+  __builtin_memcpy(&dport, &b[o_dport], 2);
+  __builtin_memcpy(&k->sport, &b[o_num], 2);
+  __builtin_memcpy(net, &b[o_net], 8);
+  k->dport = bpf_ntohs(dport);
+  if (family == AF_INET) {
+    __builtin_memcpy(k->saddr, &b[o_saddr], 4);
+    __builtin_memcpy(k->daddr, &b[o_daddr], 4);
     k->family = AF_INET;
-    return 1;
-  }
-  if (f != AF_INET6) return 0;
-  BPF_CORE_READ_INTO(&k->saddr, c, skc_v6_rcv_saddr.in6_u.u6_addr8);
-  BPF_CORE_READ_INTO(&k->daddr, c, skc_v6_daddr.in6_u.u6_addr8);
-  if (IsV4Mapped(k->saddr) && IsV4Mapped(k->daddr)) {
-    __builtin_memcpy(k->saddr, &k->saddr[12], 4);
-    __builtin_memset(&k->saddr[4], 0, 12);
-    __builtin_memcpy(k->daddr, &k->daddr[12], 4);
-    __builtin_memset(&k->daddr[4], 0, 12);
-    k->family = AF_INET;
+  } else if (family == AF_INET6) {
+    __builtin_memcpy(k->saddr, &b[o_v6s], 16);
+    __builtin_memcpy(k->daddr, &b[o_v6d], 16);
+    if (IsV4Mapped(k->saddr) && IsV4Mapped(k->daddr)) {
+      __builtin_memcpy(k->saddr, &k->saddr[12], 4);
+      __builtin_memset(&k->saddr[4], 0, 12);
+      __builtin_memcpy(k->daddr, &k->daddr[12], 4);
+      __builtin_memset(&k->daddr[4], 0, 12);
+      k->family = AF_INET;
+    } else {
+      k->family = AF_INET6;
+    }
   } else {
-    k->family = AF_INET6;
+    return 0;
   }
+  k->netns_inum = BPF_CORE_READ(*net, ns.inum);
   return 1;
 }
 
-/* The key of a TIME_WAIT socket; false when it is not inet or its port holds no ephemeral
- * port (outside ip_local_port_range). */
-static __always_inline int TwKey(const struct inet_timewait_sock *tw, struct sockstate_tw_key *k) {
-  __builtin_memset(k, 0, sizeof(*k));
-  const struct sock_common *c = &tw->__tw_common;
-  if (!ReadTwAddrs(c, k)) return 0;
-  const struct net *net = BPF_CORE_READ(c, skc_net.net);
-  k->netns_inum = BPF_CORE_READ(net, ns.inum);
-  k->sport = BPF_CORE_READ(c, skc_num);
-  k->dport = bpf_ntohs(BPF_CORE_READ(c, skc_dport));
-  return InRange(PortRange(net), k->sport);
-}
-
-static __always_inline void AddOwner(const struct sockstate_tw_key *k, __u64 cgroup, __s64 d) {
-  struct sockstate_tw_owner_key o;
-  __builtin_memset(&o, 0, sizeof(o));
-  o.cgroup_id = cgroup;
-  o.netns_inum = k->netns_inum;
-  o.dport = k->dport;
-  o.family = k->family;
-  __builtin_memcpy(o.saddr, k->saddr, 16);
-  __builtin_memcpy(o.daddr, k->daddr, 16);
-  __s64 *n = bpf_map_lookup_elem(&tw_owners, &o);
-  if (n) {
-    __sync_fetch_and_add(n, d);
-    return;
-  }
-  if (d < 0) return; /* its count was dropped (user space forgets zero entries) */
-  if (bpf_map_update_elem(&tw_owners, &o, &d, BPF_NOEXIST) == 0) return;
-  n = bpf_map_lookup_elem(&tw_owners, &o); /* another CPU inserted it meanwhile */
-  if (n) {
-    __sync_fetch_and_add(n, d);
-  } else {
-    TwStat(SOCKSTATE_TW_OWNERS_FULL);
-  }
-}
-
-SEC("tp_btf/timer_cancel")
-int BPF_PROG(tw_timer_cancel, struct timer_list *timer) {
-  const struct inet_timewait_sock *tw = TwOfTimer(timer);
-  if (!tw) return 0;
-  __u32 zero = 0;
-  struct tw_cancelled *last = bpf_map_lookup_elem(&tw_last_cancel, &zero);
-  if (!last) return 0;
-  last->timer = 0;
-  if (!TwKey(tw, &last->key)) return 0;
-  last->timer = timer;
-  last->at_ns = bpf_ktime_get_ns();
-  struct sockstate_tw_value *v = bpf_map_lookup_elem(&tw_sockets, &last->key);
-  last->had_entry = v != 0;
-  if (!v) return 0; /* older than the program, or not remembered */
-  last->value = *v;
-  bpf_map_delete_elem(&tw_sockets, &last->key);
-  if (last->value.cgroup_id) AddOwner(&last->key, last->value.cgroup_id, -1);
-  TwStat(SOCKSTATE_TW_ENDED);
-  return 0;
-}
-
-SEC("tp_btf/timer_start")
-int BPF_PROG(tw_timer_start, struct timer_list *timer) {
-  if (!TwHandler()) { /* not known yet: remember this timer for tw_owner_named */
-    __u32 zero = 0;
-    struct tw_started *s = bpf_map_lookup_elem(&tw_last_start, &zero);
-    if (s) {
-      s->timer = timer;
-      s->function = timer->function;
-    }
-    return 0;
-  }
-  const struct inet_timewait_sock *tw = TwOfTimer(timer);
-  if (!tw) return 0;
-  __u32 zero = 0;
-  struct tw_cancelled *last = bpf_map_lookup_elem(&tw_last_cancel, &zero);
-  if (!last) return 0;
-  struct sockstate_tw_key key;
-  if (!TwKey(tw, &key)) return 0;
-  if (last->timer == timer && bpf_ktime_get_ns() - last->at_ns < kRearmNs &&
-      SameTwKey(&last->key, &key)) {
-    last->timer = 0; /* re-armed: put back what the cancel forgot */
-    if (!last->had_entry) return 0;
-    if (bpf_map_update_elem(&tw_sockets, &key, &last->value, BPF_NOEXIST) != 0) {
-      TwStat(SOCKSTATE_TW_SOCKETS_FULL);
-      return 0;
-    }
-    if (last->value.cgroup_id) AddOwner(&key, last->value.cgroup_id, 1);
-    return 0;
-  }
-  struct sockstate_tw_value *old = bpf_map_lookup_elem(&tw_sockets, &key);
-  if (old) { /* an end that was not seen (cannot happen, but never count twice) */
-    if (old->cgroup_id) AddOwner(&key, old->cgroup_id, -1);
-    old->cgroup_id = 0;
-    return 0;
-  }
-  struct sockstate_tw_value v = {0};
-  if (bpf_map_update_elem(&tw_sockets, &key, &v, BPF_NOEXIST) != 0) {
-    TwStat(SOCKSTATE_TW_SOCKETS_FULL);
-    return 0;
-  }
-  TwStat(SOCKSTATE_TW_BORN);
-  return 0;
-}
-
-/* The handler is not known and a full socket closes from FIN_WAIT2 or CLOSING: if the timer
- * last started on this CPU is the timer of a TIME_WAIT socket with exactly this socket's
- * identity, that socket was just born (tcp_time_wait() arms it, then tcp_done()): learn the
- * callback, and remember this first TIME_WAIT socket now. */
-static __always_inline struct sockstate_tw_value *Learn(const struct sockstate_tw_key *key) {
-  __u32 zero = 0;
-  struct tw_started *s = bpf_map_lookup_elem(&tw_last_start, &zero);
-  if (!s || !s->timer) return 0;
-  struct sockstate_tw_key seen;
-  if (!TwKey(TwOf(s->timer), &seen) || !SameTwKey(&seen, key)) return 0;
-  tw_handler = s->function;
-  struct sockstate_tw_value v = {0};
-  if (bpf_map_update_elem(&tw_sockets, key, &v, BPF_NOEXIST) != 0) return 0;
-  TwStat(SOCKSTATE_TW_BORN);
-  return bpf_map_lookup_elem(&tw_sockets, key);
-}
-
 /* tcp_time_wait() -> tcp_done(): the full socket whose TIME_WAIT socket was just born closes,
- * from FIN_WAIT2 or CLOSING. Its cgroup (its creator's) names the TIME_WAIT socket's owner. */
+ * from FIN_WAIT2 or CLOSING. Its cgroup (its creator's) is the TIME_WAIT socket's owner. Any
+ * other state change costs two compares. */
 SEC("tp_btf/inet_sock_set_state")
-int BPF_PROG(tw_owner_named, const struct sock *sk, const int oldstate, const int newstate) {
+int BPF_PROG(tw_recorded, const struct sock *sk, const int oldstate, const int newstate) {
   if (newstate != TCP_CLOSE || (oldstate != TCP_FIN_WAIT2 && oldstate != TCP_CLOSING)) return 0;
   if (sk->sk_protocol != IPPROTO_TCP) return 0;
   struct sockstate_tw_key key;
   __builtin_memset(&key, 0, sizeof(key));
-  if (!ReadTwAddrs(&sk->__sk_common, &key)) return 0;
-  key.netns_inum = sk->__sk_common.skc_net.net->ns.inum;
+  const struct net *net = 0;
+  if (!ReadIdentity(&sk->__sk_common, &key, &net)) return 0;
+  /* skc_num is already 0 here (the port was released): inet_sport keeps it */
   key.sport = bpf_ntohs(BPF_CORE_READ((const struct inet_sock *)sk, inet_sport));
-  key.dport = bpf_ntohs(sk->__sk_common.skc_dport);
-  struct sockstate_tw_value *v = bpf_map_lookup_elem(&tw_sockets, &key);
-  if (!v && !TwHandler()) v = Learn(&key);
-  if (!v || v->cgroup_id) return 0;
+  if (!InRange(PortRange(net), key.sport)) return 0;
   const __u64 cgroup = sk->sk_cgrp_data.cgroup->kn->id;
   if (!cgroup) return 0;
-  v->cgroup_id = cgroup;
-  AddOwner(&key, cgroup, 1);
-  TwStat(SOCKSTATE_TW_NAMED);
+  __u32 zero = 0;
+  struct sockstate_tw_head *h = bpf_map_lookup_elem(&tw_head, &zero);
+  if (!h || !h->size) return 0;
+  const __u64 n = __sync_fetch_and_add(&h->head, 1);
+  __u32 slot = n % h->size;
+  struct sockstate_tw_record *r = bpf_map_lookup_elem(&tw_ring, &slot);
+  if (!r) return 0;
+  /* A seqlock for the reader, which copies a slot front to back while records may land in it:
+   * seq_end first, the record, seq_begin last; the reader takes a slot whose two are equal. */
+  r->seq_end = n + 1;
+  asm volatile("" ::: "memory");
+  r->key = key;
+  r->cgroup_id = cgroup;
+  asm volatile("" ::: "memory");
+  __sync_lock_test_and_set(&r->seq_begin, n + 1); /* an exchange: ordered after the record */
   return 0;
 }
 

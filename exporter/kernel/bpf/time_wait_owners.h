@@ -4,8 +4,7 @@
 #define SOCKSTATE_BPF_TIME_WAIT_OWNERS_H_
 
 /* Default map sizes; user space sets them from the configuration before loading. */
-#define SOCKSTATE_TW_MAX_SOCKETS 262144
-#define SOCKSTATE_TW_MAX_OWNERS 16384
+#define SOCKSTATE_TW_MAX_SOCKETS 65536
 
 /* A TIME_WAIT socket as a dump shows it: 48 bytes, no implicit padding (pad is zero).
  * Addresses in network order, IPv4 (and IPv4-mapped IPv6) in [0..3] with family 2; ports in
@@ -20,30 +19,19 @@ struct sockstate_tw_key {
   unsigned char daddr[16];
 };
 
-/* What is remembered of one TIME_WAIT socket. */
-struct sockstate_tw_value {
-  unsigned long long cgroup_id; /* its owner's cgroup v2 id; 0 until the full socket closes */
+/* One record of the ring (tw_ring): 72 bytes. seq_begin == seq_end == the record's number + 1
+ * when complete (0: never written). */
+struct sockstate_tw_record {
+  unsigned long long seq_begin;
+  struct sockstate_tw_key key;
+  unsigned long long cgroup_id; /* the owner's cgroup v2 id */
+  unsigned long long seq_end;
 };
 
-/* TIME_WAIT sockets with a known owner per (namespace, source address, destination, owner):
- * the key of the per-destination tuple plus the cgroup. 48 bytes. The value is a signed
- * 64-bit count. */
-struct sockstate_tw_owner_key {
-  unsigned long long cgroup_id;
-  unsigned int netns_inum;
-  unsigned short dport;
-  unsigned char family;
-  unsigned char pad;
-  unsigned char saddr[16];
-  unsigned char daddr[16];
+/* tw_head's one value: records made so far, and the ring's size (0: not recording yet). */
+struct sockstate_tw_head {
+  unsigned long long head;
+  unsigned long long size;
 };
-
-/* Per-CPU event counters (tw_stats), indexes: */
-#define SOCKSTATE_TW_BORN 0        /* TIME_WAIT sockets remembered */
-#define SOCKSTATE_TW_ENDED 1       /* ... forgotten because they ended */
-#define SOCKSTATE_TW_NAMED 2       /* ... whose owner was named by the full socket's close */
-#define SOCKSTATE_TW_SOCKETS_FULL 3 /* not remembered: tw_sockets was full */
-#define SOCKSTATE_TW_OWNERS_FULL 4  /* not counted by owner: tw_owners was full */
-#define SOCKSTATE_TW_STATS 5
 
 #endif /* SOCKSTATE_BPF_TIME_WAIT_OWNERS_H_ */
