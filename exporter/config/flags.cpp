@@ -38,10 +38,10 @@ const FlagSpec kFlags[] = {
     {"collector.time-wait-owners", "auto",
      "Record who owns each TIME_WAIT socket, from kernel events: auto (when the kernel allows), "
      "on (exit 1 if it cannot), off (TIME_WAIT sockets are owned by \"unknown\")."},
-    {"collector.tracker", "auto",
+    {"collector.tracker", "off",
      "Keep socket counts from kernel events instead of walking every socket on each scrape: "
-     "auto (when the kernel allows), on (exit 1 if it cannot), off (a sock_diag dump per "
-     "scrape)."},
+     "off (a sock_diag dump per scrape; the default while the tracker's cost per connection "
+     "is above its target), auto (when the kernel allows), on (exit 1 if it cannot)."},
     {"collector.connect-failures.udp", "auto",
      "Count UDP port-allocation failures too: auto (fexit on the kernel's UDP get_port when "
      "the kernel allows BPF trampolines, else not), syscalls (the system-call exit "

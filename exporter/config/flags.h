@@ -45,7 +45,7 @@ struct ExporterFlags {
   std::string connect_failures = "auto";      // --collector.connect-failures: auto|on|off
   std::string connect_failures_udp = "auto";  // --collector.connect-failures.udp: auto|syscalls|off
   std::string time_wait_owners = "auto";      // --collector.time-wait-owners: auto|on|off
-  std::string tracker = "auto";               // --collector.tracker: auto|on|off
+  std::string tracker = "off";                // --collector.tracker: auto|on|off
   bool once = false;                          // --once
   bool version = false;                       // --version
   bool help = false;                          // --help

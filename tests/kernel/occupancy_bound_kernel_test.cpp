@@ -268,7 +268,7 @@ TEST_F(OccupancyBoundKernel, QuietNamespaceCostsItsNetnsSeriesHostWideValuesOnce
                                            {"sockstate_netns_scrape_duration_seconds", 1},
                                            {"sockstate_netns_scrape_success", 1},
                                            {"sockstate_netns_udp_occupancy_bound_ratio", 1}};
-  // Where the state tracker loads (the default), each namespace it counts says so (README:
+  // Where the state tracker runs (--collector.tracker=auto|on), each namespace it counts says so (README:
   // "each namespace it counts").
   if (Get(s, "sockstate_tracker_available", {}) == 1) netns_only["sockstate_tracker_in_use"] = 1;
   EXPECT_EQ(NamesIn(s, quiet.name()), netns_only);

@@ -709,7 +709,8 @@ TEST_F(TrackerExporterTest, BurstBetweenScrapesShowsInThePeak) {
   TestNetns ns("trk");
   ns.SetSysctl("net.ipv4.ip_local_port_range", "40000 40049");
   const int l = ns.Listen("127.0.0.1", 8080);
-  testing::ExporterProcess exporter(ListConfig(ns, "tracker:\n  peak_window_seconds: 60\n"));
+  testing::ExporterProcess exporter(ListConfig(ns, "tracker:\n  peak_window_seconds: 60\n"),
+                                    {"--collector.tracker=on"});
   testing::Series s = ScrapeWhenTracked(exporter, ns.name());
   const std::vector<std::pair<std::string, std::string>> dest = {
       {"netns", ns.name()}, {"destination", "127.0.0.1:8080"}};
@@ -736,7 +737,7 @@ TEST_F(TrackerExporterTest, BurstBetweenScrapesShowsInThePeak) {
 TEST_F(TrackerExporterTest, SameSeriesAsWithoutTheTracker) {
   TestNetns ns("trk");
   Populate(ns, 8080);
-  testing::ExporterProcess tracked(ListConfig(ns));
+  testing::ExporterProcess tracked(ListConfig(ns), {"--collector.tracker=on"});
   testing::ExporterProcess dumped(ListConfig(ns), {"--collector.tracker=off"});
   const testing::Series t = ScrapeWhenTracked(tracked, ns.name());
   const testing::Series d = dumped.Scrape();
