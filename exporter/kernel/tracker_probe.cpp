@@ -602,47 +602,38 @@ Status TrackerProbe::SeedBound(uint64_t cookie, uint64_t* added, uint64_t* remov
   return Status::Ok();
 }
 
+namespace {
+
+/// Deletes the entries of map `fd` whose key is of namespace `cookie` and generation `gen`.
+template <typename K, typename V>
+Status DeleteGenerationIn(int fd, const char* name, uint64_t cookie, uint8_t gen) {
+  std::vector<K> keys, doomed;
+  std::vector<V> vals;
+  Status st = ForEachEntry(fd, name, keys, vals, [&](const K& k, const V&) {
+    if (k.netns == cookie && k.gen == gen) doomed.push_back(k);
+  });
+  if (st.ok()) DeleteKeys(fd, doomed);
+  return st;
+}
+
+}  // namespace
+
 Status TrackerProbe::DeleteGeneration(uint64_t cookie, uint8_t gen) {
-  {
-    std::vector<sockstate_trk_tuple_key> keys, doomed;
-    std::vector<sockstate_trk_tuple_val> vals;
-    Status st = ForEachEntry(tuples_fd_, "trk_tuples", keys, vals,
-                             [&](const sockstate_trk_tuple_key& k, const sockstate_trk_tuple_val&) {
-                               if (k.netns == cookie && k.gen == gen) doomed.push_back(k);
-                             });
-    if (!st.ok()) return st;
-    DeleteKeys(tuples_fd_, doomed);
+  Status st = DeleteGenerationIn<sockstate_trk_tuple_key, sockstate_trk_tuple_val>(
+      tuples_fd_, "trk_tuples", cookie, gen);
+  if (st.ok()) {
+    st = DeleteGenerationIn<sockstate_trk_cell_key, sockstate_trk_cell_val>(cells_fd_, "trk_cells",
+                                                                            cookie, gen);
   }
-  {
-    std::vector<sockstate_trk_cell_key> keys, doomed;
-    std::vector<sockstate_trk_cell_val> vals;
-    Status st = ForEachEntry(cells_fd_, "trk_cells", keys, vals,
-                             [&](const sockstate_trk_cell_key& k, const sockstate_trk_cell_val&) {
-                               if (k.netns == cookie && k.gen == gen) doomed.push_back(k);
-                             });
-    if (!st.ok()) return st;
-    DeleteKeys(cells_fd_, doomed);
+  if (st.ok()) {
+    st = DeleteGenerationIn<sockstate_trk_port_key, sockstate_trk_port_val>(ports_fd_, "trk_ports",
+                                                                            cookie, gen);
   }
-  {
-    std::vector<sockstate_trk_port_key> keys, doomed;
-    std::vector<sockstate_trk_port_val> vals;
-    Status st = ForEachEntry(ports_fd_, "trk_ports", keys, vals,
-                             [&](const sockstate_trk_port_key& k, const sockstate_trk_port_val&) {
-                               if (k.netns == cookie && k.gen == gen) doomed.push_back(k);
-                             });
-    if (!st.ok()) return st;
-    DeleteKeys(ports_fd_, doomed);
+  if (st.ok()) {
+    st = DeleteGenerationIn<sockstate_trk_dest_key, sockstate_trk_dest_val>(dests_fd_, "trk_dests",
+                                                                            cookie, gen);
   }
-  {
-    std::vector<sockstate_trk_dest_key> keys, doomed;
-    std::vector<sockstate_trk_dest_val> vals;
-    Status st = ForEachEntry(dests_fd_, "trk_dests", keys, vals,
-                             [&](const sockstate_trk_dest_key& k, const sockstate_trk_dest_val&) {
-                               if (k.netns == cookie && k.gen == gen) doomed.push_back(k);
-                             });
-    if (!st.ok()) return st;
-    DeleteKeys(dests_fd_, doomed);
-  }
+  if (!st.ok()) return st;
   // The namespace's totals of that generation's slot start from zero for its next use.
   return Status::Ok();
 }
