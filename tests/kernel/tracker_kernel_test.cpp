@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cmath>
 #include <functional>
+#include <iostream>
 #include <memory>
 #include <random>
 #include <sstream>
@@ -289,6 +290,14 @@ class TrackerKernelTest : public ::testing::Test {
     return *o;
   }
 
+  /// Events no tracker program counted since the programs were loaded.
+  uint64_t LostEvents() {
+    TrackerSnapshot snap;
+    const Status st = probe().Read(&snap);
+    EXPECT_TRUE(st.ok()) << st.message();
+    return snap.stats.lost;
+  }
+
   /// The tracker's aggregation equals the dump's.
   void ExpectExact(TestNetns& ns, const std::string& when, TrackerProbe* p = nullptr) {
     const Config config = DefaultConfig();
@@ -541,6 +550,7 @@ TEST_F(TrackerKernelTest, RandomChurnInSeveralNamespacesStaysExact) {
   std::atomic<bool> stop{false};
   std::vector<std::thread> threads;
   std::vector<std::string> errors(churn.size());
+  const uint64_t lost_before = LostEvents();
   for (size_t i = 0; i < churn.size(); ++i) {
     threads.emplace_back([&, i] { errors[i] = churn[i]->Run(stop, 4000); });
   }
@@ -550,10 +560,25 @@ TEST_F(TrackerKernelTest, RandomChurnInSeveralNamespacesStaysExact) {
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   stop = true;
   for (auto& t : threads) t.join();
+  // An event no program counted (nested on one CPU deeper than the programs reach: seen under
+  // ASan on a loaded CI machine) leaves the maps off until a reconcile, which the exporter runs
+  // at once for every tracked namespace when the lost count grows. Do the same here; with no
+  // event lost the maps must be exact as they are.
+  const uint64_t lost = LostEvents() - lost_before;
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the last closes land
   for (size_t i = 0; i < all.size(); ++i) {
     ASSERT_EQ(errors[i], "") << all[i]->name();
     EXPECT_GT(churn[i]->ops(), 50) << all[i]->name();
-    ExpectExact(*all[i], "after the churn, quiet");
+    if (lost > 0) {
+      // A lost event leaves at most two states off in each of its socket's tuple and port
+      // entries; most lost events are of sockets of other namespaces or of other timers.
+      const SeedOutcome r = Seed(*all[i]);
+      std::cout << all[i]->name() << ": " << lost << " events lost, reconciled, drift "
+                << r.drift << "\n";
+      EXPECT_LE(r.drift, 4 * lost) << all[i]->name() << ": "
+                                   << (r.differences.empty() ? "" : r.differences.front());
+    }
+    ExpectExact(*all[i], lost > 0 ? "after the churn, quiet, reconciled" : "after the churn, quiet");
   }
   // Quiet namespaces reconcile without drift.
   for (TestNetns* ns : all) {
