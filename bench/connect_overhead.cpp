@@ -2,7 +2,7 @@
 //
 //   connect_overhead [--seconds S] [--rounds R]
 //                    [--mode churn|close|timewait|refused|syscall|udp-send]
-//                    [--programs cf|tw|owners|all]
+//                    [--programs cf|tw|owners|all] [--baseline none|cf]
 //
 // Runs in a network namespace of its own (unshare), loopback only. Each round measures a
 // single-threaded loop for S seconds without the program, then S seconds with it attached
@@ -18,6 +18,9 @@
 //            loop never runs out of ports), and by default (--programs tw) the TIME_WAIT owner
 //            program alone (--collector.time-wait-owners, docs/workloads.md): every connection's
 //            TIME_WAIT socket is recorded with its owner in the ring.
+// --baseline cf: the side "without" has the connect-failure feature loaded too (the exporter's
+// default without the TIME_WAIT owners), so that --programs owners measures what turning the
+// owners on adds to it; they share the one program on the tracepoint (sock_state_change.bpf.c).
 // --programs all: instead of the connect-failure program alone, everything the exporter loads
 // by default (connect failures, TIME_WAIT owners, the state tracker with its namespace seeded:
 // every event counted), the union loaded once as the exporter does; --programs owners: the
@@ -160,11 +163,12 @@ double RunFor(double seconds, const std::string& mode, int listener, uint16_t po
 struct AllPrograms {
   std::shared_ptr<sockstate::BpfObject> object;
   std::unique_ptr<sockstate::TimeWaitOwnerReader> tw_reader;  // the ring records while it lives
+  std::unique_ptr<sockstate::ConnectFailureProbe> failures;    // counts while it lives
   std::unique_ptr<sockstate::TrackerProbe> tracker;
 };
 
-/// `which`: "tw" (the TIME_WAIT owner program alone), "owners" (+ connect failures) or "all"
-/// (+ the state tracker).
+/// `which`: "cf" (the connect-failure feature alone), "tw" (the TIME_WAIT owners alone),
+/// "owners" (both) or "all" (+ the state tracker).
 AllPrograms LoadAll(const std::string& which) {
   const bool tracker = which == "all";
   constexpr uint32_t kRing = 65536;  // workloads.time_wait_max_sockets' default
@@ -175,9 +179,12 @@ AllPrograms LoadAll(const std::string& which) {
   attach.cgroup_fd = open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   std::vector<sockstate::BpfMapSize> sizes = sockstate::TrackerMapSizes(sockstate::TrackerConfig{});
   sizes.push_back({sockstate::kTimeWaitSocketsMap, kRing});
-  std::vector<sockstate::BpfFeature> features = {
-      {"--collector.time-wait-owners", "on", sockstate::TimeWaitOwnerPrograms(), {}}};
-  if (which != "tw") {
+  std::vector<sockstate::BpfFeature> features;
+  if (which != "cf") {
+    features.push_back({"--collector.time-wait-owners", "on", sockstate::TimeWaitOwnerPrograms(), {}});
+  }
+  const bool failures = which != "tw";
+  if (failures) {
     features.push_back(sockstate::ConnectFailureFeature("on", sockstate::UdpFailureOptions{"off"}));
   }
   if (tracker) features.push_back({"--collector.tracker", "on", sockstate::TrackerPrograms(), {}});
@@ -191,7 +198,11 @@ AllPrograms LoadAll(const std::string& which) {
   }
   AllPrograms all;
   all.object = set.object;
-  all.tw_reader = sockstate::OpenTimeWaitOwnerReader(set.object, kRing);
+  if (which != "cf") all.tw_reader = sockstate::OpenTimeWaitOwnerReader(set.object, kRing);
+  if (failures) {
+    all.failures =
+        sockstate::OpenConnectFailureProbe(set.object, sockstate::UdpFailureOptions{"off"}, 0);
+  }
   if (!tracker) return all;
   auto probe = sockstate::TrackerProbe::Open(set.object);
   if (!probe.ok()) {
@@ -263,6 +274,7 @@ int main(int argc, char** argv) {
   std::string mode = "churn";
   std::string programs = "cf";
   bool programs_given = false;
+  std::string baseline = "none";
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--seconds" && i + 1 < argc) {
@@ -274,11 +286,13 @@ int main(int argc, char** argv) {
     } else if (a == "--programs" && i + 1 < argc) {
       programs = argv[++i];
       programs_given = true;
+    } else if (a == "--baseline" && i + 1 < argc) {
+      baseline = argv[++i];
     } else {
       std::fprintf(stderr,
                    "usage: connect_overhead [--seconds S] [--rounds R] "
                    "[--mode churn|close|timewait|refused|syscall|udp-send] "
-                   "[--programs cf|tw|owners|all]\n");
+                   "[--programs cf|tw|owners|all] [--baseline none|cf]\n");
       return 2;
     }
   }
@@ -288,16 +302,17 @@ int main(int argc, char** argv) {
   if (seconds <= 0 || seconds > 60 || rounds < 1 || rounds > 50 ||
       (mode != "churn" && mode != "close" && mode != "refused" && !timewait && !udp_hook) ||
       (programs != "cf" && programs != "tw" && programs != "owners" && programs != "all") ||
-      (programs != "cf" && udp_hook)) {
+      (programs != "cf" && udp_hook) || (baseline != "none" && baseline != "cf") ||
+      (baseline == "cf" && programs != "owners" && programs != "all")) {
     std::fprintf(stderr,
                  "connect_overhead: 0 < seconds <= 60, 1 <= rounds <= 50, mode "
                  "churn|close|timewait|refused|syscall|udp-send, programs cf|tw|owners|all (cf only "
-                 "with the udp modes)\n");
+                 "with the udp modes), baseline none|cf (cf with programs owners|all)\n");
     return 2;
   }
   // The program measured: the TCP one, or the UDP one on the system-call exit.
   const char* udp_mode = udp_hook ? "syscalls" : "off";
-  const std::string program = udp_hook ? "cf_udp_sys_exit" : "cf_state_change";
+  const std::string program = udp_hook ? "cf_udp_sys_exit" : "sock_state_change";
   if (unshare(CLONE_NEWNET) != 0) Die("unshare(CLONE_NEWNET)");
   LoopbackUp();
   if (timewait) {  // TIME_WAIT sockets are taken over once 1 ms old: the ports never run out
@@ -343,7 +358,13 @@ int main(int argc, char** argv) {
     // Odd rounds measure without the program first, even rounds with it first.
     // Loading the object (libbpf parses the kernel's BTF, megabytes) and unloading it leave
     // the caches cold: a short unmeasured run after each, on both sides alike.
-    if (r % 2 == 0) off.push_back(RunFor(seconds, mode, listener, port));
+    auto without = [&] {
+      if (baseline == "none") return RunFor(seconds, mode, listener, port);
+      AllPrograms cf = LoadAll("cf");
+      RunFor(0.2, mode, listener, port);
+      return RunFor(seconds, mode, listener, port);
+    };
+    if (r % 2 == 0) off.push_back(without());
     if (programs != "cf") {
       {
         AllPrograms all = LoadAll(programs);
@@ -359,7 +380,7 @@ int main(int argc, char** argv) {
       }
       on.push_back(RunFor(seconds, mode, listener, port));
     }
-    if (r % 2 == 1) off.push_back(RunFor(seconds, mode, listener, port));
+    if (r % 2 == 1) off.push_back(without());
     std::printf("round %d: without %.0f/cpu-s, with %.0f/cpu-s\n", r + 1, off.back(), on.back());
     std::fflush(stdout);
   }
@@ -372,8 +393,7 @@ int main(int argc, char** argv) {
   double stats_rate = 0;
   std::vector<std::string> measured = {program};
   if (programs != "cf") {
-    measured = sockstate::TimeWaitOwnerPrograms();
-    if (programs != "tw") measured.push_back("cf_state_change");
+    measured = sockstate::TimeWaitOwnerPrograms();  // connect failures' TCP part included
     if (programs == "all") {
       for (const std::string& p : sockstate::TrackerPrograms()) measured.push_back(p);
     }
@@ -409,6 +429,9 @@ int main(int argc, char** argv) {
         (unsigned long long)total_runs, (unsigned long long)stats_connections,
         runs_per_conn, ns_per_run, ns_per_run * runs_per_conn,
         100.0 * ns_per_run * runs_per_conn * stats_rate / 1e9, 1e9 / stats_rate);
+  }
+  if (baseline == "cf") {
+    std::printf("baseline: the side without has the connect-failure feature loaded\n");
   }
   std::printf(
       "mode=%s rounds=%d seconds=%.1f median_without=%.0f median_with=%.0f ratio=%.4f "

@@ -197,7 +197,7 @@ bool BpfObject::SetGlobal(std::string_view name, uint64_t value) {
   bpf_map* m = nullptr;
   bpf_object__for_each_map(m, skel_->obj) {
     const std::string_view map_name = bpf_map__name(m);
-    if (map_name.size() >= 5 && map_name.substr(map_name.size() - 5) == ".bss") bss = m;
+    if (map_name.ends_with(".bss")) bss = m;
   }
   size_t bss_size = 0;
   // libbpf returns the mapped region after the load (const in its older signature).

@@ -1,6 +1,7 @@
-// The kernel side of the connect_failures source: the programs connect_failures.bpf.c (TCP,
-// tp_btf/inet_sock_set_state) and udp_failures.bpf.c (UDP, fexit or the system-call exit) of
-// the one BPF object (kernel/bpf_object.h), and the drain of their shared map.
+// The kernel side of the connect_failures source: the programs sock_state_change.bpf.c (TCP,
+// tp_btf/inet_sock_set_state, shared with the TIME_WAIT owners: its TCP part counts while this
+// probe lives) and udp_failures.bpf.c (UDP, fexit or the system-call exit) of the one BPF
+// object (kernel/bpf_object.h), and the drain of their shared map.
 
 #include "kernel/connect_failure_probe.h"
 
@@ -21,6 +22,9 @@ namespace {
 
 static_assert(sizeof(sockstate_cf_key) == 40, "key layout shared with the BPF program");
 
+/// The global of sock_state_change.bpf.c that turns its TCP connect-failure part on.
+constexpr const char* kCountTcpFailures = "sockstate_count_tcp_failures";
+
 class BpfProbe : public ConnectFailureProbe {
  public:
   BpfProbe(std::shared_ptr<BpfObject> object, UdpFailureHook udp_hook)
@@ -29,7 +33,9 @@ class BpfProbe : public ConnectFailureProbe {
         failures_fd_(object_->MapFd("cf_failures")),
         overflow_fd_(object_->MapFd("cf_overflow")) {
     keys_.reserve(SOCKSTATE_CF_MAX_ENTRIES);
+    object_->SetGlobal(kCountTcpFailures, 1);
   }
+  ~BpfProbe() override { object_->SetGlobal(kCountTcpFailures, 0); }
 
   UdpFailureHook udp_hook() const override { return udp_hook_; }
 
@@ -96,7 +102,7 @@ const char* UdpFailureHookName(UdpFailureHook hook) {
 
 namespace {
 
-constexpr const char* kTcpProgram = "cf_state_change";
+constexpr const char* kTcpProgram = "sock_state_change";
 
 UdpFailureHook HookOf(const UdpFailureOptions& udp, size_t variant) {
   if (udp.mode == "syscalls") return UdpFailureHook::kSyscalls;

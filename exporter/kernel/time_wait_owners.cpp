@@ -1,4 +1,4 @@
-// The user-space side of time_wait_owners.bpf.c: a snapshot of its ring once per scrape.
+// The user-space side of time_wait_owners.bpf.h: a snapshot of its ring once per scrape.
 
 #include "kernel/time_wait_owners.h"
 
@@ -50,8 +50,11 @@ class BpfTimeWaitOwnerReader : public TimeWaitOwnerReader {
       bpf_map_update_elem(head_fd_, &zero, &h, BPF_ANY);
     }
   }
-  ~BpfTimeWaitOwnerReader() override {
-    if (head_ != nullptr) munmap(head_, size_t(sysconf(_SC_PAGESIZE)));
+  ~BpfTimeWaitOwnerReader() override {  // recording stops (the object may live on)
+    if (head_ != nullptr) {
+      __atomic_store_n(&head_->size, uint64_t(0), __ATOMIC_RELEASE);
+      munmap(head_, size_t(sysconf(_SC_PAGESIZE)));
+    }
   }
 
   uint64_t Head() const override {
@@ -114,7 +117,9 @@ TimeWaitKey TimeWaitKey::Of(uint64_t netns_inode, const SocketRecord& r) {
   return k;
 }
 
-std::vector<std::string> TimeWaitOwnerPrograms() { return {"tw_recorded"}; }
+// The one program on sock:inet_sock_set_state, shared with the connect failures: its owner part
+// records while the ring's size is set (BpfTimeWaitOwnerReader).
+std::vector<std::string> TimeWaitOwnerPrograms() { return {"sock_state_change"}; }
 
 std::unique_ptr<TimeWaitOwnerReader> OpenTimeWaitOwnerReader(std::shared_ptr<BpfObject> object,
                                                              uint32_t size) {

@@ -3,6 +3,7 @@
 // the source's counters are compared with exactly the failures the test caused.
 
 #include <arpa/inet.h>
+#include <bpf/bpf.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -29,6 +30,8 @@
 
 #include "exporter_process.h"
 #include "kernel/bpf_object.h"
+#include "kernel/connect_failure_probe.h"
+#include "kernel/time_wait_owners.h"
 #include "metrics/family_set.h"
 #include "netns_fixture.h"
 #include "requirements.h"
@@ -37,6 +40,10 @@
 #include "test_util.h"
 #include "udp_sockets.h"
 #include "util/file_util.h"
+
+extern "C" {
+#include "kernel/bpf/connect_failures.h"
+}
 
 namespace sockstate {
 namespace {
@@ -652,5 +659,52 @@ TEST_F(ConnectFailuresExporter, CounterSurvivesReloadAnd1000ScrapesWithoutFdOrMe
   EXPECT_EQ(ExporterFailures(exp.Scrape(), "127.0.0.1:5000", "no_local_port", ns.name()), 4);
 }
 
+/// Failures the shared program counted in the namespace `netns_inode`, straight from its map
+/// (host-wide: other namespaces' entries are left alone).
+uint64_t FailuresInMap(const BpfObject& object, uint64_t netns_inode) {
+  const int fd = object.MapFd("cf_failures");
+  EXPECT_GE(fd, 0);
+  uint64_t total = 0;
+  sockstate_cf_key key{}, next{};
+  const void* prev = nullptr;
+  for (int i = 0; i < SOCKSTATE_CF_MAX_ENTRIES && bpf_map_get_next_key(fd, prev, &next) == 0; ++i) {
+    uint64_t count = 0;
+    if (next.netns_inum == netns_inode && bpf_map_lookup_elem(fd, &next, &count) == 0) {
+      total += count;
+    }
+    key = next;
+    prev = &key;
+  }
+  return total;
+}
+
+// The TCP connect-failure part and the TIME_WAIT owner part are one program on the tracepoint
+// (sock_state_change.bpf.c): loaded for the owners alone, it counts no failure; it counts each
+// one exactly while the connect-failure probe lives, and stops when the probe goes.
+TEST_F(ConnectFailuresKernel, SharedProgramCountsOnlyWhileTheConnectFailureProbeLives) {
+  auto object = BpfObject::Load(TimeWaitOwnerPrograms());
+  ASSERT_TRUE(object.ok()) << object.status().message();
+  TestNetns ns;
+  const uint64_t inode = NetnsInode(ns.path());
+  ASSERT_EQ(ns.TryConnect("127.0.0.1", 5001), -ECONNREFUSED);
+  EXPECT_EQ(FailuresInMap(**object, inode), 0u) << "the owners alone count no failure";
+  auto probe = OpenConnectFailureProbe(*object, UdpFailureOptions{"off"}, 0);
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(ns.TryConnect("127.0.0.1", 5001), -ECONNREFUSED);
+  std::vector<FailureRecord> records;
+  uint64_t overflow = 0;
+  ASSERT_TRUE(probe->Drain(&records, &overflow).ok());
+  uint64_t refused = 0, other = 0;
+  for (const FailureRecord& r : records) {
+    if (r.netns_inode != inode) continue;
+    (r.reason == SOCKSTATE_CF_REFUSED ? refused : other) += r.count;
+  }
+  EXPECT_EQ(refused, 3u);
+  EXPECT_EQ(other, 0u);
+  probe.reset();
+  ASSERT_EQ(ns.TryConnect("127.0.0.1", 5001), -ECONNREFUSED);
+  EXPECT_EQ(FailuresInMap(**object, inode), 0u) << "counting stops with the probe";
+}
+
 }  // namespace
 }  // namespace sockstate
+

@@ -1,4 +1,4 @@
-/* Shared between the BPF program (connect_failures.bpf.c) and user space
+/* Shared between the BPF program (connect_failures.bpf.h) and user space
  * (kernel/connect_failure_probe.cpp): the map key and the reasons. Plain C, fixed layout. */
 #ifndef SOCKSTATE_BPF_CONNECT_FAILURES_H_
 #define SOCKSTATE_BPF_CONNECT_FAILURES_H_

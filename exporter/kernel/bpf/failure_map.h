@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
-/* The failures map shared by connect_failures.bpf.c (TCP) and udp_failures.bpf.c (UDP), and the
+/* The failures map shared by sock_state_change.bpf.c (TCP, connect_failures.bpf.h) and udp_failures.bpf.c (UDP), and the
  * one way to count into it. The maps are __weak: every program file that includes this header
  * defines them, and the static linker (bpftool gen object) keeps one of each, so both programs
  * count into the same map and user space drains one map. */

@@ -1,4 +1,4 @@
-/* Shared between the BPF program (time_wait_owners.bpf.c) and user space
+/* Shared between the BPF program (time_wait_owners.bpf.h) and user space
  * (kernel/time_wait_owners.cpp): the map keys and values. Plain C, fixed layout. */
 #ifndef SOCKSTATE_BPF_TIME_WAIT_OWNERS_H_
 #define SOCKSTATE_BPF_TIME_WAIT_OWNERS_H_

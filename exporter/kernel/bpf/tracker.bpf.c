@@ -53,8 +53,8 @@ extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
 struct bpf_map;
 
 /* The timer callbacks of TIME_WAIT and request sockets come from user space (trk_cfg, read
- * from /proc/kallsyms): an extern __ksym would collide with time_wait_owners.bpf.c's when the
- * objects are linked into one. */
+ * from /proc/kallsyms): an extern __ksym would make libbpf read it to load the one object at
+ * all (docs/architecture.md, kernel events). */
 
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);

@@ -58,7 +58,7 @@ struct sockstate_trk_tuple_val {
 };
 
 /* Outgoing full sockets of a tuple owned by one cgroup (workload attribution; TIME_WAIT sockets
- * have no cgroup: time_wait_owners.bpf.c names theirs): key 56, value 72 bytes. */
+ * have no cgroup: time_wait_owners.bpf.h names theirs): key 56, value 72 bytes. */
 struct sockstate_trk_cell_key {
   unsigned long long netns;
   unsigned char gen;

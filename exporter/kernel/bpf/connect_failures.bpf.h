@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* Counts failed TCP connect()s host-wide, from the stable tracepoint sock:inet_sock_set_state
- * attached through BTF (tp_btf: no tracefs needed).
+ * attached through BTF (tp_btf: no tracefs needed), in the one program on it that
+ * sock_state_change.bpf.c makes of this file and time_wait_owners.bpf.h.
  *
  * tcp_v4_connect()/tcp_v6_connect() move the socket to SYN_SENT before inet_hash_connect()
  * picks the local port; when no port is free they move it to CLOSE and return EADDRNOTAVAIL
@@ -10,12 +11,8 @@
  *
  * CO-RE: the kernel types read are declared in core_types.h. */
 
-#include <linux/types.h>
-#include <linux/bpf.h>
-#include <bpf/bpf_helpers.h>
-#include <bpf/bpf_tracing.h>
-#include <bpf/bpf_core_read.h>
-#include <bpf/bpf_endian.h>
+#ifndef SOCKSTATE_BPF_CONNECT_FAILURES_BPF_H_
+#define SOCKSTATE_BPF_CONNECT_FAILURES_BPF_H_
 
 #include "core_types.h"
 #include "failure_map.h"
@@ -55,12 +52,10 @@ static __always_inline unsigned char ReasonOf(int err) {
   }
 }
 
-SEC("tp_btf/inet_sock_set_state")
-int BPF_PROG(cf_state_change, const struct sock *sk, const int oldstate,
-             const int newstate) {
-  if (newstate != TCP_CLOSE || oldstate != TCP_SYN_SENT) return 0;
-  if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP) return 0;
-
+/* A SYN_SENT -> CLOSE of `sk` (the caller checked the states): counted under its destination,
+ * namespace, workload and reason. */
+static __always_inline void CountTcpConnectFailure(const struct sock *sk) {
+  if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP) return;
   struct sockstate_cf_key key;
   __builtin_memset(&key, 0, sizeof(key));
   const unsigned short family = BPF_CORE_READ(sk, __sk_common.skc_family);
@@ -78,7 +73,7 @@ int BPF_PROG(cf_state_change, const struct sock *sk, const int oldstate,
       key.family = AF_INET6;
     }
   } else {
-    return 0;
+    return;
   }
   key.dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
   key.reason = BPF_CORE_READ((const struct inet_sock *)sk, inet_sport) == 0
@@ -88,7 +83,6 @@ int BPF_PROG(cf_state_change, const struct sock *sk, const int oldstate,
   key.netns_inum = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
   key.cgroup_id = SocketCgroupId(sk);
   CountFailure(&key);
-  return 0;
 }
 
-char LICENSE[] SEC("license") = "Dual BSD/GPL";
+#endif /* SOCKSTATE_BPF_CONNECT_FAILURES_BPF_H_ */

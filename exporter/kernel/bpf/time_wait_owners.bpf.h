@@ -9,8 +9,9 @@
  *
  * One event per connection: tcp_time_wait() hashes the TIME_WAIT socket in, then tcp_done()
  * moves the full socket FIN_WAIT2 or CLOSING -> CLOSE (sock:inet_sock_set_state, the
- * tracepoint the connect-failure program uses too); that transition, with its identity, is
- * the birth. The same transition without a TIME_WAIT socket (an RST in FIN_WAIT2, the
+ * tracepoint of the connect-failure counting too); that transition, with its identity, is
+ * the birth (recorded by the one program on that tracepoint, sock_state_change.bpf.c, while
+ * user space has set the ring's size). The same transition without a TIME_WAIT socket (an RST in FIN_WAIT2, the
  * FIN_WAIT2 timeout, tcp_max_tw_buckets) records a key that no dump will show: harmless.
  * Nothing follows the TIME_WAIT socket's end: a record outliving its socket is never read
  * (no dump shows that key; a new TIME_WAIT socket with the same key is recorded again, later
@@ -20,12 +21,8 @@
  *
  * CO-RE: the kernel types read are declared in core_types.h. */
 
-#include <linux/types.h>
-#include <linux/bpf.h>
-#include <bpf/bpf_helpers.h>
-#include <bpf/bpf_tracing.h>
-#include <bpf/bpf_core_read.h>
-#include <bpf/bpf_endian.h>
+#ifndef SOCKSTATE_BPF_TIME_WAIT_OWNERS_BPF_H_
+#define SOCKSTATE_BPF_TIME_WAIT_OWNERS_BPF_H_
 
 #include "core_types.h"
 #include "time_wait_owners.h"
@@ -112,29 +109,28 @@ static __always_inline int ReadIdentity(const struct sock_common *c, struct sock
   return 1;
 }
 
-/* tcp_time_wait() -> tcp_done(): the full socket whose TIME_WAIT socket was just born closes,
- * from FIN_WAIT2 or CLOSING. Its cgroup (its creator's) is the TIME_WAIT socket's owner. Any
- * other state change costs two compares. */
-SEC("tp_btf/inet_sock_set_state")
-int BPF_PROG(tw_recorded, const struct sock *sk, const int oldstate, const int newstate) {
-  if (newstate != TCP_CLOSE || (oldstate != TCP_FIN_WAIT2 && oldstate != TCP_CLOSING)) return 0;
-  if (sk->sk_protocol != IPPROTO_TCP) return 0;
+/* tcp_time_wait() -> tcp_done(): the full socket `sk`, whose TIME_WAIT socket was just born,
+ * closes from FIN_WAIT2 or CLOSING (the caller checked the states). Its cgroup (its creator's)
+ * is the TIME_WAIT socket's owner. Nothing is read before the ring's size says user space
+ * reads it (the owner feature is on). */
+static __always_inline void RecordTimeWaitOwner(const struct sock *sk) {
+  __u32 zero = 0;
+  struct sockstate_tw_head *h = bpf_map_lookup_elem(&tw_head, &zero);
+  if (!h || !h->size) return;
+  if (sk->sk_protocol != IPPROTO_TCP) return;
   struct sockstate_tw_key key;
   __builtin_memset(&key, 0, sizeof(key));
   const struct net *net = 0;
-  if (!ReadIdentity(&sk->__sk_common, &key, &net)) return 0;
+  if (!ReadIdentity(&sk->__sk_common, &key, &net)) return;
   /* skc_num is already 0 here (the port was released): inet_sport keeps it */
   key.sport = bpf_ntohs(BPF_CORE_READ((const struct inet_sock *)sk, inet_sport));
-  if (!InRange(PortRange(net), key.sport)) return 0;
+  if (!InRange(PortRange(net), key.sport)) return;
   const __u64 cgroup = sk->sk_cgrp_data.cgroup->kn->id;
-  if (!cgroup) return 0;
-  __u32 zero = 0;
-  struct sockstate_tw_head *h = bpf_map_lookup_elem(&tw_head, &zero);
-  if (!h || !h->size) return 0;
+  if (!cgroup) return;
   const __u64 n = __sync_fetch_and_add(&h->head, 1);
   __u32 slot = n % h->size;
   struct sockstate_tw_record *r = bpf_map_lookup_elem(&tw_ring, &slot);
-  if (!r) return 0;
+  if (!r) return;
   /* A seqlock for the reader, which copies a slot front to back while records may land in it:
    * seq_end first, the record, seq_begin last; the reader takes a slot whose two are equal. */
   r->seq_end = n + 1;
@@ -143,7 +139,6 @@ int BPF_PROG(tw_recorded, const struct sock *sk, const int oldstate, const int n
   r->cgroup_id = cgroup;
   asm volatile("" ::: "memory");
   __sync_lock_test_and_set(&r->seq_begin, n + 1); /* an exchange: ordered after the record */
-  return 0;
 }
 
-char LICENSE[] SEC("license") = "Dual BSD/GPL";  /* the same in every file of the object */
+#endif /* SOCKSTATE_BPF_TIME_WAIT_OWNERS_BPF_H_ */
