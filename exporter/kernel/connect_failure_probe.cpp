@@ -23,7 +23,7 @@ namespace {
 static_assert(sizeof(sockstate_cf_key) == 40, "key layout shared with the BPF program");
 
 /// The global of sock_state_change.bpf.c that turns its TCP connect-failure part on.
-constexpr const char* kCountTcpFailures = "sockstate_count_tcp_failures";
+constexpr const char* kCountTcpFailures = "cf_count_tcp";
 
 class BpfProbe : public ConnectFailureProbe {
  public:

@@ -23,13 +23,13 @@
 
 /* Non-zero: count failed TCP connect()s (written by user space after the load, when the
  * connect-failure feature is on: kernel/connect_failure_probe.cpp). */
-__u64 sockstate_count_tcp_failures = 0;
+__u64 cf_count_tcp = 0;
 
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(sock_state_change, const struct sock *sk, const int oldstate, const int newstate) {
   if (newstate != TCP_CLOSE) return 0;
   if (oldstate == TCP_SYN_SENT) {
-    if (sockstate_count_tcp_failures) CountTcpConnectFailure(sk);
+    if (cf_count_tcp) CountTcpConnectFailure(sk);
   } else if (oldstate == TCP_FIN_WAIT2 || oldstate == TCP_CLOSING) {
     RecordTimeWaitOwner(sk);
   }
