@@ -18,9 +18,11 @@
 //            loop never runs out of ports), and by default (--programs tw) the TIME_WAIT owner
 //            program alone (--collector.time-wait-owners, docs/workloads.md): every connection's
 //            TIME_WAIT socket is recorded with its owner in the ring.
-// --baseline cf: the side "without" has the connect-failure feature loaded too (the exporter's
-// default without the TIME_WAIT owners), so that --programs owners measures what turning the
-// owners on adds to it; they share the one program on the tracepoint (sock_state_change.bpf.c).
+// --baseline cf (with --programs owners): the side "without" has the connect-failure feature
+// on (the exporter's default without the TIME_WAIT owners), so that the rounds measure what
+// turning the owners on adds to it. The two share the one program on the tracepoint
+// (sock_state_change.bpf.c), loaded once; the owners' part is switched on and off between the
+// sides as the exporter does it (a ring reader sets the ring's size).
 // --programs all: instead of the connect-failure program alone, everything the exporter loads
 // by default (connect failures, TIME_WAIT owners, the state tracker with its namespace seeded:
 // every event counted), the union loaded once as the exporter does; --programs owners: the
@@ -167,8 +169,8 @@ struct AllPrograms {
   std::unique_ptr<sockstate::TrackerProbe> tracker;
 };
 
-/// `which`: "cf" (the connect-failure feature alone), "tw" (the TIME_WAIT owners alone),
-/// "owners" (both) or "all" (+ the state tracker).
+/// `which`: "tw" (the TIME_WAIT owners alone), "owners" (+ connect failures) or "all" (+ the
+/// state tracker).
 AllPrograms LoadAll(const std::string& which) {
   const bool tracker = which == "all";
   constexpr uint32_t kRing = 65536;  // workloads.time_wait_max_sockets' default
@@ -179,10 +181,8 @@ AllPrograms LoadAll(const std::string& which) {
   attach.cgroup_fd = open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   std::vector<sockstate::BpfMapSize> sizes = sockstate::TrackerMapSizes(sockstate::TrackerConfig{});
   sizes.push_back({sockstate::kTimeWaitSocketsMap, kRing});
-  std::vector<sockstate::BpfFeature> features;
-  if (which != "cf") {
-    features.push_back({"--collector.time-wait-owners", "on", sockstate::TimeWaitOwnerPrograms(), {}});
-  }
+  std::vector<sockstate::BpfFeature> features = {
+      {"--collector.time-wait-owners", "on", sockstate::TimeWaitOwnerPrograms(), {}}};
   const bool failures = which != "tw";
   if (failures) {
     features.push_back(sockstate::ConnectFailureFeature("on", sockstate::UdpFailureOptions{"off"}));
@@ -198,7 +198,7 @@ AllPrograms LoadAll(const std::string& which) {
   }
   AllPrograms all;
   all.object = set.object;
-  if (which != "cf") all.tw_reader = sockstate::OpenTimeWaitOwnerReader(set.object, kRing);
+  all.tw_reader = sockstate::OpenTimeWaitOwnerReader(set.object, kRing);
   if (failures) {
     all.failures =
         sockstate::OpenConnectFailureProbe(set.object, sockstate::UdpFailureOptions{"off"}, 0);
@@ -299,15 +299,15 @@ int main(int argc, char** argv) {
   const bool udp_hook = mode == "syscall" || mode == "udp-send";
   const bool timewait = mode == "timewait";
   if (timewait && !programs_given) programs = "tw";
-  if (seconds <= 0 || seconds > 60 || rounds < 1 || rounds > 50 ||
+  if (seconds <= 0 || seconds > 60 || rounds < 1 || rounds > 400 || rounds * seconds > 600 ||
       (mode != "churn" && mode != "close" && mode != "refused" && !timewait && !udp_hook) ||
       (programs != "cf" && programs != "tw" && programs != "owners" && programs != "all") ||
       (programs != "cf" && udp_hook) || (baseline != "none" && baseline != "cf") ||
-      (baseline == "cf" && programs != "owners" && programs != "all")) {
+      (baseline == "cf" && programs != "owners")) {
     std::fprintf(stderr,
-                 "connect_overhead: 0 < seconds <= 60, 1 <= rounds <= 50, mode "
+                 "connect_overhead: 0 < seconds <= 60, 1 <= rounds <= 400, rounds * seconds <= 600, mode "
                  "churn|close|timewait|refused|syscall|udp-send, programs cf|tw|owners|all (cf only "
-                 "with the udp modes), baseline none|cf (cf with programs owners|all)\n");
+                 "with the udp modes), baseline none|cf (cf with programs owners)\n");
     return 2;
   }
   // The program measured: the TCP one, or the UDP one on the system-call exit.
@@ -354,17 +354,29 @@ int main(int argc, char** argv) {
     return 0;
   }
   std::vector<double> off, on;
-  for (int r = 0; r < rounds; ++r) {
+  if (baseline == "cf" && programs == "owners") {
+    // Loaded once, attached throughout: the owners' part is turned on and off as the exporter
+    // does it (the ring's size, set while a reader lives), so "without" is exactly the
+    // connect-failure feature alone and nothing is reloaded between the sides.
+    AllPrograms all = LoadAll("owners");
+    all.tw_reader.reset();
+    for (int r = 0; r < rounds; ++r) {
+      for (int side = 0; side < 2; ++side) {
+        const bool with = (side == 0) == (r % 2 == 1);  // odd rounds with first
+        if (with) all.tw_reader = sockstate::OpenTimeWaitOwnerReader(all.object, 65536);
+        (with ? on : off).push_back(RunFor(seconds, mode, listener, port));
+        all.tw_reader.reset();
+      }
+      std::printf("round %d: without %.0f/cpu-s, with %.0f/cpu-s\n", r + 1, off.back(), on.back());
+      std::fflush(stdout);
+    }
+  }
+  const bool toggled = !off.empty();  // the rounds above, or these
+  for (int r = 0; !toggled && r < rounds; ++r) {
     // Odd rounds measure without the program first, even rounds with it first.
     // Loading the object (libbpf parses the kernel's BTF, megabytes) and unloading it leave
     // the caches cold: a short unmeasured run after each, on both sides alike.
-    auto without = [&] {
-      if (baseline == "none") return RunFor(seconds, mode, listener, port);
-      AllPrograms cf = LoadAll("cf");
-      RunFor(0.2, mode, listener, port);
-      return RunFor(seconds, mode, listener, port);
-    };
-    if (r % 2 == 0) off.push_back(without());
+    if (r % 2 == 0) off.push_back(RunFor(seconds, mode, listener, port));
     if (programs != "cf") {
       {
         AllPrograms all = LoadAll(programs);
@@ -380,7 +392,7 @@ int main(int argc, char** argv) {
       }
       on.push_back(RunFor(seconds, mode, listener, port));
     }
-    if (r % 2 == 1) off.push_back(without());
+    if (r % 2 == 1) off.push_back(RunFor(seconds, mode, listener, port));
     std::printf("round %d: without %.0f/cpu-s, with %.0f/cpu-s\n", r + 1, off.back(), on.back());
     std::fflush(stdout);
   }
@@ -392,6 +404,19 @@ int main(int argc, char** argv) {
   uint64_t total_ns = 0, total_runs = 0, stats_connections = 0;
   double stats_rate = 0;
   std::vector<std::string> measured = {program};
+  double baseline_ns_per_op = -1;  // --baseline cf: the program's time per operation without
+  if (baseline == "cf") {          // the owners' part (the ring's size 0)
+    AllPrograms cf = LoadAll("owners");
+    cf.tw_reader.reset();
+    uint64_t ops = 0, ns = 0, runs = 0;
+    RunFor(seconds, mode, listener, port, &ops);
+    AddProgramStats(cf.object->ProgramFd(sockstate::TimeWaitOwnerPrograms()[0]), &ns, &runs);
+    if (ops > 0) baseline_ns_per_op = double(ns) / double(ops);
+    std::printf("  without the owners' part: %llu runs for %llu operations, %.1f ns per run, %.0f ns "
+                "per operation\n",
+                (unsigned long long)runs, (unsigned long long)ops,
+                runs ? double(ns) / double(runs) : 0.0, baseline_ns_per_op);
+  }
   if (programs != "cf") {
     measured = sockstate::TimeWaitOwnerPrograms();  // connect failures' TCP part included
     if (programs == "all") {
@@ -416,6 +441,12 @@ int main(int argc, char** argv) {
   }
   WriteLine(kStats, stats_before.empty() ? "0" : stats_before);
   const double mo = Median(off), mn = Median(on);
+  if (baseline_ns_per_op >= 0 && total_runs > 0 && stats_rate > 0) {
+    const double with_ns = double(total_ns) / double(stats_connections);
+    std::printf("owners' part: %.0f ns per operation more = %.2f%% of an operation's %.0f ns of CPU\n",
+                with_ns - baseline_ns_per_op,
+                100.0 * (with_ns - baseline_ns_per_op) * stats_rate / 1e9, 1e9 / stats_rate);
+  }
   if (total_runs > 0) {
     const double ns_per_run = double(total_ns) / double(total_runs);
     const double runs_per_conn = double(total_runs) / double(stats_connections);
