@@ -203,6 +203,31 @@ TEST(UdpAggregator, LocalAddressesTopKAndTheTrackedLimit) {
   EXPECT_EQ(r.untracked_address_sockets, 6u);
 }
 
+// Six addresses interleaved socket by socket, as a dump interleaves them (more than the
+// aggregator's few recently found ones), one of them IPv6 with the same 16 bytes as an IPv4
+// one: each keeps exactly its own ports.
+TEST(UdpAggregator, InterleavedAddressesEachKeepTheirOwnPorts) {
+  Harness run;
+  run.config.udp.local_addresses_top_k = 6;
+  // 10.1.0.1 right before the IPv6 address with its bytes, so that it is among the recent ones
+  const std::vector<std::string> addrs = {"10.1.0.1", "a01:1::",  "10.1.0.2",
+                                          "10.1.0.3", "10.1.0.4", "10.1.0.5"};
+  std::vector<UdpSocketRecord> s;
+  uint16_t port = 45000;
+  for (size_t round = 0; round < 6; ++round) {
+    for (size_t i = 0; i < addrs.size(); ++i) {
+      if (round <= i) s.push_back(Udp(addrs[i], port++));  // address i holds i + 1 ports
+    }
+  }
+  const UdpResult& r = run.Aggregate(s);
+  EXPECT_EQ(r.ports_used, 21u);  // 1 + 2 + ... + 6
+  ASSERT_EQ(r.local_addresses.size(), 6u);
+  for (size_t k = 0; k < 6; ++k) {  // by ports held, most first
+    EXPECT_EQ(r.local_addresses[k].label, addrs[5 - k]);
+    EXPECT_EQ(r.local_addresses[k].ports_used, 6u - k) << addrs[5 - k];
+  }
+}
+
 TEST(UdpAggregator, SumSlotsAfterTheCrossNamespaceCapLosesNothing) {
   Harness a, b;
   a.config.destinations.top_k = b.config.destinations.top_k = 5;
