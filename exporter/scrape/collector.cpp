@@ -4,6 +4,8 @@
 
 #include <chrono>
 #include <exception>
+#include <system_error>
+#include <thread>
 
 #include "sources/occupancy_bound_source.h"
 #include "sources/tracker_source.h"
@@ -142,9 +144,36 @@ void Collector::ReadNamespace(Namespace& ns, const Config& config) const {
     SourceRun& run = ns.runs[i];
     run.enabled = source.Enabled(config);
     if (!run.enabled) continue;
+    // In the own namespace (one per scrape; other namespaces are read in parallel already, by
+    // namespaces.parallel_dumps workers) a next source that reads alongside this one starts
+    // on a second thread, which is in this thread's network namespace too.
+    const size_t j = i + 1;
+    const bool alongside = ns.info.own && j < ns.sources.size() &&
+                           ns.sources[j]->ReadsAlongsidePrevious() &&
+                           ns.sources[j]->Enabled(config);
+    const std::vector<const NetnsSource*> side_earlier = alongside ? earlier : std::vector<const NetnsSource*>{};
+    const NetnsReadContext side_ctx{config,      env_,          env_,         paths,
+                                    ns.info.own, ns.info.label, side_earlier, ns.info.inode};
+    std::thread side;
+    if (alongside) {
+      ns.runs[j].enabled = true;
+      try {
+        side = std::thread([&] {
+          ns.runs[j].ok = TimedRead(*ns.sources[j], side_ctx, ns.info.label, &ns.runs[j].seconds);
+        });
+      } catch (const std::system_error&) {  // no thread to be had: one after the other
+        ns.runs[j].ok = TimedRead(*ns.sources[j], side_ctx, ns.info.label, &ns.runs[j].seconds);
+      }
+    }
     run.ok = TimedRead(source, ctx, ns.info.label, &run.seconds);
+    if (side.joinable()) side.join();
     if (run.ok) earlier.push_back(&source);
     ns.ok = ns.ok && run.ok;
+    if (alongside) {
+      if (ns.runs[j].ok) earlier.push_back(ns.sources[j].get());
+      ns.ok = ns.ok && ns.runs[j].ok;
+      ++i;
+    }
   }
   // Without a bound (it failed) the namespace was dumped: it counts as detailed.
   const auto* bound = ctx.Earlier<OccupancyBoundSource>();

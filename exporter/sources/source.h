@@ -103,6 +103,11 @@ class NetnsSource {
   /// False: skipped this scrape (no read, no series, no success metric), e.g. turned off in
   /// the config. Checked on every scrape, so a reload can turn a source on or off.
   virtual bool Enabled(const Config& config) const { return true; }
+  /// True: Read() uses nothing of the source registered just before it, and no source reads
+  /// this one before the previous source's read ends, so that in the exporter's own namespace
+  /// the two read at the same time, on two threads (the UDP dump alongside the TCP dump: two
+  /// walks of host-wide hash tables). Both then see the same earlier sources.
+  virtual bool ReadsAlongsidePrevious() const { return false; }
   /// Reads the kernel into this instance's snapshot. An error (with context, e.g. "netlink:
   /// recvmsg: ...") fails this source in this namespace for this scrape only.
   virtual Status Read(const NetnsReadContext& ctx) = 0;

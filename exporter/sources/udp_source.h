@@ -21,6 +21,8 @@ namespace sockstate {
 class UdpSource : public NetnsSource {
  public:
   std::string_view name() const override { return "udp"; }
+  /// The UDP dump uses sysctl's range and the bound, never the TCP dump before it.
+  bool ReadsAlongsidePrevious() const override { return true; }
   Status Read(const NetnsReadContext& ctx) override;
   /// Applies destinations.max_series to the UDP destination labels across namespaces.
   void FinishAcrossNamespaces(const std::vector<NetnsSource*>& all, const Config& config) override;

@@ -16,6 +16,8 @@
 
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
+#include <mutex>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -243,6 +245,66 @@ TEST(Pipeline, FinishOncePerSourceAndHostSourcesSeeTheNamespaces) {
   struct stat st;
   ASSERT_EQ(stat("/proc/self/ns/net", &st), 0);
   EXPECT_EQ(j.host_saw[0].inode, uint64_t(st.st_ino));
+}
+
+/// Two sources that must read at the same time: each says it started, then waits (at most
+/// 5 s) for the other one. Read one after the other, the first waits in vain and fails.
+struct Rendezvous {
+  std::mutex mu;
+  std::condition_variable cv;
+  int started = 0;
+  std::vector<std::vector<std::string>> earlier;  // per read: the names in ctx.earlier
+};
+
+class MeetingSource : public NetnsSource {
+ public:
+  MeetingSource(std::string name, bool alongside, Rendezvous* r)
+      : name_(std::move(name)), alongside_(alongside), r_(r) {}
+  std::string_view name() const override { return name_; }
+  bool ReadsAlongsidePrevious() const override { return alongside_; }
+  Status Read(const NetnsReadContext& ctx) override {
+    std::unique_lock<std::mutex> lock(r_->mu);
+    std::vector<std::string> names;
+    for (const NetnsSource* s : ctx.earlier) names.emplace_back(s->name());
+    r_->earlier.push_back(std::move(names));
+    ++r_->started;
+    r_->cv.notify_all();
+    if (!r_->cv.wait_for(lock, std::chrono::seconds(5), [&] { return r_->started >= 2; })) {
+      return Status::Error(name_ + ": read alone");
+    }
+    return Status::Ok();
+  }
+  void AddFamilies(FamilySet&, const Labels&, const ExportContext&) const override {}
+
+ private:
+  std::string name_;
+  bool alongside_;
+  Rendezvous* r_;
+};
+
+// In the own namespace a source that reads alongside the previous one runs at the same time as
+// it (the UDP dump next to the TCP dump); both see the same earlier sources, and a later one
+// sees both, in registration order.
+TEST(Pipeline, ASourceThatReadsAlongsideThePreviousRunsAtTheSameTime) {
+  Journal j;
+  Rendezvous r;
+  CollectorOptions opts;
+  opts.make_netns_sources = [&] {
+    std::vector<std::unique_ptr<NetnsSource>> s;
+    s.push_back(std::make_unique<FakeSource>("first", false, true, &j));
+    s.push_back(std::make_unique<MeetingSource>("tcp", false, &r));
+    s.push_back(std::make_unique<MeetingSource>("udp", true, &r));
+    s.push_back(std::make_unique<FakeSource>("late", false, true, &j));
+    return s;
+  };
+  Collector c(opts, std::make_shared<Config>(DefaultConfig()));
+  const testing::Series got = Scrape(c);
+  EXPECT_EQ(got.at("sockstate_scrape_source_success{source=\"tcp\"}"), 1);
+  EXPECT_EQ(got.at("sockstate_scrape_source_success{source=\"udp\"}"), 1);
+  ASSERT_EQ(r.earlier.size(), 2u);
+  EXPECT_EQ(r.earlier[0], std::vector<std::string>{"first"});
+  EXPECT_EQ(r.earlier[1], std::vector<std::string>{"first"});
+  EXPECT_EQ(j.earlier_seen, (std::vector<std::string>{"first", "tcp", "udp"}));
 }
 
 }  // namespace
