@@ -3,9 +3,12 @@
  * preserve_access_index (CO-RE): the build needs neither vmlinux.h nor the build machine's
  * BTF, and libbpf relocates every field offset against the running kernel's
  * /sys/kernel/btf/vmlinux at load time. Declare only the fields a program reads; a struct is
- * declared once, here, for every program. Include after <bpf/bpf_helpers.h>. */
+ * declared once, here, for every program, with the few helpers more than one program uses.
+ * Include after <bpf/bpf_helpers.h>. */
 #ifndef SOCKSTATE_BPF_CORE_TYPES_H_
 #define SOCKSTATE_BPF_CORE_TYPES_H_
+
+#include <bpf/bpf_core_read.h>
 
 #define AF_INET 2
 #define AF_INET6 10
@@ -216,6 +219,18 @@ static __always_inline int IsV4Mapped(const unsigned char *a) {
     if (a[i]) return 0;
   }
   return a[10] == 0xff && a[11] == 0xff;
+}
+
+/* ip_local_port_range of a namespace: low | high << 16 (the TIME_WAIT owners and the tracker). */
+static __always_inline __u32 PortRange(const struct net *net) {
+  __u32 r[2] = {0, 0};
+  const __u32 size = bpf_core_field_size(net->ipv4.ip_local_ports.range);
+  bpf_core_read(r, size > 8 ? 8 : size, &net->ipv4.ip_local_ports.range);
+  return size == 4 ? r[0] : (r[0] & 0xffff) | (r[1] << 16); /* before 6.3: int range[2] */
+}
+
+static __always_inline int InRange(__u32 range, __u16 port) {
+  return port >= (range & 0xffff) && port <= (range >> 16);
 }
 
 #endif /* SOCKSTATE_BPF_CORE_TYPES_H_ */

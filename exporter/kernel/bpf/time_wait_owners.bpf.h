@@ -46,18 +46,6 @@ struct {
   __type(value, struct sockstate_tw_head);
 } tw_head SEC(".maps");
 
-/* ip_local_port_range of a namespace: low | high << 16. */
-static __always_inline __u32 PortRange(const struct net *net) {
-  __u32 r[2] = {0, 0};
-  const __u32 size = bpf_core_field_size(net->ipv4.ip_local_ports.range);
-  bpf_core_read(r, size > 8 ? 8 : size, &net->ipv4.ip_local_ports.range);
-  return size == 4 ? r[0] : (r[0] & 0xffff) | (r[1] << 16); /* before 6.3: int range[2] */
-}
-
-static __always_inline int InRange(__u32 range, __u16 port) {
-  return port >= (range & 0xffff) && port <= (range >> 16);
-}
-
 /* The identity of a socket (full or TIME_WAIT) as a dump shows it, from ONE read of its
  * sock_common (a helper call costs ~20-30 ns: one per field would dominate): family,
  * addresses (IPv4-mapped IPv6 as IPv4), local port skc_num, destination port and namespace

@@ -274,18 +274,6 @@ static __always_inline int ReadAddrs(const struct sock_common *c, struct trk_soc
   return 1;
 }
 
-/* ip_local_port_range of a namespace: low | high << 16. */
-static __always_inline __u32 PortRange(const struct net *net) {
-  __u32 r[2] = {0, 0};
-  const __u32 size = bpf_core_field_size(net->ipv4.ip_local_ports.range);
-  bpf_core_read(r, size > 8 ? 8 : size, &net->ipv4.ip_local_ports.range);
-  return size == 4 ? r[0] : (r[0] & 0xffff) | (r[1] << 16); /* before 6.3: int range[2] */
-}
-
-static __always_inline int InRange(__u32 range, __u16 port) {
-  return port >= (range & 0xffff) && port <= (range >> 16);
-}
-
 /* The range counted with, noting a change (user space reseeds the namespace then). */
 static __always_inline __u32 RangeOf(struct sockstate_trk_ns *ns, const struct net *net) {
   const __u32 r = PortRange(net);
