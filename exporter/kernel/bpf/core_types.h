@@ -221,6 +221,17 @@ static __always_inline int IsV4Mapped(const unsigned char *a) {
   return a[10] == 0xff && a[11] == 0xff;
 }
 
+/* Both addresses IPv4-mapped (an IPv4 connection of a dual-stack socket): each becomes its
+ * IPv4 address in bytes 0-3, the rest zero, as a dump of AF_INET shows it; returns 1. */
+static __always_inline int UnmapV4Pair(unsigned char *s, unsigned char *d) {
+  if (!IsV4Mapped(s) || !IsV4Mapped(d)) return 0;
+  __builtin_memcpy(s, &s[12], 4);
+  __builtin_memset(&s[4], 0, 12);
+  __builtin_memcpy(d, &d[12], 4);
+  __builtin_memset(&d[4], 0, 12);
+  return 1;
+}
+
 /* ip_local_port_range of a namespace: low | high << 16 (the TIME_WAIT owners and the tracker). */
 static __always_inline __u32 PortRange(const struct net *net) {
   __u32 r[2] = {0, 0};

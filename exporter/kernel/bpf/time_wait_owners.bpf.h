@@ -81,15 +81,7 @@ static __always_inline int ReadIdentity(const struct sock_common *c, struct sock
   } else if (family == AF_INET6) {
     __builtin_memcpy(k->saddr, &b[o_v6s], 16);
     __builtin_memcpy(k->daddr, &b[o_v6d], 16);
-    if (IsV4Mapped(k->saddr) && IsV4Mapped(k->daddr)) {
-      __builtin_memcpy(k->saddr, &k->saddr[12], 4);
-      __builtin_memset(&k->saddr[4], 0, 12);
-      __builtin_memcpy(k->daddr, &k->daddr[12], 4);
-      __builtin_memset(&k->daddr[4], 0, 12);
-      k->family = AF_INET;
-    } else {
-      k->family = AF_INET6;
-    }
+    k->family = UnmapV4Pair(k->saddr, k->daddr) ? AF_INET : AF_INET6;
   } else {
     return 0;
   }

@@ -260,11 +260,7 @@ static __always_inline int ReadAddrs(const struct sock_common *c, struct trk_soc
     ((__u32 *)s->saddr)[i] = c->skc_v6_rcv_saddr.in6_u.u6_addr32[i];
     ((__u32 *)s->daddr)[i] = c->skc_v6_daddr.in6_u.u6_addr32[i];
   }
-  if (IsV4Mapped(s->saddr) && IsV4Mapped(s->daddr)) {
-    __builtin_memcpy(s->saddr, &s->saddr[12], 4);
-    __builtin_memset(&s->saddr[4], 0, 12);
-    __builtin_memcpy(s->daddr, &s->daddr[12], 4);
-    __builtin_memset(&s->daddr[4], 0, 12);
+  if (UnmapV4Pair(s->saddr, s->daddr)) {
     s->family = AF_INET;
     s->fam = 0;
   } else {
