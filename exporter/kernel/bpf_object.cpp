@@ -241,6 +241,26 @@ BpfFeatureSet LoadBpfFeatures(const std::vector<BpfFeature>& features,
     }
     return BpfObject::Load(programs, sizes, attach);
   };
+  // Loads feature `i` alone, its programs and then each fallback in turn, until one loads. True
+  // then, with set.variant[i] the one that loaded and its note why `programs` did not; false
+  // with set.status[i] the error of `programs` and the variant reset to 0.
+  auto load_alone = [&](size_t i) {
+    std::vector<bool> one(n, false);
+    one[i] = true;
+    Status first;
+    for (size_t v = 0; v <= features[i].fallbacks.size(); ++v) {
+      set.variant[i] = v;
+      Result<std::shared_ptr<BpfObject>> alone = load(one);
+      if (alone.ok()) {
+        if (v > 0) set.notes[i] = first.message();
+        return true;
+      }
+      if (v == 0) first = alone.status();
+    }
+    set.status[i] = first;
+    set.variant[i] = 0;
+    return false;
+  };
   std::vector<bool> wanted(n);
   for (size_t i = 0; i < n; ++i) {
     set.off[i] = features[i].mode == "off";
@@ -252,24 +272,7 @@ BpfFeatureSet LoadBpfFeatures(const std::vector<BpfFeature>& features,
   // again, alone and then together (the state tracker's programs take ~1.7 s of verifier
   // time on the development VM).
   for (size_t i = 0; i < n; ++i) {
-    if (!wanted[i] || features[i].fallbacks.empty()) continue;
-    std::vector<bool> one(n, false);
-    one[i] = true;
-    Status first;
-    for (size_t v = 0; v <= features[i].fallbacks.size(); ++v) {
-      set.variant[i] = v;
-      Result<std::shared_ptr<BpfObject>> alone = load(one);
-      if (alone.ok()) break;
-      if (v == 0) first = alone.status();
-      set.variant[i] = v + 1;
-    }
-    if (set.variant[i] > features[i].fallbacks.size()) {  // no variant loads
-      set.status[i] = first;
-      set.variant[i] = 0;
-      wanted[i] = false;
-    } else if (set.variant[i] > 0) {
-      set.notes[i] = first.message();
-    }
+    if (wanted[i] && !features[i].fallbacks.empty()) wanted[i] = load_alone(i);
   }
   if (std::find(wanted.begin(), wanted.end(), true) == wanted.end()) return set;
   Result<std::shared_ptr<BpfObject>> all = load(wanted);
@@ -282,24 +285,8 @@ BpfFeatureSet LoadBpfFeatures(const std::vector<BpfFeature>& features,
   size_t alone_ok = 0;
   for (size_t i = 0; i < n; ++i) {
     if (!wanted[i]) continue;
-    std::vector<bool> one(n, false);
-    one[i] = true;
-    Status first;
-    for (size_t v = 0; v <= features[i].fallbacks.size(); ++v) {
-      set.variant[i] = v;
-      Result<std::shared_ptr<BpfObject>> alone = load(one);
-      if (alone.ok()) break;
-      if (v == 0) first = alone.status();
-      set.variant[i] = v + 1;
-    }
-    if (set.variant[i] <= features[i].fallbacks.size()) {
-      ++alone_ok;
-      if (set.variant[i] > 0) set.notes[i] = first.message();
-    } else {
-      set.status[i] = first;
-      set.variant[i] = 0;
-      wanted[i] = false;
-    }
+    wanted[i] = load_alone(i);
+    alone_ok += wanted[i];
   }
   if (alone_ok == 0) return set;
   Result<std::shared_ptr<BpfObject>> rest = load(wanted);
