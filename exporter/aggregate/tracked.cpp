@@ -17,6 +17,34 @@ uint16_t Saturated(int64_t v) {
                                                   : uint16_t(v);
 }
 
+/// The tuple-table key of a tracked tuple, cell or TIME_WAIT socket.
+template <typename T>
+TupleTable::Key KeyOf(const T& t) {
+  TupleTable::Key key;
+  key.src = t.saddr;
+  key.dst = t.daddr;
+  key.dport = t.dport;
+  key.family = t.family == Family::kIpv6 ? 1 : 0;
+  key.pad = 0;
+  return key;
+}
+
+/// The kernel's per-state counts in the exported state order (`out` zeroed first, each count
+/// converted by `convert`); returns their sum.
+template <typename Count, typename Convert>
+uint64_t ExportedStates(const TrackerStateCounts& st, std::array<Count, kNumStates>* out,
+                        Convert convert) {
+  out->fill(0);
+  uint64_t total = 0;
+  for (int s = 1; s < kTrackerStates; ++s) {
+    const int idx = ExportedStateIndex(uint8_t(s));
+    if (idx < 0) continue;
+    (*out)[idx] = convert(st[s]);
+    total += (*out)[idx];
+  }
+  return total;
+}
+
 /// A destination: family, address, port (18 bytes, packed for hashing).
 struct DestKey {
   std::array<uint8_t, 16> addr;
@@ -78,15 +106,8 @@ void AggregateTracked(const TrackedNamespace& ns, uint64_t jiffies, uint32_t hz,
     }
   }
   for (const TrackedPort& p : ns.ports) {
-    std::array<uint64_t, kNumStates> states{};
-    uint64_t total = 0;
-    for (int st = 1; st < kTrackerStates; ++st) {
-      const int idx = ExportedStateIndex(uint8_t(st));
-      if (idx < 0) continue;
-      states[idx] = NonNegative(p.st[st]);
-      total += states[idx];
-    }
-    if (total > 0) agg.AddInboundCounts(p.port, states);
+    std::array<uint64_t, kNumStates> states;
+    if (ExportedStates(p.st, &states, NonNegative) > 0) agg.AddInboundCounts(p.port, states);
   }
   // Each destination's TIME_WAIT histogram goes with its first tuple: the aggregation sums a
   // destination's tuples, so the histogram lands where the dump would put it.
@@ -96,21 +117,9 @@ void AggregateTracked(const TrackedNamespace& ns, uint64_t jiffies, uint32_t hz,
   }
   const uint64_t now_ms = hz ? jiffies * 1000 / hz : 0;
   for (const TrackedTuple& t : ns.tuples) {
-    TupleTable::Key key;
-    key.src = t.saddr;
-    key.dst = t.daddr;
-    key.dport = t.dport;
-    key.family = t.family == Family::kIpv6 ? 1 : 0;
-    key.pad = 0;
     TupleTable::Counters c;
     c.Clear();
-    uint64_t total = 0;
-    for (int st = 1; st < kTrackerStates; ++st) {
-      const int idx = ExportedStateIndex(uint8_t(st));
-      if (idx < 0) continue;
-      c.states[idx] = Saturated(t.st[st]);
-      total += c.states[idx];
-    }
+    const uint64_t total = ExportedStates(t.st, &c.states, Saturated);
     c.used = Saturated(t.used);
     c.peak = Saturated(t.peak);
     if (total == 0 && c.peak == 0) continue;  // a tuple all of whose sockets are gone
@@ -121,33 +130,18 @@ void AggregateTracked(const TrackedNamespace& ns, uint64_t jiffies, uint32_t hz,
       RingToCounters(*ring->second, now_ms, agg, &c);
       rings.erase(ring);
     }
-    agg.AddTupleCounts(key, c);
+    agg.AddTupleCounts(KeyOf(t), c);
   }
   for (const TrackedCell& cell : ns.cells) {
-    TupleTable::Key key;
-    key.src = cell.saddr;
-    key.dst = cell.daddr;
-    key.dport = cell.dport;
-    key.family = cell.family == Family::kIpv6 ? 1 : 0;
-    key.pad = 0;
-    std::array<uint32_t, kNumStates> states{};
-    uint64_t total = 0;
-    for (int st = 1; st < kTrackerStates; ++st) {
-      const int idx = ExportedStateIndex(uint8_t(st));
-      if (idx < 0) continue;
-      states[idx] = uint32_t(NonNegative(cell.st[st]));
-      total += states[idx];
+    std::array<uint32_t, kNumStates> states;
+    const uint64_t total =
+        ExportedStates(cell.st, &states, [](int32_t v) { return uint32_t(NonNegative(v)); });
+    if (total > 0) {
+      agg.AddOwnerCounts(KeyOf(cell), cell.cgroup, states, uint32_t(NonNegative(cell.used)));
     }
-    if (total > 0) agg.AddOwnerCounts(key, cell.cgroup, states, uint32_t(NonNegative(cell.used)));
   }
   for (const TrackedTimeWait& t : ns.time_wait) {  // their owners, from the owner ring
-    TupleTable::Key key;
-    key.src = t.saddr;
-    key.dst = t.daddr;
-    key.dport = t.dport;
-    key.family = t.family == Family::kIpv6 ? 1 : 0;
-    key.pad = 0;
-    agg.AddTrackedTimeWait(key, t.sport, t.in_range);
+    agg.AddTrackedTimeWait(KeyOf(t), t.sport, t.in_range);
   }
 }
 
