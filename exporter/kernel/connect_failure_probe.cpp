@@ -33,13 +33,17 @@ class BpfProbe : public ConnectFailureProbe {
         failures_fd_(object_->MapFd("cf_failures")),
         overflow_fd_(object_->MapFd("cf_overflow")) {
     keys_.reserve(SOCKSTATE_CF_MAX_ENTRIES);
-    object_->SetGlobal(kCountTcpFailures, 1);
+    counting_ = object_->SetGlobal(kCountTcpFailures, 1);
   }
   ~BpfProbe() override { object_->SetGlobal(kCountTcpFailures, 0); }
 
   UdpFailureHook udp_hook() const override { return udp_hook_; }
 
   Status Drain(std::vector<FailureRecord>* out, uint64_t* overflow_total) override {
+    if (!counting_) {  // the program would count nothing: say so rather than report zeros
+      return Status::Error(std::string("cannot turn counting on: no global ") + kCountTcpFailures +
+                           " in the BPF object's .bss");
+    }
     uint32_t zero = 0;
     uint64_t lost = 0;
     if (bpf_map_lookup_elem(overflow_fd_, &zero, &lost) == 0) *overflow_total = lost;
@@ -84,6 +88,7 @@ class BpfProbe : public ConnectFailureProbe {
   int failures_fd_;
   int overflow_fd_;
   std::vector<sockstate_cf_key> keys_;  // reused across scrapes
+  bool counting_ = false;               // the program's TCP part was turned on
 };
 
 }  // namespace
