@@ -165,7 +165,7 @@ double RunFor(double seconds, const std::string& mode, int listener, uint16_t po
 struct AllPrograms {
   std::shared_ptr<sockstate::BpfObject> object;
   std::unique_ptr<sockstate::TimeWaitOwnerReader> tw_reader;  // the ring records while it lives
-  std::unique_ptr<sockstate::ConnectFailureProbe> failures;    // counts while it lives
+  std::unique_ptr<sockstate::ConnectFailureProbe> failures;   // counts while it lives
   std::unique_ptr<sockstate::TrackerProbe> tracker;
 };
 
@@ -304,10 +304,11 @@ int main(int argc, char** argv) {
       (programs != "cf" && programs != "tw" && programs != "owners" && programs != "all") ||
       (programs != "cf" && udp_hook) || (baseline != "none" && baseline != "cf") ||
       (baseline == "cf" && programs != "owners")) {
-    std::fprintf(stderr,
-                 "connect_overhead: 0 < seconds <= 60, 1 <= rounds <= 400, rounds * seconds <= 600, mode "
-                 "churn|close|timewait|refused|syscall|udp-send, programs cf|tw|owners|all (cf only "
-                 "with the udp modes), baseline none|cf (cf with programs owners)\n");
+    std::fprintf(
+        stderr,
+        "connect_overhead: 0 < seconds <= 60, 1 <= rounds <= 400, rounds * seconds <= 600, mode "
+        "churn|close|timewait|refused|syscall|udp-send, programs cf|tw|owners|all (cf only "
+        "with the udp modes), baseline none|cf (cf with programs owners)\n");
     return 2;
   }
   // The program measured: the TCP one, or the UDP one on the system-call exit.
@@ -412,10 +413,11 @@ int main(int argc, char** argv) {
     RunFor(seconds, mode, listener, port, &ops);
     AddProgramStats(cf.object->ProgramFd(sockstate::TimeWaitOwnerPrograms()[0]), &ns, &runs);
     if (ops > 0) baseline_ns_per_op = double(ns) / double(ops);
-    std::printf("  without the owners' part: %llu runs for %llu operations, %.1f ns per run, %.0f ns "
-                "per operation\n",
-                (unsigned long long)runs, (unsigned long long)ops,
-                runs ? double(ns) / double(runs) : 0.0, baseline_ns_per_op);
+    std::printf(
+        "  without the owners' part: %llu runs for %llu operations, %.1f ns per run, %.0f ns "
+        "per operation\n",
+        (unsigned long long)runs, (unsigned long long)ops, runs ? double(ns) / double(runs) : 0.0,
+        baseline_ns_per_op);
   }
   if (programs != "cf") {
     measured = sockstate::TimeWaitOwnerPrograms();  // connect failures' TCP part included
@@ -443,9 +445,10 @@ int main(int argc, char** argv) {
   const double mo = Median(off), mn = Median(on);
   if (baseline_ns_per_op >= 0 && total_runs > 0 && stats_rate > 0) {
     const double with_ns = double(total_ns) / double(stats_connections);
-    std::printf("owners' part: %.0f ns per operation more = %.2f%% of an operation's %.0f ns of CPU\n",
-                with_ns - baseline_ns_per_op,
-                100.0 * (with_ns - baseline_ns_per_op) * stats_rate / 1e9, 1e9 / stats_rate);
+    std::printf(
+        "owners' part: %.0f ns per operation more = %.2f%% of an operation's %.0f ns of CPU\n",
+        with_ns - baseline_ns_per_op, 100.0 * (with_ns - baseline_ns_per_op) * stats_rate / 1e9,
+        1e9 / stats_rate);
   }
   if (total_runs > 0) {
     const double ns_per_run = double(total_ns) / double(total_runs);

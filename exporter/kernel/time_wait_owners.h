@@ -1,9 +1,10 @@
 #pragma once
 // Who holds a TIME_WAIT socket (docs/workloads.md): a TIME_WAIT socket has no owner in any
-// kernel table, so the BPF program (time_wait_owners.bpf.h, in sock_state_change.bpf.c) records the cgroup of each socket
-// that enters TIME_WAIT on an ephemeral port, with what a dump shows of the TIME_WAIT socket,
-// in a ring of the latest records. This takes a snapshot of the ring once per scrape; the
-// netlink source of each namespace then looks up every TIME_WAIT socket of its dump in it.
+// kernel table, so the BPF program (time_wait_owners.bpf.h, in sock_state_change.bpf.c) records the
+// cgroup of each socket that enters TIME_WAIT on an ephemeral port, with what a dump shows of the
+// TIME_WAIT socket, in a ring of the latest records. This takes a snapshot of the ring once per
+// scrape; the netlink source of each namespace then looks up every TIME_WAIT socket of its dump in
+// it.
 
 #include <array>
 #include <atomic>

@@ -151,7 +151,8 @@ void Collector::ReadNamespace(Namespace& ns, const Config& config) const {
     const bool alongside = ns.info.own && j < ns.sources.size() &&
                            ns.sources[j]->ReadsAlongsidePrevious() &&
                            ns.sources[j]->Enabled(config);
-    const std::vector<const NetnsSource*> side_earlier = alongside ? earlier : std::vector<const NetnsSource*>{};
+    const std::vector<const NetnsSource*> side_earlier =
+        alongside ? earlier : std::vector<const NetnsSource*>{};
     const NetnsReadContext side_ctx{config,      env_,          env_,         paths,
                                     ns.info.own, ns.info.label, side_earlier, ns.info.inode};
     std::thread side;

@@ -707,4 +707,3 @@ TEST_F(ConnectFailuresKernel, SharedProgramCountsOnlyWhileTheConnectFailureProbe
 
 }  // namespace
 }  // namespace sockstate
-

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
-/* The failures map shared by sock_state_change.bpf.c (TCP, connect_failures.bpf.h) and udp_failures.bpf.c (UDP), and the
- * one way to count into it. The maps are __weak: every program file that includes this header
- * defines them, and the static linker (bpftool gen object) keeps one of each, so both programs
- * count into the same map and user space drains one map. */
+/* The failures map shared by sock_state_change.bpf.c (TCP, connect_failures.bpf.h) and
+ * udp_failures.bpf.c (UDP), and the one way to count into it. The maps are __weak: every program
+ * file that includes this header defines them, and the static linker (bpftool gen object) keeps one
+ * of each, so both programs count into the same map and user space drains one map. */
 #ifndef SOCKSTATE_BPF_FAILURE_MAP_H_
 #define SOCKSTATE_BPF_FAILURE_MAP_H_
 

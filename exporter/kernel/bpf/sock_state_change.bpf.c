@@ -36,4 +36,4 @@ int BPF_PROG(sock_state_change, const struct sock *sk, const int oldstate, const
   return 0;
 }
 
-char LICENSE[] SEC("license") = "Dual BSD/GPL";  /* the same in every file of the object */
+char LICENSE[] SEC("license") = "Dual BSD/GPL"; /* the same in every file of the object */

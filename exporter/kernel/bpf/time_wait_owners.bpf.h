@@ -11,9 +11,9 @@
  * moves the full socket FIN_WAIT2 or CLOSING -> CLOSE (sock:inet_sock_set_state, the
  * tracepoint of the connect-failure counting too); that transition, with its identity, is
  * the birth (recorded by the one program on that tracepoint, sock_state_change.bpf.c, while
- * user space has set the ring's size). The same transition without a TIME_WAIT socket (an RST in FIN_WAIT2, the
- * FIN_WAIT2 timeout, tcp_max_tw_buckets) records a key that no dump will show: harmless.
- * Nothing follows the TIME_WAIT socket's end: a record outliving its socket is never read
+ * user space has set the ring's size). The same transition without a TIME_WAIT socket (an RST in
+ * FIN_WAIT2, the FIN_WAIT2 timeout, tcp_max_tw_buckets) records a key that no dump will show:
+ * harmless. Nothing follows the TIME_WAIT socket's end: a record outliving its socket is never read
  * (no dump shows that key; a new TIME_WAIT socket with the same key is recorded again, later
  * in the ring, and the later record wins). Following the ends needs the timer tracepoints
  * (every timer of the host), and a keyed map costs 0.2-1 us per insert (an LRU hash that is
