@@ -155,19 +155,28 @@ void Collector::ReadNamespace(Namespace& ns, const Config& config) const {
         alongside ? earlier : std::vector<const NetnsSource*>{};
     const NetnsReadContext side_ctx{config,      env_,          env_,         paths,
                                     ns.info.own, ns.info.label, side_earlier, ns.info.inode};
-    std::thread side;
+    // jthread: joined on the way out too, should the read on this thread throw. What the side
+    // read throws is rethrown here after the join, as a read on this thread would throw it.
+    std::jthread side;
+    std::exception_ptr side_error;
     if (alongside) {
       ns.runs[j].enabled = true;
-      try {
-        side = std::thread([&] {
+      auto read_side = [&] {
+        try {
           ns.runs[j].ok = TimedRead(*ns.sources[j], side_ctx, ns.info.label, &ns.runs[j].seconds);
-        });
+        } catch (...) {
+          side_error = std::current_exception();
+        }
+      };
+      try {
+        side = std::jthread(read_side);
       } catch (const std::system_error&) {  // no thread to be had: one after the other
-        ns.runs[j].ok = TimedRead(*ns.sources[j], side_ctx, ns.info.label, &ns.runs[j].seconds);
+        read_side();
       }
     }
     run.ok = TimedRead(source, ctx, ns.info.label, &run.seconds);
     if (side.joinable()) side.join();
+    if (side_error) std::rethrow_exception(side_error);
     if (run.ok) earlier.push_back(&source);
     ns.ok = ns.ok && run.ok;
     if (alongside) {

@@ -21,6 +21,7 @@
 #include <fstream>
 #include <mutex>
 #include <sstream>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
@@ -305,6 +306,31 @@ TEST(Pipeline, ASourceThatReadsAlongsideThePreviousRunsAtTheSameTime) {
   EXPECT_EQ(r.earlier[0], std::vector<std::string>{"first"});
   EXPECT_EQ(r.earlier[1], std::vector<std::string>{"first"});
   EXPECT_EQ(j.earlier_seen, (std::vector<std::string>{"first", "tcp", "udp"}));
+}
+
+class ThrowingSource : public NetnsSource {
+ public:
+  std::string_view name() const override { return "throws"; }
+  bool ReadsAlongsidePrevious() const override { return true; }
+  Status Read(const NetnsReadContext&) override { throw std::runtime_error("out of luck"); }
+  void AddFamilies(FamilySet&, const Labels&, const ExportContext&) const override {}
+};
+
+// A source read alongside that throws fails the scrape as a read on the scrape's thread would
+// (Collect() logs it and returns nothing), and the exporter lives on: the next scrape runs.
+TEST(Pipeline, ASourceReadAlongsideThatThrowsFailsTheScrapeOnly) {
+  Journal j;
+  CollectorOptions opts;
+  opts.make_netns_sources = [&] {
+    std::vector<std::unique_ptr<NetnsSource>> s;
+    s.push_back(std::make_unique<FakeSource>("tcp", false, true, &j));
+    s.push_back(std::make_unique<ThrowingSource>());
+    return s;
+  };
+  Collector c(opts, std::make_shared<Config>(DefaultConfig()));
+  EXPECT_TRUE(c.Collect().empty());
+  EXPECT_TRUE(c.Collect().empty());
+  EXPECT_EQ(j.reads, 2);  // the source beside it read both times
 }
 
 }  // namespace
